@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-from collections.abc import Callable, Iterator
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sentry_sdk
 from sentry_relay.processing import StoreNormalizer
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 NORMALIZER = StoreNormalizer(project_id=1, client_ip="127.0.0.1", protocol_version="7")
 
@@ -54,7 +57,9 @@ class CapturingTransport(Transport):
 
 
 @pytest.fixture(autouse=True)
-def no_internal_errors(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def no_internal_errors(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
     """Fail any test during which the middleware had to contain a fault of its own."""
     yield
     if request.node.get_closest_marker("internal_errors_expected"):
@@ -77,7 +82,13 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
         transport = CapturingTransport()
         transports.append(transport)
         options.setdefault("dsn", "http://public@127.0.0.1:9/1")
-        sentry_sdk.init(transport=transport, **options)
+        with warnings.catch_warnings():
+            # Deprecated in favour of data_collection, yet what most apps still configure.
+            warnings.filterwarnings("ignore", "The send_default_pii option", DeprecationWarning)
+            warnings.filterwarnings(
+                "ignore", "`send_default_pii` is deprecated", DeprecationWarning
+            )
+            sentry_sdk.init(transport=transport, **options)
         return transport
 
     yield init
@@ -139,7 +150,9 @@ def http_scope(path: str = "/", **overrides: Any) -> dict[str, Any]:
     return scope
 
 
-async def call(app: Any, scope: dict[str, Any], incoming: list[dict[str, Any]] | None = None) -> Conversation:
+async def call(
+    app: Any, scope: dict[str, Any], incoming: list[dict[str, Any]] | None = None
+) -> Conversation:
     """Run ``app`` on ``scope``; re-raise what it raised, after recording it."""
     conversation = Conversation(app, scope, incoming or [{"type": "http.request", "body": b""}])
     await conversation.run()

@@ -7,11 +7,15 @@ handles it, and reporting it would send one error per worker start.
 
 from __future__ import annotations
 
-from sentry_asgi._asgi import ASGIApp, Message, Receive, Scope, Send
+from typing import TYPE_CHECKING
+
+import sentry_sdk
+
 from sentry_asgi._errors import capture_exception
 from sentry_asgi._guard import contained
 
-import sentry_sdk
+if TYPE_CHECKING:
+    from sentry_asgi._asgi import ASGIApp, Message, Receive, Scope, Send
 
 _FAILED = ("lifespan.startup.failed", "lifespan.shutdown.failed")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 try:
     from sentry_sdk.integrations.asgi import (
-        _asgi_middleware_applied as _sdk_flag,  # type: ignore[attr-defined]
+        _asgi_middleware_applied as _sdk_flag,
     )
 except ImportError:  # pragma: no cover - only if sentry_sdk drops or renames it
     _sdk_flag = None
