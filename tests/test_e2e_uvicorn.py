@@ -62,6 +62,7 @@ def test_errors_and_traces_reach_a_receiver_through_uvicorn():
 
 def test_websocket_through_uvicorn():
     """A websocket error through a real server is reported with its ws:// URL and a transaction."""
+    from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
     with receiver() as inbox:
@@ -83,7 +84,7 @@ def test_websocket_through_uvicorn():
                 assert ws.recv() == "hello"
             with connect(f"ws://127.0.0.1:{port}/ws") as ws:
                 ws.send("fail")
-                with pytest.raises(Exception):
+                with pytest.raises(ConnectionClosed):
                     ws.recv()
             events = inbox.wait_for("event", 1)
             transactions = inbox.wait_for("transaction", 2)
