@@ -19,7 +19,7 @@ from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._request import build_request_data, decode_headers
 from sentry_asgi._scrub import Secrets
-from sentry_asgi._sdk import over_size_limit
+from sentry_asgi._sdk import attach_stacktrace_now, over_size_limit
 
 if TYPE_CHECKING:
     from sentry_sdk import Scope as SentryScope
@@ -212,6 +212,8 @@ class Exchange:
             exc_info = hint.get("exc_info")
             if exc_info:
                 retitle_exception_group(event, exc_info[1])
+            elif secrets:
+                attach_stacktrace_now(event, sentry_sdk.get_client().options)
         if secrets:
             secrets.scrub_tree(event)
 
