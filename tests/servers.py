@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import http.server
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -117,8 +118,13 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 
 @contextmanager
-def serve(command: list[str], port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server process until the block ends; always stop it. Its output goes to ``log``."""
+def serve(
+    command: list[str],
+    port: int,
+    env: dict[str, str],
+    stop_signal: signal.Signals = signal.SIGTERM,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server process until the block ends; stop it with ``stop_signal``, else kill it."""
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             command, env=env, cwd=Path(__file__).parent, stdout=log, stderr=subprocess.STDOUT
@@ -131,7 +137,7 @@ def serve(command: list[str], port: int, env: dict[str, str]) -> Iterator[subpro
             sys.stderr.write(log.read().decode(errors="replace"))
             raise
         finally:
-            process.terminate()
+            process.send_signal(stop_signal)
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
