@@ -113,7 +113,12 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
         for kind in ("event", "transaction"):
             for payload in transport.items(kind):
                 assert relay_problems(payload) == [], (kind, payload)
-    sentry_sdk.init()  # an inactive client: nothing leaks into the next test
+    deactivate()
+
+
+def deactivate() -> None:
+    """Leave an inactive client with no integrations, so patched clients add no trace headers."""
+    sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 
 class Conversation:
