@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import http.server
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -118,13 +117,8 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 
 @contextmanager
-def serve(
-    command: list[str],
-    port: int,
-    env: dict[str, str],
-    stop_signal: signal.Signals = signal.SIGTERM,
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server process until the block ends; stop it with ``stop_signal``, else kill it."""
+def serve(command: list[str], port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server process until the block ends; always stop it. Its output goes to ``log``."""
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             command, env=env, cwd=Path(__file__).parent, stdout=log, stderr=subprocess.STDOUT
@@ -137,7 +131,7 @@ def serve(
             sys.stderr.write(log.read().decode(errors="replace"))
             raise
         finally:
-            process.send_signal(stop_signal)
+            process.terminate()
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
