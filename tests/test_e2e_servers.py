@@ -102,7 +102,8 @@ def drive(base: str, ws_base: str) -> dict[str, Any]:
     with connect(f"{ws_base}/ws") as ws:
         ws.send("hello")
         responses["echo"] = ws.recv()
-    with connect(f"{ws_base}/ws") as ws:
+    secret = {"authorization": "Bearer e2e-secret-token"}
+    with connect(f"{ws_base}/ws", additional_headers=secret) as ws:
         ws.send("fail")
         try:
             ws.recv()
@@ -188,12 +189,14 @@ def test_every_request_is_one_transaction_and_excluded_paths_none(run: Run):
 
 
 def test_websocket_error_event_has_its_ws_url(run: Run):
-    """A websocket handler's exception is reported with its ws:// URL on the server's real port."""
+    """A websocket handler's exception is reported with its ws:// URL on the server's real port and filtered secrets."""
     assert run.responses["echo"] == "hello"
     assert "ws_closed" in run.responses
     event = run.errors_for("websocket failed")[0]
     assert event["exception"]["values"][-1]["type"] == "RuntimeError"
     assert event["request"]["url"] == f"ws://127.0.0.1:{run.port}/ws"
+    assert event["request"]["headers"]["authorization"] == "[Filtered]"
+    assert "e2e-secret-token" not in str(event)
     assert event["transaction"] == "/ws"
 
 
