@@ -67,7 +67,7 @@ class Run:
     server: str
     port: int
     returncode: int | None
-    lifespan_before_requests: str | None
+    lifespan_while_serving: str | None
     lifespan_after_exit: str | None
     responses: dict[str, Any]
     events: list[dict[str, Any]]
@@ -122,8 +122,10 @@ def run_server(server: str, tmp: Path) -> Run:
         port = free_port()
         env = {**os.environ, "SENTRY_DSN": inbox.dsn, "E2E_LIFESPAN_LOG": str(lifespan_log)}
         with serve(command(server, port), port, env) as process:
-            before = read(lifespan_log)
             responses = drive(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
+            # Read once the app has served (granian's main process listens before its worker
+            # has run the start-up).
+            serving = read(lifespan_log)
             last = f"http://127.0.0.1:{port}/items/last"
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
@@ -135,7 +137,7 @@ def run_server(server: str, tmp: Path) -> Run:
             server=server,
             port=port,
             returncode=process.returncode,
-            lifespan_before_requests=before,
+            lifespan_while_serving=serving,
             lifespan_after_exit=read(lifespan_log),
             responses=responses,
             events=inbox.items("event"),
@@ -211,7 +213,7 @@ def test_sentry_accepts_every_payload(run: Run):
 def test_lifespan_goes_through_untouched(run: Run):
     """The app's lifespan start-up and shut-down both run under the middleware, and report nothing."""
     if run.server in SPEAKS_LIFESPAN:
-        assert run.lifespan_before_requests == "startup\n"
+        assert run.lifespan_while_serving == "startup\n"
         assert run.lifespan_after_exit == "startup\nshutdown\n"
     else:
         assert run.lifespan_after_exit is None
