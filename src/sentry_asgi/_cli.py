@@ -7,6 +7,7 @@ with a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import sys
@@ -72,10 +73,8 @@ def _inbox(args: argparse.Namespace) -> int:
         print(f"sentry-asgi inbox: cannot listen on {args.host}:{args.port}: {exc.strerror}")  # noqa: T201
         return 1
     print(server.banner(), flush=True)  # noqa: T201
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl+C after shutdown
         server.serve()
-    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
-        pass
     return 0
 
 
