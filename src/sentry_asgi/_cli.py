@@ -56,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8000, help="port for the app (8000)")
     run.add_argument("--reload", action="store_true", help="restart when the code changes")
     run.add_argument("--workers", type=int, default=None, help="worker processes (1)")
+    run.add_argument("--app-dir", default=".", help="where to import the app from (.)")
     run.add_argument(
         "--inbox-port", type=int, default=8969, help="port of the inbox, when SENTRY_DSN is unset"
     )
@@ -82,6 +83,8 @@ def _run(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - needs the extra
 
     os.environ[_APP_VARIABLE] = args.app
+    app_dir = str(Path(args.app_dir).resolve())
+    sys.path.insert(0, app_dir)  # worker and reload processes are spawned with this sys.path
     inbox = None if os.environ.get("SENTRY_DSN") else _start_inbox(args.inbox_port, args.inbox_db)
     try:
         uvicorn.run(
@@ -91,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
             port=args.port,
             reload=args.reload,
             workers=args.workers,
+            app_dir=app_dir,
         )
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
         pass
@@ -128,11 +132,8 @@ def load_app() -> Any:
     import sentry_sdk  # noqa: PLC0415
     from uvicorn.importer import import_from_string  # noqa: PLC0415
 
-    from sentry_asgi import SentryMiddleware  # type: ignore[attr-defined]  # noqa: PLC0415
+    from sentry_asgi import SentryMiddleware  # noqa: PLC0415
 
-    cwd = str(Path.cwd())
-    if cwd not in sys.path:  # like `uvicorn module:app`: the app is found from here
-        sys.path.insert(0, cwd)
     app = import_from_string(os.environ[_APP_VARIABLE])
     rate = os.environ.get("SENTRY_TRACES_SAMPLE_RATE")
     # SENTRY_DSN, SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by sentry_sdk itself

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
 import sentry_sdk
 
 if TYPE_CHECKING:
@@ -80,3 +90,64 @@ def wait_for(predicate: Any, timeout: float = 10) -> Any:
         time.sleep(0.05)
     msg = "condition not met in time"
     raise AssertionError(msg)
+
+
+COMMAND = [str(Path(sys.executable).parent / "sentry-asgi")]
+
+
+class Process:
+    """A running ``sentry-asgi`` command whose output lines can be awaited.
+
+    ``env`` replaces the environment when given.
+    """
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [*COMMAND, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for text in self.proc.stdout:
+            self.lines.put(text.rstrip("\n"))
+
+    def expect(self, pattern: str, timeout: float = 20) -> re.Match[str]:
+        """Wait for an output line matching ``pattern``; fail with everything seen so far."""
+        while True:
+            try:
+                text = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                pytest.fail(f"no line matching {pattern!r}; output was:\n" + "\n".join(self.seen))
+            self.seen.append(text)
+            match = re.search(pattern, text)
+            if match:
+                return match
+
+    def stop(self) -> int:
+        """Interrupt the command as Ctrl+C does, and wait for it to end."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        finally:
+            self.reader.join(timeout=5)
+            assert self.proc.stdout is not None
+            self.proc.stdout.close()
+
+
+def free_port() -> int:
+    """Return a port that was free a moment ago, for servers that cannot report theirs."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,66 +1,11 @@
-import os
-import queue
 import re
-import signal
 import subprocess
 import sys
-import threading
 import urllib.request
-from pathlib import Path
 
 import pytest
 import sentry_sdk
-from inbox_helpers import sdk
-
-COMMAND = [str(Path(sys.executable).parent / "sentry-asgi")]
-
-
-class Process:
-    """A running ``sentry-asgi`` command whose output lines can be awaited."""
-
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [*COMMAND, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.seen: list[str] = []
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for text in self.proc.stdout:
-            self.lines.put(text.rstrip("\n"))
-
-    def expect(self, pattern: str, timeout: float = 20) -> re.Match[str]:
-        """Wait for an output line matching ``pattern``; fail with everything seen so far."""
-        while True:
-            try:
-                text = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                pytest.fail(f"no line matching {pattern!r}; output was:\n" + "\n".join(self.seen))
-            self.seen.append(text)
-            match = re.search(pattern, text)
-            if match:
-                return match
-
-    def stop(self) -> int:
-        """Interrupt the command as Ctrl+C does, and wait for it to end."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-        finally:
-            self.reader.join(timeout=5)
-            assert self.proc.stdout is not None
-            self.proc.stdout.close()
+from inbox_helpers import COMMAND, Process, sdk
 
 
 def test_without_the_extra_main_prints_the_install_line():

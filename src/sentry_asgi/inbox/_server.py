@@ -7,6 +7,7 @@ printed, before the first request can arrive.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 import sys
 import threading
@@ -44,7 +45,12 @@ class InboxServer:
         )
         self.colour = sys.stdout.isatty()
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", server_header=False, access_log=False
+            self.app,
+            log_config=None,  # leave logging alone: an app's uvicorn in this process owns it
+            log_level="warning",
+            lifespan="on",
+            server_header=False,
+            access_log=False,
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
@@ -79,6 +85,9 @@ class InboxServer:
         """Serve on a daemon thread; returns once the inbox accepts requests."""
         self._thread = threading.Thread(target=self.server.run, args=([self.sock],), daemon=True)
         self._thread.start()
+        # The app's uvicorn logs every request; the inbox's own are the SDK's, and only noise.
+        thread_id = self._thread.ident
+        logging.getLogger("uvicorn.access").addFilter(lambda r: r.thread != thread_id)
         while not self.server.started:
             if not self._thread.is_alive():
                 msg = "the inbox server stopped while starting"
