@@ -24,7 +24,7 @@ ROUTES = {
     "/fail": "raises an unhandled error",
     "/log": "logs an error with the logging module",
     "/user": "sets a user and tags, then fails",
-    "/items/42": "a traced route with a database span",
+    "/items/42": "a traced route with a cache and a database span",
 }
 
 
@@ -56,10 +56,12 @@ async def user(_request: Request) -> Response:
 
 
 async def item(request: Request) -> Response:
-    """Answer after a (pretend) database query, which shows as a span of the transaction."""
+    """Answer after a (pretend) cache miss and database query: two spans of the transaction."""
     item_id = request.path_params["item_id"]
+    with sentry_sdk.start_span(op="cache.get", name=f"item:{item_id}"):
+        await asyncio.sleep(0.003)  # a miss
     with sentry_sdk.start_span(op="db.query", name="SELECT * FROM items WHERE id = %s"):
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.015)
     return JSONResponse({"id": item_id, "name": f"item {item_id}"})
 
 

@@ -30,7 +30,7 @@ table { border-collapse: collapse; width: 100%; background: #fff; border: 1px so
 th, td { text-align: left; padding: .4em .6em; border-bottom: 1px solid var(--line);
          vertical-align: top; word-break: break-word; }
 th { font-weight: 600; color: var(--muted); font-size: 12px; background: #fbfbfd; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .kv th { width: 14em; }
 .meta { color: var(--muted); display: flex; flex-wrap: wrap; gap: .4em 1.2em; }
 .level { display: inline-block; min-width: 4.5em; padding: 0 .4em; border-radius: 3px;
@@ -57,6 +57,7 @@ pre.source i { color: #888; font-style: normal; display: inline-block; width: 4e
 .waterfall .span { position: absolute; top: 0; height: 14px; min-width: 2px;
                    background: var(--accent); border-radius: 2px; }
 .waterfall .span.root { background: var(--ok); }
+h2.txn { text-transform: none; letter-spacing: 0; color: var(--fg); }
 code { font-family: ui-monospace, monospace; font-size: 13px; }
 """
 

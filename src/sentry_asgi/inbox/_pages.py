@@ -236,7 +236,7 @@ def _waterfall(txn: dict[str, Any]) -> str:
         s_end = timestamp(span.get("timestamp")) or s_start
         left = max(0.0, min(100.0, (s_start - start) / total * 100))
         width = max(0.0, min(100.0 - left, (s_end - s_start) / total * 100))
-        indent = depth.get(str(span.get("span_id")), 1) * 1.2
+        indent = 0.6 + depth.get(str(span.get("span_id")), 1) * 1.2
         css = "span root" if span is root else "span"
         rows += (
             f'<tr class="span-row"><td style="padding-left:{indent:.1f}em">'
@@ -247,7 +247,7 @@ def _waterfall(txn: dict[str, Any]) -> str:
             f'style="left:{left:.2f}%;width:{width:.2f}%"></div></div></td></tr>'
         )
     return (
-        f"<h2>{esc(summary.title)} · {_ms(summary.duration_ms)}</h2>"
+        f'<h2 class="txn">{esc(summary.title)} · {_ms(summary.duration_ms)}</h2>'
         f'<p class="meta"><span><code>{esc(summary.request)}</span></code></p>'
         f'<table class="waterfall"><tr><th>Span</th><th class="num">Duration</th><th></th></tr>'
         f"{rows}</table>"

@@ -33,7 +33,8 @@ def summarize(kind: str, event: dict[str, Any], fallback_id: str = "") -> Summar
     is_transaction = kind == "transaction"
     exc_type, exc_value, frame = _main_exception(event)
     message = _message(event)
-    culprit = _culprit(frame) or _text(event.get("culprit"))
+    # without a stack (a logged message), the logger's name says best where it came from
+    culprit = _culprit(frame) or _text(event.get("culprit")) or _text(event.get("logger"))
     transaction = _text(event.get("transaction"))
     if is_transaction:
         title = transaction or "(unnamed transaction)"
