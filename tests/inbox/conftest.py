@@ -48,9 +48,13 @@ def chromium_version() -> str:
     return result.stdout.strip()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (which downloads no browser here)."""
+    """Launch Debian's Chromium, headless, driven by Playwright (which downloads no browser).
+
+    Module-scoped: Playwright's sync API keeps an event loop running on the main thread while
+    it is open, which the async tests of other modules must not find there.
+    """
     if not chromium_version():
         pytest.skip(f"no Chromium at {CHROMIUM}: scripts/test installs it with apt-get")
     from playwright.sync_api import sync_playwright

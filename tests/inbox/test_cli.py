@@ -5,7 +5,8 @@ import urllib.request
 
 import pytest
 import sentry_sdk
-from inbox_helpers import COMMAND, Process, sdk
+
+from .helpers import COMMAND, Process, sdk
 
 
 def test_without_the_extra_main_prints_the_install_line():

@@ -5,7 +5,8 @@ import zlib
 import brotli
 import pytest
 import sentry_sdk
-from inbox_helpers import envelope, event_item, get, post, sdk
+
+from .helpers import envelope, event_item, get, post, sdk
 
 pytestmark = pytest.mark.e2e
 

@@ -7,11 +7,12 @@ from pathlib import Path
 import httpx
 import pytest
 import sentry_sdk
-from inbox_helpers import envelope, event_item, post, sdk
 from playwright.sync_api import expect
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi.inbox._server import InboxServer
+
+from .helpers import envelope, event_item, post, sdk
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -4,7 +4,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from inbox_helpers import Process, free_port, wait_for
+
+from .helpers import Process, free_port, wait_for
 
 pytestmark = pytest.mark.e2e
 

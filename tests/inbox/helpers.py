@@ -32,7 +32,8 @@ def sdk(**options: Any) -> Iterator[None]:
     options.setdefault("default_integrations", False)  # nothing from the test process leaks in
     sentry_sdk.init(**options)
     try:
-        yield
+        with sentry_sdk.isolation_scope():  # the block's transaction and tags stay in it
+            yield
         sentry_sdk.flush(timeout=10)
     finally:
         sentry_sdk.get_client().close()
