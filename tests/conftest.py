@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -56,16 +57,31 @@ class CapturingTransport(Transport):
         return self.items("transaction")
 
 
+class _Faults(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "sentry-asgi: internal error" in record.getMessage():
+            self.records.append(record)
+
+
 @pytest.fixture(autouse=True)
-def no_internal_errors(
-    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
-) -> Iterator[None]:
+def no_internal_errors(request: pytest.FixtureRequest) -> Iterator[list[logging.LogRecord]]:
     """Fail any test during which the middleware had to contain a fault of its own."""
-    yield
-    if request.node.get_closest_marker("internal_errors_expected"):
-        return
-    faults = [r for r in caplog.records if "sentry-asgi: internal error" in r.getMessage()]
-    assert faults == [], [r.exc_text for r in faults]
+    faults = _Faults()
+    logger = logging.getLogger("sentry_sdk.errors")  # sentry_sdk stops it propagating to root
+    logger.addHandler(faults)
+    try:
+        yield faults.records
+    finally:
+        logger.removeHandler(faults)
+    if not request.node.get_closest_marker("internal_errors_expected"):
+        text = logging.Formatter()
+        assert faults.records == [], [
+            text.formatException(r.exc_info) for r in faults.records if r.exc_info
+        ]
 
 
 @pytest.fixture
@@ -97,7 +113,12 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
         for kind in ("event", "transaction"):
             for payload in transport.items(kind):
                 assert relay_problems(payload) == [], (kind, payload)
-    sentry_sdk.init()  # an inactive client: nothing leaks into the next test
+    deactivate()
+
+
+def deactivate() -> None:
+    """Leave an inactive client with no integrations, so patched clients add no trace headers."""
+    sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 
 class Conversation:

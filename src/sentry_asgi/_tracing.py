@@ -215,9 +215,8 @@ def start_trace(
             parent_span=None,
         )
         return Trace(span, streamed=True, kind=kind, name=name)
-    continued = sentry_sdk.continue_trace(
-        dict(incoming or {}), op=op, name=name, source=source, origin=ORIGIN
-    )
+    continued = sentry_sdk.continue_trace(dict(incoming or {}), op=op, name=name, source=source)
+    continued.origin = ORIGIN  # not a continue_trace() argument in older sentry_sdk releases
     transaction = sentry_sdk.start_transaction(continued, custom_sampling_context=sampling_context)
     sentry_sdk.get_current_scope().span = transaction
     return Trace(transaction, streamed=False, kind=kind, name=name)
