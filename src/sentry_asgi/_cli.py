@@ -130,6 +130,8 @@ def load_app() -> Any:
     uvicorn calls this in each worker process, so each one has its own SDK client.
     """
     import sentry_sdk  # noqa: PLC0415
+    from sentry_sdk.integrations.fastapi import FastApiIntegration  # noqa: PLC0415
+    from sentry_sdk.integrations.starlette import StarletteIntegration  # noqa: PLC0415
     from uvicorn.importer import import_from_string  # noqa: PLC0415
 
     from sentry_asgi import SentryMiddleware  # noqa: PLC0415
@@ -137,5 +139,9 @@ def load_app() -> Any:
     app = import_from_string(os.environ[_APP_VARIABLE])
     rate = os.environ.get("SENTRY_TRACES_SAMPLE_RATE")
     # SENTRY_DSN, SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by sentry_sdk itself
-    sentry_sdk.init(traces_sample_rate=float(rate) if rate else None)
+    sentry_sdk.init(
+        traces_sample_rate=float(rate) if rate else None,
+        # the middleware does their work: no monkeypatching of the framework on top of it
+        disabled_integrations=[StarletteIntegration(), FastApiIntegration()],
+    )
     return SentryMiddleware(app)
