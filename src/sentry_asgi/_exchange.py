@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 
-from sentry_asgi._errors import capture_exception, is_disconnect, retitle_exception_group
+from sentry_asgi._errors import MECHANISM, capture_exception, is_disconnect, retitle_exception_group
 from sentry_asgi._guard import contained
 from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
 from sentry_asgi._privacy import policy_for
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sentry_asgi._asgi import Message, Receive, Scope, Send
     from sentry_asgi._options import Options
     from sentry_asgi._tracing import Trace
+    from sentry_asgi.frameworks import Framework, Match
 
 _ERROR_LEVELS = frozenset({"error", "fatal"})
 
@@ -33,6 +34,7 @@ class Exchange:
     """State and hooks for one connection, created per request."""
 
     __slots__ = (
+        "_matched",
         "_receive",
         "_request_data",
         "_secrets",
@@ -41,6 +43,7 @@ class Exchange:
         "close_code",
         "disconnected",
         "error_seen",
+        "framework",
         "options",
         "scope",
         "send_failed",
@@ -48,8 +51,16 @@ class Exchange:
         "trace",
     )
 
-    def __init__(self, options: Options, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(
+        self,
+        options: Options,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        framework: Framework | None = None,
+    ) -> None:
         self.options = options
+        self.framework = framework
         self.scope = scope
         self._receive = receive
         self._send = send
@@ -62,6 +73,7 @@ class Exchange:
         self.trace: Trace | None = None
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
+        self._matched: tuple[Match | None] | None = None
 
     # -- the app's view of the connection ------------------------------------------------
 
@@ -94,8 +106,8 @@ class Exchange:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def failed(self, exc: Exception) -> None:
-        """Report the app's exception unless the client simply went away."""
+    def failed(self, exc: Exception, mechanism: str = MECHANISM) -> None:
+        """Report the app's (or a framework hook's) exception unless the client went away."""
         if self.captured is exc:
             return
         gone = is_disconnect(exc) or (
@@ -106,7 +118,7 @@ class Exchange:
         if gone:
             return
         self.captured = exc
-        capture_exception(exc)
+        capture_exception(exc, mechanism)
 
     def finished(self) -> None:
         """Report a failed status no exception explained, then finish the trace."""
@@ -123,7 +135,7 @@ class Exchange:
 
     def _capture_failed_status(self, status: int) -> None:
         method = str(self.scope.get("method") or "").upper()
-        name, _ = resolve_name(self.scope, "url")
+        name, _ = resolve_name(self.scope, "url", self._route)
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
@@ -157,7 +169,25 @@ class Exchange:
 
     def name(self) -> tuple[str, str]:
         """The transaction name and source, resolved now (routing may have run since)."""
-        return resolve_name(self.scope, self.options.transaction_style)
+        return resolve_name(self.scope, self.options.transaction_style, self._route, self._endpoint)
+
+    def _framework_match(self) -> Match | None:
+        framework = self.framework
+        if framework is None:
+            return None
+        if not framework.reroutes:
+            return framework.match(self.scope)
+        if self._matched is None:
+            self._matched = (framework.match(self.scope),)
+        return self._matched[0]
+
+    def _route(self, _scope: Scope) -> str | None:
+        match = self._framework_match()
+        return match.template if match is not None else None
+
+    def _endpoint(self, _scope: Scope) -> Any:
+        match = self._framework_match()
+        return match.endpoint if match is not None else None
 
     def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
         """Attach request data and the request's name; keep secrets out of the event."""

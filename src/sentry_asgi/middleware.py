@@ -19,6 +19,7 @@ from sentry_asgi._options import (
 from sentry_asgi._propagation import incoming_trace
 from sentry_asgi._sdk import restore_builtin_asgi_middleware, silence_builtin_asgi_middleware
 from sentry_asgi._tracing import may_sample, start_trace, streaming_api
+from sentry_asgi.frameworks import detect
 
 if TYPE_CHECKING:
     import re
@@ -58,6 +59,8 @@ class SentryMiddleware:
             msg = f"SentryMiddleware needs an ASGI application to wrap; got {app!r}"
             raise TypeError(msg)
         self.app: ASGIApp = as_asgi3(app)
+        # Frameworks that swallow view errors or keep routes out of the scope get hooks once.
+        self.framework = detect(app)
         self.options = build_options(
             transaction_style=transaction_style,
             http_methods_to_capture=http_methods_to_capture,
@@ -88,7 +91,7 @@ class SentryMiddleware:
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, client_options: dict[str, Any]
     ) -> None:
-        exchange = Exchange(self.options, scope, receive, send)
+        exchange = Exchange(self.options, scope, receive, send, self.framework)
         token = _current.set(exchange)
         builtin = silence_builtin_asgi_middleware()
         try:
