@@ -113,7 +113,9 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
         for kind in ("event", "transaction"):
             for payload in transport.items(kind):
                 assert relay_problems(payload) == [], (kind, payload)
-    sentry_sdk.init()  # an inactive client: nothing leaks into the next test
+    # An inactive client with no integrations: nothing leaks into the next test (an inactive
+    # client with the defaults would still let the httpx integration rewrite trace headers).
+    sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 
 class Conversation:
