@@ -36,6 +36,7 @@ class Exchange:
     __slots__ = (
         "_matched",
         "_receive",
+        "_reported",
         "_request_data",
         "_secrets",
         "_send",
@@ -74,6 +75,7 @@ class Exchange:
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
         self._matched: tuple[Match | None] | None = None
+        self._reported: BaseException | None = None
 
     # -- the app's view of the connection ------------------------------------------------
 
@@ -189,11 +191,29 @@ class Exchange:
         match = self._framework_match()
         return match.endpoint if match is not None else None
 
-    def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
         """Attach request data and the request's name; keep secrets out of the event."""
         with contained():
+            if self._repeats_an_error(hint):
+                return None
             self._process(event, hint)
         return event
+
+    def _repeats_an_error(self, hint: dict[str, Any]) -> bool:
+        """Tell whether this request already sent an event for the same exception object.
+
+        sentry_sdk's DedupeIntegration remembers the last error per context, so a copy made
+        in another thread (a framework's sync hook, its log record) slips past it; the
+        request's own record does not.
+        """
+        exc_info = hint.get("exc_info")
+        exc = exc_info[1] if exc_info else None
+        if exc is None:
+            return False
+        if exc is self._reported:
+            return True
+        self._reported = exc
+        return False
 
     def _process(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
         is_transaction = event.get("type") == "transaction"
