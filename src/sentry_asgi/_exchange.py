@@ -74,7 +74,7 @@ class Exchange:
         self.trace: Trace | None = None
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
-        self._matched: tuple[Match | None] | None = None
+        self._matched: Match | None = None
         self._reported: BaseException | None = None
 
     # -- the app's view of the connection ------------------------------------------------
@@ -180,8 +180,11 @@ class Exchange:
         if not framework.reroutes:
             return framework.match(self.scope)
         if self._matched is None:
-            self._matched = (framework.match(self.scope),)
-        return self._matched[0]
+            match = framework.match(self.scope)
+            if match is None:
+                return None  # not routed (yet): ask again next time
+            self._matched = match
+        return self._matched
 
     def _route(self, _scope: Scope) -> str | None:
         match = self._framework_match()
