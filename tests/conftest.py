@@ -113,8 +113,11 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
         for kind in ("event", "transaction"):
             for payload in transport.items(kind):
                 assert relay_problems(payload) == [], (kind, payload)
-    # An inactive client with no integrations: nothing leaks into the next test (an inactive
-    # client with the defaults would still let the httpx integration rewrite trace headers).
+    deactivate()
+
+
+def deactivate() -> None:
+    """Leave an inactive client with no integrations, so patched clients add no trace headers."""
     sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 
