@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import sentry_sdk
-from blacksheep import Application, Response, WebSocket
+from blacksheep import Application, Request, Response, WebSocket
 from blacksheep.contents import TextContent
 from blacksheep.server.routing import Router
 from conftest import call
@@ -38,6 +38,10 @@ def blacksheep_app() -> Application:
     @app.router.get("/broken")
     async def broken():
         return Response(503, content=TextContent("down"))
+
+    @app.router.post("/orders")
+    async def create_order(request: Request):
+        raise ValueError((await request.json())["name"])
 
     @app.router.ws("/ws")
     async def socket(websocket: WebSocket):
@@ -173,3 +177,15 @@ async def test_unwrapped_requests_are_left_alone(sentry_init, http):
     SentryMiddleware(app)
     assert (await http(app, "/items/3")).status_code == 500
     assert transport.events == []
+
+
+@pytest.mark.matrix("blacksheep", "body")
+async def test_json_body_the_handler_read_is_on_the_event(sentry_init, http):
+    """The JSON body the handler read reaches it intact and is attached to the event, secrets filtered."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    body = {"name": "widget", "password": "hunter2"}
+    response = await http(SentryMiddleware(blacksheep_app()), "/orders", method="POST", json=body)
+    assert response.status_code == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "widget"
+    assert event["request"]["data"] == {"name": "widget", "password": "[Filtered]"}

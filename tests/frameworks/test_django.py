@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sentry_sdk
 from django.conf import settings
@@ -53,7 +55,12 @@ async def fine(request):
     return HttpResponse("ok")
 
 
+async def create_order(request):
+    raise ValueError(json.loads(request.body)["name"])
+
+
 urlpatterns = [
+    path("orders", create_order),
     path("items/<int:item_id>", item),
     path("sync/<int:item_id>", sync_item),
     path("broken", broken),
@@ -182,3 +189,15 @@ async def test_healthy_request_passes_through(sentry_init, http):
     response = await http(SentryMiddleware(django_app()), "/fine")
     assert (response.status_code, response.text) == (200, "ok")
     assert transport.events == []
+
+
+@pytest.mark.matrix("django", "body")
+async def test_json_body_the_view_read_is_on_the_event(sentry_init, http):
+    """The JSON body the view read reaches it intact and is attached to the event, secrets filtered."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    body = {"name": "widget", "password": "hunter2"}
+    response = await http(SentryMiddleware(django_app()), "/orders", method="POST", json=body)
+    assert response.status_code == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "widget"
+    assert event["request"]["data"] == {"name": "widget", "password": "[Filtered]"}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import falcon
 import falcon.asgi
 import pytest
 import sentry_sdk
-from conftest import call
+from conftest import call, http_scope
 
 from frameworks.helpers import frame_functions, websocket_scope
 from sentry_asgi import SentryMiddleware
@@ -46,6 +48,13 @@ class Missing:
         raise falcon.HTTPNotFound
 
 
+class Orders:
+    """A responder that reads the JSON body, then fails."""
+
+    async def on_post(self, req, resp):
+        raise ValueError((await req.get_media())["name"])
+
+
 class Socket:
     """A websocket responder that fails after accepting."""
 
@@ -60,6 +69,7 @@ def falcon_app() -> falcon.asgi.App:
     app.add_route("/broken", Broken())
     app.add_route("/missing", Missing())
     app.add_route("/ws", Socket())
+    app.add_route("/orders", Orders())
     return app
 
 
@@ -187,3 +197,23 @@ async def test_unwrapped_requests_are_left_alone(sentry_init, http):
     SentryMiddleware(app)
     assert (await http(app, "/items/3")).status_code == 500
     assert transport.events == []
+
+
+@pytest.mark.matrix("falcon", "body")
+async def test_json_body_the_responder_read_is_on_the_event(sentry_init):
+    """The JSON body the responder read reaches it intact and is attached to the event, secrets filtered."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    body = json.dumps({"name": "widget", "password": "hunter2"}).encode()
+    headers = [(b"host", b"testserver"), (b"content-type", b"application/json")]
+    headers.append((b"content-length", str(len(body)).encode()))
+    # One message, as servers deliver a small body: Falcon reads exactly content-length bytes
+    # and never asks for a closing empty message, which httpx's in-process transport sends.
+    conversation = await call(
+        SentryMiddleware(falcon_app()),
+        http_scope("/orders", method="POST", headers=headers),
+        [{"type": "http.request", "body": body, "more_body": False}],
+    )
+    assert conversation.sent[0]["status"] == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "widget"
+    assert event["request"]["data"] == {"name": "widget", "password": "[Filtered]"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import sentry_sdk
 from conftest import call
-from litestar import Litestar, Response, get, websocket
+from litestar import Litestar, Response, get, post, websocket
 from litestar.connection import WebSocket  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath  # noqa: TC002 - likewise
+from litestar.params import FromPath, JSONBody  # noqa: TC002 - likewise
 
 from frameworks.helpers import frame_functions, websocket_scope
 from sentry_asgi import SentryMiddleware
@@ -53,8 +53,13 @@ async def socket(socket: WebSocket) -> None:
     raise RuntimeError("websocket failed")
 
 
+@post("/orders")
+async def create_order(data: JSONBody[dict[str, str]]) -> None:
+    raise ValueError(data["name"])
+
+
 def litestar_app() -> Litestar:
-    return Litestar(route_handlers=[item, order, broken, missing, socket])
+    return Litestar(route_handlers=[item, order, broken, missing, socket, create_order])
 
 
 @pytest.mark.matrix("litestar", "errors")
@@ -159,3 +164,15 @@ async def test_unwrapped_requests_are_left_alone(sentry_init, http):
     SentryMiddleware(app)
     assert (await http(app, "/items/3")).status_code == 500
     assert transport.events == []
+
+
+@pytest.mark.matrix("litestar", "body")
+async def test_json_body_the_handler_read_is_on_the_event(sentry_init, http):
+    """The JSON body the handler read reaches it intact and is attached to the event, secrets filtered."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    body = {"name": "widget", "password": "hunter2"}
+    response = await http(SentryMiddleware(litestar_app()), "/orders", method="POST", json=body)
+    assert response.status_code == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "widget"
+    assert event["request"]["data"] == {"name": "widget", "password": "[Filtered]"}

@@ -34,6 +34,10 @@ def quart_app() -> Quart:
     async def broken():
         return "down", 503
 
+    @app.post("/orders")
+    async def create_order():
+        raise ValueError((await request.get_json())["name"])
+
     @app.websocket("/ws")
     async def socket():
         await websocket.accept()
@@ -157,3 +161,15 @@ async def test_two_wrapped_apps_still_report_once(sentry_init, http):
     SentryMiddleware(quart_app())
     await http(SentryMiddleware(quart_app()), "/items/3")
     assert len(transport.events) == 1
+
+
+@pytest.mark.matrix("quart", "body")
+async def test_json_body_the_view_read_is_on_the_event(sentry_init, http):
+    """The JSON body the view read reaches it intact and is attached to the event, secrets filtered."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    body = {"name": "widget", "password": "hunter2"}
+    response = await http(SentryMiddleware(quart_app()), "/orders", method="POST", json=body)
+    assert response.status_code == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "widget"
+    assert event["request"]["data"] == {"name": "widget", "password": "[Filtered]"}
