@@ -16,7 +16,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for marker in item.iter_markers("matrix"):
             framework, feature = marker.args
-            item.user_properties.append(("matrix", f"{framework}:{feature}"))
+            note = marker.kwargs.get("note", "")
+            item.user_properties.append(("matrix", f"{framework}:{feature}:{note}".rstrip(":")))
 
 
 @pytest.fixture

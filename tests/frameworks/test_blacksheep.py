@@ -138,7 +138,7 @@ async def test_user_set_in_an_app_middleware_reaches_a_sync_handlers_event(sentr
     assert "sync_item" in frame_functions(event)
 
 
-@pytest.mark.matrix("blacksheep", "websockets")
+@pytest.mark.matrix("blacksheep", "websockets", note="through its log record")
 async def test_websocket_handler_error_is_reported_once_through_its_log_record(sentry_init):
     """BlackSheep only logs a websocket handler's exception (no hook): with sentry_sdk's logging integration that record is one event, with the request."""
     transport = sentry_init(traces_sample_rate=1.0)
