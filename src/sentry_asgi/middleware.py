@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from sentry_sdk import Scope as SentryScope
 
+    from sentry_asgi.frameworks import Framework
+
 # The exchange being handled in this context. Set: an outer SentryMiddleware owns the request,
 # so an inner one (a mounted sub-app, a second add_middleware) passes it through.
 _current: ContextVar[Exchange | None] = ContextVar("sentry_asgi_exchange", default=None)
@@ -59,8 +61,11 @@ class SentryMiddleware:
             msg = f"SentryMiddleware needs an ASGI application to wrap; got {app!r}"
             raise TypeError(msg)
         self.app: ASGIApp = as_asgi3(app)
-        # Frameworks that swallow view errors or keep routes out of the scope get hooks once.
-        self.framework = detect(app)
+        # Frameworks that swallow view errors or keep routes out of the scope get hooks once;
+        # a framework whose internals moved must still start, only without them.
+        self.framework: Framework | None = None
+        with contained():
+            self.framework = detect(app)
         self.options = build_options(
             transaction_style=transaction_style,
             http_methods_to_capture=http_methods_to_capture,
