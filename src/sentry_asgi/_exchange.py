@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 
+from sentry_asgi import _sessions as sessions
 from sentry_asgi._body import BodyRecorder, body_cap, parse_body
 from sentry_asgi._errors import MECHANISM, capture_exception, is_disconnect, retitle_exception_group
-from sentry_asgi._guard import contained
+from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._request import build_request_data, decode_headers
@@ -44,7 +45,9 @@ class Exchange:
         "_secrets",
         "_send",
         "captured",
+        "client_options",
         "close_code",
+        "crashed",
         "disconnected",
         "error_seen",
         "framework",
@@ -61,10 +64,12 @@ class Exchange:
         scope: Scope,
         receive: Receive,
         send: Send,
-        framework: Framework | None = None,
+        client_options: dict[str, Any],
     ) -> None:
         self.options = options
-        self.framework = framework
+        self.client_options = client_options
+        # The wrapped app's framework adapter, set by the middleware that knows it.
+        self.framework: Framework | None = None
         self.scope = scope
         self._receive = receive
         self._send = send
@@ -73,6 +78,7 @@ class Exchange:
         self.close_code: int | None = None
         self.send_failed = False
         self.error_seen = False
+        self.crashed = False
         self.captured: BaseException | None = None
         self.trace: Trace | None = None
         self._body: BodyRecorder | None = None
@@ -89,8 +95,10 @@ class Exchange:
         kind = message.get("type")
         if kind == "http.request":
             if message.get("body") or self._body is not None:
-                with contained():
+                try:
                     self._record_body(message)
+                except Exception:  # noqa: BLE001 - never the app's problem
+                    log_fault()
         elif kind == "http.disconnect":
             self.disconnected = True
         elif kind == "websocket.disconnect":
@@ -101,7 +109,7 @@ class Exchange:
 
     def _record_body(self, message: Message) -> None:
         if self._body is None:
-            self._body = BodyRecorder(body_cap(policy_for(sentry_sdk.get_client().options)))
+            self._body = BodyRecorder(body_cap(policy_for(self.client_options)))
         self._body.record(message)
 
     async def send(self, message: Message) -> None:
@@ -111,8 +119,10 @@ class Exchange:
             if isinstance(status, int):
                 self.status = status
         if self.trace is not None:
-            with contained():
+            try:
                 self.trace.observe_send(message)
+            except Exception:  # noqa: BLE001 - never the app's problem
+                log_fault()
         try:
             await self._send(message)
         except OSError:
@@ -147,6 +157,15 @@ class Exchange:
             self._capture_failed_status(status)
         if self.trace is not None:
             self.trace.finish(self)
+        if self.scope.get("type") == "http" and sessions.enabled(self.client_options):
+            outcome = (
+                sessions.CRASHED
+                if self.crashed
+                else sessions.ERRORED
+                if self.error_seen
+                else sessions.EXITED
+            )
+            sessions.record(self.client_options, outcome)
 
     def _capture_failed_status(self, status: int) -> None:
         method = str(self.scope.get("method") or "").upper()
@@ -171,7 +190,7 @@ class Exchange:
         """Build the request interface once per request, on the first event that needs it."""
         if self._request_data is None or self._secrets is None:
             secrets = Secrets()
-            policy = policy_for(sentry_sdk.get_client().options)
+            policy = policy_for(self.client_options)
             self._request_data = build_request_data(
                 self.scope,
                 decode_headers(self.scope),
@@ -250,6 +269,7 @@ class Exchange:
         is_transaction = event.get("type") == "transaction"
         if not is_transaction and (event.get("level") in _ERROR_LEVELS or event.get("exception")):
             self.error_seen = True
+            self.crashed = self.crashed or _unhandled(event)
         data, secrets = self.request_data()
         existing = event.get("request")
         merged = {**data, "headers": dict(data["headers"])}
@@ -266,9 +286,17 @@ class Exchange:
             if exc_info:
                 retitle_exception_group(event, exc_info[1])
             elif secrets:
-                attach_stacktrace_now(event, sentry_sdk.get_client().options)
+                attach_stacktrace_now(event, self.client_options)
         if secrets:
             secrets.scrub_tree(event)
+
+
+def _unhandled(event: dict[str, Any]) -> bool:
+    """Tell whether an event reports an unhandled exception (a crashed session, for sentry_sdk)."""
+    for value in (event.get("exception") or {}).get("values") or ():
+        if isinstance(value, dict) and (value.get("mechanism") or {}).get("handled") is False:
+            return True
+    return False
 
 
 def attach(exchange: Exchange, sentry_scope: SentryScope) -> None:
