@@ -120,10 +120,7 @@ async def test_request_session_is_recorded_and_marked_by_an_error(sentry_init):
             if outcome == "handled":
                 sentry_sdk.capture_exception(KeyError("handled"))
             if outcome == "fail":
-                try:
-                    raise RuntimeError("x")
-                except RuntimeError as exc:
-                    capture_exception(exc)
+                capture_exception(RuntimeError("x"))
             scope.end_session()
     sentry_sdk.flush()
     assert session_totals(reference) == ours

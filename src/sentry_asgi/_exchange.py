@@ -157,7 +157,7 @@ class Exchange:
             self._capture_failed_status(status)
         if self.trace is not None:
             self.trace.finish(self)
-        if self.scope.get("type") == "http" and sessions.enabled(self.client_options):
+        if sessions.enabled(self.client_options):
             outcome = (
                 sessions.CRASHED
                 if self.crashed
