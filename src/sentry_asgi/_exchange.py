@@ -287,7 +287,7 @@ class Exchange:
                 retitle_exception_group(event, exc_info[1])
             elif secrets:
                 attach_stacktrace_now(event, self.client_options)
-        if secrets:
+        if secrets and (not is_transaction or secrets.found_in(event)):
             secrets.scrub_tree(event)
 
 
