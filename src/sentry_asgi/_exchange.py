@@ -14,7 +14,7 @@ import sentry_sdk
 
 from sentry_asgi import _sessions as sessions
 from sentry_asgi._body import BodyRecorder, body_cap, parse_body
-from sentry_asgi._errors import capture_exception, is_disconnect, retitle_exception_group
+from sentry_asgi._errors import MECHANISM, capture_exception, is_disconnect, retitle_exception_group
 from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
 from sentry_asgi._privacy import policy_for
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from sentry_asgi._asgi import Message, Receive, Scope, Send
     from sentry_asgi._options import Options
     from sentry_asgi._tracing import Trace
+    from sentry_asgi.frameworks import Framework, Match
 
 _ERROR_LEVELS = frozenset({"error", "fatal"})
 
@@ -37,7 +38,9 @@ class Exchange:
 
     __slots__ = (
         "_body",
+        "_matched",
         "_receive",
+        "_reported",
         "_request_data",
         "_secrets",
         "_send",
@@ -47,6 +50,7 @@ class Exchange:
         "crashed",
         "disconnected",
         "error_seen",
+        "framework",
         "options",
         "scope",
         "send_failed",
@@ -64,6 +68,8 @@ class Exchange:
     ) -> None:
         self.options = options
         self.client_options = client_options
+        # The wrapped app's framework adapter, set by the middleware that knows it.
+        self.framework: Framework | None = None
         self.scope = scope
         self._receive = receive
         self._send = send
@@ -78,6 +84,8 @@ class Exchange:
         self._body: BodyRecorder | None = None
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
+        self._matched: Match | None = None
+        self._reported: BaseException | None = None
 
     # -- the app's view of the connection ------------------------------------------------
 
@@ -123,8 +131,8 @@ class Exchange:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def failed(self, exc: Exception) -> None:
-        """Report the app's exception unless the client simply went away."""
+    def failed(self, exc: Exception, mechanism: str = MECHANISM) -> None:
+        """Report the app's (or a framework hook's) exception unless the client went away."""
         if self.captured is exc:
             return
         gone = is_disconnect(exc) or (
@@ -135,7 +143,7 @@ class Exchange:
         if gone:
             return
         self.captured = exc
-        capture_exception(exc)
+        capture_exception(exc, mechanism)
 
     def finished(self) -> None:
         """Report a failed status no exception explained, then finish the trace."""
@@ -161,7 +169,7 @@ class Exchange:
 
     def _capture_failed_status(self, status: int) -> None:
         method = str(self.scope.get("method") or "").upper()
-        name, _ = resolve_name(self.scope, "url")
+        name, _ = resolve_name(self.scope, "url", self._route)
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
@@ -210,13 +218,52 @@ class Exchange:
 
     def name(self) -> tuple[str, str]:
         """The transaction name and source, resolved now (routing may have run since)."""
-        return resolve_name(self.scope, self.options.transaction_style)
+        return resolve_name(self.scope, self.options.transaction_style, self._route, self._endpoint)
 
-    def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    def _framework_match(self) -> Match | None:
+        framework = self.framework
+        if framework is None:
+            return None
+        if not framework.reroutes:
+            return framework.match(self.scope)
+        if self._matched is None:
+            match = framework.match(self.scope)
+            if match is None:
+                return None  # not routed (yet): ask again next time
+            self._matched = match
+        return self._matched
+
+    def _route(self, _scope: Scope) -> str | None:
+        match = self._framework_match()
+        return match.template if match is not None else None
+
+    def _endpoint(self, _scope: Scope) -> Any:
+        match = self._framework_match()
+        return match.endpoint if match is not None else None
+
+    def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
         """Attach request data and the request's name; keep secrets out of the event."""
         with contained():
+            if self._repeats_an_error(hint):
+                return None
             self._process(event, hint)
         return event
+
+    def _repeats_an_error(self, hint: dict[str, Any]) -> bool:
+        """Tell whether this request already sent an event for the same exception object.
+
+        sentry_sdk's DedupeIntegration remembers the last error per context, so a copy made
+        in another thread (a framework's sync hook, its log record) slips past it; the
+        request's own record does not.
+        """
+        exc_info = hint.get("exc_info")
+        exc = exc_info[1] if exc_info else None
+        if exc is None:
+            return False
+        if exc is self._reported:
+            return True
+        self._reported = exc
+        return False
 
     def _process(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
         is_transaction = event.get("type") == "transaction"

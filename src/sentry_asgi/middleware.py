@@ -20,12 +20,15 @@ from sentry_asgi._options import (
 from sentry_asgi._propagation import incoming_trace
 from sentry_asgi._sdk import restore_builtin_asgi_middleware, silence_builtin_asgi_middleware
 from sentry_asgi._tracing import may_sample, start_trace, streaming_api
+from sentry_asgi.frameworks import detect
 
 if TYPE_CHECKING:
     import re
     from collections.abc import Collection
 
     from sentry_sdk import Scope as SentryScope
+
+    from sentry_asgi.frameworks import Framework
 
 # The exchange being handled in this context. Set: an outer SentryMiddleware owns the request,
 # so an inner one (a mounted sub-app, a second add_middleware) passes it through.
@@ -60,6 +63,11 @@ class SentryMiddleware:
             raise TypeError(msg)
         self.app: ASGIApp = as_asgi3(app)
         install_repeat_filter()
+        # Frameworks that swallow view errors or keep routes out of the scope get hooks once;
+        # a framework whose internals moved must still start, only without them.
+        self.framework: Framework | None = None
+        with contained():
+            self.framework = detect(app)
         self.options = build_options(
             transaction_style=transaction_style,
             http_methods_to_capture=http_methods_to_capture,
@@ -87,6 +95,7 @@ class SentryMiddleware:
     ) -> None:
         __tracebackhide__ = True
         exchange = Exchange(self.options, scope, receive, send, client_options)
+        exchange.framework = self.framework
         token = _current.set(exchange)
         builtin = silence_builtin_asgi_middleware()
         try:
