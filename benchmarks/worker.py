@@ -48,7 +48,7 @@ def make_request_runner(app: Any, *, failing: bool) -> Callable[[], None]:
     return run_one
 
 
-async def _batch(run_one: Callable[[], None], finish: Callable[[], None], n: int) -> float:
+async def batch(run_one: Callable[[], None], finish: Callable[[], None], n: int) -> float:
     """Return seconds for n requests plus the deferred work they caused."""
     start = time.perf_counter()
     for _ in range(n):
@@ -64,7 +64,7 @@ def serve_commands(variant: variants.Variant) -> None:
     loop = asyncio.new_event_loop()
     for line in sys.stdin:
         command = json.loads(line)
-        seconds = loop.run_until_complete(_batch(run_one, finish, command["n"]))
+        seconds = loop.run_until_complete(batch(run_one, finish, command["n"]))
         _reply({"seconds": seconds, "n": command["n"], "sent": _sent(variant)})
     loop.close()
 
@@ -74,9 +74,9 @@ def measure_memory(variant: variants.Variant, n: int) -> None:
     app, finish = variants.build(variant)
     run_one = make_request_runner(app, failing=variant.failing)
     loop = asyncio.new_event_loop()
-    loop.run_until_complete(_batch(run_one, finish, min(n, 1000)))
+    loop.run_until_complete(batch(run_one, finish, min(n, 1000)))
     before = _memory()
-    loop.run_until_complete(_batch(run_one, finish, n))
+    loop.run_until_complete(batch(run_one, finish, n))
     after = _memory()
     loop.close()
     _reply({"n": n, "before": before, "after": after})
