@@ -1,0 +1,41 @@
+"""The ASGI vocabulary this package speaks, and the ASGI2 -> ASGI3 adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, TypeAlias
+
+# Loose on purpose: stricter public types break users' type checks (as in Starlette).
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def is_asgi3(app: object) -> bool:
+    """Tell an ASGI3 app (one coroutine call) from an ASGI2 one (a factory per scope).
+
+    The same test uvicorn applies: a class is ASGI2 unless its instances are awaitable,
+    anything else is ASGI3 when calling it gives a coroutine.
+    """
+    if inspect.isclass(app):
+        return hasattr(app, "__await__")
+    if inspect.isfunction(app) or inspect.ismethod(app):
+        return inspect.iscoroutinefunction(app)
+    call = getattr(app, "__call__", None)  # noqa: B004 - we want the method itself
+    return inspect.iscoroutinefunction(call) or asyncio.iscoroutinefunction(call)
+
+
+def as_asgi3(app: Any) -> ASGIApp:
+    """Return ``app`` as an ASGI3 callable, wrapping a double-callable ASGI2 app."""
+    if is_asgi3(app):
+        return app  # type: ignore[no-any-return]
+
+    async def asgi2_adapter(scope: Scope, receive: Receive, send: Send) -> None:
+        await app(scope)(receive, send)
+
+    asgi2_adapter.__qualname__ = f"asgi2_adapter({getattr(app, '__qualname__', app)!s})"
+    return asgi2_adapter

@@ -1,0 +1,71 @@
+"""The end user's address, believing forwarding headers only from proxies the user trusts.
+
+X-Forwarded-For and Forwarded are written by whoever sends the request, so the leftmost
+entry is whatever a client wants it to be. Only hops appended by a trusted proxy are
+believed: walk from the right (the entry the direct peer added) past trusted proxies, and
+take the first address that is not one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from sentry_asgi._options import IPNetwork
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _parse(entry: str) -> IPAddress | None:
+    """Parse one hop: a bare address, ``1.2.3.4:80``, ``[::1]:80`` or a quoted RFC 7239 value."""
+    text = entry.strip().strip('"')
+    if text.startswith("["):  # [v6] or [v6]:port
+        text = text[1 : text.find("]")] if "]" in text else ""
+    elif text.count(":") == 1:  # v4:port
+        text = text.partition(":")[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None  # "unknown", obfuscated identifiers, garbage: never believed
+
+
+def _trusted(address: IPAddress, proxies: tuple[IPNetwork, ...]) -> bool:
+    return any(address in network for network in proxies)
+
+
+def forwarded_for(values: Iterable[str]) -> list[str]:
+    """The ``for=`` hops of RFC 7239 ``Forwarded`` header values, left to right."""
+    hops = []
+    for value in values:
+        for element in value.split(","):
+            for pair in element.split(";"):
+                name, _, hop = pair.strip().partition("=")
+                if name.lower() == "for":
+                    hops.append(hop)
+    return hops
+
+
+def x_forwarded_for(values: Iterable[str]) -> list[str]:
+    """The hops of ``X-Forwarded-For`` header values, left to right."""
+    return [hop for value in values for hop in value.split(",")]
+
+
+def client_ip(
+    peer: str | None, hops: list[str], proxies: tuple[IPNetwork, ...]
+) -> str | None:
+    """Resolve the client address from the direct peer and the forwarded hops."""
+    if not proxies or peer is None:
+        return peer
+    current = _parse(peer)
+    if current is None or not _trusted(current, proxies):
+        return peer
+    for hop in reversed(hops):
+        address = _parse(hop)
+        if address is None:
+            # The trusted proxy to its right vouched for garbage: nothing further left can be
+            # believed, so the last trusted hop is as close to the client as we can prove.
+            break
+        current = address
+        if not _trusted(address, proxies):
+            break
+    return str(current)

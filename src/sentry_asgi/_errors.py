@@ -1,0 +1,78 @@
+"""Capturing the app's exceptions: once each, intact, and never for a client that left."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.utils import event_from_exception
+
+MECHANISM = "asgi"
+
+# The exceptions servers and frameworks raise when the client went away mid-request: the
+# app did nothing wrong and nobody can act on the report.
+_DISCONNECT_TYPES = frozenset(
+    {
+        ("starlette.requests", "ClientDisconnect"),
+        ("uvicorn.protocols.utils", "ClientDisconnected"),
+        ("anyio", "EndOfStream"),
+        ("anyio", "BrokenResourceError"),
+        ("anyio", "ClosedResourceError"),
+        ("anyio", "WouldBlock"),
+        ("websockets.exceptions", "ConnectionClosed"),
+        ("websockets.exceptions", "ConnectionClosedOK"),
+        ("websockets.exceptions", "ConnectionClosedError"),
+        ("starlette.websockets", "WebSocketDisconnect"),
+        ("quart.exceptions", "ClientDisconnected"),
+        ("django.http.request", "ClientDisconnected"),
+    }
+)
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Tell whether ``exc`` (or any class it derives from) is a known client-disconnect."""
+    return any(
+        (cls.__module__, cls.__qualname__) in _DISCONNECT_TYPES for cls in type(exc).__mro__
+    )
+
+
+def capture_exception(exc: BaseException, mechanism: str = MECHANISM) -> None:
+    """Send ``exc`` as an unhandled error, exactly as sentry_sdk would build it."""
+    client = sentry_sdk.get_client()
+    event, hint = event_from_exception(
+        exc, client_options=client.options, mechanism={"type": mechanism, "handled": False}
+    )
+    sentry_sdk.capture_event(event, hint=hint)
+
+
+def _leaves(group: BaseException) -> list[BaseException]:
+    inner = getattr(group, "exceptions", None)
+    if not isinstance(inner, (list, tuple)):
+        return [group]
+    return [leaf for exc in inner for leaf in _leaves(exc)]
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def retitle_exception_group(event: dict[str, Any], exc: BaseException | None) -> None:
+    """Make an ExceptionGroup's title name its real errors.
+
+    Sentry titles an error after its outermost exception, so every TaskGroup failure would be
+    "ExceptionGroup: unhandled errors in a TaskGroup" and group together. The group's value
+    is rewritten to name the inner errors (the tree and each inner exception stay as sent).
+    """
+    if sys.version_info < (3, 11) or not isinstance(exc, BaseExceptionGroup):
+        return
+    values = (event.get("exception") or {}).get("values") or []
+    for value in values:
+        mechanism = value.get("mechanism") or {}
+        if mechanism.get("exception_id") == 0 or (mechanism.get("is_exception_group") and value is values[-1]):
+            leaves = _leaves(exc)
+            names = "; ".join(dict.fromkeys(_describe(leaf) for leaf in leaves[:5]))
+            more = f" (+{len(leaves) - 5} more)" if len(leaves) > 5 else ""
+            value["value"] = f"{names}{more} [{exc.message}]"
+            return

@@ -1,0 +1,194 @@
+"""One HTTP request or websocket connection: the per-request state, kept off the middleware.
+
+The hot path only observes: it wraps ``receive`` and ``send`` to see the messages go by and
+never changes, delays or reads ahead of one. Everything expensive (decoding headers, naming,
+filtering secrets) waits until an event is actually built.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import sentry_sdk
+
+from sentry_asgi._errors import capture_exception, is_disconnect, retitle_exception_group
+from sentry_asgi._guard import contained
+from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
+from sentry_asgi._privacy import policy_for
+from sentry_asgi._request import build_request_data, decode_headers
+from sentry_asgi._scrub import Secrets
+
+if TYPE_CHECKING:
+    from sentry_sdk import Scope as SentryScope
+
+    from sentry_asgi._asgi import Message, Receive, Scope, Send
+    from sentry_asgi._options import Options
+    from sentry_asgi._tracing import Trace
+
+_ERROR_LEVELS = frozenset({"error", "fatal"})
+
+
+class Exchange:
+    """State and hooks for one connection, created per request."""
+
+    __slots__ = (
+        "_receive",
+        "_request_data",
+        "_secrets",
+        "_send",
+        "captured",
+        "close_code",
+        "disconnected",
+        "error_seen",
+        "options",
+        "scope",
+        "send_failed",
+        "status",
+        "trace",
+    )
+
+    def __init__(self, options: Options, scope: Scope, receive: Receive, send: Send) -> None:
+        self.options = options
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.status: int | None = None
+        self.disconnected = False
+        self.close_code: int | None = None
+        self.send_failed = False
+        self.error_seen = False
+        self.captured: BaseException | None = None
+        self.trace: Trace | None = None
+        self._request_data: dict[str, Any] | None = None
+        self._secrets: Secrets | None = None
+
+    # -- the app's view of the connection ------------------------------------------------
+
+    async def receive(self) -> Message:
+        """Pass the server's message to the app, noting a client that went away."""
+        message = await self._receive()
+        kind = message.get("type")
+        if kind == "http.disconnect":
+            self.disconnected = True
+        elif kind == "websocket.disconnect":
+            self.disconnected = True
+            code = message.get("code", 1005)
+            self.close_code = code if isinstance(code, int) else None
+        return message
+
+    async def send(self, message: Message) -> None:
+        """Pass the app's message to the server, noting the response status."""
+        if message.get("type") == "http.response.start":
+            status = message.get("status")
+            if isinstance(status, int):
+                self.status = status
+        if self.trace is not None:
+            with contained():
+                self.trace.observe_send(message)
+        try:
+            await self._send(message)
+        except OSError:
+            self.send_failed = True  # the server could not write: the client is gone
+            raise
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def failed(self, exc: Exception) -> None:
+        """Report the app's exception unless the client simply went away."""
+        if self.captured is exc:
+            return
+        gone = is_disconnect(exc) or (
+            isinstance(exc, OSError) and (self.disconnected or self.send_failed)
+        )
+        if self.trace is not None:
+            self.trace.set_outcome("cancelled" if gone else "internal_error")
+        if gone:
+            return
+        self.captured = exc
+        capture_exception(exc)
+
+    def finished(self) -> None:
+        """Report a failed status no exception explained, then finish the trace."""
+        status = self.status
+        if (
+            status is not None
+            and status in self.options.failed_request_status_codes
+            and not self.error_seen
+            and self.captured is None
+        ):
+            self._capture_failed_status(status)
+        if self.trace is not None:
+            self.trace.finish(self)
+
+    def _capture_failed_status(self, status: int) -> None:
+        method = str(self.scope.get("method") or "").upper()
+        name, _ = resolve_name(self.scope, "url")
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "HTTP error"
+        sentry_sdk.capture_event(
+            {
+                "level": "error",
+                "message": f"{status} {phrase}: {method} {name}".replace("  ", " "),
+                "fingerprint": ["http-status", str(status), method, name],
+                "contexts": {"response": {"status_code": status}},
+                "tags": {"http.status_code": str(status)},
+            }
+        )
+
+    # -- events --------------------------------------------------------------------------------
+
+    def request_data(self) -> tuple[dict[str, Any], Secrets]:
+        """Build the request interface once per request, on the first event that needs it."""
+        if self._request_data is None or self._secrets is None:
+            secrets = Secrets()
+            policy = policy_for(sentry_sdk.get_client().options)
+            self._request_data = build_request_data(
+                self.scope,
+                decode_headers(self.scope),
+                policy,
+                self.options.trusted_proxies,
+                secrets,
+            )
+            self._secrets = secrets
+        return self._request_data, self._secrets
+
+    def name(self) -> tuple[str, str]:
+        """The transaction name and source, resolved now (routing may have run since)."""
+        return resolve_name(self.scope, self.options.transaction_style)
+
+    def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+        """Attach request data and the request's name; keep secrets out of the event."""
+        with contained():
+            self._process(event, hint)
+        return event
+
+    def _process(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
+        is_transaction = event.get("type") == "transaction"
+        if not is_transaction and (event.get("level") in _ERROR_LEVELS or event.get("exception")):
+            self.error_seen = True
+        data, secrets = self.request_data()
+        existing = event.get("request")
+        merged = {**data, "headers": dict(data["headers"])}
+        if isinstance(existing, dict):
+            merged.update(existing)  # what a framework or the user set wins
+        event["request"] = merged
+        if not is_transaction:
+            source = (event.get("transaction_info") or {}).get("source")
+            if not event.get("transaction") or source not in DELIBERATE_SOURCES:
+                name, source = self.name()
+                event["transaction"] = name
+                event["transaction_info"] = {"source": source}
+            exc_info = hint.get("exc_info")
+            if exc_info:
+                retitle_exception_group(event, exc_info[1])
+        if secrets:
+            secrets.scrub_tree(event)
+
+
+def attach(exchange: Exchange, sentry_scope: SentryScope) -> None:
+    """Give the request's isolation scope its event processor and a clean breadcrumb trail."""
+    sentry_scope.clear_breadcrumbs()  # crumbs from start-up or import time are not this request's
+    sentry_scope.add_event_processor(exchange.process_event)  # type: ignore[arg-type]

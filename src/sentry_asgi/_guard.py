@@ -1,0 +1,19 @@
+"""Containment for the middleware's own faults: logged, never raised into the app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# sentry_sdk's own logger: its `debug=True` option shows what went wrong here too.
+logger = logging.getLogger("sentry_sdk.errors")
+
+
+@contextmanager
+def contained() -> Iterator[None]:
+    """Log and swallow an ``Exception`` from the block; let cancellation through."""
+    try:
+        yield
+    except Exception:
+        logger.exception("sentry-asgi: internal error (the request is unaffected)")

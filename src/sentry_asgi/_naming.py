@@ -1,0 +1,70 @@
+"""One resolver chain from an ASGI scope to a transaction name and its source.
+
+Routing happens inside the app, after the middleware has started, so names are resolved
+as late as possible: when an event is built or the transaction finishes.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from sentry_asgi._asgi import Scope
+from sentry_asgi._options import TransactionStyle
+from sentry_asgi._request import full_path
+
+# Sentry's transaction sources: how much a name can be trusted to group requests.
+COMPONENT = "component"
+ROUTE = "route"
+URL = "url"
+CUSTOM = "custom"
+# Names a user or a framework set on purpose; never replaced by ours.
+DELIBERATE_SOURCES = frozenset({CUSTOM, COMPONENT, ROUTE, "view", "task"})
+
+RouteResolver = Callable[[Scope], "str | None"]
+
+
+def qualified_name(obj: Any) -> str | None:
+    """``module.qualname`` of a view function, method, class or callable instance."""
+    while isinstance(obj, functools.partial):
+        obj = obj.func
+    obj = getattr(obj, "__func__", obj)  # bound methods name their function
+    qualname = getattr(obj, "__qualname__", None)
+    if not isinstance(qualname, str):
+        obj = type(obj)
+        qualname = obj.__qualname__
+    module = getattr(obj, "__module__", None)
+    return f"{module}.{qualname}" if isinstance(module, str) and module else qualname
+
+
+def route_template(scope: Scope) -> str | None:
+    """The route template the framework matched, from the keys frameworks put in the scope."""
+    route = scope.get("route")
+    path = getattr(route, "path", None) if route is not None else None
+    if not isinstance(path, str):
+        path = scope.get("path_template")  # Litestar
+    if not isinstance(path, str) or not path:
+        return None
+    root = scope.get("root_path")
+    if isinstance(root, str) and root and not path.startswith(root):
+        path = root.rstrip("/") + path  # a mounted app's routes are relative to the mount
+    return path
+
+
+def resolve_name(
+    scope: Scope, style: TransactionStyle, resolve_route: RouteResolver | None = None
+) -> tuple[str, str]:
+    """Name a request per ``transaction_style``: endpoint, then route template, then raw path."""
+    if style == "endpoint":
+        endpoint = scope.get("endpoint")
+        if endpoint is not None:
+            name = qualified_name(endpoint)
+            if name:
+                return name, COMPONENT
+    template = route_template(scope)
+    if template is None and resolve_route is not None:
+        template = resolve_route(scope)
+    if template is not None:
+        return template, ROUTE
+    return full_path(scope), URL

@@ -1,0 +1,119 @@
+"""The middleware's options, checked once at construction so that a typo fails at start-up."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+TransactionStyle = Literal["endpoint", "url"]
+TRANSACTION_STYLES: tuple[TransactionStyle, ...] = ("endpoint", "url")
+HTTP_METHODS = frozenset(
+    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
+)
+# OPTIONS and HEAD are pre-flights and probes: tracing them burns quota and says nothing.
+DEFAULT_HTTP_METHODS_TO_CAPTURE = frozenset(HTTP_METHODS - {"OPTIONS", "HEAD"})
+DEFAULT_FAILED_REQUEST_STATUS_CODES = frozenset(range(500, 600))
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """Validated, immutable middleware configuration shared by every request."""
+
+    transaction_style: TransactionStyle
+    http_methods_to_capture: frozenset[str]
+    failed_request_status_codes: frozenset[int]
+    exclude_paths: tuple[re.Pattern[str], ...]
+    trusted_proxies: tuple[IPNetwork, ...]
+
+
+def _fail(option: str, allowed: str, got: object) -> ValueError:
+    return ValueError(f"SentryMiddleware option {option!r} must be {allowed}; got {got!r}")
+
+
+def _transaction_style(value: object) -> TransactionStyle:
+    for style in TRANSACTION_STYLES:
+        if value == style:
+            return style
+    raise _fail("transaction_style", "one of " + ", ".join(map(repr, TRANSACTION_STYLES)), value)
+
+
+def _not_a_string(option: str, value: object, allowed: str) -> None:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        msg = f"SentryMiddleware option {option!r} must be {allowed}; got {value!r}"
+        raise TypeError(msg)
+
+
+def _methods(value: object) -> frozenset[str]:
+    allowed = "a collection of HTTP methods such as {'GET', 'POST'}"
+    _not_a_string("http_methods_to_capture", value, allowed)
+    assert isinstance(value, Iterable)  # noqa: S101 - narrowed by _not_a_string
+    methods = set()
+    for method in value:
+        if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
+            raise _fail("http_methods_to_capture", "HTTP methods out of " + str(sorted(HTTP_METHODS)), method)
+        methods.add(method.upper())
+    return frozenset(methods)
+
+
+def _status_codes(value: object) -> frozenset[int]:
+    allowed = "a collection of HTTP status codes (100-599), e.g. range(500, 600)"
+    _not_a_string("failed_request_status_codes", value, allowed)
+    assert isinstance(value, Iterable)  # noqa: S101 - narrowed by _not_a_string
+    codes = set()
+    for code in value:
+        if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+            raise _fail("failed_request_status_codes", allowed, code)
+        codes.add(code)
+    return frozenset(codes)
+
+
+def _path_patterns(value: object) -> tuple[re.Pattern[str], ...]:
+    allowed = "a collection of paths ('/health') or compiled regular expressions"
+    _not_a_string("exclude_paths", value, allowed)
+    assert isinstance(value, Iterable)  # noqa: S101 - narrowed by _not_a_string
+    patterns = []
+    for path in value:
+        if isinstance(path, re.Pattern) and isinstance(path.pattern, str):
+            patterns.append(path)
+        elif isinstance(path, str) and path.startswith("/"):
+            # A plain path matches itself exactly: "/health" must not exclude "/healthy".
+            patterns.append(re.compile(re.escape(path)))
+        else:
+            raise _fail("exclude_paths", allowed, path)
+    return tuple(patterns)
+
+
+def _networks(value: object) -> tuple[IPNetwork, ...]:
+    allowed = "a collection of IP addresses or CIDR ranges, e.g. ['10.0.0.0/8', '::1']"
+    _not_a_string("trusted_proxies", value, allowed)
+    assert isinstance(value, Iterable)  # noqa: S101 - narrowed by _not_a_string
+    networks = []
+    for entry in value:
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except (TypeError, ValueError):
+            raise _fail("trusted_proxies", allowed, entry) from None
+    return tuple(networks)
+
+
+def build_options(  # noqa: PLR0913 - one argument per documented option
+    *,
+    transaction_style: object,
+    http_methods_to_capture: Collection[str],
+    failed_request_status_codes: Collection[int],
+    exclude_paths: Collection[str | re.Pattern[str]],
+    trusted_proxies: Collection[str],
+) -> Options:
+    """Check every option and name the offending one, with its allowed values, on error."""
+    return Options(
+        transaction_style=_transaction_style(transaction_style),
+        http_methods_to_capture=_methods(http_methods_to_capture),
+        failed_request_status_codes=_status_codes(failed_request_status_codes),
+        exclude_paths=_path_patterns(exclude_paths),
+        trusted_proxies=_networks(trusted_proxies),
+    )

@@ -1,0 +1,155 @@
+"""What the user allowed us to collect, resolved once per sentry_sdk client.
+
+sentry_sdk is moving from the single ``send_default_pii`` switch to the structured
+``data_collection`` option; both are honoured, and ``data_collection`` wins when set.
+With neither, the policy is secret-safe: no IP address, no secret header, cookie,
+query parameter or body field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Mode = Literal["all", "denylist", "allowlist", "off"]
+
+# Matched as case-insensitive substrings of a header, cookie, query or body key, with "-"
+# and "_" treated alike. Broader than sentry_sdk's exact-name list on purpose: a header
+# called "X-Upstream-Auth-Token" is a secret whatever its exact name.
+SENSITIVE_TERMS = (
+    "auth",
+    "bearer",
+    "cookie",
+    "credential",
+    "csrf",
+    "jwt",
+    "key",
+    "passwd",
+    "password",
+    "private",
+    "pwd",
+    "saml",
+    "secret",
+    "sess",
+    "signature",
+    "sso",
+    "token",
+    "xsrf",
+)
+# Short names that are secrets only as a whole word (signed-URL signatures, session ids).
+SENSITIVE_WORDS = frozenset({"sig", "sid", "otp", "pin"})
+_WORD_SPLIT = re.compile(r"[^a-z0-9]+")
+# Headers that carry end-user addresses or identities: personal data, not secrets.
+PERSONAL_TERMS = (
+    "forwarded",
+    "_ip",
+    "client_ip",
+    "remote_",
+    "via",
+    "_user",
+)
+
+
+def _normalise(key: str) -> str:
+    return key.lower().replace("-", "_")
+
+
+def is_sensitive(key: str) -> bool:
+    """Tell whether a key names a secret, under every policy."""
+    name = _normalise(key)
+    if any(term in name for term in SENSITIVE_TERMS):
+        return True
+    return not SENSITIVE_WORDS.isdisjoint(_WORD_SPLIT.split(name))
+
+
+def is_personal(key: str) -> bool:
+    """Tell whether a header names end-user personal data such as a forwarded IP address."""
+    name = _normalise(key)
+    return name == "via" or any(term in name for term in PERSONAL_TERMS)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRule:
+    """How the values of one key-value category (headers, cookies, query) are collected."""
+
+    mode: Mode
+    terms: tuple[str, ...] = ()
+    personal: bool = True  # whether personal (IP-bearing) keys may be sent
+
+    def keeps(self, key: str) -> bool | None:
+        """Return True to send the value, False to send ``[Filtered]``, None to drop the key."""
+        if self.mode == "all":
+            return True
+        if self.mode == "off":
+            return None
+        name = _normalise(key)
+        listed = any(_normalise(term) in name for term in self.terms if term)
+        if is_sensitive(key) or (not self.personal and is_personal(key)):
+            return False
+        if self.mode == "allowlist":
+            return listed
+        return not listed
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Everything the request data builder needs to know about consent."""
+
+    user_info: bool
+    headers: KeyRule
+    cookies: KeyRule
+    query: KeyRule
+    bodies: bool
+    max_request_body_size: str
+
+
+def _rule(raw: object, *, personal: bool) -> KeyRule:
+    if not isinstance(raw, Mapping):
+        return KeyRule("denylist", personal=personal)
+    mode = raw.get("mode", "denylist")
+    terms = tuple(str(term) for term in raw.get("terms") or ())
+    if mode not in ("denylist", "allowlist", "off"):
+        mode = "denylist"
+    return KeyRule(mode, terms, personal=personal)
+
+
+def resolve_policy(options: Mapping[str, Any]) -> Policy:
+    """Resolve a client's options into a collection policy."""
+    body_size = str(options.get("max_request_body_size") or "medium")
+    collection = options.get("data_collection")
+    if isinstance(collection, Mapping) and collection.get("provided_by_user", True):
+        user_info = bool(collection.get("user_info", True))
+        headers = collection.get("http_headers")
+        header_rule = headers.get("request") if isinstance(headers, Mapping) else None
+        bodies = collection.get("http_bodies")
+        return Policy(
+            user_info=user_info,
+            headers=_rule(header_rule, personal=user_info),
+            cookies=_rule(collection.get("cookies"), personal=user_info),
+            query=_rule(collection.get("url_query_params"), personal=user_info),
+            bodies=bodies is None or "incoming_request" in bodies,
+            max_request_body_size=body_size,
+        )
+    if options.get("send_default_pii"):
+        everything = KeyRule("all")
+        return Policy(True, everything, everything, everything, True, body_size)
+    safe = KeyRule("denylist", personal=False)
+    # Cookie values are opaque (session ids under any name): keep the names, never the values.
+    no_cookie_values = KeyRule("allowlist", personal=False)
+    return Policy(False, safe, no_cookie_values, safe, True, body_size)
+
+
+_cache: dict[int, tuple[Mapping[str, Any], Policy]] = {}
+
+
+def policy_for(options: Mapping[str, Any]) -> Policy:
+    """Return the policy for a client's options dict, resolving it once per dict."""
+    cached = _cache.get(id(options))
+    if cached is not None and cached[0] is options:
+        return cached[1]
+    policy = resolve_policy(options)
+    _cache.clear()  # one live client at a time; never grow
+    _cache[id(options)] = (options, policy)
+    return policy

@@ -1,0 +1,60 @@
+"""Incoming trace headers: ``sentry-trace`` + ``baggage``, or W3C ``traceparent`` translated.
+
+sentry_sdk's ``continue_trace`` reads only Sentry's own headers; a request from a service
+instrumented with OpenTelemetry carries ``traceparent`` instead. The trace id, the parent
+span id and the sampled flag are translated into a ``sentry-trace`` value, so both kinds of
+upstream land in one trace. Garbage never raises: it starts a fresh trace.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sentry_asgi._asgi import Scope
+
+_SENTRY_TRACE = b"sentry-trace"
+_BAGGAGE = b"baggage"
+_TRACEPARENT = b"traceparent"
+_WANTED = frozenset({_SENTRY_TRACE, _BAGGAGE, _TRACEPARENT})
+
+# version-traceid-parentid-flags; version ff is invalid, all-zero ids are invalid.
+_W3C = re.compile(r"^\s*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?\s*$")
+_SENTRY = re.compile(r"^\s*([0-9a-f]{32})-([0-9a-f]{16})(?:-([01]))?\s*$")
+
+
+def from_traceparent(value: str) -> str | None:
+    """Translate a W3C ``traceparent`` into a ``sentry-trace`` value, or None if invalid."""
+    match = _W3C.match(value.lower())
+    if match is None:
+        return None
+    version, trace_id, span_id, flags = match.groups()
+    if version == "ff" or set(trace_id) == {"0"} or set(span_id) == {"0"}:
+        return None
+    sampled = "1" if int(flags, 16) & 1 else "0"
+    return f"{trace_id}-{span_id}-{sampled}"
+
+
+def incoming_trace(scope: Scope) -> dict[str, str] | None:
+    """The trace headers to continue, or None when the request starts a new trace."""
+    found: dict[bytes, str] = {}
+    for pair in scope.get("headers") or ():
+        try:
+            name = pair[0]
+            if name in _WANTED:
+                found[name] = f"{found[name]},{pair[1].decode('latin-1')}" if name in found else pair[1].decode("latin-1")
+        except (TypeError, IndexError, AttributeError):
+            continue
+    if not found:
+        return None
+    sentry_trace = found.get(_SENTRY_TRACE)
+    if sentry_trace is not None and _SENTRY.match(sentry_trace.lower()) is None:
+        sentry_trace = None  # unusable: fall back to traceparent, or start fresh
+    if sentry_trace is None and _TRACEPARENT in found:
+        sentry_trace = from_traceparent(found[_TRACEPARENT])
+    if sentry_trace is None:
+        return None
+    headers = {"sentry-trace": sentry_trace.strip().lower()}
+    baggage = found.get(_BAGGAGE)
+    if baggage is not None:
+        headers["baggage"] = baggage
+    return headers

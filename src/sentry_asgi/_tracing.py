@@ -1,0 +1,221 @@
+"""One transaction (or streamed segment) per request, with one code path for name and status.
+
+sentry_sdk is moving from transactions to span streaming (``trace_lifecycle="stream"``); the
+SDK's own option picks the lifecycle, and both sit behind :class:`Trace`. When the SDK could
+never sample the request in, no span object is built at all: the propagation context set on
+the isolation scope already links errors to the trace.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import sentry_sdk
+
+from sentry_asgi._naming import DELIBERATE_SOURCES
+from sentry_asgi._request import full_path
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sentry_asgi._asgi import Message
+    from sentry_asgi._exchange import Exchange
+
+ORIGIN = "auto.http.sentry_asgi"
+
+# sentry_sdk's mapping of HTTP status codes to span statuses, for the streamed lifecycle too.
+_STATUS_BY_CODE = {
+    400: "invalid_argument",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    409: "already_exists",
+    413: "failed_precondition",
+    429: "resource_exhausted",
+    499: "cancelled",
+    501: "unimplemented",
+    503: "unavailable",
+    504: "deadline_exceeded",
+}
+
+
+def span_status(code: int) -> str:
+    """Map an HTTP status code to a Sentry span status."""
+    if code < 400:
+        return "ok"
+    if code in _STATUS_BY_CODE:
+        return _STATUS_BY_CODE[code]
+    return "invalid_argument" if code < 500 else "internal_error"
+
+
+def may_sample(options: Mapping[str, Any], incoming: Mapping[str, str] | None) -> bool:
+    """Tell whether the SDK could sample this request in; False means skip all span work."""
+    if options.get("traces_sampler") is not None:
+        return True
+    rate = options.get("traces_sample_rate")
+    if rate is None:
+        return False
+    if rate > 0:
+        return True
+    # A rate of 0 still honours an upstream that sampled the trace in.
+    return incoming is not None and incoming.get("sentry-trace", "").endswith("-1")
+
+
+def streaming_api() -> Any:
+    """sentry_sdk's span-streaming module, imported only by releases and clients that stream."""
+    import sentry_sdk.traces as traces  # noqa: PLC0415
+
+    return traces
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Trace:
+    """The request's root span in either lifecycle: status, timing and name in one place."""
+
+    __slots__ = (
+        "_ended_at",
+        "_handshake",
+        "_initial_name",
+        "_opened_at",
+        "_outcome",
+        "_close_code",
+        "kind",
+        "span",
+        "streamed",
+    )
+
+    def __init__(self, span: Any, *, streamed: bool, kind: str, name: str) -> None:
+        self.span = span
+        self.streamed = streamed
+        self.kind = kind
+        self._initial_name = name
+        self._outcome: str | None = None
+        self._ended_at: datetime | None = None
+        self._opened_at = _now()
+        self._close_code: int | None = None
+        self._handshake: Any = None
+        if kind == "websocket":
+            self._handshake = self._child("websocket.handshake", "handshake")
+
+    def _child(self, op: str, name: str) -> Any:
+        if self.streamed:
+            return streaming_api().start_span(
+                name=name, attributes={"sentry.op": op, "sentry.origin": ORIGIN}
+            )
+        return self.span.start_child(op=op, name=name, origin=ORIGIN)
+
+    def _set(self, key: str, value: Any) -> None:
+        if self.streamed:
+            self.span.set_attribute(key, value)
+        else:
+            self.span.set_data(key, value)
+
+    def _end_handshake(self) -> None:
+        if self._handshake is not None:
+            handshake, self._handshake = self._handshake, None
+            if self.streamed:
+                handshake.end()
+            else:
+                handshake.finish()
+
+    def observe_send(self, message: Message) -> None:
+        """Follow the response: status at its start, end time at its last body chunk."""
+        kind = message.get("type")
+        if kind == "http.response.start":
+            self.set_http_status(message.get("status"))
+        elif kind == "http.response.body":
+            if not message.get("more_body", False):
+                self._ended_at = _now()  # a streaming response ends here, not at its headers
+        elif kind == "websocket.accept":
+            self._end_handshake()
+        elif kind == "websocket.close":
+            self._end_handshake()
+            code = message.get("code", 1000)
+            self._close_code = code if isinstance(code, int) else None
+        elif kind == "websocket.http.response.start":  # handshake denied with a response
+            self._end_handshake()
+            self.set_http_status(message.get("status"))
+
+    def set_http_status(self, code: object) -> None:
+        """Record the response status code and the span status it implies."""
+        if not isinstance(code, int):
+            return
+        if self.streamed:
+            self.span.set_attribute("http.response.status_code", code)
+            self.span.status = "error" if code >= 500 else "ok"
+        else:
+            self.span.set_http_status(code)
+
+    def set_outcome(self, status: str) -> None:
+        """Record why the request ended early: ``internal_error`` or ``cancelled``."""
+        self._outcome = status
+
+    def finish(self, exchange: Exchange) -> None:
+        """Name the span after routing has run, set the outcome, and end it."""
+        self._end_handshake()
+        span = self.span
+        name, source = exchange.name()
+        if self.streamed:
+            current = span.get_attributes().get("sentry.segment.name.source")
+            if span.name == self._initial_name or current not in DELIBERATE_SOURCES:
+                span.name = name
+                span.set_attribute("sentry.segment.name.source", source)
+            if self._outcome is not None:
+                span.status = "error"
+        else:
+            if span.name == self._initial_name or span.source not in DELIBERATE_SOURCES:
+                span.name = name
+                span.source = source
+            if self._outcome is not None:
+                span.set_status(self._outcome)
+        if self.kind == "websocket":
+            self._set("websocket.duration_seconds", (_now() - self._opened_at).total_seconds())
+            code = self._close_code
+            if code is None and exchange.disconnected:
+                code = exchange.close_code
+            if code is not None:
+                self._set("websocket.close_code", code)
+        if self.streamed:
+            span.end(self._ended_at)
+        else:
+            span.finish(end_timestamp=self._ended_at)
+
+
+def start_trace(exchange: Exchange, incoming: Mapping[str, str] | None, streamed: bool) -> Trace | None:
+    """Start the request's transaction or segment, or None when the request is not traced."""
+    scope = exchange.scope
+    kind = str(scope.get("type"))
+    options = exchange.options
+    if kind == "http":
+        method = str(scope.get("method") or "").upper()
+        if method not in options.http_methods_to_capture:
+            return None
+    path = full_path(scope)
+    if any(pattern.fullmatch(path) for pattern in options.exclude_paths):
+        return None
+    name, source = exchange.name()
+    op = f"{kind}.server"
+    sampling_context = {"asgi_scope": scope, "http.method": scope.get("method"), "url.path": path}
+    if streamed:
+        sentry_sdk.Scope.set_custom_sampling_context(sampling_context)
+        span = streaming_api().start_span(
+            name=name,
+            attributes={
+                "sentry.op": op,
+                "sentry.origin": ORIGIN,
+                "sentry.segment.name.source": source,
+                "network.protocol.name": kind,
+            },
+            parent_span=None,
+        )
+        return Trace(span, streamed=True, kind=kind, name=name)
+    transaction = sentry_sdk.continue_trace(
+        dict(incoming or {}), op=op, name=name, source=source, origin=ORIGIN
+    )
+    transaction = sentry_sdk.start_transaction(transaction, custom_sampling_context=sampling_context)
+    sentry_sdk.get_current_scope().span = transaction
+    return Trace(transaction, streamed=False, kind=kind, name=name)

@@ -1,0 +1,134 @@
+"""``SentryMiddleware``: wrap any ASGI app, and its errors, requests and traces reach Sentry."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import sentry_sdk
+
+from sentry_asgi._asgi import ASGIApp, Receive, Scope, Send, as_asgi3
+from sentry_asgi._exchange import Exchange, attach
+from sentry_asgi._guard import contained
+from sentry_asgi._lifespan import run_lifespan
+from sentry_asgi._options import (
+    DEFAULT_FAILED_REQUEST_STATUS_CODES,
+    DEFAULT_HTTP_METHODS_TO_CAPTURE,
+    build_options,
+)
+from sentry_asgi._propagation import incoming_trace
+from sentry_asgi._sdk import restore_builtin_asgi_middleware, silence_builtin_asgi_middleware
+from sentry_asgi._tracing import may_sample, start_trace, streaming_api
+
+if TYPE_CHECKING:
+    from sentry_sdk import Scope as SentryScope
+
+# The exchange being handled in this context. Set: an outer SentryMiddleware owns the request,
+# so an inner one (a mounted sub-app, a second add_middleware) passes it through.
+_current: ContextVar[Exchange | None] = ContextVar("sentry_asgi_exchange", default=None)
+
+
+def current_exchange() -> Exchange | None:
+    """The request the calling code runs in, for framework hooks that report through it."""
+    return _current.get()
+
+
+class SentryMiddleware:
+    """Report an ASGI app's errors, requests and traces to Sentry.
+
+    Configure sentry_sdk with ``sentry_sdk.init(dsn=...)`` as usual; the middleware uses
+    whatever client is active when a request arrives, and passes requests straight through
+    when there is none.
+    """
+
+    def __init__(  # noqa: PLR0913 - one keyword per documented option
+        self,
+        app: Any,
+        *,
+        transaction_style: str = "endpoint",
+        http_methods_to_capture: Collection[str] = DEFAULT_HTTP_METHODS_TO_CAPTURE,
+        failed_request_status_codes: Collection[int] = DEFAULT_FAILED_REQUEST_STATUS_CODES,
+        exclude_paths: Collection[str | re.Pattern[str]] = (),
+        trusted_proxies: Collection[str] = (),
+    ) -> None:
+        if not callable(app):
+            msg = f"SentryMiddleware needs an ASGI application to wrap; got {app!r}"
+            raise TypeError(msg)
+        self.app: ASGIApp = as_asgi3(app)
+        self.options = build_options(
+            transaction_style=transaction_style,
+            http_methods_to_capture=http_methods_to_capture,
+            failed_request_status_codes=failed_request_status_codes,
+            exclude_paths=exclude_paths,
+            trusted_proxies=trusted_proxies,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        kind = scope.get("type")
+        if (kind == "http" or kind == "websocket") and _current.get() is None:  # noqa: PLR1714
+            client = sentry_sdk.get_client()
+            if client.is_active():
+                await self._handle(scope, receive, send, client.options)
+                return
+        elif kind == "lifespan" and _current.get() is None:
+            token = _current.set(Exchange(self.options, scope, receive, send))
+            builtin = silence_builtin_asgi_middleware()
+            try:
+                await run_lifespan(self.app, scope, receive, send)
+            finally:
+                restore_builtin_asgi_middleware(builtin)
+                _current.reset(token)
+            return
+        await self.app(scope, receive, send)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, client_options: dict[str, Any]
+    ) -> None:
+        exchange = Exchange(self.options, scope, receive, send)
+        token = _current.set(exchange)
+        builtin = silence_builtin_asgi_middleware()
+        try:
+            with sentry_sdk.isolation_scope() as sentry_scope:
+                with contained():  # our fault must never become the app's
+                    _begin(exchange, sentry_scope, client_options)
+                try:
+                    await self.app(scope, exchange.receive, exchange.send)
+                except Exception as exc:
+                    with contained():
+                        exchange.failed(exc)
+                    raise
+                finally:
+                    with contained():
+                        exchange.finished()
+                        if client_options.get("release") and client_options.get(
+                            "auto_session_tracking", True
+                        ):
+                            sentry_scope.end_session()
+        finally:
+            restore_builtin_asgi_middleware(builtin)
+            _current.reset(token)
+
+
+def _begin(exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any]) -> None:
+    """Set the request's scope up: event processor, session, trace continuation, span."""
+    attach(exchange, sentry_scope)
+    if options.get("release") and options.get("auto_session_tracking", True):
+        # Without a release sentry_sdk discards sessions, so none is started at all.
+        sentry_scope.start_session(session_mode="request")
+    incoming = incoming_trace(exchange.scope)
+    streamed = options.get("trace_lifecycle") == "stream"
+    if streamed:
+        traces = streaming_api()
+        if incoming:
+            traces.continue_trace(incoming)
+        else:
+            traces.new_trace()
+    elif incoming:
+        sentry_scope.generate_propagation_context(incoming)
+    else:
+        sentry_scope.set_new_propagation_context()
+    if may_sample(options, incoming) and sentry_sdk.get_current_span() is None:
+        exchange.trace = start_trace(exchange, incoming, streamed)

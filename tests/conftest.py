@@ -1,0 +1,146 @@
+"""Shared fixtures: a real sentry_sdk client with an injected transport, checked by Relay."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sentry_sdk
+from sentry_relay.processing import StoreNormalizer
+from sentry_sdk.envelope import Envelope
+from sentry_sdk.transport import Transport
+
+NORMALIZER = StoreNormalizer(project_id=1, client_ip="127.0.0.1", protocol_version="7")
+
+
+def relay_problems(payload: dict[str, Any]) -> list[Any]:
+    """What Sentry's own normaliser objects to in an event (empty when Sentry accepts it as is)."""
+    normalized = NORMALIZER.normalize_event(payload)
+    problems = list(normalized.get("errors") or [])
+    root = (normalized.get("_meta") or {}).get("", {})
+    problems.extend(root.get("err") or [])
+    return problems
+
+
+class CapturingTransport(Transport):
+    """Keeps every envelope after a wire round-trip, as a receiver would decode it."""
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.envelopes: list[Envelope] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        self.envelopes.append(Envelope.deserialize(envelope.serialize()))
+
+    def items(self, kind: str) -> list[dict[str, Any]]:
+        return [
+            json.loads(item.payload.get_bytes())
+            for envelope in self.envelopes
+            for item in envelope.items
+            if item.type == kind
+        ]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return self.items("event")
+
+    @property
+    def transactions(self) -> list[dict[str, Any]]:
+        return self.items("transaction")
+
+
+@pytest.fixture(autouse=True)
+def no_internal_errors(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail any test during which the middleware had to contain a fault of its own."""
+    yield
+    if request.node.get_closest_marker("internal_errors_expected"):
+        return
+    faults = [r for r in caplog.records if "sentry-asgi: internal error" in r.getMessage()]
+    assert faults == [], [r.exc_text for r in faults]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
+    """Initialise a real client; at teardown, every event must pass Relay's normaliser."""
+    transports: list[CapturingTransport] = []
+
+    def init(**options: Any) -> CapturingTransport:
+        transport = CapturingTransport()
+        transports.append(transport)
+        options.setdefault("dsn", "http://public@127.0.0.1:9/1")
+        sentry_sdk.init(transport=transport, **options)
+        return transport
+
+    yield init
+    sentry_sdk.flush()
+    for transport in transports:
+        for kind in ("event", "transaction"):
+            for payload in transport.items(kind):
+                assert relay_problems(payload) == [], (kind, payload)
+    sentry_sdk.init()  # an inactive client: nothing leaks into the next test
+
+
+class Conversation:
+    """Runs one ASGI app call in a fresh context, as a server would, recording what it sent."""
+
+    def __init__(self, app: Any, scope: dict[str, Any], incoming: list[dict[str, Any]]) -> None:
+        self.app = app
+        self.scope = scope
+        self.incoming = list(incoming)
+        self.sent: list[dict[str, Any]] = []
+        self.received: list[dict[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        if self.incoming:
+            message = self.incoming.pop(0)
+        else:
+            await asyncio.sleep(3600)  # a real server blocks until the client does something
+            message = {"type": "http.disconnect"}
+        self.received.append(message)
+        return message
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+    async def run(self) -> None:
+        context = contextvars.Context()
+        task = asyncio.get_running_loop().create_task(
+            self.app(self.scope, self.receive, self.send), context=context
+        )
+        await task
+
+
+def http_scope(path: str = "/", **overrides: Any) -> dict[str, Any]:
+    """A realistic HTTP scope, as uvicorn builds it."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"user-agent", b"pytest")],
+        "client": ("203.0.113.7", 51000),
+        "server": ("127.0.0.1", 8000),
+    }
+    scope.update(overrides)
+    return scope
+
+
+async def call(app: Any, scope: dict[str, Any], incoming: list[dict[str, Any]] | None = None) -> Conversation:
+    """Run ``app`` on ``scope``; re-raise what it raised, after recording it."""
+    conversation = Conversation(app, scope, incoming or [{"type": "http.request", "body": b""}])
+    await conversation.run()
+    return conversation

@@ -1,0 +1,177 @@
+"""Unhandled exceptions: captured once, re-raised intact, never for a client that left."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+from conftest import call, http_scope
+
+from sentry_asgi import SentryMiddleware
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_exception_is_captured_once_and_the_same_object_reraised(sentry_init):
+    """The app's exception reaches Sentry once, unhandled, and the server gets the very same object."""
+    transport = sentry_init()
+    raised = ValueError("nope")
+
+    async def app(scope, receive, send):
+        raise raised
+
+    with pytest.raises(ValueError) as info:
+        await call(SentryMiddleware(app), http_scope("/boom"))
+    assert info.value is raised
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert value["type"] == "ValueError"
+    assert value["value"] == "nope"
+    assert value["mechanism"] == {"type": "asgi", "handled": False}
+    assert event["request"]["url"] == "http://testserver/boom"
+
+
+async def test_cause_chain_and_traceback_survive(sentry_init):
+    """The re-raised exception keeps its cause and its traceback down to the app's frame."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        try:
+            {}["missing"]
+        except KeyError as exc:
+            raise RuntimeError("lookup failed") from exc
+
+    with pytest.raises(RuntimeError) as info:
+        await call(SentryMiddleware(app), http_scope())
+    assert isinstance(info.value.__cause__, KeyError)
+    frames = []
+    tb = info.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert frames[-1] == "app"
+    (event,) = transport.events
+    assert [v["type"] for v in event["exception"]["values"]] == ["KeyError", "RuntimeError"]
+
+
+async def test_exception_after_response_started_is_captured(sentry_init):
+    """An exception raised mid-stream, after the headers went out, is still reported."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise OSError("disk gone")
+
+    with pytest.raises(OSError, match="disk gone"):
+        await call(SentryMiddleware(app), http_scope())
+    (event,) = transport.events
+    assert event["exception"]["values"][0]["value"] == "disk gone"
+
+
+async def test_cancellation_is_not_reported(sentry_init):
+    """asyncio.CancelledError passes through and produces no event."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        await call(SentryMiddleware(app), http_scope())
+    assert transport.events == []
+
+
+async def test_client_disconnect_is_not_reported(sentry_init):
+    """Starlette's ClientDisconnect (the client went away) is not an error of the app."""
+    from starlette.requests import ClientDisconnect, Request
+
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await Request(scope, receive).body()
+
+    with pytest.raises(ClientDisconnect):
+        await call(SentryMiddleware(app), http_scope(method="POST"), [{"type": "http.disconnect"}])
+    assert transport.events == []
+
+
+async def test_oserror_after_disconnect_is_not_reported(sentry_init):
+    """A write failure after the client disconnected is the client's doing, not a bug."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await receive()
+        raise ConnectionResetError("peer reset")
+
+    with pytest.raises(ConnectionResetError):
+        await call(SentryMiddleware(app), http_scope(), [{"type": "http.disconnect"}])
+    assert transport.events == []
+
+
+async def test_unrelated_error_after_disconnect_is_still_reported(sentry_init):
+    """A real bug is reported even when the client has gone."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await receive()
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        await call(SentryMiddleware(app), http_scope(), [{"type": "http.disconnect"}])
+    assert len(transport.events) == 1
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is Python 3.11+")
+async def test_exception_group_title_names_the_inner_errors(sentry_init):
+    """A TaskGroup failure is titled after its real errors, not 'unhandled errors in a TaskGroup'."""
+    transport = sentry_init()
+
+    async def fail() -> None:
+        1 / 0  # noqa: B018
+
+    async def app(scope, receive, send):
+        async with asyncio.TaskGroup() as group:
+            group.create_task(fail())
+
+    with pytest.raises(ExceptionGroup):
+        await call(SentryMiddleware(app), http_scope())
+    (event,) = transport.events
+    values = event["exception"]["values"]
+    group = next(v for v in values if v["type"] == "ExceptionGroup")
+    assert group["value"].startswith("ZeroDivisionError: division by zero")
+    assert "unhandled errors in a TaskGroup" in group["value"]
+    assert any(v["type"] == "ZeroDivisionError" for v in values)
+
+
+async def test_asgi2_app_is_wrapped_and_served_as_asgi3(sentry_init):
+    """A double-callable ASGI2 app works behind the middleware, which speaks ASGI3."""
+    transport = sentry_init()
+
+    class Asgi2App:
+        def __init__(self, scope):
+            self.scope = scope
+
+        async def __call__(self, receive, send):
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"asgi2"})
+            raise LookupError("from asgi2")
+
+    with pytest.raises(LookupError):
+        conversation = await call(SentryMiddleware(Asgi2App), http_scope())
+    (event,) = transport.events
+    assert event["exception"]["values"][0]["type"] == "LookupError"
+
+
+async def test_no_active_client_passes_requests_through():
+    """Without sentry_sdk.init the middleware is a pass-through: the app's messages go straight out."""
+    import sentry_sdk
+
+    sentry_sdk.init()
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    conversation = await call(SentryMiddleware(app), http_scope())
+    assert [m["type"] for m in conversation.sent] == ["http.response.start", "http.response.body"]

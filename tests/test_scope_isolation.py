@@ -1,0 +1,117 @@
+"""One isolation scope per connection: what a request sets belongs to that request alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import sentry_sdk
+from conftest import call, http_scope
+
+from sentry_asgi import SentryMiddleware
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_concurrent_requests_keep_their_own_tags_user_and_breadcrumbs(sentry_init):
+    """Under 300 interleaved requests, each error event carries only its own request's data."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        n = scope["path"].strip("/")
+        sentry_sdk.set_tag("n", n)
+        sentry_sdk.set_user({"id": n})
+        sentry_sdk.add_breadcrumb(message=f"crumb {n}")
+        await asyncio.sleep(0)  # let the others interleave
+        await asyncio.sleep(0.001)
+        raise ValueError(n)
+
+    middleware = SentryMiddleware(app)
+
+    async def one(n: int) -> None:
+        with pytest.raises(ValueError):
+            await call(middleware, http_scope(f"/{n}"))
+
+    await asyncio.gather(*(one(n) for n in range(300)))
+    assert len(transport.events) == 300
+    for event in transport.events:
+        n = event["exception"]["values"][0]["value"]
+        assert event["tags"]["n"] == n
+        assert event["user"]["id"] == n
+        assert [c["message"] for c in event["breadcrumbs"]["values"]] == [f"crumb {n}"]
+
+
+async def test_nothing_leaks_out_of_a_request(sentry_init):
+    """Tags set inside a request do not show up on events captured outside any request."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        sentry_sdk.set_tag("inside", "yes")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await call(SentryMiddleware(app), http_scope())
+    sentry_sdk.capture_message("outside")
+    (event,) = transport.events
+    assert "inside" not in (event.get("tags") or {})
+    assert "request" not in event
+
+
+async def test_startup_breadcrumbs_do_not_show_up_in_request_events(sentry_init):
+    """Breadcrumbs recorded at import or start-up are not part of any request's trail."""
+    transport = sentry_init()
+    sentry_sdk.add_breadcrumb(message="at startup")
+
+    async def app(scope, receive, send):
+        sentry_sdk.add_breadcrumb(message="in request")
+        raise RuntimeError("x")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), http_scope())
+    (event,) = transport.events
+    assert [c["message"] for c in event["breadcrumbs"]["values"]] == ["in request"]
+
+
+async def test_each_request_gets_its_own_trace_id(sentry_init):
+    """Errors of two unrelated requests are not glued into one trace."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        raise RuntimeError("x")
+
+    for _ in range(2):
+        with pytest.raises(RuntimeError):
+            await call(SentryMiddleware(app), http_scope())
+    first, second = transport.events
+    assert first["contexts"]["trace"]["trace_id"] != second["contexts"]["trace"]["trace_id"]
+
+
+async def test_request_session_is_recorded_and_marked_by_an_error(sentry_init):
+    """With a release, every request is a request-mode session; a failing one is not healthy."""
+    transport = sentry_init(release="shop@1.0")
+
+    async def app(scope, receive, send):
+        if scope["path"] == "/fail":
+            raise RuntimeError("x")
+        if scope["path"] == "/handled":
+            sentry_sdk.capture_exception(KeyError("handled"))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = SentryMiddleware(app)
+    await call(middleware, http_scope("/ok"))
+    await call(middleware, http_scope("/ok"))
+    await call(middleware, http_scope("/handled"))
+    with pytest.raises(RuntimeError):
+        await call(middleware, http_scope("/fail"))
+    sentry_sdk.flush()
+    aggregates = transport.items("sessions")
+    totals: dict[str, int] = {}
+    for payload in aggregates:
+        assert payload["attrs"]["release"] == "shop@1.0"
+        for bucket in payload["aggregates"]:
+            for key, value in bucket.items():
+                if key != "started":
+                    totals[key] = totals.get(key, 0) + value
+    # sentry_sdk counts an unhandled error as "crashed" and a captured one as "errored".
+    assert totals == {"exited": 2, "errored": 1, "crashed": 1}
