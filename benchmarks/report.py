@@ -21,10 +21,11 @@ SERVER_TARGET = ("uvicorn throughput, tracing off, vs bare app", "ours-off", 0.7
 def derive(timings: dict[str, Any]) -> None:
     """Add the overhead and the ratios to the bare app and to sentry_sdk to every timed variant."""
     for name, row in timings.items():
-        variant = variants.BY_NAME[name]
-        base = timings.get(variant.baseline)
+        base = timings.get(variants.BY_NAME[name].baseline)
         row["overhead_us"] = row["median_us"] - base["median_us"] if base else None
         row["x_bare"] = row["median_us"] / base["median_us"] if base else None
+    for name, row in timings.items():
+        variant = variants.BY_NAME[name]
         peer = timings.get(variant.peer) if variant.peer else None
         if peer and row["overhead_us"] is not None and peer.get("overhead_us"):
             row["overhead_vs_sentry_sdk"] = row["overhead_us"] / peer["overhead_us"]
