@@ -85,7 +85,7 @@ def draw(result: dict[str, Any], path: Path) -> None:
         text = f"{server[name]['x_bare']:.2f} ({server[name]['rps']:,.0f} req/s)"
         right.text(bar.get_width() + 0.02, bar.get_y() + bar.get_height() / 2, text, va="center")
     right.axvline(0.75, color="#555", linestyle="--", linewidth=1)
-    right.set_xlim(0, 1.6)
+    right.set_xlim(0, 1.4)
     right.set_xlabel("throughput relative to the bare app (higher is better)")
     right.set_title("Over uvicorn (1 worker, wrk on loopback): throughput; dashed: 0.75")
     right.tick_params(axis="y", labelsize=9)
