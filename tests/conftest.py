@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
-from collections.abc import Callable, Iterator
-from typing import Any
+import logging
+import warnings
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sentry_sdk
 from sentry_relay.processing import StoreNormalizer
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 NORMALIZER = StoreNormalizer(project_id=1, client_ip="127.0.0.1", protocol_version="7")
 
@@ -53,14 +57,31 @@ class CapturingTransport(Transport):
         return self.items("transaction")
 
 
+class _Faults(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "sentry-asgi: internal error" in record.getMessage():
+            self.records.append(record)
+
+
 @pytest.fixture(autouse=True)
-def no_internal_errors(request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def no_internal_errors(request: pytest.FixtureRequest) -> Iterator[list[logging.LogRecord]]:
     """Fail any test during which the middleware had to contain a fault of its own."""
-    yield
-    if request.node.get_closest_marker("internal_errors_expected"):
-        return
-    faults = [r for r in caplog.records if "sentry-asgi: internal error" in r.getMessage()]
-    assert faults == [], [r.exc_text for r in faults]
+    faults = _Faults()
+    logger = logging.getLogger("sentry_sdk.errors")  # sentry_sdk stops it propagating to root
+    logger.addHandler(faults)
+    try:
+        yield faults.records
+    finally:
+        logger.removeHandler(faults)
+    if not request.node.get_closest_marker("internal_errors_expected"):
+        text = logging.Formatter()
+        assert faults.records == [], [
+            text.formatException(r.exc_info) for r in faults.records if r.exc_info
+        ]
 
 
 @pytest.fixture
@@ -77,7 +98,13 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
         transport = CapturingTransport()
         transports.append(transport)
         options.setdefault("dsn", "http://public@127.0.0.1:9/1")
-        sentry_sdk.init(transport=transport, **options)
+        with warnings.catch_warnings():
+            # Deprecated in favour of data_collection, yet what most apps still configure.
+            warnings.filterwarnings("ignore", "The send_default_pii option", DeprecationWarning)
+            warnings.filterwarnings(
+                "ignore", "`send_default_pii` is deprecated", DeprecationWarning
+            )
+            sentry_sdk.init(transport=transport, **options)
         return transport
 
     yield init
@@ -86,7 +113,12 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
         for kind in ("event", "transaction"):
             for payload in transport.items(kind):
                 assert relay_problems(payload) == [], (kind, payload)
-    sentry_sdk.init()  # an inactive client: nothing leaks into the next test
+    deactivate()
+
+
+def deactivate() -> None:
+    """Leave an inactive client with no integrations, so patched clients add no trace headers."""
+    sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 
 class Conversation:
@@ -139,7 +171,9 @@ def http_scope(path: str = "/", **overrides: Any) -> dict[str, Any]:
     return scope
 
 
-async def call(app: Any, scope: dict[str, Any], incoming: list[dict[str, Any]] | None = None) -> Conversation:
+async def call(
+    app: Any, scope: dict[str, Any], incoming: list[dict[str, Any]] | None = None
+) -> Conversation:
     """Run ``app`` on ``scope``; re-raise what it raised, after recording it."""
     conversation = Conversation(app, scope, incoming or [{"type": "http.request", "body": b""}])
     await conversation.run()

@@ -134,7 +134,7 @@ async def test_exception_group_title_names_the_inner_errors(sentry_init):
         async with asyncio.TaskGroup() as group:
             group.create_task(fail())
 
-    with pytest.raises(ExceptionGroup):
+    with pytest.raises(ExceptionGroup):  # noqa: F821 - Python 3.11+, skipped before
         await call(SentryMiddleware(app), http_scope())
     (event,) = transport.events
     values = event["exception"]["values"]

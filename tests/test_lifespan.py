@@ -62,7 +62,9 @@ async def test_lifespan_messages_pass_through_untouched(sentry_init):
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    conversation = await call(SentryMiddleware(app), {"type": "lifespan"}, [dict(m) for m in STARTUP])
+    conversation = await call(
+        SentryMiddleware(app), {"type": "lifespan"}, [dict(m) for m in STARTUP]
+    )
     assert seen == STARTUP
     assert conversation.sent == [
         {"type": "lifespan.startup.complete"},

@@ -9,9 +9,12 @@ take the first address that is not one.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from sentry_asgi._options import IPNetwork
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from sentry_asgi._options import IPNetwork
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -50,9 +53,7 @@ def x_forwarded_for(values: Iterable[str]) -> list[str]:
     return [hop for value in values for hop in value.split(",")]
 
 
-def client_ip(
-    peer: str | None, hops: list[str], proxies: tuple[IPNetwork, ...]
-) -> str | None:
+def client_ip(peer: str | None, hops: list[str], proxies: tuple[IPNetwork, ...]) -> str | None:
     """Resolve the client address from the direct peer and the forwarded hops."""
     if not proxies or peer is None:
         return peer

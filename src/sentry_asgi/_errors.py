@@ -32,9 +32,7 @@ _DISCONNECT_TYPES = frozenset(
 
 def is_disconnect(exc: BaseException) -> bool:
     """Tell whether ``exc`` (or any class it derives from) is a known client-disconnect."""
-    return any(
-        (cls.__module__, cls.__qualname__) in _DISCONNECT_TYPES for cls in type(exc).__mro__
-    )
+    return any((cls.__module__, cls.__qualname__) in _DISCONNECT_TYPES for cls in type(exc).__mro__)
 
 
 def capture_exception(exc: BaseException, mechanism: str = MECHANISM) -> None:
@@ -65,12 +63,14 @@ def retitle_exception_group(event: dict[str, Any], exc: BaseException | None) ->
     "ExceptionGroup: unhandled errors in a TaskGroup" and group together. The group's value
     is rewritten to name the inner errors (the tree and each inner exception stay as sent).
     """
-    if sys.version_info < (3, 11) or not isinstance(exc, BaseExceptionGroup):
+    if sys.version_info < (3, 11) or not isinstance(exc, BaseExceptionGroup):  # noqa: F821
         return
     values = (event.get("exception") or {}).get("values") or []
     for value in values:
         mechanism = value.get("mechanism") or {}
-        if mechanism.get("exception_id") == 0 or (mechanism.get("is_exception_group") and value is values[-1]):
+        if mechanism.get("exception_id") == 0 or (
+            mechanism.get("is_exception_group") and value is values[-1]
+        ):
             leaves = _leaves(exc)
             names = "; ".join(dict.fromkeys(_describe(leaf) for leaf in leaves[:5]))
             more = f" (+{len(leaves) - 5} more)" if len(leaves) > 5 else ""

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 
+from sentry_asgi._body import BodyRecorder, body_cap, parse_body
 from sentry_asgi._errors import capture_exception, is_disconnect, retitle_exception_group
 from sentry_asgi._guard import contained
 from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._request import build_request_data, decode_headers
 from sentry_asgi._scrub import Secrets
+from sentry_asgi._sdk import attach_stacktrace_now, over_size_limit
 
 if TYPE_CHECKING:
     from sentry_sdk import Scope as SentryScope
@@ -33,6 +35,7 @@ class Exchange:
     """State and hooks for one connection, created per request."""
 
     __slots__ = (
+        "_body",
         "_receive",
         "_request_data",
         "_secrets",
@@ -60,6 +63,7 @@ class Exchange:
         self.error_seen = False
         self.captured: BaseException | None = None
         self.trace: Trace | None = None
+        self._body: BodyRecorder | None = None
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
 
@@ -69,13 +73,22 @@ class Exchange:
         """Pass the server's message to the app, noting a client that went away."""
         message = await self._receive()
         kind = message.get("type")
-        if kind == "http.disconnect":
+        if kind == "http.request":
+            if message.get("body") or self._body is not None:
+                with contained():
+                    self._record_body(message)
+        elif kind == "http.disconnect":
             self.disconnected = True
         elif kind == "websocket.disconnect":
             self.disconnected = True
             code = message.get("code", 1005)
             self.close_code = code if isinstance(code, int) else None
         return message
+
+    def _record_body(self, message: Message) -> None:
+        if self._body is None:
+            self._body = BodyRecorder(body_cap(policy_for(sentry_sdk.get_client().options)))
+        self._body.record(message)
 
     async def send(self, message: Message) -> None:
         """Pass the app's message to the server, noting the response status."""
@@ -153,7 +166,22 @@ class Exchange:
                 secrets,
             )
             self._secrets = secrets
+        if self._body is not None and "data" not in self._request_data:
+            self._attach_body(self._request_data, self._secrets)
         return self._request_data, self._secrets
+
+    def _attach_body(self, data: dict[str, Any], secrets: Secrets) -> None:
+        body = self._body
+        if body is None or body.cap == 0:
+            return
+        if body.too_large:
+            data["data"] = over_size_limit()
+        elif body.chunks and body.complete:
+            content_type = ""
+            for name, value in decode_headers(self.scope):
+                if name == "content-type":
+                    content_type = value
+            data["data"] = parse_body(b"".join(body.chunks), content_type, secrets)
 
     def name(self) -> tuple[str, str]:
         """The transaction name and source, resolved now (routing may have run since)."""
@@ -184,6 +212,8 @@ class Exchange:
             exc_info = hint.get("exc_info")
             if exc_info:
                 retitle_exception_group(event, exc_info[1])
+            elif secrets:
+                attach_stacktrace_now(event, sentry_sdk.get_client().options)
         if secrets:
             secrets.scrub_tree(event)
 

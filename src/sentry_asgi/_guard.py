@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 # sentry_sdk's own logger: its `debug=True` option shows what went wrong here too.
 logger = logging.getLogger("sentry_sdk.errors")

@@ -7,13 +7,30 @@ handles it, and reporting it would send one error per worker start.
 
 from __future__ import annotations
 
-from sentry_asgi._asgi import ASGIApp, Message, Receive, Scope, Send
-from sentry_asgi._errors import capture_exception
-from sentry_asgi._guard import contained
+import asyncio
+from typing import TYPE_CHECKING
 
 import sentry_sdk
 
+from sentry_asgi._errors import capture_exception
+from sentry_asgi._guard import contained
+
+if TYPE_CHECKING:
+    from sentry_asgi._asgi import ASGIApp, Message, Receive, Scope, Send
+
 _FAILED = ("lifespan.startup.failed", "lifespan.shutdown.failed")
+
+
+async def flush_before_exit() -> None:
+    """Send what is queued before the worker exits, within sentry_sdk's ``shutdown_timeout``.
+
+    The flush runs in a thread: a slow or unreachable Sentry must not block the event loop.
+    """
+    with contained():
+        client = sentry_sdk.get_client()
+        if client.is_active():
+            timeout = float(client.options.get("shutdown_timeout") or 2)
+            await asyncio.to_thread(client.flush, timeout=timeout)
 
 
 async def run_lifespan(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
@@ -28,8 +45,11 @@ async def run_lifespan(app: ASGIApp, scope: Scope, receive: Receive, send: Send)
 
     async def watched_send(message: Message) -> None:
         nonlocal failure
-        if message.get("type") in _FAILED:
+        kind = message.get("type")
+        if kind in _FAILED:
             failure = message
+        elif kind == "lifespan.shutdown.complete":
+            await flush_before_exit()
         await send(message)
 
     try:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sentry_asgi._asgi import Scope
-from sentry_asgi._options import TransactionStyle
 from sentry_asgi._request import full_path
+
+if TYPE_CHECKING:
+    from sentry_asgi._options import TransactionStyle
 
 # Sentry's transaction sources: how much a name can be trusted to group requests.
 COMPONENT = "component"

@@ -55,7 +55,11 @@ def _methods(value: object) -> frozenset[str]:
     methods = set()
     for method in value:
         if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
-            raise _fail("http_methods_to_capture", "HTTP methods out of " + str(sorted(HTTP_METHODS)), method)
+            raise _fail(
+                "http_methods_to_capture",
+                "HTTP methods out of " + str(sorted(HTTP_METHODS)),
+                method,
+            )
         methods.add(method.upper())
     return frozenset(methods)
 
@@ -101,7 +105,7 @@ def _networks(value: object) -> tuple[IPNetwork, ...]:
     return tuple(networks)
 
 
-def build_options(  # noqa: PLR0913 - one argument per documented option
+def build_options(
     *,
     transaction_style: object,
     http_methods_to_capture: Collection[str],

@@ -134,11 +134,25 @@ def resolve_policy(options: Mapping[str, Any]) -> Policy:
         )
     if options.get("send_default_pii"):
         everything = KeyRule("all")
-        return Policy(True, everything, everything, everything, True, body_size)
+        return Policy(
+            user_info=True,
+            headers=everything,
+            cookies=everything,
+            query=everything,
+            bodies=True,
+            max_request_body_size=body_size,
+        )
     safe = KeyRule("denylist", personal=False)
     # Cookie values are opaque (session ids under any name): keep the names, never the values.
     no_cookie_values = KeyRule("allowlist", personal=False)
-    return Policy(False, safe, no_cookie_values, safe, True, body_size)
+    return Policy(
+        user_info=False,
+        headers=safe,
+        cookies=no_cookie_values,
+        query=safe,
+        bodies=True,
+        max_request_body_size=body_size,
+    )
 
 
 _cache: dict[int, tuple[Mapping[str, Any], Policy]] = {}

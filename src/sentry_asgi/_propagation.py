@@ -9,8 +9,10 @@ upstream land in one trace. Garbage never raises: it starts a fresh trace.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from sentry_asgi._asgi import Scope
+if TYPE_CHECKING:
+    from sentry_asgi._asgi import Scope
 
 _SENTRY_TRACE = b"sentry-trace"
 _BAGGAGE = b"baggage"
@@ -41,7 +43,11 @@ def incoming_trace(scope: Scope) -> dict[str, str] | None:
         try:
             name = pair[0]
             if name in _WANTED:
-                found[name] = f"{found[name]},{pair[1].decode('latin-1')}" if name in found else pair[1].decode("latin-1")
+                found[name] = (
+                    f"{found[name]},{pair[1].decode('latin-1')}"
+                    if name in found
+                    else pair[1].decode("latin-1")
+                )
         except (TypeError, IndexError, AttributeError):
             continue
     if not found:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sentry_asgi._asgi import Scope
 from sentry_asgi._client_ip import client_ip, forwarded_for, x_forwarded_for
-from sentry_asgi._options import IPNetwork
-from sentry_asgi._privacy import Policy
 from sentry_asgi._scrub import FILTERED, Secrets, filter_cookies, filter_pairs, filter_query
+
+if TYPE_CHECKING:
+    from sentry_asgi._asgi import Scope
+    from sentry_asgi._options import IPNetwork
+    from sentry_asgi._privacy import Policy
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, MutableMapping, MutableSequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
-from sentry_asgi._privacy import KeyRule
+if TYPE_CHECKING:
+    from sentry_asgi._privacy import KeyRule
 
 FILTERED = "[Filtered]"  # sentry_sdk's marker for a removed value
 # Shorter values are left alone: replacing "1" everywhere would wreck the event, not protect it.

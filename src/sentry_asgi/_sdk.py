@@ -1,4 +1,13 @@
-"""The one place that touches a private sentry_sdk name; tests fail loudly if it moves.
+"""The one place that touches private sentry_sdk names; tests fail loudly if they move.
+
+With ``attach_stacktrace=True`` sentry_sdk adds a stack trace to message events *after* event
+processors ran, so its frame variables (the ASGI scope with its raw Cookie and Authorization
+headers among them) would escape scrubbing. The middleware builds that same stack trace itself,
+inside its event processor, with sentry_sdk's own ``current_stacktrace``, and sentry_sdk then
+leaves it alone.
+
+``AnnotatedValue`` is how sentry_sdk tells Relay that a value was removed on purpose (here: a
+body over the size limit); its serializer turns it into the event's ``_meta``.
 
 sentry_sdk auto-enables its Starlette and FastAPI integrations, which wrap the app in its own
 ASGI middleware. Inside ours that would mean a second error event per exception and a second
@@ -12,8 +21,15 @@ from contextvars import ContextVar, Token
 from typing import Any
 
 try:
+    from sentry_sdk._types import AnnotatedValue
+except ImportError:  # pragma: no cover - releases before it moved to _types
+    from sentry_sdk.utils import AnnotatedValue  # type: ignore[attr-defined,no-redef,unused-ignore]
+
+from sentry_sdk.utils import current_stacktrace
+
+try:
     from sentry_sdk.integrations.asgi import (
-        _asgi_middleware_applied as _sdk_flag,  # type: ignore[attr-defined]
+        _asgi_middleware_applied as _sdk_flag,
     )
 except ImportError:  # pragma: no cover - only if sentry_sdk drops or renames it
     _sdk_flag = None
@@ -35,3 +51,25 @@ def restore_builtin_asgi_middleware(token: Token[Any] | None) -> None:
 def builtin_flag_available() -> bool:
     """Tell whether the flag was found (the test suite asserts it, per sentry_sdk version)."""
     return _flag is not None
+
+
+def over_size_limit() -> Any:
+    """A request body left out because it was larger than the configured limit."""
+    return AnnotatedValue.removed_because_over_size_limit()
+
+
+def attach_stacktrace_now(event: dict[str, Any], options: dict[str, Any]) -> None:
+    """Add the stack trace sentry_sdk would add later, as it would, so that it can be scrubbed."""
+    if (
+        options.get("attach_stacktrace")
+        and "exception" not in event
+        and "stacktrace" not in event
+        and "threads" not in event
+    ):
+        stacktrace = current_stacktrace(
+            include_local_variables=options.get("include_local_variables", True),
+            max_value_length=options.get("max_value_length"),
+        )
+        event["threads"] = {
+            "values": [{"stacktrace": stacktrace, "crashed": False, "current": True}]
+        }

@@ -64,7 +64,7 @@ def may_sample(options: Mapping[str, Any], incoming: Mapping[str, str] | None) -
 
 def streaming_api() -> Any:
     """sentry_sdk's span-streaming module, imported only by releases and clients that stream."""
-    import sentry_sdk.traces as traces  # noqa: PLC0415
+    from sentry_sdk import traces  # noqa: PLC0415
 
     return traces
 
@@ -77,12 +77,12 @@ class Trace:
     """The request's root span in either lifecycle: status, timing and name in one place."""
 
     __slots__ = (
+        "_close_code",
         "_ended_at",
         "_handshake",
         "_initial_name",
         "_opened_at",
         "_outcome",
-        "_close_code",
         "kind",
         "span",
         "streamed",
@@ -185,7 +185,9 @@ class Trace:
             span.finish(end_timestamp=self._ended_at)
 
 
-def start_trace(exchange: Exchange, incoming: Mapping[str, str] | None, streamed: bool) -> Trace | None:
+def start_trace(
+    exchange: Exchange, incoming: Mapping[str, str] | None, *, streamed: bool
+) -> Trace | None:
     """Start the request's transaction or segment, or None when the request is not traced."""
     scope = exchange.scope
     kind = str(scope.get("type"))
@@ -213,9 +215,8 @@ def start_trace(exchange: Exchange, incoming: Mapping[str, str] | None, streamed
             parent_span=None,
         )
         return Trace(span, streamed=True, kind=kind, name=name)
-    transaction = sentry_sdk.continue_trace(
-        dict(incoming or {}), op=op, name=name, source=source, origin=ORIGIN
-    )
-    transaction = sentry_sdk.start_transaction(transaction, custom_sampling_context=sampling_context)
+    continued = sentry_sdk.continue_trace(dict(incoming or {}), op=op, name=name, source=source)
+    continued.origin = ORIGIN  # not a continue_trace() argument in older sentry_sdk releases
+    transaction = sentry_sdk.start_transaction(continued, custom_sampling_context=sampling_context)
     sentry_sdk.get_current_scope().span = transaction
     return Trace(transaction, streamed=False, kind=kind, name=name)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +21,9 @@ from sentry_asgi._sdk import restore_builtin_asgi_middleware, silence_builtin_as
 from sentry_asgi._tracing import may_sample, start_trace, streaming_api
 
 if TYPE_CHECKING:
+    import re
+    from collections.abc import Collection
+
     from sentry_sdk import Scope as SentryScope
 
 # The exchange being handled in this context. Set: an outer SentryMiddleware owns the request,
@@ -130,5 +131,12 @@ def _begin(exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any
         sentry_scope.generate_propagation_context(incoming)
     else:
         sentry_scope.set_new_propagation_context()
-    if may_sample(options, incoming) and sentry_sdk.get_current_span() is None:
-        exchange.trace = start_trace(exchange, incoming, streamed)
+    if may_sample(options, incoming) and not _inside_server_span():
+        exchange.trace = start_trace(exchange, incoming, streamed=streamed)
+
+
+def _inside_server_span() -> bool:
+    """Tell whether another ASGI middleware (sentry_sdk's, outside ours) already traces this."""
+    span = sentry_sdk.get_current_span()
+    op = getattr(span, "op", None) if span is not None else None
+    return op in ("http.server", "websocket.server")

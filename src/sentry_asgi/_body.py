@@ -1,0 +1,127 @@
+"""The request body, recorded as the app itself reads it, and parsed only for an event.
+
+Reading the body in the middleware would consume the stream the app needs (the "stream
+consumed" and hanging requests users of other integrations report). So nothing is read
+ahead: the chunks the app receives are copied as they pass, up to a cap, and never changed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from sentry_asgi._privacy import Policy, is_sensitive
+from sentry_asgi._scrub import FILTERED, Secrets
+
+# sentry_sdk's sizes for max_request_body_size. "always" still stops at Sentry's event size
+# limit: a body that large could never be sent, and buffering it would only cost memory.
+BODY_CAPS = {"never": 0, "small": 1_000, "medium": 10_000, "always": 1_000_000}
+
+
+def body_cap(policy: Policy) -> int:
+    """How many body bytes to keep under the user's settings; 0 keeps none."""
+    if not policy.bodies:
+        return 0
+    return BODY_CAPS.get(policy.max_request_body_size, BODY_CAPS["medium"])
+
+
+class BodyRecorder:
+    """A copy of the body chunks the app received, bounded by ``cap``."""
+
+    __slots__ = ("cap", "chunks", "complete", "size", "too_large")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.too_large = False
+        self.complete = False
+
+    def record(self, message: Any) -> None:
+        """Copy one ``http.request`` message's body, dropping everything once over the cap."""
+        body = message.get("body")
+        if isinstance(body, (bytes, bytearray)) and body and not self.too_large:
+            self.size += len(body)
+            if self.size > self.cap:
+                self.too_large = True
+                self.chunks.clear()  # never hold more than the cap
+            else:
+                self.chunks.append(bytes(body))
+        if not message.get("more_body", False):
+            self.complete = True
+
+
+def _scrub_fields(node: Any, secrets: Secrets) -> Any:
+    """Filter values under secret-looking keys, at any depth of a parsed body."""
+    if isinstance(node, dict):
+        cleaned = {}
+        for key, value in node.items():
+            if isinstance(key, str) and is_sensitive(key):
+                secrets.add(value if isinstance(value, str) else json.dumps(value))
+                cleaned[key] = FILTERED
+            else:
+                cleaned[key] = _scrub_fields(value, secrets)
+        return cleaned
+    if isinstance(node, list):
+        return [_scrub_fields(value, secrets) for value in node]
+    return node
+
+
+def _form(text: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        if name in fields:  # a list only where a field repeats
+            previous = fields[name]
+            fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[name] = value
+    return fields
+
+
+def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
+    """Text fields as text, files as their name and size: never a file's content."""
+    boundary = ""
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "boundary":
+            boundary = value.strip('"')
+    if not boundary:
+        return {}
+    fields: dict[str, Any] = {}
+    for part in body.split(b"--" + boundary.encode("latin-1"))[1:]:
+        head, _, content = part.partition(b"\r\n\r\n")
+        disposition = {}
+        for line in head.decode("latin-1").split("\r\n"):
+            if line.lower().startswith("content-disposition:"):
+                for param in line.split(";")[1:]:
+                    key, _, value = param.strip().partition("=")
+                    disposition[key.lower()] = value.strip('"')
+        if "name" not in disposition:
+            continue
+        content = content.removesuffix(b"\r\n")
+        if "filename" in disposition:
+            fields[disposition["name"]] = (
+                f"[file {disposition['filename']!r}, {len(content)} bytes]"
+            )
+        else:
+            fields[disposition["name"]] = content.decode("utf-8", errors="replace")
+    return fields
+
+
+def parse_body(body: bytes, content_type: str, secrets: Secrets) -> Any:
+    """Parse a body for an event: JSON, form fields, multipart fields, else text."""
+    kind = content_type.split(";", maxsplit=1)[0].strip().lower()
+    parsed: Any
+    if kind == "application/json" or kind.endswith("+json"):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = body.decode("utf-8", errors="replace")
+    elif kind == "application/x-www-form-urlencoded":
+        parsed = _form(body.decode("latin-1"))
+    elif kind == "multipart/form-data":
+        parsed = _multipart(body, content_type)
+    else:
+        parsed = body.decode("utf-8", errors="replace")
+    return _scrub_fields(parsed, secrets)

@@ -1,0 +1,52 @@
+"""A Starlette app wrapped in SentryMiddleware, configured from the environment, for real servers."""
+
+from __future__ import annotations
+
+import os
+
+import sentry_sdk
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route, WebSocketRoute
+
+from sentry_asgi import SentryMiddleware
+
+sentry_sdk.init(
+    dsn=os.environ["SENTRY_DSN"],
+    traces_sample_rate=1.0,
+    release="e2e@1",
+    auto_enabling_integrations=False,
+)
+
+
+async def item(request):
+    sentry_sdk.set_tag("item", request.path_params["item_id"])
+    if request.query_params.get("fail"):
+        raise ValueError(f"item {request.path_params['item_id']} failed")
+    return JSONResponse({"trace": sentry_sdk.get_traceparent()})
+
+
+async def echo(websocket):
+    await websocket.accept()
+    text = await websocket.receive_text()
+    if text == "fail":
+        raise RuntimeError("websocket failed")
+    await websocket.send_text(text)
+    await websocket.close(code=1000)
+
+
+async def health(request):
+    return PlainTextResponse("ok")
+
+
+app = SentryMiddleware(
+    Starlette(
+        routes=[
+            Route("/items/{item_id}", item),
+            Route("/health", health),
+            WebSocketRoute("/ws", echo),
+        ]
+    ),
+    transaction_style="url",
+    exclude_paths=["/health"],
+)

@@ -1,0 +1,142 @@
+"""Real servers on 127.0.0.1 for end-to-end tests: an envelope receiver and an ASGI server."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sentry_sdk.envelope import Envelope
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+class _ReceiverHandler(http.server.BaseHTTPRequestHandler):
+    server: Receiver
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        encoding = self.headers.get("content-encoding")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        elif encoding == "deflate":
+            body = zlib.decompress(body)
+        elif encoding == "br":
+            import brotli
+
+            body = brotli.decompress(body)
+        envelope = Envelope.deserialize(body)
+        with self.server.lock:
+            self.server.requests.append((self.path, dict(self.headers)))
+            self.server.envelopes.append(envelope)
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Receiver(http.server.ThreadingHTTPServer):
+    """Decodes what sentry_sdk's real HTTP transport sends, as Sentry's ingest would."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ReceiverHandler)
+        self.lock = threading.Lock()
+        self.envelopes: list[Envelope] = []
+        self.requests: list[tuple[str, dict[str, str]]] = []
+
+    @property
+    def dsn(self) -> str:
+        return f"http://public@127.0.0.1:{self.server_address[1]}/1"
+
+    def items(self, kind: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [
+                json.loads(item.payload.get_bytes())
+                for envelope in self.envelopes
+                for item in envelope.items
+                if item.type == kind
+            ]
+
+    def wait_for(self, kind: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.items(kind)
+            if len(found) >= count:
+                return found
+            time.sleep(0.02)
+        return self.items(kind)
+
+
+@contextmanager
+def receiver() -> Iterator[Receiver]:
+    """Serve a receiver on a free port; stop it afterwards."""
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            msg = f"server exited early with {process.returncode}"
+            raise RuntimeError(msg)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    msg = f"nothing listened on 127.0.0.1:{port}"
+    raise TimeoutError(msg)
+
+
+@contextmanager
+def serve(command: list[str], port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server process until the block ends; always stop it. Its output goes to ``log``."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            command, env=env, cwd=Path(__file__).parent, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_port(port, process)
+            yield process
+        except BaseException:
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+PYTHON = sys.executable

@@ -1,0 +1,155 @@
+"""Request bodies: recorded as the app reads them, capped, parsed for events, secrets filtered."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import call, http_scope
+
+from sentry_asgi import SentryMiddleware
+
+pytestmark = pytest.mark.anyio
+
+
+def reader(chunks_to_read: int | None = None):
+    """An app that reads the body (all of it, or some messages) and then fails."""
+
+    async def app(scope, receive, send):
+        read = 0
+        while True:
+            message = await receive()
+            read += 1
+            if not message.get("more_body") or read == chunks_to_read:
+                break
+        raise RuntimeError("after reading")
+
+    return app
+
+
+def body_scope(content_type: str):
+    return http_scope(
+        "/submit",
+        method="POST",
+        headers=[(b"host", b"h"), (b"content-type", content_type.encode())],
+    )
+
+
+async def capture(transport, app, scope, messages):
+    conversation = None
+    with pytest.raises(RuntimeError):
+        conversation = await call(SentryMiddleware(app), scope, messages)
+    assert conversation is None
+    (event,) = transport.events
+    return event
+
+
+async def test_json_body_is_attached_with_secret_fields_filtered(sentry_init):
+    """A JSON body is attached parsed, with password/token fields filtered at any depth."""
+    transport = sentry_init()
+    body = json.dumps(
+        {"user": "ann", "password": "pw-secret-1", "nested": {"api_token": "tk-999999"}}
+    )
+    messages = [
+        {"type": "http.request", "body": body[:10].encode(), "more_body": True},
+        {"type": "http.request", "body": body[10:].encode()},
+    ]
+    event = await capture(transport, reader(), body_scope("application/json"), messages)
+    assert event["request"]["data"] == {
+        "user": "ann",
+        "password": "[Filtered]",
+        "nested": {"api_token": "[Filtered]"},
+    }
+    assert "pw-secret-1" not in json.dumps(event)
+    assert "tk-999999" not in json.dumps(event)
+
+
+async def test_form_body_becomes_fields(sentry_init):
+    """A urlencoded form is a dict of fields; a repeated field becomes a list."""
+    transport = sentry_init()
+    messages = [{"type": "http.request", "body": b"a=1&tag=x&tag=y&csrf_token=c-123456"}]
+    event = await capture(
+        transport, reader(), body_scope("application/x-www-form-urlencoded"), messages
+    )
+    assert event["request"]["data"] == {"a": "1", "tag": ["x", "y"], "csrf_token": "[Filtered]"}
+
+
+async def test_multipart_files_are_named_and_sized_never_attached(sentry_init):
+    """Multipart text fields are kept, a file only by name and size."""
+    transport = sentry_init()
+    body = (
+        b'--XyZ\r\nContent-Disposition: form-data; name="title"\r\n\r\nholiday\r\n'
+        b'--XyZ\r\nContent-Disposition: form-data; name="photo"; filename="me.jpg"\r\n'
+        b"Content-Type: image/jpeg\r\n\r\n\xff\xd8JPEGDATA-SECRET\r\n--XyZ--\r\n"
+    )
+    messages = [{"type": "http.request", "body": body}]
+    event = await capture(
+        transport, reader(), body_scope("multipart/form-data; boundary=XyZ"), messages
+    )
+    assert event["request"]["data"] == {"title": "holiday", "photo": "[file 'me.jpg', 17 bytes]"}
+    assert "JPEGDATA" not in json.dumps(event["request"])
+
+
+async def test_body_over_the_cap_is_only_an_annotation(sentry_init):
+    """Over max_request_body_size the body is left out, and Sentry is told why."""
+    transport = sentry_init(max_request_body_size="small")
+    messages = [{"type": "http.request", "body": b"x" * 1500}]
+    event = await capture(transport, reader(), body_scope("text/plain"), messages)
+    assert event["request"].get("data", "") == ""
+    assert event["_meta"]["request"]["data"][""]["rem"][0][0] == "!config"
+
+
+async def test_never_means_no_body(sentry_init):
+    """max_request_body_size='never' attaches nothing."""
+    transport = sentry_init(max_request_body_size="never")
+    messages = [{"type": "http.request", "body": b"hello"}]
+    event = await capture(transport, reader(), body_scope("text/plain"), messages)
+    assert "data" not in event["request"]
+
+
+async def test_unread_body_is_not_attached_and_not_read_ahead(sentry_init):
+    """The middleware never reads a body the app did not read: nothing attached, nothing consumed."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        raise RuntimeError("before reading")
+
+    messages = [{"type": "http.request", "body": b"untouched"}]
+    conversation = None
+    with pytest.raises(RuntimeError):
+        conversation = await call(SentryMiddleware(app), body_scope("text/plain"), messages)
+    assert conversation is None
+    (event,) = transport.events
+    assert "data" not in event["request"]
+
+
+async def test_partly_read_body_is_not_attached_as_if_whole(sentry_init):
+    """A body the app stopped reading half-way is not presented as the request's body."""
+    transport = sentry_init()
+    messages = [
+        {"type": "http.request", "body": b"part one", "more_body": True},
+        {"type": "http.request", "body": b"part two"},
+    ]
+    event = await capture(transport, reader(chunks_to_read=1), body_scope("text/plain"), messages)
+    assert "data" not in event["request"]
+
+
+async def test_the_app_receives_the_very_same_messages(sentry_init):
+    """Body messages reach the app as the same objects, unchanged, in order."""
+    sentry_init()
+    messages = [
+        {"type": "http.request", "body": b"a", "more_body": True},
+        {"type": "http.request", "body": b"b"},
+    ]
+    originals = list(messages)
+    received = []
+
+    async def app(scope, receive, send):
+        received.append(await receive())
+        received.append(await receive())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await call(SentryMiddleware(app), body_scope("text/plain"), messages)
+    assert all(a is b for a, b in zip(received, originals, strict=True))
+    assert originals[0] == {"type": "http.request", "body": b"a", "more_body": True}

@@ -1,0 +1,157 @@
+"""Real Starlette and FastAPI apps: names, user context, one event per failure."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import sentry_sdk
+from fastapi import Depends, FastAPI
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+
+from sentry_asgi import SentryMiddleware
+
+pytestmark = pytest.mark.anyio
+
+
+async def item(request):
+    raise ValueError(request.path_params["item_id"])
+
+
+def starlette_app() -> Starlette:
+    return Starlette(routes=[Route("/items/{item_id}", item)])
+
+
+async def get(app, path: str) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return await client.get(path)
+
+
+async def test_endpoint_style_names_the_view(sentry_init):
+    """The default style names the view function as module.qualname, source component."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    response = await get(SentryMiddleware(starlette_app()), "/items/42")
+    assert response.status_code == 500
+    (event,) = transport.events
+    assert event["transaction"] == "test_frameworks_starlette.item"
+    assert event["transaction_info"] == {"source": "component"}
+
+
+async def test_url_style_uses_the_route_template(sentry_init):
+    """transaction_style='url' gives the same route template for /items/42 and /items/43."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = SentryMiddleware(starlette_app(), transaction_style="url")
+    await get(app, "/items/42")
+    await get(app, "/items/43")
+    assert [e["transaction"] for e in transport.events] == ["/items/{item_id}"] * 2
+    assert {e["transaction_info"]["source"] for e in transport.events} == {"route"}
+
+
+async def test_unrouted_request_falls_back_to_the_raw_path(sentry_init):
+    """With no route matched (a 404 that fails), the raw path is the name, source url."""
+    transport = sentry_init(auto_enabling_integrations=False)
+
+    async def broken_404(request, exc):
+        raise RuntimeError("404 handler broke")
+
+    app = Starlette(routes=[], exception_handlers={404: broken_404})
+    await get(SentryMiddleware(app, transaction_style="url"), "/nowhere")
+    (event,) = transport.events
+    assert (event["transaction"], event["transaction_info"]["source"]) == ("/nowhere", "url")
+
+
+async def test_mounted_app_prefix_is_not_doubled(sentry_init):
+    """A sub-app mounted at /api reports /api/items/7 and /api/items/{item_id}, never /api/api."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = Starlette(routes=[Mount("/api", app=starlette_app())])
+    await get(SentryMiddleware(app, transaction_style="url"), "/api/items/7")
+    (event,) = transport.events
+    assert event["request"]["url"] == "http://testserver/api/items/7"
+    assert event["transaction"] == "/api/items/{item_id}"
+
+
+async def test_name_set_by_the_user_is_never_overwritten(sentry_init):
+    """A transaction name the app set on purpose survives."""
+    transport = sentry_init(auto_enabling_integrations=False)
+
+    async def view(request):
+        sentry_sdk.get_current_scope().set_transaction_name("checkout", source="custom")
+        raise ValueError("x")
+
+    app = Starlette(routes=[Route("/c", view)])
+    await get(SentryMiddleware(app), "/c")
+    (event,) = transport.events
+    assert (event["transaction"], event["transaction_info"]["source"]) == ("checkout", "custom")
+
+
+async def test_fastapi_dependency_user_lands_on_the_event(sentry_init):
+    """set_user inside a FastAPI dependency (and a sync view in the thread pool) reaches the event."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    api = FastAPI()
+
+    def current_user() -> str:
+        sentry_sdk.set_user({"id": "u-42"})
+        return "u-42"
+
+    @api.get("/orders/{order_id}")
+    def order(order_id: int, user: str = Depends(current_user)) -> dict[str, str]:
+        sentry_sdk.set_tag("order", str(order_id))
+        raise KeyError(order_id)
+
+    app = SentryMiddleware(api, transaction_style="url")
+    await get(app, "/orders/5")
+    (event,) = transport.events
+    assert event["user"]["id"] == "u-42"
+    assert event["tags"]["order"] == "5"
+    assert event["transaction"] == "/orders/{order_id}"
+
+
+async def test_add_middleware_form_works(sentry_init):
+    """app.add_middleware(SentryMiddleware), as in the original README, captures view errors."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = starlette_app()
+    app.add_middleware(SentryMiddleware)
+    response = await get(app, "/items/9")
+    assert response.status_code == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "9"
+
+
+async def test_with_sentry_sdk_integrations_active_there_is_one_event_and_one_transaction(
+    sentry_init,
+):
+    """sentry_sdk's auto-enabled Starlette/FastAPI integrations and ours give one of each, not two."""
+    transport = sentry_init(traces_sample_rate=1.0)  # default integrations on
+    api = FastAPI()
+
+    @api.get("/items/{item_id}")
+    async def read(item_id: int):
+        raise ValueError(item_id)
+
+    app = SentryMiddleware(api, transaction_style="url")
+    await get(app, "/items/1")
+    assert len(transport.events) == 1
+    assert len(transport.transactions) == 1
+    assert transport.transactions[0]["transaction"] == "/items/{item_id}"
+
+
+async def test_nested_middleware_reports_once(sentry_init):
+    """SentryMiddleware around SentryMiddleware: one event, one transaction."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = SentryMiddleware(SentryMiddleware(starlette_app()))
+    await get(app, "/items/3")
+    assert len(transport.events) == 1
+    assert len(transport.transactions) == 1
+
+
+async def test_plain_response_passes_through(sentry_init):
+    """A healthy Starlette response reaches the client byte for byte."""
+    sentry_init(auto_enabling_integrations=False)
+
+    async def hello(request):
+        return PlainTextResponse("hello", headers={"x-app": "1"})
+
+    response = await get(SentryMiddleware(Starlette(routes=[Route("/", hello)])), "/")
+    assert (response.status_code, response.text, response.headers["x-app"]) == (200, "hello", "1")

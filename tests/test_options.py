@@ -1,0 +1,88 @@
+"""Misconfiguration fails at construction, naming the option and what it accepts."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sentry_asgi import SentryMiddleware
+
+
+async def app(scope, receive, send):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        (
+            {"transaction_style": "path"},
+            ValueError,
+            r"'transaction_style' must be one of 'endpoint', 'url'; got 'path'",
+        ),
+        (
+            {"http_methods_to_capture": "GET"},
+            TypeError,
+            r"'http_methods_to_capture' must be a collection",
+        ),
+        (
+            {"http_methods_to_capture": ["GET", "FETCH"]},
+            ValueError,
+            r"'http_methods_to_capture'.*'FETCH'",
+        ),
+        (
+            {"failed_request_status_codes": [500, 700]},
+            ValueError,
+            r"'failed_request_status_codes'.*700",
+        ),
+        ({"failed_request_status_codes": [True]}, ValueError, r"'failed_request_status_codes'"),
+        (
+            {"failed_request_status_codes": 500},
+            TypeError,
+            r"'failed_request_status_codes' must be a collection",
+        ),
+        ({"exclude_paths": ["health"]}, ValueError, r"'exclude_paths'.*'health'"),
+        ({"trusted_proxies": ["10.0.0.0/33"]}, ValueError, r"'trusted_proxies'.*10.0.0.0/33"),
+        ({"trusted_proxies": "10.0.0.1"}, TypeError, r"'trusted_proxies' must be a collection"),
+    ],
+)
+def test_invalid_option_is_rejected_with_its_name(options, error, match):
+    """Each invalid value raises at construction with the option's name and allowed values."""
+    with pytest.raises(error, match=match):
+        SentryMiddleware(app, **options)
+
+
+def test_unknown_option_is_rejected_with_its_name():
+    """A misspelt option is a TypeError that names it."""
+    with pytest.raises(TypeError, match="transaction_stlye"):
+        SentryMiddleware(app, transaction_stlye="url")  # type: ignore[call-arg]
+
+
+def test_options_are_keyword_only():
+    """Options cannot be passed positionally, so their order can never silently change meaning."""
+    with pytest.raises(TypeError):
+        SentryMiddleware(app, "url")  # type: ignore[misc]
+
+
+def test_not_an_app_is_rejected():
+    """Wrapping something that is not callable fails at once."""
+    with pytest.raises(TypeError, match="needs an ASGI application"):
+        SentryMiddleware(None)
+
+
+def test_valid_options_are_normalised():
+    """Methods are upper-cased, plain paths match exactly, networks are parsed."""
+    middleware = SentryMiddleware(
+        app,
+        http_methods_to_capture=["get", "post"],
+        exclude_paths=["/health", re.compile(r"/metrics.*")],
+        trusted_proxies=["10.0.0.0/8", "::1"],
+        failed_request_status_codes=range(500, 505),
+    )
+    options = middleware.options
+    assert options.http_methods_to_capture == {"GET", "POST"}
+    assert options.exclude_paths[0].fullmatch("/health")
+    assert not options.exclude_paths[0].fullmatch("/healthy")
+    assert [str(n) for n in options.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
+    assert options.failed_request_status_codes == {500, 501, 502, 503, 504}

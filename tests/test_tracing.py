@@ -1,0 +1,296 @@
+"""One honest transaction per request, continued from any upstream, in both lifecycles."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import pytest
+import sentry_sdk
+from conftest import call, http_scope
+from sentry_sdk.consts import ClientConstructor
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse, StreamingResponse
+from starlette.routing import Route, WebSocketRoute
+
+from sentry_asgi import SentryMiddleware
+
+pytestmark = pytest.mark.anyio
+
+TRACE_ID = "771a43a4192642f0b136d5159a501700"
+PARENT = "b0e6f15b45c36b12"
+
+
+async def item(request):
+    return PlainTextResponse("ok", status_code=int(request.query_params.get("status", 200)))
+
+
+async def boom(request):
+    raise RuntimeError("boom")
+
+
+def app() -> Starlette:
+    return Starlette(routes=[Route("/items/{item_id}", item), Route("/boom", boom)])
+
+
+def scope_with(path: str, *headers: tuple[bytes, bytes], **overrides):
+    query = path.partition("?")[2].encode()
+    return http_scope(
+        path.partition("?")[0], query_string=query, headers=[(b"host", b"h"), *headers], **overrides
+    )
+
+
+STREAMING = "trace_lifecycle" in inspect.signature(ClientConstructor.__init__).parameters
+
+
+@pytest.fixture(params=["static", "stream"])
+def lifecycle(request) -> str:
+    if request.param == "stream" and not STREAMING:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} has no span streaming")
+    return request.param
+
+
+def trace_of(transport, lifecycle):
+    """The request's root span as (name, source, op, origin, status, trace_id, parent, attrs)."""
+    if lifecycle == "static":
+        (tx,) = transport.transactions
+        trace = tx["contexts"]["trace"]
+        return {
+            "name": tx["transaction"],
+            "source": tx["transaction_info"]["source"],
+            "op": trace["op"],
+            "origin": trace["origin"],
+            "status": trace.get("status"),
+            "trace_id": trace["trace_id"],
+            "parent": trace.get("parent_span_id"),
+            "code": (tx.get("contexts", {}).get("response") or {}).get("status_code"),
+            "data": trace.get("data") or {},
+            "start": tx["start_timestamp"],
+            "end": tx["timestamp"],
+        }
+    spans = transport.items("span")
+    segments = [s for item in spans for s in item["items"] if s.get("is_segment")]
+    (span,) = segments
+    attrs = {k: v["value"] for k, v in span["attributes"].items()}
+    return {
+        "name": span["name"],
+        "source": attrs["sentry.segment.name.source"],
+        "op": attrs["sentry.op"],
+        "origin": attrs["sentry.origin"],
+        "status": span["status"],
+        "trace_id": span["trace_id"],
+        "parent": span.get("parent_span_id"),
+        "code": attrs.get("http.response.status_code"),
+        "data": attrs,
+        "start": span["start_timestamp"],
+        "end": span["end_timestamp"],
+    }
+
+
+def init(sentry_init, lifecycle, **options):
+    if lifecycle == "stream":
+        options["trace_lifecycle"] = "stream"
+    return sentry_init(
+        auto_enabling_integrations=False,
+        traces_sample_rate=options.pop("traces_sample_rate", 1.0),
+        **options,
+    )
+
+
+async def test_one_transaction_per_request_named_after_the_route(sentry_init, lifecycle):
+    """The route template names the transaction even though routing ran after the middleware started."""
+    transport = init(sentry_init, lifecycle)
+    await call(SentryMiddleware(app(), transaction_style="url"), scope_with("/items/42?status=404"))
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert (trace["name"], trace["source"]) == ("/items/{item_id}", "route")
+    assert trace["op"] == "http.server"
+    assert trace["origin"] == "auto.http.sentry_asgi"
+    assert trace["code"] == 404
+    assert trace["status"] == ("not_found" if lifecycle == "static" else "ok")
+
+
+async def test_exception_marks_the_transaction_internal_error(sentry_init, lifecycle):
+    """A request that raised is internal_error (error when streaming) and its error shares the trace."""
+    transport = init(sentry_init, lifecycle)
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app()), scope_with("/boom"))
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert trace["status"] == ("internal_error" if lifecycle == "static" else "error")
+    (event,) = transport.events
+    assert event["contexts"]["trace"]["trace_id"] == trace["trace_id"]
+
+
+async def test_sentry_trace_is_continued(sentry_init, lifecycle):
+    """An incoming sentry-trace header makes the transaction a child of the upstream span."""
+    transport = init(sentry_init, lifecycle)
+    header = (b"sentry-trace", f"{TRACE_ID}-{PARENT}-1".encode())
+    baggage = (b"baggage", f"sentry-trace_id={TRACE_ID},sentry-sample_rate=1.0".encode())
+    await call(SentryMiddleware(app()), scope_with("/items/1", header, baggage))
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert (trace["trace_id"], trace["parent"]) == (TRACE_ID, PARENT)
+
+
+async def test_w3c_traceparent_is_continued(sentry_init, lifecycle):
+    """Without sentry-trace, a W3C traceparent's trace id and parent span id are kept."""
+    transport = init(sentry_init, lifecycle)
+    header = (b"traceparent", f"00-{TRACE_ID}-{PARENT}-01".encode())
+    await call(
+        SentryMiddleware(app()), scope_with("/items/1", header, (b"tracestate", b"vendor=x"))
+    )
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert (trace["trace_id"], trace["parent"]) == (TRACE_ID, PARENT)
+
+
+async def test_unsampled_w3c_flag_is_honoured(sentry_init):
+    """Traceparent flags 00 means the upstream sampled out: no transaction, like sentry-trace -0."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    header = (b"traceparent", f"00-{TRACE_ID}-{PARENT}-00".encode())
+    await call(SentryMiddleware(app()), scope_with("/items/1", header))
+    sentry_sdk.flush()
+    assert transport.transactions == []
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"nonsense",
+        b"00-zz-yy-01",
+        b"ff-" + TRACE_ID.encode() + b"-" + PARENT.encode() + b"-01",
+        b"\xff\xfe",
+    ],
+)
+async def test_garbage_trace_headers_start_a_fresh_trace(sentry_init, garbage):
+    """Unparseable trace headers are ignored: a new trace, no error."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    scope = scope_with("/items/1", (b"sentry-trace", garbage), (b"traceparent", garbage))
+    await call(SentryMiddleware(app()), scope)
+    sentry_sdk.flush()
+    (tx,) = transport.transactions
+    assert tx["contexts"]["trace"]["trace_id"] != TRACE_ID
+    assert tx["contexts"]["trace"].get("parent_span_id") is None
+
+
+async def test_untraced_request_errors_still_carry_the_incoming_trace(sentry_init):
+    """With tracing off, an error still links to the upstream trace."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    header = (b"sentry-trace", f"{TRACE_ID}-{PARENT}-1".encode())
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app()), scope_with("/boom", header))
+    sentry_sdk.flush()
+    (event,) = transport.events
+    assert event["contexts"]["trace"]["trace_id"] == TRACE_ID
+    assert transport.transactions == []
+
+
+async def test_rate_zero_still_follows_a_sampled_upstream(sentry_init):
+    """traces_sample_rate=0.0 continues an upstream that sampled the trace in, as sentry_sdk does."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=0.0)
+    await call(SentryMiddleware(app()), scope_with("/items/1"))
+    sentry_sdk.flush()
+    assert transport.transactions == []
+    header = (b"sentry-trace", f"{TRACE_ID}-{PARENT}-1".encode())
+    await call(SentryMiddleware(app()), scope_with("/items/1", header))
+    sentry_sdk.flush()
+    assert [t["contexts"]["trace"]["trace_id"] for t in transport.transactions] == [TRACE_ID]
+
+
+async def test_traces_sampler_sees_the_asgi_scope(sentry_init):
+    """traces_sampler receives the ASGI scope, method and path, and its decision is applied."""
+    seen = []
+
+    def sampler(context):
+        seen.append(context)
+        return 0.0 if context["asgi_scope"]["path"] == "/items/2" else 1.0
+
+    transport = sentry_init(auto_enabling_integrations=False, traces_sampler=sampler)
+    await call(SentryMiddleware(app()), scope_with("/items/1"))
+    await call(SentryMiddleware(app()), scope_with("/items/2"))
+    sentry_sdk.flush()
+    assert len(transport.transactions) == 1
+    assert seen[0]["asgi_scope"]["path"] == "/items/1"
+    assert seen[0]["url.path"] == "/items/1"
+    assert seen[0]["http.method"] == "GET"
+
+
+async def test_head_and_options_are_not_traced_by_default(sentry_init):
+    """OPTIONS and HEAD start no transaction unless asked for."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    for method in ("HEAD", "OPTIONS"):
+        await call(SentryMiddleware(app()), scope_with("/items/1", method=method))
+    await call(
+        SentryMiddleware(app(), http_methods_to_capture=["HEAD"]),
+        scope_with("/items/1", method="HEAD"),
+    )
+    sentry_sdk.flush()
+    assert len(transport.transactions) == 1
+
+
+async def test_excluded_paths_are_not_traced_but_errors_are_reported(sentry_init):
+    """A health check starts no transaction; an error there is still an event."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    middleware = SentryMiddleware(app(), exclude_paths=["/items/1", "/boom"])
+    await call(middleware, scope_with("/items/1"))
+    with pytest.raises(RuntimeError):
+        await call(middleware, scope_with("/boom"))
+    await call(middleware, scope_with("/items/2"))
+    sentry_sdk.flush()
+    assert [t["request"]["url"] for t in transport.transactions] == ["http://h/items/2"]
+    assert len(transport.events) == 1
+
+
+async def test_streaming_response_ends_with_its_last_chunk(sentry_init):
+    """A streaming response's transaction lasts until the last chunk, not just the headers."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+
+    async def chunks():
+        for part in (b"a", b"b", b"c"):
+            await asyncio.sleep(0.05)
+            yield part
+
+    async def stream(request):
+        return StreamingResponse(chunks())
+
+    await call(SentryMiddleware(Starlette(routes=[Route("/s", stream)])), scope_with("/s"))
+    sentry_sdk.flush()
+    (tx,) = transport.transactions
+    from datetime import datetime
+
+    start = (
+        datetime.fromisoformat(tx["start_timestamp"])
+        if isinstance(tx["start_timestamp"], str)
+        else tx["start_timestamp"]
+    )
+    end = (
+        datetime.fromisoformat(tx["timestamp"])
+        if isinstance(tx["timestamp"], str)
+        else tx["timestamp"]
+    )
+    duration = (end - start).total_seconds() if isinstance(start, datetime) else end - start
+    assert duration >= 0.15
+
+
+async def test_websocket_connection_records_handshake_close_code_and_duration(sentry_init):
+    """A websocket transaction has a handshake span of its own, the close code and the duration."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+
+    async def chat(websocket):
+        await websocket.accept()
+        await websocket.receive_text()
+        await websocket.close(code=4001)
+
+    scope = scope_with("/ws", type="websocket")
+    del scope["method"]
+    messages = [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "hi"}]
+    await call(SentryMiddleware(Starlette(routes=[WebSocketRoute("/ws", chat)])), scope, messages)
+    sentry_sdk.flush()
+    (tx,) = transport.transactions
+    trace = tx["contexts"]["trace"]
+    assert trace["op"] == "websocket.server"
+    assert trace["data"]["websocket.close_code"] == 4001
+    assert trace["data"]["websocket.duration_seconds"] >= 0
+    assert [s["op"] for s in tx["spans"]] == ["websocket.handshake"]
+    assert tx["request"]["url"] == "ws://h/ws"
