@@ -22,6 +22,7 @@ def main() -> None:
     parser.add_argument("variant", choices=variants.BY_NAME)
     parser.add_argument("-n", type=int, default=20_000, help="requests to profile")
     parser.add_argument("--top", type=int, default=25, help="functions to list")
+    parser.add_argument("--cumulative", action="store_true", help="sort by time including callees")
     args = parser.parse_args()
     variant = variants.BY_NAME[args.variant]
     app, finish = variants.build(variant)
@@ -34,13 +35,13 @@ def main() -> None:
     profiler.disable()
     loop.close()
     stats = pstats.Stats(profiler)
-    _print(stats, args.n, args.top)
+    _print(stats, args.n, args.top, by=3 if args.cumulative else 2)
 
 
-def _print(stats: pstats.Stats, n: int, top: int) -> None:
-    """List functions by own time, in µs per request, with their cumulative time beside."""
-    rows = sorted(stats.stats.items(), key=lambda item: item[1][2], reverse=True)
-    total = sum(row[1][2] for row in rows)
+def _print(stats: pstats.Stats, n: int, top: int, by: int) -> None:
+    """List functions by own (by=2) or cumulative (by=3) time, in µs per request."""
+    rows = sorted(stats.stats.items(), key=lambda item: item[1][by], reverse=True)
+    total = sum(row[1][2] for row in rows)  # own times add up to the whole
     print(f"{total / n * 1e6:.2f} µs per request under cProfile, {n:,} requests\n")
     print(f"{'own µs':>8} {'cum µs':>8} {'calls':>6}  function")
     for (filename, line, name), (_, calls, own, cumulative, _) in rows[:top]:
