@@ -29,6 +29,8 @@ RouteResolver = Callable[[Scope], "str | None"]
 
 def qualified_name(obj: Any) -> str | None:
     """``module.qualname`` of a view function, method, class or callable instance."""
+    if isinstance(obj, str):
+        return obj or None
     while isinstance(obj, functools.partial):
         obj = obj.func
     obj = getattr(obj, "__func__", obj)  # bound methods name their function

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_METHOD = re.compile(r"[A-Z_-]{3,32}")  # what Sentry accepts as a method
 
 
 def decode_headers(scope: Scope) -> list[tuple[str, str]]:
@@ -99,7 +101,7 @@ def build_request_data(
     by_name = _joined(headers)
     data: dict[str, Any] = {"url": url_of(scope, by_name.get("host"))}
     method = scope.get("method")
-    if isinstance(method, str) and method:
+    if isinstance(method, str) and _METHOD.fullmatch(method.upper()):
         data["method"] = method.upper()
 
     raw_query = scope.get("query_string")

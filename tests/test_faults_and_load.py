@@ -1,0 +1,230 @@
+"""A slow, down or rate-limiting Sentry never slows the app; memory stays flat per request."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import socket
+import threading
+import time
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
+
+import pytest
+import sentry_sdk
+from conftest import call, http_scope, relay_problems
+from sentry_sdk.transport import Transport
+
+from sentry_asgi import SentryMiddleware
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+pytestmark = pytest.mark.anyio
+
+
+@contextmanager
+def black_hole() -> Iterator[str]:
+    """A Sentry that accepts connections and never answers; yields its DSN."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(128)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://public@127.0.0.1:{listener.getsockname()[1]}/1"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+async def fail(scope, receive, send):
+    await send({"type": "http.response.start", "status": 500, "headers": []})
+    await send({"type": "http.response.body", "body": b"x"})
+    raise RuntimeError("boom")
+
+
+async def max_loop_stall(work) -> float:
+    """Run ``work`` while a ticker measures the longest time the event loop was blocked."""
+    worst = 0.0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal worst
+        last = time.perf_counter()
+        while not done.is_set():
+            await asyncio.sleep(0.005)
+            now = time.perf_counter()
+            worst = max(worst, now - last - 0.005)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    await work()
+    done.set()
+    await task
+    return worst
+
+
+@pytest.mark.e2e
+async def test_unreachable_sentry_never_blocks_the_event_loop():
+    """200 failing requests against a Sentry that never answers: the loop is never held up."""
+    with black_hole() as dsn:
+        sentry_sdk.init(
+            dsn=dsn, traces_sample_rate=1.0, shutdown_timeout=0, auto_enabling_integrations=False
+        )
+        middleware = SentryMiddleware(fail)
+
+        async def work() -> None:
+            for _ in range(200):
+                with pytest.raises(RuntimeError):
+                    await call(middleware, http_scope())
+
+        stall = await max_loop_stall(work)
+        sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
+    # sentry_sdk's transport queue absorbs the backlog on its own thread; a blocking send would
+    # stall for its whole socket timeout (seconds) per event.
+    assert stall < 0.5
+
+
+@pytest.mark.e2e
+async def test_lifespan_shutdown_flush_is_bounded():
+    """Shutdown flushes the queue but gives up after shutdown_timeout when Sentry never answers."""
+    with black_hole() as dsn:
+        sentry_sdk.init(dsn=dsn, shutdown_timeout=1, auto_enabling_integrations=False)
+        sentry_sdk.capture_message("queued before shutdown")
+
+        async def app(scope, receive, send):
+            await receive()
+            await send({"type": "lifespan.startup.complete"})
+            await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+
+        started = time.perf_counter()
+        messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+        conversation = await call(SentryMiddleware(app), {"type": "lifespan"}, messages)
+        elapsed = time.perf_counter() - started
+        sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
+    assert conversation.sent[-1] == {"type": "lifespan.shutdown.complete"}
+    assert elapsed < 5
+
+
+class Discarding(Transport):
+    """Serialises every envelope, as a real transport would, then drops it."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.count = 0
+
+    def capture_envelope(self, envelope) -> None:
+        envelope.serialize()
+        self.count += 1
+
+
+@pytest.mark.parametrize("tracing", [None, 1.0])
+async def test_no_memory_growth_per_request(tracing):
+    """Thousands of requests (errors, bodies, tracing) leave the number of live objects flat."""
+    transport = Discarding()
+    sentry_sdk.init(
+        dsn="http://public@127.0.0.1:9/1",
+        transport=transport,
+        traces_sample_rate=tracing,
+        release="leak@1",
+        auto_enabling_integrations=False,
+    )
+
+    async def app(scope, receive, send):
+        await receive()
+        sentry_sdk.set_tag("path", scope["path"])
+        if scope["path"] == "/fail":
+            raise RuntimeError("boom")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    middleware = SentryMiddleware(app)
+    body = [{"type": "http.request", "body": b'{"a": 1}'}]
+    scope_headers = [
+        (b"host", b"h"),
+        (b"content-type", b"application/json"),
+        (b"authorization", b"Bearer x-secret"),
+    ]
+
+    async def batch(n: int) -> None:
+        for i in range(n):
+            path = "/fail" if i % 10 == 0 else "/ok"
+            with suppress(RuntimeError):
+                await call(
+                    middleware, http_scope(path, method="POST", headers=scope_headers), list(body)
+                )
+
+    await batch(300)  # warm caches, interned strings, lazily created SDK state
+    gc.collect()
+    before = len(gc.get_objects())
+    await batch(2000)
+    gc.collect()
+    after = len(gc.get_objects())
+    sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
+    assert transport.count > 200
+    assert after - before < 300, f"{after - before} objects more after 2000 requests"
+
+
+@pytest.mark.e2e
+def test_rate_limited_sentry_does_not_affect_requests():
+    """Sentry answering 429 with rate limits: events are dropped by the SDK, requests go on."""
+    import http.server
+
+    class Limited(http.server.BaseHTTPRequestHandler):
+        hits = 0
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            Limited.hits += 1
+            self.send_response(429)
+            self.send_header("X-Sentry-Rate-Limits", "60::organization")
+            self.send_header("Retry-After", "60")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Limited)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        sentry_sdk.init(
+            dsn=f"http://public@127.0.0.1:{server.server_address[1]}/1",
+            auto_enabling_integrations=False,
+        )
+        middleware = SentryMiddleware(fail)
+
+        async def many() -> None:
+            for _ in range(100):
+                with pytest.raises(RuntimeError):
+                    await call(middleware, http_scope())
+
+        asyncio.run(many())
+        sentry_sdk.flush(timeout=5)
+        sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert 1 <= Limited.hits < 10  # the SDK backed off after the first 429
+
+
+def test_relay_problems_is_not_vacuous():
+    """The normaliser check used on every event does reject a broken one."""
+    assert relay_problems({"level": "catastrophic"}) != []
