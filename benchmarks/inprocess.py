@@ -27,12 +27,13 @@ class Worker:
     variant: variants.Variant
     process: subprocess.Popen[str]
     n: int = 0
-    seconds_per_request: list[float] = field(default_factory=list)
+    cpu_per_request: list[float] = field(default_factory=list)
+    wall_per_request: list[float] = field(default_factory=list)
     sent: dict[str, Any] | None = None
     requests: int = 0
 
     def run(self, n: int) -> float:
-        """Return seconds per request over one batch of n."""
+        """Run one batch of n; return its wall seconds per request, keep CPU and wall time."""
         assert self.process.stdin is not None
         assert self.process.stdout is not None
         try:
@@ -47,6 +48,8 @@ class Worker:
         reply = json.loads(line)
         self.sent = reply["sent"]
         self.requests += n
+        self.cpu_per_request.append(reply["cpu_seconds"] / n)
+        self.wall_per_request.append(reply["seconds"] / n)
         return reply["seconds"] / n
 
     def close(self) -> None:
@@ -105,7 +108,7 @@ def measure(
             order = workers[:]
             shuffle.shuffle(order)
             for worker in order:
-                worker.seconds_per_request.append(worker.run(worker.n))
+                worker.run(worker.n)
     finally:
         for worker in workers:
             worker.close()
@@ -113,13 +116,17 @@ def measure(
 
 
 def _summary(worker: Worker) -> dict[str, Any]:
-    samples = [seconds * 1e6 for seconds in worker.seconds_per_request]
+    # The first batch sized the others and warmed the caches: it is not a sample.
+    samples = [seconds * 1e6 for seconds in worker.cpu_per_request[1:]]
+    wall = [seconds * 1e6 for seconds in worker.wall_per_request[1:]]
     sent = worker.sent or {}
     return {
         "median_us": statistics.median(samples),
         "min_us": min(samples),
         "max_us": max(samples),
         "samples_us": samples,
+        "wall_median_us": statistics.median(wall),
+        "wall_samples_us": wall,
         "batch": worker.n,
         "requests": worker.requests,
         "sent_per_request": {

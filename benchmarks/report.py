@@ -77,9 +77,9 @@ def markdown(result: dict[str, Any]) -> str:
 def _inprocess_table(inprocess: dict[str, Any]) -> str:
     lines = [
         (
-            f"In process, µs per request (median of {inprocess['rounds']} interleaved batches, "
-            "min..max); overhead is the variant minus the bare app (the raising app for error "
-            "paths)."
+            f"In process, CPU µs per request (median of {inprocess['rounds']} interleaved "
+            "batches, min..max); overhead is the variant minus the bare app (the raising app for "
+            "error paths)."
         ),
         "",
         "| Variant | µs/request | min..max | overhead µs | x bare | overhead ÷ sentry_sdk's |",
