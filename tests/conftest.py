@@ -15,6 +15,8 @@ from sentry_relay.processing import StoreNormalizer
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
+from sentry_asgi import _sessions as sessions
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -108,6 +110,7 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
         return transport
 
     yield init
+    sessions.flush()  # counts of this test's requests go to this test's transport
     sentry_sdk.flush()
     for transport in transports:
         for kind in ("event", "transaction"):
@@ -118,6 +121,7 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
 
 def deactivate() -> None:
     """Leave an inactive client with no integrations, so patched clients add no trace headers."""
+    sessions.flush()
     sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 

@@ -52,6 +52,8 @@ class _ReceiverHandler(http.server.BaseHTTPRequestHandler):
 class Receiver(http.server.ThreadingHTTPServer):
     """Decodes what sentry_sdk's real HTTP transport sends, as Sentry's ingest would."""
 
+    request_queue_size = 1024  # a burst of envelopes must not meet a full listen backlog
+
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _ReceiverHandler)
         self.lock = threading.Lock()

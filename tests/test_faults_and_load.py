@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sentry_sdk
-from conftest import call, http_scope, relay_problems
+from conftest import call, deactivate, http_scope, relay_problems
 from sentry_sdk.transport import Transport
 
 from sentry_asgi import SentryMiddleware
@@ -94,7 +94,7 @@ async def test_unreachable_sentry_never_blocks_the_event_loop():
                     await call(middleware, http_scope())
 
         stall = await max_loop_stall(work)
-        sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
+        deactivate()
     # sentry_sdk's transport queue absorbs the backlog on its own thread; a blocking send would
     # stall for its whole socket timeout (seconds) per event.
     assert stall < 0.5
@@ -117,7 +117,7 @@ async def test_lifespan_shutdown_flush_is_bounded():
         messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
         conversation = await call(SentryMiddleware(app), {"type": "lifespan"}, messages)
         elapsed = time.perf_counter() - started
-        sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
+        deactivate()
     assert conversation.sent[-1] == {"type": "lifespan.shutdown.complete"}
     assert elapsed < 5
 
@@ -176,7 +176,7 @@ async def test_no_memory_growth_per_request(tracing):
     await batch(2000)
     gc.collect()
     after = len(gc.get_objects())
-    sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
+    deactivate()
     assert transport.count > 200
     assert after - before < 300, f"{after - before} objects more after 2000 requests"
 
@@ -217,7 +217,7 @@ def test_rate_limited_sentry_does_not_affect_requests():
 
         asyncio.run(many())
         sentry_sdk.flush(timeout=5)
-        sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
+        deactivate()
     finally:
         server.shutdown()
         server.server_close()

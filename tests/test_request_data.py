@@ -6,11 +6,13 @@ import json
 
 import pytest
 import sentry_sdk
+from apps.failing import fail
 from conftest import call, http_scope
 
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
+
 
 SECRET_HEADERS = [
     (b"host", b"shop.example"),
@@ -32,10 +34,6 @@ SECRET_VALUES = [
     "sig-4444444444",
     "hunter2hunter2",
 ]
-
-
-async def fail(scope, receive, send):
-    raise RuntimeError("boom")
 
 
 async def capture_one(transport, scope):

@@ -9,6 +9,8 @@ import sentry_sdk
 from conftest import call, http_scope
 
 from sentry_asgi import SentryMiddleware
+from sentry_asgi import _sessions as sessions
+from sentry_asgi._errors import capture_exception
 
 pytestmark = pytest.mark.anyio
 
@@ -104,14 +106,32 @@ async def test_request_session_is_recorded_and_marked_by_an_error(sentry_init):
     await call(middleware, http_scope("/handled"))
     with pytest.raises(RuntimeError):
         await call(middleware, http_scope("/fail"))
+    sessions.flush()
     sentry_sdk.flush()
-    aggregates = transport.items("sessions")
+    ours = session_totals(transport)
+    # sentry_sdk counts an unhandled error as "crashed" and a captured one as "errored".
+    assert ours == {"exited": 2, "errored": 1, "crashed": 1}
+
+    # The very same requests, recorded by sentry_sdk's own request-mode sessions.
+    reference = sentry_init(release="shop@1.0")
+    for outcome in ("ok", "ok", "handled", "fail"):
+        with sentry_sdk.isolation_scope() as scope:
+            scope.start_session(session_mode="request")
+            if outcome == "handled":
+                sentry_sdk.capture_exception(KeyError("handled"))
+            if outcome == "fail":
+                capture_exception(RuntimeError("x"))
+            scope.end_session()
+    sentry_sdk.flush()
+    assert session_totals(reference) == ours
+
+
+def session_totals(transport) -> dict[str, int]:
     totals: dict[str, int] = {}
-    for payload in aggregates:
-        assert payload["attrs"]["release"] == "shop@1.0"
+    for payload in transport.items("sessions"):
+        assert payload["attrs"] == {"release": "shop@1.0", "environment": "production"}
         for bucket in payload["aggregates"]:
             for key, value in bucket.items():
                 if key != "started":
                     totals[key] = totals.get(key, 0) + value
-    # sentry_sdk counts an unhandled error as "crashed" and a captured one as "errored".
-    assert totals == {"exited": 2, "errored": 1, "crashed": 1}
+    return totals

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -35,13 +36,48 @@ def is_disconnect(exc: BaseException) -> bool:
     return any((cls.__module__, cls.__qualname__) in _DISCONNECT_TYPES for cls in type(exc).__mro__)
 
 
+# Set on every exception the middleware reported. Servers log the app's exception again after
+# it propagates (daphne from a timer, outside the request's context, where sentry_sdk's dedupe
+# cannot see it); the global filter below drops such repeats by this mark.
+_REPORTED = "__sentry_asgi_reported__"
+# Server log lines that repeat an exception the middleware has already reported, as text only.
+_REPEATED_LOG_LINES = (("_granian", "Application callable raised an exception"),)
+_filter_installed = False
+
+
 def capture_exception(exc: BaseException, mechanism: str = MECHANISM) -> None:
-    """Send ``exc`` as an unhandled error, exactly as sentry_sdk would build it."""
+    """Send ``exc`` as an unhandled error, exactly as sentry_sdk would build it, once."""
+    if getattr(exc, _REPORTED, False):
+        return
     client = sentry_sdk.get_client()
     event, hint = event_from_exception(
         exc, client_options=client.options, mechanism={"type": mechanism, "handled": False}
     )
     sentry_sdk.capture_event(event, hint=hint)
+    with contextlib.suppress(AttributeError, TypeError):  # exceptions with __slots__
+        setattr(exc, _REPORTED, True)
+
+
+def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+    """Drop a second report (typically a server's log record) of an exception already sent."""
+    exc_info = hint.get("exc_info") if hint else None
+    if exc_info and getattr(exc_info[1], _REPORTED, False):
+        return None
+    logger = event.get("logger")
+    if isinstance(logger, str):
+        message = (event.get("logentry") or {}).get("message") or event.get("message") or ""
+        for prefix, line in _REPEATED_LOG_LINES:
+            if logger.startswith(prefix) and str(message).startswith(line):
+                return None
+    return event
+
+
+def install_repeat_filter() -> None:
+    """Add the repeat filter to sentry_sdk's global scope, once per process."""
+    global _filter_installed  # noqa: PLW0603 - a process-wide, idempotent registration
+    if not _filter_installed:
+        sentry_sdk.get_global_scope().add_event_processor(_drop_repeats)  # type: ignore[arg-type]
+        _filter_installed = True
 
 
 def _leaves(group: BaseException) -> list[BaseException]:

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 
+from sentry_asgi import _sessions as sessions
 from sentry_asgi._body import BodyRecorder, body_cap, parse_body
-from sentry_asgi._errors import capture_exception, is_disconnect, retitle_exception_group
-from sentry_asgi._guard import contained
+from sentry_asgi._errors import MECHANISM, capture_exception, is_disconnect, retitle_exception_group
+from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._request import build_request_data, decode_headers
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from sentry_asgi._asgi import Message, Receive, Scope, Send
     from sentry_asgi._options import Options
     from sentry_asgi._tracing import Trace
+    from sentry_asgi.frameworks import Framework, Match
 
 _ERROR_LEVELS = frozenset({"error", "fatal"})
 
@@ -36,14 +38,19 @@ class Exchange:
 
     __slots__ = (
         "_body",
+        "_matched",
         "_receive",
+        "_reported",
         "_request_data",
         "_secrets",
         "_send",
         "captured",
+        "client_options",
         "close_code",
+        "crashed",
         "disconnected",
         "error_seen",
+        "framework",
         "options",
         "scope",
         "send_failed",
@@ -51,8 +58,18 @@ class Exchange:
         "trace",
     )
 
-    def __init__(self, options: Options, scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(
+        self,
+        options: Options,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        client_options: dict[str, Any],
+    ) -> None:
         self.options = options
+        self.client_options = client_options
+        # The wrapped app's framework adapter, set by the middleware that knows it.
+        self.framework: Framework | None = None
         self.scope = scope
         self._receive = receive
         self._send = send
@@ -61,11 +78,14 @@ class Exchange:
         self.close_code: int | None = None
         self.send_failed = False
         self.error_seen = False
+        self.crashed = False
         self.captured: BaseException | None = None
         self.trace: Trace | None = None
         self._body: BodyRecorder | None = None
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
+        self._matched: Match | None = None
+        self._reported: BaseException | None = None
 
     # -- the app's view of the connection ------------------------------------------------
 
@@ -75,8 +95,10 @@ class Exchange:
         kind = message.get("type")
         if kind == "http.request":
             if message.get("body") or self._body is not None:
-                with contained():
+                try:
                     self._record_body(message)
+                except Exception:  # noqa: BLE001 - never the app's problem
+                    log_fault()
         elif kind == "http.disconnect":
             self.disconnected = True
         elif kind == "websocket.disconnect":
@@ -87,7 +109,7 @@ class Exchange:
 
     def _record_body(self, message: Message) -> None:
         if self._body is None:
-            self._body = BodyRecorder(body_cap(policy_for(sentry_sdk.get_client().options)))
+            self._body = BodyRecorder(body_cap(policy_for(self.client_options)))
         self._body.record(message)
 
     async def send(self, message: Message) -> None:
@@ -97,8 +119,10 @@ class Exchange:
             if isinstance(status, int):
                 self.status = status
         if self.trace is not None:
-            with contained():
+            try:
                 self.trace.observe_send(message)
+            except Exception:  # noqa: BLE001 - never the app's problem
+                log_fault()
         try:
             await self._send(message)
         except OSError:
@@ -107,8 +131,8 @@ class Exchange:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def failed(self, exc: Exception) -> None:
-        """Report the app's exception unless the client simply went away."""
+    def failed(self, exc: Exception, mechanism: str = MECHANISM) -> None:
+        """Report the app's (or a framework hook's) exception unless the client went away."""
         if self.captured is exc:
             return
         gone = is_disconnect(exc) or (
@@ -119,7 +143,7 @@ class Exchange:
         if gone:
             return
         self.captured = exc
-        capture_exception(exc)
+        capture_exception(exc, mechanism)
 
     def finished(self) -> None:
         """Report a failed status no exception explained, then finish the trace."""
@@ -133,10 +157,19 @@ class Exchange:
             self._capture_failed_status(status)
         if self.trace is not None:
             self.trace.finish(self)
+        if sessions.enabled(self.client_options):
+            outcome = (
+                sessions.CRASHED
+                if self.crashed
+                else sessions.ERRORED
+                if self.error_seen
+                else sessions.EXITED
+            )
+            sessions.record(self.client_options, outcome)
 
     def _capture_failed_status(self, status: int) -> None:
         method = str(self.scope.get("method") or "").upper()
-        name, _ = resolve_name(self.scope, "url")
+        name, _ = resolve_name(self.scope, "url", self._route)
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
@@ -157,7 +190,7 @@ class Exchange:
         """Build the request interface once per request, on the first event that needs it."""
         if self._request_data is None or self._secrets is None:
             secrets = Secrets()
-            policy = policy_for(sentry_sdk.get_client().options)
+            policy = policy_for(self.client_options)
             self._request_data = build_request_data(
                 self.scope,
                 decode_headers(self.scope),
@@ -185,18 +218,58 @@ class Exchange:
 
     def name(self) -> tuple[str, str]:
         """The transaction name and source, resolved now (routing may have run since)."""
-        return resolve_name(self.scope, self.options.transaction_style)
+        return resolve_name(self.scope, self.options.transaction_style, self._route, self._endpoint)
 
-    def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    def _framework_match(self) -> Match | None:
+        framework = self.framework
+        if framework is None:
+            return None
+        if not framework.reroutes:
+            return framework.match(self.scope)
+        if self._matched is None:
+            match = framework.match(self.scope)
+            if match is None:
+                return None  # not routed (yet): ask again next time
+            self._matched = match
+        return self._matched
+
+    def _route(self, _scope: Scope) -> str | None:
+        match = self._framework_match()
+        return match.template if match is not None else None
+
+    def _endpoint(self, _scope: Scope) -> Any:
+        match = self._framework_match()
+        return match.endpoint if match is not None else None
+
+    def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
         """Attach request data and the request's name; keep secrets out of the event."""
         with contained():
+            if self._repeats_an_error(hint):
+                return None
             self._process(event, hint)
         return event
+
+    def _repeats_an_error(self, hint: dict[str, Any]) -> bool:
+        """Tell whether this request already sent an event for the same exception object.
+
+        sentry_sdk's DedupeIntegration remembers the last error per context, so a copy made
+        in another thread (a framework's sync hook, its log record) slips past it; the
+        request's own record does not.
+        """
+        exc_info = hint.get("exc_info")
+        exc = exc_info[1] if exc_info else None
+        if exc is None:
+            return False
+        if exc is self._reported:
+            return True
+        self._reported = exc
+        return False
 
     def _process(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
         is_transaction = event.get("type") == "transaction"
         if not is_transaction and (event.get("level") in _ERROR_LEVELS or event.get("exception")):
             self.error_seen = True
+            self.crashed = self.crashed or _unhandled(event)
         data, secrets = self.request_data()
         existing = event.get("request")
         merged = {**data, "headers": dict(data["headers"])}
@@ -213,9 +286,17 @@ class Exchange:
             if exc_info:
                 retitle_exception_group(event, exc_info[1])
             elif secrets:
-                attach_stacktrace_now(event, sentry_sdk.get_client().options)
-        if secrets:
+                attach_stacktrace_now(event, self.client_options)
+        if secrets and (not is_transaction or secrets.found_in(event)):
             secrets.scrub_tree(event)
+
+
+def _unhandled(event: dict[str, Any]) -> bool:
+    """Tell whether an event reports an unhandled exception (a crashed session, for sentry_sdk)."""
+    for value in (event.get("exception") or {}).get("values") or ():
+        if isinstance(value, dict) and (value.get("mechanism") or {}).get("handled") is False:
+            return True
+    return False
 
 
 def attach(exchange: Exchange, sentry_scope: SentryScope) -> None:

@@ -13,10 +13,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger("sentry_sdk.errors")
 
 
+def log_fault() -> None:
+    """Log the exception being handled as the middleware's own fault."""
+    logger.error("sentry-asgi: internal error (the request is unaffected)", exc_info=True)  # noqa: LOG014
+
+
 @contextmanager
 def contained() -> Iterator[None]:
     """Log and swallow an ``Exception`` from the block; let cancellation through."""
     try:
         yield
-    except Exception:
-        logger.exception("sentry-asgi: internal error (the request is unaffected)")
+    except Exception:  # noqa: BLE001 - whatever went wrong is ours, and logged
+        log_fault()

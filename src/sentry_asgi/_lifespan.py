@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import sentry_sdk
 
+from sentry_asgi import _sessions as sessions
 from sentry_asgi._errors import capture_exception
 from sentry_asgi._guard import contained
 
@@ -27,6 +28,7 @@ async def flush_before_exit() -> None:
     The flush runs in a thread: a slow or unreachable Sentry must not block the event loop.
     """
     with contained():
+        sessions.flush()
         client = sentry_sdk.get_client()
         if client.is_active():
             timeout = float(client.options.get("shutdown_timeout") or 2)

@@ -25,6 +25,8 @@ CUSTOM = "custom"
 DELIBERATE_SOURCES = frozenset({CUSTOM, COMPONENT, ROUTE, "view", "task"})
 
 RouteResolver = Callable[[Scope], "str | None"]
+# The view a framework routed the request to, for frameworks that do not put it in the scope.
+EndpointResolver = Callable[[Scope], Any]
 
 
 def qualified_name(obj: Any) -> str | None:
@@ -57,11 +59,16 @@ def route_template(scope: Scope) -> str | None:
 
 
 def resolve_name(
-    scope: Scope, style: TransactionStyle, resolve_route: RouteResolver | None = None
+    scope: Scope,
+    style: TransactionStyle,
+    resolve_route: RouteResolver | None = None,
+    resolve_endpoint: EndpointResolver | None = None,
 ) -> tuple[str, str]:
     """Name a request per ``transaction_style``: endpoint, then route template, then raw path."""
     if style == "endpoint":
         endpoint = scope.get("endpoint")
+        if endpoint is None and resolve_endpoint is not None:
+            endpoint = resolve_endpoint(scope)
         if endpoint is not None:
             name = qualified_name(endpoint)
             if name:

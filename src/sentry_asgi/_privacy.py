@@ -8,6 +8,7 @@ query parameter or body field.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,35 +40,34 @@ SENSITIVE_TERMS = (
     "xsrf",
 )
 # Short names that are secrets only as a whole word (signed-URL signatures, session ids).
-SENSITIVE_WORDS = frozenset({"sig", "sid", "otp", "pin"})
-_WORD_SPLIT = re.compile(r"[^a-z0-9]+")
+SENSITIVE_WORDS = ("sig", "sid", "otp", "pin")
 # Headers that carry end-user addresses or identities: personal data, not secrets.
-PERSONAL_TERMS = (
-    "forwarded",
-    "_ip",
-    "client_ip",
-    "remote_",
-    "via",
-    "_user",
+PERSONAL_TERMS = ("forwarded", "_ip", "client_ip", "remote_", "_user")
+PERSONAL_WORDS = ("via",)
+
+_SENSITIVE = re.compile(
+    "|".join(SENSITIVE_TERMS)
+    + r"|(?:^|[^a-z0-9])(?:"
+    + "|".join(SENSITIVE_WORDS)
+    + r")(?:$|[^a-z0-9])"
 )
+_PERSONAL = re.compile("|".join(PERSONAL_TERMS) + "|^(?:" + "|".join(PERSONAL_WORDS) + ")$")
 
 
 def _normalise(key: str) -> str:
     return key.lower().replace("-", "_")
 
 
+@functools.lru_cache(maxsize=4096)
 def is_sensitive(key: str) -> bool:
-    """Tell whether a key names a secret, under every policy."""
-    name = _normalise(key)
-    if any(term in name for term in SENSITIVE_TERMS):
-        return True
-    return not SENSITIVE_WORDS.isdisjoint(_WORD_SPLIT.split(name))
+    """Tell whether a key names a secret, under every policy (cached: names repeat)."""
+    return _SENSITIVE.search(_normalise(key)) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def is_personal(key: str) -> bool:
     """Tell whether a header names end-user personal data such as a forwarded IP address."""
-    name = _normalise(key)
-    return name == "via" or any(term in name for term in PERSONAL_TERMS)
+    return _PERSONAL.search(_normalise(key)) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +84,16 @@ class KeyRule:
             return True
         if self.mode == "off":
             return None
-        name = _normalise(key)
-        listed = any(_normalise(term) in name for term in self.terms if term)
-        if is_sensitive(key) or (not self.personal and is_personal(key)):
-            return False
-        if self.mode == "allowlist":
-            return listed
-        return not listed
+        return _verdict(self, key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _verdict(rule: KeyRule, key: str) -> bool:
+    if is_sensitive(key) or (not rule.personal and is_personal(key)):
+        return False
+    name = _normalise(key)
+    listed = any(_normalise(term) in name for term in rule.terms if term)
+    return listed if rule.mode == "allowlist" else not listed
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import sentry_sdk
 
 from sentry_asgi._asgi import ASGIApp, Receive, Scope, Send, as_asgi3
+from sentry_asgi._errors import install_repeat_filter
 from sentry_asgi._exchange import Exchange, attach
-from sentry_asgi._guard import contained
+from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._lifespan import run_lifespan
 from sentry_asgi._options import (
     DEFAULT_FAILED_REQUEST_STATUS_CODES,
@@ -19,12 +20,15 @@ from sentry_asgi._options import (
 from sentry_asgi._propagation import incoming_trace
 from sentry_asgi._sdk import restore_builtin_asgi_middleware, silence_builtin_asgi_middleware
 from sentry_asgi._tracing import may_sample, start_trace, streaming_api
+from sentry_asgi.frameworks import detect
 
 if TYPE_CHECKING:
     import re
     from collections.abc import Collection
 
     from sentry_sdk import Scope as SentryScope
+
+    from sentry_asgi.frameworks import Framework
 
 # The exchange being handled in this context. Set: an outer SentryMiddleware owns the request,
 # so an inner one (a mounted sub-app, a second add_middleware) passes it through.
@@ -58,6 +62,12 @@ class SentryMiddleware:
             msg = f"SentryMiddleware needs an ASGI application to wrap; got {app!r}"
             raise TypeError(msg)
         self.app: ASGIApp = as_asgi3(app)
+        install_repeat_filter()
+        # Frameworks that swallow view errors or keep routes out of the scope get hooks once;
+        # a framework whose internals moved must still start, only without them.
+        self.framework: Framework | None = None
+        with contained():
+            self.framework = detect(app)
         self.options = build_options(
             transaction_style=transaction_style,
             http_methods_to_capture=http_methods_to_capture,
@@ -68,6 +78,7 @@ class SentryMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
+        __tracebackhide__ = True  # the app's frames are the story, not the middleware's
         kind = scope.get("type")
         if (kind == "http" or kind == "websocket") and _current.get() is None:  # noqa: PLR1714
             client = sentry_sdk.get_client()
@@ -75,26 +86,24 @@ class SentryMiddleware:
                 await self._handle(scope, receive, send, client.options)
                 return
         elif kind == "lifespan" and _current.get() is None:
-            token = _current.set(Exchange(self.options, scope, receive, send))
-            builtin = silence_builtin_asgi_middleware()
-            try:
-                await run_lifespan(self.app, scope, receive, send)
-            finally:
-                restore_builtin_asgi_middleware(builtin)
-                _current.reset(token)
+            await self._lifespan(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
     async def _handle(
         self, scope: Scope, receive: Receive, send: Send, client_options: dict[str, Any]
     ) -> None:
-        exchange = Exchange(self.options, scope, receive, send)
+        __tracebackhide__ = True
+        exchange = Exchange(self.options, scope, receive, send, client_options)
+        exchange.framework = self.framework
         token = _current.set(exchange)
         builtin = silence_builtin_asgi_middleware()
         try:
             with sentry_sdk.isolation_scope() as sentry_scope:
-                with contained():  # our fault must never become the app's
+                try:
                     _begin(exchange, sentry_scope, client_options)
+                except Exception:  # noqa: BLE001 - our fault must never become the app's
+                    log_fault()
                 try:
                     await self.app(scope, exchange.receive, exchange.send)
                 except Exception as exc:
@@ -102,23 +111,28 @@ class SentryMiddleware:
                         exchange.failed(exc)
                     raise
                 finally:
-                    with contained():
+                    try:
                         exchange.finished()
-                        if client_options.get("release") and client_options.get(
-                            "auto_session_tracking", True
-                        ):
-                            sentry_scope.end_session()
+                    except Exception:  # noqa: BLE001 - likewise
+                        log_fault()
+        finally:
+            restore_builtin_asgi_middleware(builtin)
+            _current.reset(token)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        __tracebackhide__ = True
+        token = _current.set(Exchange(self.options, scope, receive, send, {}))
+        builtin = silence_builtin_asgi_middleware()
+        try:
+            await run_lifespan(self.app, scope, receive, send)
         finally:
             restore_builtin_asgi_middleware(builtin)
             _current.reset(token)
 
 
 def _begin(exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any]) -> None:
-    """Set the request's scope up: event processor, session, trace continuation, span."""
+    """Set the request's scope up: event processor, trace continuation, span."""
     attach(exchange, sentry_scope)
-    if options.get("release") and options.get("auto_session_tracking", True):
-        # Without a release sentry_sdk discards sessions, so none is started at all.
-        sentry_scope.start_session(session_mode="request")
     incoming = incoming_trace(exchange.scope)
     streamed = options.get("trace_lifecycle") == "stream"
     if streamed:

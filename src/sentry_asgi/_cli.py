@@ -1,0 +1,147 @@
+"""The ``sentry-asgi`` command: the local inbox, and any ASGI app run under SentryMiddleware.
+
+Installed with the ``cli`` extra. Without it, `main` says how to install it instead of failing
+with a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sentry_asgi.inbox._server import InboxServer
+
+_INSTALL = 'The sentry-asgi command needs its extra: pip install "sentry-asgi[cli]"'
+_APP_VARIABLE = "SENTRY_ASGI_APP"  # how `run` tells uvicorn's worker processes which app to load
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    try:
+        import brotli  # type: ignore[import-untyped]  # noqa: F401, PLC0415
+        import uvicorn  # noqa: F401, PLC0415
+    except ImportError:
+        print(_INSTALL, file=sys.stderr)  # noqa: T201
+        return 1
+    args = _parser().parse_args(argv)
+    status: int = args.command(args)
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sentry-asgi", description="Sentry for ASGI apps, with a local inbox for events."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    inbox = commands.add_parser(
+        "inbox", help="receive and show events on this machine: no account needed"
+    )
+    inbox.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    inbox.add_argument("--port", type=int, default=8969, help="port to listen on (8969)")
+    inbox.add_argument("--db", default="sentry-inbox.sqlite3", help="SQLite file, or :memory:")
+    inbox.set_defaults(command=_inbox)
+
+    run = commands.add_parser("run", help="run an ASGI app under SentryMiddleware")
+    run.add_argument("app", help="the app to run, as module:attribute")
+    run.add_argument("--host", default="127.0.0.1", help="address for the app (127.0.0.1)")
+    run.add_argument("--port", type=int, default=8000, help="port for the app (8000)")
+    run.add_argument("--reload", action="store_true", help="restart when the code changes")
+    run.add_argument("--workers", type=int, default=None, help="worker processes (1)")
+    run.add_argument("--app-dir", default=".", help="where to import the app from (.)")
+    run.add_argument(
+        "--inbox-port", type=int, default=8969, help="port of the inbox, when SENTRY_DSN is unset"
+    )
+    run.add_argument("--inbox-db", default=":memory:", help="SQLite file of that inbox")
+    run.set_defaults(command=_run)
+    return parser
+
+
+def _inbox(args: argparse.Namespace) -> int:
+    from sentry_asgi.inbox._server import InboxServer  # noqa: PLC0415 - needs the extra
+
+    try:
+        server = InboxServer(args.host, args.port, args.db)
+    except OSError as exc:
+        print(f"sentry-asgi inbox: cannot listen on {args.host}:{args.port}: {exc.strerror}")  # noqa: T201
+        return 1
+    print(server.banner(), flush=True)  # noqa: T201
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl+C after shutdown
+        server.serve()
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import uvicorn  # noqa: PLC0415 - needs the extra
+
+    os.environ[_APP_VARIABLE] = args.app
+    app_dir = str(Path(args.app_dir).resolve())
+    sys.path.insert(0, app_dir)  # worker and reload processes are spawned with this sys.path
+    inbox = None if os.environ.get("SENTRY_DSN") else _start_inbox(args.inbox_port, args.inbox_db)
+    try:
+        uvicorn.run(
+            "sentry_asgi._cli:load_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            reload=args.reload,
+            workers=args.workers,
+            app_dir=app_dir,
+        )
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
+        pass
+    finally:
+        if inbox is not None:
+            inbox.stop()
+    return 0
+
+
+def _start_inbox(port: int, db: str) -> InboxServer:
+    """Start an inbox on a thread and point this process and its workers at it."""
+    from sentry_asgi.inbox._server import InboxServer  # noqa: PLC0415 - needs the extra
+
+    try:
+        inbox = InboxServer("127.0.0.1", port, db)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        inbox = InboxServer("127.0.0.1", 0, db)  # another inbox has the port: use a free one
+    inbox.start()
+    os.environ["SENTRY_DSN"] = inbox.dsn  # the worker processes inherit it
+    os.environ.setdefault("SENTRY_TRACES_SAMPLE_RATE", "1.0")  # locally, every trace is wanted
+    print(  # noqa: T201
+        f"SENTRY_DSN is not set: events go to the local inbox. Open {inbox.url} to see them.",
+        flush=True,
+    )
+    return inbox
+
+
+def load_app() -> Any:
+    """Import the app named by `run`, initialise sentry_sdk from the environment, and wrap it.
+
+    uvicorn calls this in each worker process, so each one has its own SDK client.
+    """
+    import sentry_sdk  # noqa: PLC0415
+    from sentry_sdk.integrations.fastapi import FastApiIntegration  # noqa: PLC0415
+    from sentry_sdk.integrations.starlette import StarletteIntegration  # noqa: PLC0415
+    from uvicorn.importer import import_from_string  # noqa: PLC0415
+
+    from sentry_asgi import SentryMiddleware  # noqa: PLC0415
+
+    app = import_from_string(os.environ[_APP_VARIABLE])
+    rate = os.environ.get("SENTRY_TRACES_SAMPLE_RATE")
+    # SENTRY_DSN, SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by sentry_sdk itself
+    sentry_sdk.init(
+        traces_sample_rate=float(rate) if rate else None,
+        # the middleware does their work: no monkeypatching of the framework on top of it
+        disabled_integrations=[StarletteIntegration(), FastApiIntegration()],
+    )
+    return SentryMiddleware(app)

@@ -1,0 +1,88 @@
+"""Release health: each HTTP request counted as a request-mode session, at a fraction of the cost.
+
+sentry_sdk records a request-mode session by building a ``Session`` object (a uuid, timestamps,
+an update) per request and then folding it into per-minute counts. Only the counts are ever sent,
+so the middleware keeps just those: one increment per request, sent as the same ``sessions``
+aggregate envelope item sentry_sdk sends, every minute, on shutdown, and at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.envelope import Envelope
+
+EXITED, ERRORED, CRASHED = 0, 1, 2
+_NAMES = ("exited", "errored", "crashed")
+FLUSH_INTERVAL = 60.0
+
+# (release, environment, minute) -> [exited, errored, crashed]
+_counts: dict[tuple[str, str | None, int], list[int]] = {}
+_lock = threading.Lock()
+_timer_pid: int | None = None
+
+
+def enabled(options: dict[str, Any]) -> bool:
+    """Tell whether sentry_sdk would track request sessions: the option on, and a release."""
+    return bool(options.get("release")) and bool(options.get("auto_session_tracking", True))
+
+
+def record(options: dict[str, Any], outcome: int) -> None:
+    """Count one finished request in its minute."""
+    key = (str(options["release"]), options.get("environment"), int(time.time() // 60))
+    with _lock:
+        counts = _counts.get(key)
+        if counts is None:
+            counts = _counts[key] = [0, 0, 0]
+        counts[outcome] += 1
+    if _timer_pid != os.getpid():
+        _start_flushing()
+
+
+def flush() -> None:
+    """Send every pending count through the active client's transport."""
+    global _counts
+    with _lock:
+        pending, _counts = _counts, {}
+    if not pending:
+        return
+    by_attrs: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for (release, environment, minute), counts in pending.items():
+        started = datetime.fromtimestamp(minute * 60, timezone.utc)
+        bucket: dict[str, Any] = {"started": started.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        bucket.update((name, n) for name, n in zip(_NAMES, counts, strict=True) if n)
+        by_attrs.setdefault((release, environment), []).append(bucket)
+    transport = getattr(sentry_sdk.get_client(), "transport", None)
+    if transport is None:
+        return
+    envelope = Envelope()
+    for (release, environment), buckets in by_attrs.items():
+        attrs = {"release": release}
+        if environment is not None:
+            attrs["environment"] = environment
+        envelope.add_sessions({"attrs": attrs, "aggregates": buckets})
+    transport.capture_envelope(envelope)
+
+
+def _start_flushing() -> None:
+    """Flush every minute from a daemon thread, and once more at exit (before sentry_sdk closes)."""
+    global _timer_pid  # noqa: PLW0603 - one flusher per process, restarted after a fork
+    with _lock:
+        if _timer_pid == os.getpid():
+            return
+        _timer_pid = os.getpid()
+
+    def every_minute() -> None:
+        while True:
+            time.sleep(FLUSH_INTERVAL)
+            flush()
+
+    threading.Thread(target=every_minute, name="sentry-asgi sessions", daemon=True).start()
+    # Registered after sentry_sdk.init, so it runs before sentry_sdk's own exit handler.
+    atexit.register(flush)

@@ -1,0 +1,57 @@
+"""What only the wrapped framework knows: its routes, its views, and the errors it swallows.
+
+Several frameworks turn a view's exception into a 500 response before any ASGI middleware
+can see it, and some never put the matched route in the ASGI scope. For those, one small
+private module per framework hooks the framework's own error mechanism and answers
+"which route, which view?" through its public routing API. The framework is recognised
+at construction from the app's class, so a framework the user does not have is never
+imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sentry_asgi._asgi import Scope
+
+# Top-level package of a framework's app class -> the module that knows that framework.
+_ADAPTERS = {
+    "blacksheep": "_blacksheep",
+    "django": "_django",
+    "falcon": "_falcon",
+    "litestar": "_litestar",
+    "quart": "_quart",
+}
+
+
+class Match(NamedTuple):
+    """Where the framework routed a request: its route template and its view."""
+
+    template: str | None
+    endpoint: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Framework:
+    """One framework's answers for a request of the app it wraps."""
+
+    match: Callable[[Scope], Match | None]
+    # True when ``match`` runs the framework's router again: its answer is then kept for the
+    # rest of the request, so routing runs at most once more, and only when a name is needed.
+    reroutes: bool
+
+
+def detect(app: object) -> Framework | None:
+    """Recognise the app's framework by its class's package; install its hooks once."""
+    for cls in type(app).__mro__:
+        adapter = _ADAPTERS.get(cls.__module__.partition(".")[0])
+        if adapter is not None:
+            module = importlib.import_module(f"{__name__}.{adapter}")
+            framework: Framework = module.install(app)
+            return framework
+    return None

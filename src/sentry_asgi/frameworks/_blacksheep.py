@@ -1,0 +1,86 @@
+"""BlackSheep: the application answers a request handler's exception with a 500 itself.
+
+The capture is one entry for ``Exception`` in the app's ``exceptions_handlers`` (BlackSheep's
+own mapping of exceptions to responses): it reports, then answers as BlackSheep would (log
+line and 500 page), or hands over to the ``Exception`` handler the app had already set and
+reports only when that one answers with a 5xx. Routes live on the request object only, so the
+app's router (which caches its matches) finds them again when a name is needed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from sentry_asgi.frameworks import Framework, Match
+from sentry_asgi.frameworks._report import report
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from blacksheep import Application, Request, Response
+
+    from sentry_asgi._asgi import Scope
+
+    Handler = Callable[[Application, Request, Exception], Awaitable[Response]]
+
+MECHANISM = "blacksheep"
+
+
+# The handlers made here, so that wrapping an app twice wraps its handler once.
+_OURS: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+def _report_then_handle(handler: Handler | None) -> Handler:
+    """The app's handler for unhandled exceptions, with the report.
+
+    BlackSheep accepts only coroutine functions here, hence a closure rather than a class.
+    """
+
+    async def report_then_handle(app: Application, request: Request, exc: Exception) -> Response:
+        if handler is not None:
+            response = await handler(app, request, exc)
+            if response is None or response.status >= 500:
+                report(exc, MECHANISM)
+            return response
+        report(exc, MECHANISM)
+        # What BlackSheep does for an exception no handler claims: log it, answer 500.
+        app.logger.error(
+            'Unhandled exception - "%s %s"',
+            request.method,
+            request.url.value.decode(),
+            exc_info=exc,
+        )
+        return await app.handle_internal_server_error(request, exc)
+
+    _OURS.add(report_then_handle)
+    return report_then_handle
+
+
+def _match(app: Application, scope: Scope) -> Match | None:
+    root = str(scope.get("root_path") or "")
+    path = str(scope.get("path") or "/")
+    if root and path.startswith(root):
+        path = path[len(root) :] or "/"  # BlackSheep routes the path below the mount point
+    if not app.started:
+        return None  # routes are registered at start-up, and the router caches a miss for good
+    method = "GET_WS" if scope.get("type") == "websocket" else str(scope.get("method") or "GET")
+    route = app.router.get_matching_route(method, path)
+    if route is None:
+        return None
+    template = route.pattern.decode("utf-8", "replace")
+    # The route's handler is the app's middleware chain around the normalised view: the chain
+    # keeps the view as ``root_fn``, the normalisation as ``__wrapped__``.
+    view = inspect.unwrap(getattr(route.handler, "root_fn", route.handler))
+    return Match(root.rstrip("/") + template, view)
+
+
+def install(app: Application) -> Framework:
+    """Put the reporting handler in front of the app's ``Exception`` handler, once."""
+    handlers: Any = app.exceptions_handlers
+    current = handlers.get(Exception)
+    if current not in _OURS:
+        handlers[Exception] = _report_then_handle(current)
+    return Framework(match=partial(_match, app), reroutes=True)

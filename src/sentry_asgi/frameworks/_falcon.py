@@ -1,0 +1,62 @@
+"""Falcon (ASGI): its catch-all ``Exception`` error handler answers a responder's error itself.
+
+The capture is one error handler for ``Exception`` (Falcon's documented way to see
+unhandled errors) that reports and then hands over to the handler it replaces, so the
+response, the log line and any handler the app registered earlier are unchanged; the report
+comes before Falcon's log record, which sentry_sdk's DedupeIntegration then drops. Falcon keeps
+the matched route on its request object only, so the app's router finds it again when a name
+is needed (through ``_router``: Falcon has no public accessor for the app's router).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from sentry_asgi.frameworks import Framework, Match
+from sentry_asgi.frameworks._report import report
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from falcon.asgi import App
+
+    from sentry_asgi._asgi import Scope
+
+MECHANISM = "falcon"
+
+
+class _ReportThenHandle:
+    """Falcon's handler for uncaught exceptions, preceded by the report."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Callable[..., Awaitable[None]]) -> None:
+        self.handler = handler
+
+    async def __call__(
+        self, req: Any, resp: Any, ex: Exception, params: dict[str, Any], ws: Any = None
+    ) -> None:
+        report(ex, MECHANISM)
+        if ws is None:
+            await self.handler(req, resp, ex, params)
+        else:
+            await self.handler(req, resp, ex, params, ws=ws)
+
+
+def _match(app: App[Any, Any], scope: Scope) -> Match | None:
+    router = getattr(app, "_router", None)
+    found = router.find(str(scope.get("path") or "/")) if router is not None else None
+    if not found:
+        return None
+    _, methods, _, template = found
+    method = "WEBSOCKET" if scope.get("type") == "websocket" else str(scope.get("method"))
+    return Match(template, methods.get(method.upper()))
+
+
+def install(app: App[Any, Any]) -> Framework:
+    """Put the reporting handler in front of the app's ``Exception`` handler, once."""
+    current = app._error_handlers.get(Exception)  # noqa: SLF001 - to keep what it replaces
+    if current is not None and not isinstance(current, _ReportThenHandle):
+        app.add_error_handler(Exception, _ReportThenHandle(current))
+    return Framework(match=partial(_match, app), reroutes=True)

@@ -1,0 +1,185 @@
+"""The inbox as an ASGI app: envelope ingestion for the SDKs, and the pages for people."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from sentry_asgi.inbox import _pages
+from sentry_asgi.inbox._decode import BadEncodingError, TooLargeError, decode
+from sentry_asgi.inbox._envelope import EnvelopeError, parse
+from sentry_asgi.inbox._layout import SCRIPT
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Collection, MutableMapping
+
+    from sentry_asgi.inbox._store import Store
+    from sentry_asgi.inbox._summary import Summary
+
+    Scope = MutableMapping[str, Any]
+    Message = MutableMapping[str, Any]
+    Receive = Callable[[], Awaitable[Message]]
+    Send = Callable[[Message], Awaitable[None]]
+
+MAX_ENVELOPE_SIZE = 50 * 1024 * 1024
+"""Bytes, before and after decompression; larger envelopes get a 413."""
+
+# the two paths SDKs post to: a DSN's project endpoint, and Spotlight's
+_INGEST = re.compile(r"^/(?:api/[^/]+/envelope/?|stream/?)$")
+_PAGES = re.compile(r"^/(events|traces|attachments)/([^/]+)$")
+_CSP = (
+    b"default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self';"
+    b" connect-src 'self'; base-uri 'none'; form-action 'none'"
+)
+
+
+class _Refused(Exception):  # noqa: N818 - an answer, not a failure
+    """Answer the request with this status and one-line reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class InboxApp:
+    """Receives Sentry envelopes into a `Store`, reports each event, and serves the pages."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        on_event: Callable[[Summary], None] | None = None,
+        allowed_hosts: Collection[str] | None = None,
+        max_envelope_size: int = MAX_ENVELOPE_SIZE,
+    ) -> None:
+        self.store = store
+        self.on_event = on_event
+        # Loopback-only inboxes answer only to loopback names, which stops DNS rebinding.
+        self.allowed_hosts = allowed_hosts
+        self.max_envelope_size = max_envelope_size
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return  # websockets: nothing to offer, and uvicorn closes the connection
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            status, content_type, body = await self._route(scope, receive, headers)
+        except _Refused as refused:
+            status, content_type, body = refused.status, "text/plain", refused.reason.encode()
+        await _respond(send, status, content_type, body)
+
+    async def _route(
+        self, scope: Scope, receive: Receive, headers: dict[str, str]
+    ) -> tuple[int, str, bytes]:
+        if self.allowed_hosts is not None and _hostname(headers) not in self.allowed_hosts:
+            raise _Refused(421, "this inbox answers to loopback addresses only")
+        path, method = scope["path"], scope["method"]
+        if _INGEST.match(path):
+            if method != "POST":
+                raise _Refused(405, "send envelopes with POST")
+            return await self._ingest(receive, headers)
+        if method not in ("GET", "HEAD"):
+            raise _Refused(405, "method not allowed")
+        if path == "/":
+            html = await asyncio.to_thread(_pages.index, self.store)
+            return 200, "text/html; charset=utf-8", html.encode()
+        if path == "/api/latest":
+            latest = await asyncio.to_thread(self.store.latest)
+            return 200, "application/json", json.dumps({"latest": latest}).encode()
+        if path == "/inbox.js":
+            return 200, "text/javascript; charset=utf-8", SCRIPT.encode()
+        match = _PAGES.match(path)
+        if match:
+            return await self._page(match[1], unquote(match[2]))
+        raise _Refused(404, "not found")
+
+    async def _page(self, kind: str, key: str) -> tuple[int, str, bytes]:
+        if kind == "attachments":
+            found = (
+                await asyncio.to_thread(self.store.attachment, int(key)) if key.isdigit() else None
+            )
+            if found is None:
+                raise _Refused(404, "no such attachment")
+            # served as a download, never rendered: it is whatever the app sent
+            return 200, "application/octet-stream", bytes(found["data"])
+        render = _pages.event if kind == "events" else _pages.trace
+        html = await asyncio.to_thread(render, self.store, key)
+        if html is None:
+            raise _Refused(404, f"no such {kind[:-1]}")
+        return 200, "text/html; charset=utf-8", html.encode()
+
+    async def _ingest(self, receive: Receive, headers: dict[str, str]) -> tuple[int, str, bytes]:
+        limit = self.max_envelope_size
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise _Refused(413, f"envelope larger than {limit} bytes")
+        body = await _read_body(receive, limit)
+        try:
+            envelope = parse(decode(body, headers.get("content-encoding", ""), limit))
+            received = await asyncio.to_thread(self.store.add, envelope)
+        except TooLargeError:
+            raise _Refused(413, f"envelope larger than {limit} bytes") from None
+        except (BadEncodingError, EnvelopeError) as exc:
+            raise _Refused(400, str(exc).splitlines()[0]) from None
+        if self.on_event is not None:
+            for summary in received.summaries:
+                self.on_event(summary)
+        return 200, "application/json", json.dumps({"id": received.event_id or None}).encode()
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Refused(400, "client disconnected before the body ended")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(413, f"envelope larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type.encode()),
+                (b"content-length", str(len(body)).encode()),
+                # the pages load nothing from anywhere else, and run no script but /inbox.js
+                (b"content-security-policy", _CSP),
+                (b"x-content-type-options", b"nosniff"),
+                (b"referrer-policy", b"no-referrer"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def _hostname(headers: dict[str, str]) -> str:
+    host = headers.get("host", "")
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0]

@@ -1,0 +1,277 @@
+"""The three pages: the issue list, one event, one trace. Server-rendered, escaped throughout."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sentry_asgi.inbox._layout import clock, esc, href, key_values, level, page
+from sentry_asgi.inbox._summary import exceptions, frames, summarize, timestamp
+
+if TYPE_CHECKING:
+    from sentry_asgi.inbox._store import Store
+
+
+def index(store: Store) -> str:
+    """Issues grouped by fingerprint, then recent transactions, logs and check-ins."""
+    latest = store.latest()
+    issues = store.issues()
+    rows = "".join(
+        f'<tr class="issue"><td>{level(i.level)}</td>'
+        f'<td><a class="title" href="{href("events", i.last_event_id)}">{esc(i.title)}</a>'
+        f'<div class="culprit">{esc(i.culprit)}</div></td>'
+        f'<td class="num count">{i.count}</td><td class="num">{clock(i.last_seen)}</td></tr>'
+        for i in issues
+    )
+    body = "<h1>Issues</h1>" + (
+        f'<table id="issues"><tr><th></th><th>Error</th><th class="num">Events</th>'
+        f'<th class="num">Last seen</th></tr>{rows}</table>'
+        if issues
+        else '<p class="empty" id="issues">No errors yet. Point an SDK at this inbox: '
+        "<code>SENTRY_DSN=http://local@127.0.0.1:8969/1</code>, or "
+        "<code>spotlight=True</code>.</p>"
+    )
+    body += _transactions(store) + _logs(store) + _check_ins(store)
+    return page("Issues", body, live=latest)
+
+
+def _transactions(store: Store) -> str:
+    txns = store.events(kind="transaction", limit=50)
+    if not txns:
+        return ""
+    rows = "".join(
+        f'<tr><td><a href="{href("traces", t["trace_id"])}">{esc(t["title"])}</a></td>'
+        f'<td>{esc(t["request"])}</td><td class="num">{_ms(t["duration_ms"])}</td>'
+        f'<td class="num">{clock(t["received"])}</td></tr>'
+        for t in txns
+    )
+    return (
+        '<h2>Transactions</h2><table id="transactions"><tr><th>Transaction</th><th>Request</th>'
+        f'<th class="num">Duration</th><th class="num">Received</th></tr>{rows}</table>'
+    )
+
+
+def _logs(store: Store) -> str:
+    logs = store.logs(limit=50)
+    if not logs:
+        return ""
+    rows = "".join(
+        f"<tr><td>{level(r['level'])}</td><td>{esc(r['body'])}</td>"
+        f'<td class="num">{clock(r["timestamp"])}</td></tr>'
+        for r in logs
+    )
+    return f'<h2>Logs</h2><table id="logs">{rows}</table>'
+
+
+def _check_ins(store: Store) -> str:
+    check_ins = store.check_ins(limit=50)
+    if not check_ins:
+        return ""
+    rows = "".join(
+        f"<tr><td>{esc(c['monitor_slug'])}</td><td>{esc(c['status'])}</td>"
+        f'<td class="num">{_ms(c["duration"] * 1000 if c["duration"] is not None else None)}</td>'
+        f'<td class="num">{clock(c["received"])}</td></tr>'
+        for c in check_ins
+    )
+    return f'<h2>Check-ins</h2><table id="check-ins">{rows}</table>'
+
+
+def event(store: Store, event_id: str) -> str | None:
+    """One event: exception chain with source, request, user, tags, breadcrumbs, attachments."""
+    data = store.event(event_id)
+    if data is None:
+        return None
+    if data.get("type") == "transaction":
+        summary = summarize("transaction", data)
+        return trace(store, summary.trace_id) if summary.trace_id else None
+    summary = summarize("event", data)
+    meta = [level(summary.level), clock(timestamp(data.get("timestamp")))]
+    meta += [
+        f"{esc(k)} <code>{esc(data[k])}</code>" for k in ("environment", "release") if data.get(k)
+    ]
+    if summary.trace_id:
+        meta.append(
+            f'trace <a href="{href("traces", summary.trace_id)}">{esc(summary.trace_id)}</a>'
+        )
+    spans = "".join(f"<span>{m}</span>" for m in meta)
+    body = f'<h1>{esc(summary.title)}</h1><div class="meta">{spans}</div>'
+    if summary.transaction:
+        body += f'<p class="culprit">in {esc(summary.transaction)}</p>'
+    body += _exception_chain(data)
+    request = data.get("request") if isinstance(data.get("request"), dict) else {}
+    body += "<h2>Request</h2>" + (
+        f"<p><code>{esc(summary.request)}</code></p>{key_values(request.get('headers'))}"
+        if request
+        else '<p class="empty">none</p>'
+    )
+    body += "<h2>User</h2>" + key_values(data.get("user"))
+    body += "<h2>Tags</h2>" + key_values(data.get("tags"))
+    body += "<h2>Breadcrumbs</h2>" + _breadcrumbs(data)
+    body += _attachments(store, event_id) + _siblings(store, summary.fingerprint, event_id)
+    return page(summary.title, body)
+
+
+def _exception_chain(data: dict[str, Any]) -> str:
+    chain = exceptions(data)
+    if not chain:
+        return ""
+    out = "<h2>Exception</h2>"
+    for exc in reversed(chain):  # the one raised last first, then what caused it
+        mechanism = exc.get("mechanism") if isinstance(exc.get("mechanism"), dict) else {}
+        handled = "" if mechanism.get("handled", True) else ' <span class="level">unhandled</span>'
+        stack = "".join(_frame(f) for f in frames(exc))
+        out += (
+            f'<div class="exception"><h3>{esc(exc.get("type"))}: {esc(exc.get("value"))}'
+            f"{handled}</h3>"
+            f"{stack or '<p class=empty>no stack trace</p>'}</div>"
+        )
+    return out
+
+
+def _frame(frame: dict[str, Any]) -> str:
+    in_app = bool(frame.get("in_app"))
+    where = f"{frame.get('filename') or frame.get('module') or '?'}:{frame.get('lineno') or '?'}"
+    summary = f"{esc(where)} in <b>{esc(frame.get('function') or '?')}</b>"
+    lineno = frame["lineno"] if isinstance(frame.get("lineno"), int) else 0
+    pre, post = frame.get("pre_context") or [], frame.get("post_context") or []
+    lines: list[str] = []
+    if frame.get("context_line") is not None and isinstance(pre, list) and isinstance(post, list):
+        start = lineno - len(pre)
+        source = [*pre, frame["context_line"], *post]
+        lines = [
+            f"<span{' class=current' if n == lineno else ''}><i>{n}</i>{esc(text)}</span>"
+            for n, text in enumerate(source, start=start)
+        ]
+    source_html = f'<pre class="source">{"".join(lines)}</pre>' if lines else ""
+    local_vars = frame.get("vars")
+    vars_html = key_values(local_vars) if isinstance(local_vars, dict) and local_vars else ""
+    opened = " open" if in_app else ""
+    css = "frame in-app" if in_app else "frame"
+    return (
+        f'<details class="{css}"{opened}><summary>{summary}</summary>'
+        f"{source_html}{vars_html}</details>"
+    )
+
+
+def _breadcrumbs(data: dict[str, Any]) -> str:
+    crumbs = data.get("breadcrumbs")
+    values = crumbs.get("values") if isinstance(crumbs, dict) else crumbs
+    if not isinstance(values, list) or not values:
+        return '<p class="empty">none</p>'
+    rows = "".join(
+        f'<tr><td class="num">{clock(timestamp(c.get("timestamp")))}</td>'
+        f"<td>{esc(c.get('category') or c.get('type') or '')}</td>"
+        f"<td>{esc(c.get('level') or '')}</td>"
+        f"<td>{esc(c.get('message') or c.get('data') or '')}</td></tr>"
+        for c in values
+        if isinstance(c, dict)
+    )
+    return f'<table id="breadcrumbs">{rows}</table>'
+
+
+def _attachments(store: Store, event_id: str) -> str:
+    files = store.attachments(event_id)
+    if not files:
+        return ""
+    rows = "".join(
+        f'<tr><td><a href="{href("attachments", str(a["id"]))}" download="{esc(a["filename"])}">'
+        f"{esc(a['filename'])}</a></td><td>{esc(a['content_type'])}</td>"
+        f'<td class="num">{a["size"]} bytes</td></tr>'
+        for a in files
+    )
+    return f"<h2>Attachments</h2><table>{rows}</table>"
+
+
+def _siblings(store: Store, fingerprint: str, event_id: str) -> str:
+    others = [
+        e for e in store.events(fingerprint=fingerprint, limit=20) if e["event_id"] != event_id
+    ]
+    if not others:
+        return ""
+    rows = "".join(
+        f'<tr><td><a href="{href("events", e["event_id"])}">{esc(e["event_id"])}</a></td>'
+        f'<td>{esc(e["request"])}</td><td class="num">{clock(e["received"])}</td></tr>'
+        for e in others
+    )
+    return f"<h2>Other events of this issue</h2><table>{rows}</table>"
+
+
+def trace(store: Store, trace_id: str) -> str | None:
+    """Every transaction of a trace as a waterfall of its spans, and the errors in it."""
+    items = store.trace(trace_id)
+    if not items:
+        return None
+    txns = [i for i in items if i.get("type") == "transaction"]
+    errors = [i for i in items if i.get("type") != "transaction"]
+    body = f"<h1>Trace <code>{esc(trace_id)}</code></h1>"
+    for txn in txns:
+        body += _waterfall(txn)
+    if errors:
+        rows = "".join(
+            f'<tr><td>{level(s.level)}</td><td><a href="{href("events", s.event_id)}">'
+            f"{esc(s.title)}</a></td></tr>"
+            for s in (summarize("event", e) for e in errors)
+        )
+        body += f'<h2>Errors in this trace</h2><table id="trace-errors">{rows}</table>'
+    return page(f"Trace {trace_id}", body)
+
+
+def _waterfall(txn: dict[str, Any]) -> str:
+    summary = summarize("transaction", txn)
+    start = timestamp(txn.get("start_timestamp")) or 0.0
+    end = timestamp(txn.get("timestamp")) or start
+    total = max(end - start, 1e-6)
+    trace_ctx = (txn.get("contexts") or {}).get("trace") or {}
+    root = {
+        "span_id": trace_ctx.get("span_id"),
+        "op": trace_ctx.get("op") or "transaction",
+        "description": summary.title,
+        "start_timestamp": start,
+        "timestamp": end,
+    }
+    spans = [s for s in txn.get("spans") or [] if isinstance(s, dict)]
+    depth = _depths(root, spans)
+    rows = ""
+    for span in [root, *sorted(spans, key=lambda s: timestamp(s.get("start_timestamp")) or 0.0)]:
+        s_start = timestamp(span.get("start_timestamp")) or start
+        s_end = timestamp(span.get("timestamp")) or s_start
+        left = max(0.0, min(100.0, (s_start - start) / total * 100))
+        width = max(0.0, min(100.0 - left, (s_end - s_start) / total * 100))
+        indent = 0.6 + depth.get(str(span.get("span_id")), 1) * 1.2
+        css = "span root" if span is root else "span"
+        rows += (
+            f'<tr class="span-row"><td style="padding-left:{indent:.1f}em">'
+            f"<code>{esc(span.get('op'))}</code> "
+            f"{esc(span.get('description') or '')}</td>"
+            f'<td class="num">{_ms((s_end - s_start) * 1000)}</td>'
+            f'<td class="bar"><div class="track"><div class="{css}" '
+            f'style="left:{left:.2f}%;width:{width:.2f}%"></div></div></td></tr>'
+        )
+    return (
+        f'<h2 class="txn">{esc(summary.title)} · {_ms(summary.duration_ms)}</h2>'
+        f'<p class="meta"><span><code>{esc(summary.request)}</span></code></p>'
+        f'<table class="waterfall"><tr><th>Span</th><th class="num">Duration</th><th></th></tr>'
+        f"{rows}</table>"
+    )
+
+
+def _depths(root: dict[str, Any], spans: list[dict[str, Any]]) -> dict[str, int]:
+    """Nesting depth of each span id under the transaction's root span (which is depth 0)."""
+    parents = {str(s.get("span_id")): str(s.get("parent_span_id")) for s in spans}
+    depths = {str(root.get("span_id")): 0}
+
+    def depth(span_id: str, seen: int = 0) -> int:
+        if span_id in depths:
+            return depths[span_id]
+        parent = parents.get(span_id)
+        if parent is None or seen > len(parents):  # orphan, or a cycle in bad data
+            return 1
+        depths[span_id] = depth(parent, seen + 1) + 1
+        return depths[span_id]
+
+    for span_id in parents:
+        depth(span_id)
+    return depths
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f} ms"

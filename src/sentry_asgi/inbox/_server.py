@@ -1,0 +1,128 @@
+"""Serving the inbox under uvicorn: in the foreground for the CLI, or on a thread beside an app.
+
+The socket is bound before uvicorn starts, so the address (port 0 included) is known, and
+printed, before the first request can arrive.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from sentry_asgi.inbox._app import InboxApp
+from sentry_asgi.inbox._console import line
+from sentry_asgi.inbox._store import Store
+
+if TYPE_CHECKING:
+    from sentry_asgi.inbox._summary import Summary
+
+DEFAULT_PORT = 8969  # Spotlight's port: SDKs with spotlight=True find the inbox there
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+class InboxServer:
+    """An inbox bound to a socket, with its store and its uvicorn server."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, db: str = ":memory:"
+    ) -> None:
+        self.sock = _bind(host, port)
+        bound_host, self.port = self.sock.getsockname()[:2]
+        self.host = f"[{bound_host}]" if ":" in bound_host else bound_host
+        self.url = f"http://{self.host}:{self.port}"
+        self.store = Store(db)
+        loopback = _is_loopback(host)
+        self.app = InboxApp(
+            self.store,
+            on_event=self._print,
+            allowed_hosts=LOOPBACK_NAMES | {self.host} if loopback else None,
+        )
+        self.colour = sys.stdout.isatty()
+        config = uvicorn.Config(
+            self.app,
+            log_config=None,  # leave logging alone: an app's uvicorn in this process owns it
+            log_level="warning",
+            lifespan="on",
+            server_header=False,
+            access_log=False,
+        )
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def dsn(self) -> str:
+        """A DSN that sends to this inbox (the key and project id are not checked)."""
+        return f"http://local@{self.host}:{self.port}/1"
+
+    def banner(self) -> str:
+        """Say where the inbox is, who can reach it, and how to point an SDK at it."""
+        reach = (
+            "loopback only; --host to change"
+            if self.app.allowed_hosts is not None
+            else "reachable from other machines"
+        )
+        return (
+            f"sentry-asgi inbox on {self.url} (listening on {self.host}, {reach})\n"
+            f"  send events with SENTRY_DSN={self.dsn}"
+            f' or spotlight="{self.url}/stream"\n'
+            f"  stored in {self.store.path}"
+        )
+
+    def serve(self) -> None:
+        """Serve in this thread until interrupted (Ctrl+C)."""
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            self.store.close()
+
+    def start(self) -> None:
+        """Serve on a daemon thread; returns once the inbox accepts requests."""
+        self._thread = threading.Thread(target=self.server.run, args=([self.sock],), daemon=True)
+        self._thread.start()
+        # The app's uvicorn logs every request; the inbox's own are the SDK's, and only noise.
+        thread_id = self._thread.ident
+        logging.getLogger("uvicorn.access").addFilter(lambda r: r.thread != thread_id)
+        while not self.server.started:
+            if not self._thread.is_alive():
+                msg = "the inbox server stopped while starting"
+                raise RuntimeError(msg)
+            self._thread.join(0.01)
+
+    def stop(self) -> None:
+        """Stop a server started with `start`, and close the store."""
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.sock.close()
+        self.store.close()
+
+    def _print(self, summary: Summary) -> None:
+        print(line(summary, self.url, colour=self.colour), flush=True)  # noqa: T201 - its job
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+        sock.listen(2048)  # senders queue from now on, even before uvicorn starts accepting
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,314 @@
+"""SQLite storage: one transaction per envelope, WAL so several senders can write at once.
+
+Rows keep the event JSON as sent next to a few summary columns that the pages sort and group by;
+issues are not stored but grouped on read, which keeps writes simple and counts always right.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sentry_asgi.inbox._envelope import EnvelopeError, Item
+from sentry_asgi.inbox._summary import Summary, summarize, timestamp
+
+if TYPE_CHECKING:
+    from sentry_asgi.inbox._envelope import Envelope
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    received REAL NOT NULL,
+    level TEXT NOT NULL,
+    title TEXT NOT NULL,
+    culprit TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    transaction_name TEXT NOT NULL,
+    request TEXT NOT NULL,
+    duration_ms REAL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_fingerprint ON events (fingerprint, id);
+CREATE INDEX IF NOT EXISTS events_trace ON events (trace_id);
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY,
+    received REAL NOT NULL,
+    timestamp REAL,
+    level TEXT NOT NULL,
+    body TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS check_ins (
+    id INTEGER PRIMARY KEY,
+    received REAL NOT NULL,
+    monitor_slug TEXT NOT NULL,
+    status TEXT NOT NULL,
+    duration REAL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attachments (
+    id INTEGER PRIMARY KEY,
+    received REAL NOT NULL,
+    event_id TEXT NOT NULL,
+    filename TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attachments_event ON attachments (event_id);
+"""
+
+
+@dataclass
+class Received:
+    """What one envelope added, for the console and the HTTP answer."""
+
+    event_id: str = ""
+    summaries: list[Summary] = field(default_factory=list)
+    logs: int = 0
+    check_ins: int = 0
+    attachments: int = 0
+    ignored: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Events grouped by fingerprint: the latest one's title, how many, and when last seen."""
+
+    fingerprint: str
+    title: str
+    culprit: str
+    level: str
+    count: int
+    last_seen: float
+    last_event_id: str
+
+
+class Store:
+    """The inbox database; safe to share between threads (one connection behind a lock)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 10000")  # other inbox processes on the same file
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")  # WAL keeps it crash-safe
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection; the WAL is folded back into the database file."""
+        with self._lock:
+            self._db.close()
+
+    def add(self, envelope: Envelope) -> Received:
+        """Store every item the inbox can show, all or nothing; skip the other item types."""
+        now = time.time()
+        received = Received(event_id=str(envelope.headers.get("event_id") or ""))
+        rows = [_rows(item, received, now) for item in envelope.items]  # may raise: nothing written
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for table_rows in rows:
+                    for sql, params in table_rows:
+                        self._db.execute(sql, params)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return received
+
+    def latest(self) -> int:
+        """Return a number that grows whenever anything is stored: the pages poll it."""
+        row = self._one(
+            "SELECT (SELECT IFNULL(MAX(id), 0) FROM events) + (SELECT IFNULL(MAX(id), 0) FROM logs)"
+            " + (SELECT IFNULL(MAX(id), 0) FROM check_ins) AS n",
+        )
+        return int(row["n"]) if row else 0
+
+    def issues(self, limit: int = 200) -> list[Issue]:
+        """Error groups, most recently seen first."""
+        rows = self._all(
+            "SELECT e.fingerprint, e.title, e.culprit, e.level, g.n, g.last_seen, e.event_id"
+            " FROM (SELECT fingerprint, COUNT(*) AS n, MAX(received) AS last_seen, MAX(id) AS id"
+            "       FROM events WHERE kind = 'error' GROUP BY fingerprint) AS g"
+            " JOIN events AS e ON e.id = g.id ORDER BY g.id DESC LIMIT ?",
+            (limit,),
+        )
+        return [Issue(*row) for row in rows]
+
+    def events(
+        self,
+        *,
+        kind: str | None = None,
+        fingerprint: str | None = None,
+        trace_id: str | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        """Summary rows (no payload), newest first, optionally filtered."""
+        where, params = _where(kind=kind, fingerprint=fingerprint, trace_id=trace_id)
+        sql = f"{_SELECT_SUMMARIES}{where} ORDER BY id DESC LIMIT ?"
+        return [dict(row) for row in self._all(sql, (*params, limit))]
+
+    def event(self, event_id: str) -> dict[str, Any] | None:
+        """Return the full payload of one event or transaction, as it was sent."""
+        row = self._one("SELECT data FROM events WHERE event_id = ?", (event_id,))
+        return dict(json.loads(row["data"])) if row else None
+
+    def trace(self, trace_id: str) -> list[dict[str, Any]]:
+        """Every event and transaction of one trace, with payload, oldest first."""
+        rows = self._all("SELECT data FROM events WHERE trace_id = ? ORDER BY id", (trace_id,))
+        return [dict(json.loads(row["data"])) for row in rows]
+
+    def logs(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Log records, newest first."""
+        rows = self._all(
+            "SELECT timestamp, level, body, trace_id FROM logs ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [dict(row) for row in rows]
+
+    def check_ins(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Cron check-ins, newest first."""
+        rows = self._all(
+            "SELECT received, monitor_slug, status, duration FROM check_ins"
+            " ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(row) for row in rows]
+
+    def attachments(self, event_id: str) -> list[dict[str, Any]]:
+        """Name, type and size of the files sent with one event."""
+        rows = self._all(
+            "SELECT id, filename, content_type, size FROM attachments"
+            " WHERE event_id = ? ORDER BY id",
+            (event_id,),
+        )
+        return [dict(row) for row in rows]
+
+    def attachment(self, attachment_id: int) -> dict[str, Any] | None:
+        """One attachment with its bytes."""
+        row = self._one(
+            "SELECT filename, content_type, data FROM attachments WHERE id = ?", (attachment_id,)
+        )
+        return dict(row) if row else None
+
+    def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return list(self._db.execute(sql, params))
+
+    def _one(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
+            return row
+
+
+_SELECT_SUMMARIES = (
+    "SELECT id, event_id, kind, received, level, title, culprit, fingerprint, trace_id,"
+    " transaction_name, request, duration_ms FROM events"
+)
+_INSERT_EVENT = (
+    "INSERT OR IGNORE INTO events (event_id, kind, received, level, title, culprit, fingerprint,"
+    " trace_id, transaction_name, request, duration_ms, data)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_LOG = (
+    "INSERT INTO logs (received, timestamp, level, body, trace_id, data) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_CHECK_IN = (
+    "INSERT INTO check_ins (received, monitor_slug, status, duration, data) VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_ATTACHMENT = (
+    "INSERT INTO attachments (received, event_id, filename, content_type, size, data)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+_Row = tuple[str, tuple[Any, ...]]
+
+
+def _rows(item: Item, received: Received, now: float) -> list[_Row]:
+    """Build the INSERTs for one item; raise `EnvelopeError` for a payload that cannot be shown."""
+    if item.type in ("event", "transaction"):
+        return [_event_row(item, received, now)]
+    if item.type == "log":
+        return _log_rows(item, received, now)
+    if item.type == "check_in":
+        payload = item.json()
+        received.check_ins += 1
+        slug, status = str(payload.get("monitor_slug") or ""), str(payload.get("status") or "")
+        duration = _number(payload.get("duration"))
+        return [(_INSERT_CHECK_IN, (now, slug, status, duration, json.dumps(payload)))]
+    if item.type == "attachment":
+        received.attachments += 1
+        filename = str(item.headers.get("filename") or "attachment")
+        content_type = str(item.headers.get("content_type") or "application/octet-stream")
+        params = (now, received.event_id, filename, content_type, len(item.payload), item.payload)
+        return [(_INSERT_ATTACHMENT, params)]
+    received.ignored.append(item.type)
+    return []
+
+
+def _event_row(item: Item, received: Received, now: float) -> _Row:
+    payload = item.json()
+    summary = summarize(item.type, payload, received.event_id or uuid.uuid4().hex)
+    received.summaries.append(summary)
+    received.event_id = received.event_id or summary.event_id
+    params = (
+        summary.event_id,
+        summary.kind,
+        now,
+        summary.level,
+        summary.title,
+        summary.culprit,
+        summary.fingerprint,
+        summary.trace_id,
+        summary.transaction,
+        summary.request,
+        summary.duration_ms,
+        json.dumps(payload),
+    )
+    return (_INSERT_EVENT, params)
+
+
+def _log_rows(item: Item, received: Received, now: float) -> list[_Row]:
+    records = item.json().get("items")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        msg = "log payload has no list of items"
+        raise EnvelopeError(msg)
+    received.logs += len(records)
+    return [
+        (
+            _INSERT_LOG,
+            (
+                now,
+                timestamp(record.get("timestamp")),
+                str(record.get("level") or "info"),
+                str(record.get("body") or ""),
+                str(record.get("trace_id") or ""),
+                json.dumps(record),
+            ),
+        )
+        for record in records
+    ]
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _where(**filters: str | None) -> tuple[str, tuple[str, ...]]:
+    """Build a WHERE clause over the given column names (fixed by the caller), skipping ``None``."""
+    given = {column: value for column, value in filters.items() if value is not None}
+    if not given:
+        return "", ()
+    return " WHERE " + " AND ".join(f"{column} = ?" for column in given), tuple(given.values())

@@ -1,0 +1,29 @@
+"""Small helpers the framework tests share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def websocket_scope(path: str) -> dict[str, Any]:
+    """A websocket scope as uvicorn builds it."""
+    return {
+        "type": "websocket",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "scheme": "ws",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("203.0.113.7", 51000),
+        "server": ("127.0.0.1", 8000),
+        "subprotocols": [],
+    }
+
+
+def frame_functions(event: dict[str, Any]) -> list[str]:
+    """The function names in the stack trace of the event's (innermost) exception."""
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
+    return [frame.get("function") for frame in frames]

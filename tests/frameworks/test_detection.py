@@ -1,0 +1,60 @@
+"""Recognising the wrapped app's framework: cheap, by class, and never fatal."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from quart import Quart
+
+from sentry_asgi import SentryMiddleware
+
+
+async def plain_app(scope, receive, send):
+    pass
+
+
+def test_plain_asgi_app_has_no_framework():
+    """A bare ASGI callable gets no framework adapter."""
+    assert SentryMiddleware(plain_app).framework is None
+
+
+def test_a_subclass_of_a_framework_app_is_recognised():
+    """An app class derived from a framework's (a user's own Quart subclass) gets that framework's adapter."""
+
+    class MyQuart(Quart):
+        pass
+
+    assert SentryMiddleware(MyQuart(__name__)).framework is not None
+
+
+def test_wrapping_imports_no_framework_the_app_does_not_use():
+    """Wrapping a plain app imports none of the supported frameworks, nor their adapters."""
+    code = (
+        "import sys\n"
+        "from sentry_asgi import SentryMiddleware\n"
+        "before = set(sys.modules)\n"
+        "async def app(scope, receive, send): pass\n"
+        "SentryMiddleware(app)\n"
+        "print(sorted(set(sys.modules) - before))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert output.strip() == "[]"
+
+
+@pytest.mark.internal_errors_expected
+def test_a_framework_whose_internals_moved_still_starts(sentry_init, no_internal_errors):
+    """If a framework's hook cannot be installed, the app is wrapped anyway, without it, and the fault is logged."""
+    sentry_init(debug=True)  # sentry_sdk shows its logger's records only in debug mode
+
+    class App:
+        async def __call__(self, scope, receive, send):
+            pass
+
+    App.__module__ = "falcon.asgi.app"  # looks like Falcon, has none of its parts
+    middleware = SentryMiddleware(App())
+    assert middleware.framework is None
+    assert len(no_internal_errors) == 1

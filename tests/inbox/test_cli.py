@@ -1,0 +1,73 @@
+import re
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+import sentry_sdk
+
+from .helpers import COMMAND, Process, sdk
+
+
+def test_without_the_extra_main_prints_the_install_line():
+    """With uvicorn missing, the command explains what to install instead of a traceback."""
+    code = (
+        "import sys; sys.modules['uvicorn'] = None; from sentry_asgi._cli import main; exit(main())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert (
+        result.stderr == 'The sentry-asgi command needs its extra: pip install "sentry-asgi[cli]"\n'
+    )
+    assert result.stdout == ""
+
+
+@pytest.mark.e2e
+def test_inbox_command_prints_events_and_keeps_them_across_restarts(tmp_path):
+    """The startup line says it is loopback-only; each event prints a line; a restart loses none."""
+    db = str(tmp_path / "inbox.sqlite3")
+    first = Process("inbox", "--port", "0", "--db", db)
+    try:
+        url = first.expect(
+            r"^sentry-asgi inbox on (http://127\.0\.0\.1:\d+) \(listening on 127\.0\.0\.1, "
+            r"loopback only; --host to change\)$"
+        )[1]
+        dsn = first.expect(r"send events with SENTRY_DSN=(\S+)")[1]
+        with sdk(dsn=dsn):
+            sentry_sdk.capture_message("kept across restarts", level="warning")
+        first.expect(
+            r"^\d\d:\d\d:\d\d WARNING kept across restarts  trace [0-9a-f]{32}  "
+            + re.escape(url)
+            + r"/events/[0-9a-f]{32}$"
+        )
+    finally:
+        assert first.stop() == 0
+
+    second = Process("inbox", "--port", "0", "--db", db)
+    try:
+        url = second.expect(r"^sentry-asgi inbox on (\S+) ")[1]
+        with urllib.request.urlopen(url + "/", timeout=10) as response:  # noqa: S310 - loopback
+            assert "kept across restarts" in response.read().decode()
+    finally:
+        assert second.stop() == 0
+
+
+@pytest.mark.e2e
+def test_inbox_command_reports_a_busy_port(tmp_path):
+    """A port already in use is one clear line and exit status 1."""
+    first = Process("inbox", "--port", "0", "--db", ":memory:")
+    try:
+        port = first.expect(r"^sentry-asgi inbox on http://127\.0\.0\.1:(\d+) ")[1]
+        result = subprocess.run(
+            [*COMMAND, "inbox", "--port", port, "--db", ":memory:"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+        assert result.returncode == 1
+        assert result.stdout.startswith(f"sentry-asgi inbox: cannot listen on 127.0.0.1:{port}: ")
+    finally:
+        first.stop()

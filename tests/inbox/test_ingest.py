@@ -1,0 +1,239 @@
+import gzip
+import threading
+import zlib
+
+import brotli
+import pytest
+import sentry_sdk
+
+from .helpers import envelope, event_item, get, post, sdk
+
+pytestmark = pytest.mark.e2e
+
+
+def fail_in_handler() -> None:
+    raise KeyError("missing")
+
+
+def capture_failure() -> None:
+    try:
+        fail_in_handler()
+    except KeyError:
+        sentry_sdk.capture_exception()
+
+
+def test_sdk_http_transport_delivers_an_error(inbox):
+    """An exception captured with a DSN pointing at the inbox becomes an issue with its culprit."""
+    with sdk(dsn=inbox.dsn):
+        capture_failure()
+    [issue] = inbox.store.issues()
+    assert issue.title == "KeyError: 'missing'"
+    assert issue.culprit.endswith("in fail_in_handler")
+    assert issue.count == 1
+    event = inbox.store.event(issue.last_event_id)
+    assert event is not None
+    frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
+    assert frame["context_line"].strip() == 'raise KeyError("missing")'
+
+
+def test_same_error_twice_is_one_issue_of_two_events(inbox):
+    """Repeats of an error from the same place group into one issue with a count."""
+    with sdk(dsn=inbox.dsn):
+        capture_failure()
+        capture_failure()
+    assert [issue.count for issue in inbox.store.issues()] == [2]
+
+
+def test_sdk_transaction_with_spans(inbox):
+    """A transaction arrives with its spans, its duration and its trace id."""
+    with (
+        sdk(dsn=inbox.dsn, traces_sample_rate=1.0),
+        sentry_sdk.start_transaction(op="http.server", name="GET /items/{item_id}"),
+        sentry_sdk.start_span(op="db", name="SELECT 1"),
+    ):
+        pass
+    [txn] = inbox.store.events(kind="transaction")
+    assert txn["title"] == "GET /items/{item_id}"
+    assert txn["duration_ms"] >= 0
+    [data] = inbox.store.trace(txn["trace_id"])
+    assert [(s["op"], s["description"]) for s in data["spans"]] == [("db", "SELECT 1")]
+
+
+def test_spotlight_stream(inbox):
+    """sentry_sdk's spotlight option posts to /stream, and those events are stored too."""
+    with sdk(spotlight=f"{inbox.url}/stream"):
+        sentry_sdk.capture_message("through spotlight")
+    assert [e["title"] for e in inbox.store.events()] == ["through spotlight"]
+
+
+@pytest.mark.parametrize("algo", ["gzip", "br"])
+def test_sdk_compressed_bodies(inbox, algo):
+    """The SDK's gzip and brotli bodies are decoded."""
+    with sdk(dsn=inbox.dsn, _experiments={"transport_compression_algo": algo}):
+        sentry_sdk.capture_message(f"compressed with {algo}")
+    assert [e["title"] for e in inbox.store.events()] == [f"compressed with {algo}"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("br", brotli.compress),
+    ],
+)
+def test_hand_compressed_bodies(inbox, encoding, compress):
+    """gzip, deflate and brotli bodies from any sender are accepted."""
+    body = envelope(event_item({"message": f"hand {encoding}"}))
+    status, _ = post(inbox, compress(body), headers={"Content-Encoding": encoding})
+    assert status == 200
+    assert [e["title"] for e in inbox.store.events()] == [f"hand {encoding}"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"", "empty envelope"),
+        (
+            b"garbage",
+            "envelope header is not valid JSON: Expecting value: line 1 column 1 (char 0)",
+        ),
+        (b'{}\n{"type":"event","length":500}\n{"message":"cut"}', "item 0 is truncated"),
+        (b'{}\n{"type":"transaction"}\n[]\n', "item 0 (transaction) payload is not a JSON object"),
+        (b'{}\n{"type":"log"}\n{"items": 3}\n', "log payload has no list of items"),
+    ],
+)
+def test_malformed_envelopes_get_400_and_store_nothing(inbox, body, reason):
+    """A bad envelope is answered 400 with a one-line reason, and nothing of it is kept."""
+    status, text = post(inbox, body)
+    assert status == 400
+    assert text.startswith(reason)
+    assert "\n" not in text
+    assert inbox.store.latest() == 0
+
+
+def test_half_valid_envelope_stores_nothing(inbox):
+    """A good event followed by a broken item is refused whole."""
+    body = envelope(event_item({"message": "good"})) + b'{"type":"event","length":3}\nabc\n'
+    status, text = post(inbox, body)
+    assert (status, text) == (
+        400,
+        "item 1 (event) payload is not valid JSON: Expecting value: line 1 column 1 (char 0)",
+    )
+    assert inbox.store.events() == []
+
+
+def test_bad_compression_gets_400(inbox):
+    """A body that is not what its Content-Encoding says is a 400, not a crash."""
+    status, text = post(inbox, b"not gzip", headers={"Content-Encoding": "gzip"})
+    assert status == 400
+    assert text.startswith("body is not valid gzip")
+
+
+def test_oversized_envelopes_get_413(inbox):
+    """Too-large bodies, declared, plain or inflating past the limit, are answered 413."""
+    inbox.app.max_envelope_size = 10_000
+    big = envelope(event_item({"message": "x" * 20_000}))
+    assert post(inbox, big) == (413, "envelope larger than 10000 bytes")
+    assert post(inbox, gzip.compress(big), headers={"Content-Encoding": "gzip"})[0] == 413
+    assert inbox.store.latest() == 0
+
+
+def test_every_item_type_it_can_show_and_others_ignored(inbox):
+    """Events, logs, check-ins and attachments are stored; other item types pass silently."""
+    event_id = "c" * 32
+    body = envelope(
+        event_item({"event_id": event_id, "message": "with a file"}),
+        ({"type": "attachment", "filename": "notes.txt", "content_type": "text/plain"}, b"hello\n"),
+        (
+            {"type": "log", "item_count": 1},
+            b'{"items":[{"timestamp":1700000000.5,"level":"warn","body":"disk at 91%",'
+            b'"trace_id":"' + b"d" * 32 + b'"}]}',
+        ),
+        ({"type": "check_in"}, b'{"check_in_id":"x","monitor_slug":"nightly","status":"ok"}'),
+        ({"type": "session"}, b'{"sid":"s"}'),
+        ({"type": "client_report"}, b"{}"),
+        ({"type": "profile_chunk"}, b"\x00\x01binary"),
+        header={"event_id": event_id},
+    )
+    status, text = post(inbox, body)
+    assert (status, text) == (200, f'{{"id": "{event_id}"}}')
+    assert inbox.store.attachments(event_id) == [
+        {"id": 1, "filename": "notes.txt", "content_type": "text/plain", "size": 6}
+    ]
+    assert [(log["level"], log["body"]) for log in inbox.store.logs()] == [("warn", "disk at 91%")]
+    assert [(c["monitor_slug"], c["status"]) for c in inbox.store.check_ins()] == [
+        ("nightly", "ok")
+    ]
+    status, page = get(inbox, "/")
+    assert status == 200
+    assert "disk at 91%" in page
+    assert "nightly" in page
+    status, page = get(inbox, f"/events/{event_id}")
+    assert "notes.txt" in page
+    assert "6 bytes" in page
+    assert get(inbox, "/attachments/1") == (200, "hello\n")
+
+
+def test_concurrent_senders_lose_nothing(inbox):
+    """Eight senders posting at once: every envelope is stored exactly once."""
+    errors: list[object] = []
+
+    def send(worker: int) -> None:
+        for n in range(25):
+            status, text = post(inbox, envelope(event_item({"message": f"w{worker} n{n}"})))
+            if status != 200:
+                errors.append((status, text))
+
+    threads = [threading.Thread(target=send, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(inbox.store.events(limit=1000)) == 200
+
+
+def test_escaped_in_the_page(inbox):
+    """Markup in an exception message is sent to the browser as text, never as markup."""
+    payload = "<script>alert(1)</script>"
+    event = {
+        "event_id": "e" * 32,
+        "exception": {"values": [{"type": "ValueError", "value": payload}]},
+        "tags": {"<b>tag</b>": payload},
+    }
+    post(inbox, envelope(event_item(event)))
+    for path in ("/", f"/events/{'e' * 32}"):
+        status, page = get(inbox, path)
+        assert status == 200
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert payload not in page
+        assert "<b>tag</b>" not in page
+
+
+def test_pages_send_a_strict_content_security_policy(inbox):
+    """The pages may run only the inbox's own script and load nothing from elsewhere."""
+    conn = __import__("http.client").client.HTTPConnection("127.0.0.1", inbox.port, timeout=5)
+    conn.request("GET", "/")
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    csp = response.getheader("content-security-policy")
+    assert "default-src 'none'" in csp
+    assert "script-src 'self'" in csp
+
+
+def test_loopback_inbox_refuses_other_host_names(inbox):
+    """A page on another site that resolves its name to 127.0.0.1 cannot read the inbox."""
+    assert get(inbox, "/", headers={"Host": "attacker.example:8969"})[0] == 421
+    assert get(inbox, "/", headers={"Host": f"localhost:{inbox.port}"})[0] == 200
+
+
+def test_unknown_paths_and_methods(inbox):
+    """Anything else is a plain 404 or 405."""
+    assert get(inbox, "/nope")[0] == 404
+    assert get(inbox, "/events/unknown")[0] == 404
+    assert get(inbox, "/traces/unknown")[0] == 404
+    assert get(inbox, "/attachments/99")[0] == 404
+    assert get(inbox, "/api/1/envelope/") == (405, "send envelopes with POST")
+    assert post(inbox, b"", path="/")[0] == 405

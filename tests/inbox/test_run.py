@@ -1,0 +1,75 @@
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .helpers import Process, free_port, wait_for
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES = str(Path(__file__).parents[2] / "examples")
+
+
+def fetch(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def without_sentry_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")}
+
+
+def run_demo(*args: str, env: dict[str, str]) -> tuple[Process, str]:
+    port = free_port()
+    proc = Process(
+        "run", "demo_app:app", "--app-dir", EXAMPLES, "--port", str(port), *args, env=env
+    )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def test_run_without_dsn_starts_the_inbox_and_reports_to_it():
+    """With no SENTRY_DSN, `run` serves the app, starts an inbox, and its events print there."""
+    proc, app_url = run_demo("--inbox-port", "0", env=without_sentry_env())
+    try:
+        inbox_url = proc.expect(
+            r"^SENTRY_DSN is not set: events go to the local inbox\. "
+            r"Open (http://127\.0\.0\.1:\d+) to see them\.$"
+        )[1]
+        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+        assert fetch(app_url + "/fail") == 500
+        proc.expect(r"ERROR   ZeroDivisionError: division by zero  GET " + app_url + "/fail  trace")
+        assert fetch(app_url + "/items/7") == 200
+        proc.expect(r"TXN     \S+  GET " + app_url + r"/items/7  \d+\.\d ms  trace [0-9a-f]{32}")
+        page = wait_for(lambda: _text(inbox_url + "/"))
+        assert "ZeroDivisionError" in page
+    finally:
+        assert proc.stop() == 0
+
+
+def test_run_with_a_dsn_sends_there(inbox):
+    """With SENTRY_DSN set, `run` starts no inbox of its own and events go to that DSN."""
+    env = {**without_sentry_env(), "SENTRY_DSN": inbox.dsn, "SENTRY_ENVIRONMENT": "staging"}
+    proc, app_url = run_demo(env=env)
+    try:
+        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+        assert fetch(app_url + "/user") == 500
+        [issue] = wait_for(inbox.store.issues)
+        assert issue.title == "PermissionError: user 42 may not open invoice 7"
+        event = inbox.store.event(issue.last_event_id)
+        assert event is not None
+        assert event["environment"] == "staging"
+        assert event["user"]["id"] == "42"
+        assert event["tags"]["plan"] == "pro"
+    finally:
+        assert proc.stop() == 0
+    assert not any("local inbox" in line for line in proc.seen)
+
+
+def _text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+        return str(response.read().decode())

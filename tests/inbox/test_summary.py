@@ -1,0 +1,146 @@
+import re
+
+import pytest
+
+from sentry_asgi.inbox._console import line
+from sentry_asgi.inbox._envelope import EnvelopeError, parse
+from sentry_asgi.inbox._store import Store
+from sentry_asgi.inbox._summary import summarize
+
+
+def error(value: str, function: str = "handler", exc_type: str = "ValueError") -> dict:
+    return {
+        "event_id": "a" * 32,
+        "level": "error",
+        "exception": {
+            "values": [
+                {
+                    "type": "KeyError",
+                    "value": "'cause'",
+                    "stacktrace": {"frames": [{"module": "app", "function": "load"}]},
+                },
+                {
+                    "type": exc_type,
+                    "value": value,
+                    "stacktrace": {
+                        "frames": [
+                            {"module": "app.views", "function": function, "in_app": True},
+                            {"module": "starlette.routing", "function": "handle", "in_app": False},
+                        ]
+                    },
+                },
+            ]
+        },
+        "request": {"method": "GET", "url": "http://127.0.0.1:8000/fail"},
+        "contexts": {"trace": {"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}},
+    }
+
+
+def test_error_title_and_culprit_come_from_the_last_exception_and_in_app_frame():
+    """The title is the exception raised last; the culprit its innermost in-app frame."""
+    summary = summarize("event", error("bad id"))
+    assert summary.title == "ValueError: bad id"
+    assert summary.culprit == "app.views in handler"
+    assert summary.request == "GET http://127.0.0.1:8000/fail"
+    assert summary.trace_id == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_grouping_by_exception_type_and_culprit():
+    """Messages may differ within an issue; another type or culprit frame is another issue."""
+    base = summarize("event", error("id 1")).fingerprint
+    assert summarize("event", error("id 2")).fingerprint == base
+    assert summarize("event", error("id 1", function="other")).fingerprint != base
+    assert summarize("event", error("id 1", exc_type="TypeError")).fingerprint != base
+
+
+def test_explicit_fingerprint_wins():
+    """An SDK-set fingerprint groups events regardless of their exception."""
+    one = summarize("event", {**error("x"), "fingerprint": ["db-down"]})
+    two = summarize("event", {**error("y", exc_type="OSError"), "fingerprint": ["db-down"]})
+    assert one.fingerprint == two.fingerprint
+
+
+def test_message_events_group_by_template():
+    """Log messages group on the unformatted template, titled with the formatted text."""
+    one = summarize("event", {"logentry": {"message": "user %s", "formatted": "user 1"}})
+    two = summarize("event", {"logentry": {"message": "user %s", "formatted": "user 2"}})
+    assert one.title == "user 1"
+    assert one.fingerprint == two.fingerprint
+    assert summarize("event", {"message": "plain"}).title == "plain"
+
+
+def test_transaction_duration_from_iso_and_float_timestamps():
+    """Transactions carry a duration whatever the timestamp format."""
+    iso = summarize(
+        "transaction",
+        {
+            "transaction": "GET /items/{item_id}",
+            "start_timestamp": "2026-01-01T00:00:00.000000Z",
+            "timestamp": "2026-01-01T00:00:00.250000Z",
+        },
+    )
+    assert iso.kind == "transaction"
+    assert iso.title == "GET /items/{item_id}"
+    assert iso.duration_ms == 250.0
+    floats = summarize("transaction", {"start_timestamp": 10.0, "timestamp": 10.5})
+    assert floats.duration_ms == 500.0
+
+
+def test_wrong_shapes_do_not_break_a_summary():
+    """Any field of the wrong type is ignored rather than refusing the event."""
+    summary = summarize(
+        "event",
+        {"exception": 5, "request": [], "contexts": "x", "level": None, "logentry": 3},
+    )
+    assert summary.title == "(no message)"
+    assert summary.level == "error"
+
+
+def test_console_line_for_an_error_and_a_transaction():
+    """One line each: level, title, request, duration, trace id and a link to the page."""
+    err = line(summarize("event", error("bad <id>\nsecond line")), "http://127.0.0.1:8969")
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d ERROR   ValueError: bad <id> second line  GET http://127.0.0.1:8000/fail"
+        r"  trace 4bf92f3577b34da6a3ce929d0e0e4736"
+        r"  http://127.0.0.1:8969/events/a{32}",
+        err,
+    )
+    txn = summarize(
+        "transaction",
+        {
+            "transaction": "GET /items/{item_id}",
+            "start_timestamp": 1.0,
+            "timestamp": 1.0125,
+            "contexts": {"trace": {"trace_id": "ab" * 16}},
+        },
+    )
+    assert line(txn).endswith("TXN     GET /items/{item_id}  12.5 ms  trace " + "ab" * 16)
+
+
+def test_console_line_drops_terminal_escapes():
+    """Control characters from an event never reach the terminal."""
+    text = line(summarize("event", {"message": "\x1b[2Jcleared"}))
+    assert "\x1b" not in text
+    assert "cleared" in text
+
+
+def test_store_is_all_or_nothing():
+    """An envelope with one bad item stores none of its items."""
+    store = Store(":memory:")
+    good = b'{"type":"event"}\n{"event_id":"' + b"1" * 32 + b'","message":"kept?"}\n'
+    with pytest.raises(EnvelopeError, match=r"item 1 \(event\) payload is not a JSON object"):
+        store.add(parse(b"{}\n" + good + b'{"type":"event"}\n"oops"\n'))
+    assert store.events() == []
+    store.add(parse(b"{}\n" + good))
+    assert [e["title"] for e in store.events()] == ["kept?"]
+    store.close()
+
+
+def test_store_ignores_a_resent_event():
+    """An SDK retry of the same event id does not count twice."""
+    store = Store(":memory:")
+    body = b'{}\n{"type":"event"}\n{"event_id":"' + b"2" * 32 + b'","message":"once"}\n'
+    store.add(parse(body))
+    store.add(parse(body))
+    assert [i.count for i in store.issues()] == [1]
+    store.close()

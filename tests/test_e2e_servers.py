@@ -1,0 +1,234 @@
+"""End to end through every supported server: a real client, sentry_sdk's real HTTP transport.
+
+Each server runs the same app once, on a free 127.0.0.1 port, and is stopped with SIGTERM (what
+process managers send). The tests then read what the receiver decoded.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from conftest import relay_problems
+from servers import PYTHON, free_port, receiver, serve
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.e2e
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+APP = "apps.lifespan_app:app"
+
+
+def command(server: str, port: int) -> list[str]:
+    """The documented way to serve ``APP`` with ``server`` on 127.0.0.1:``port``."""
+    return {
+        "uvicorn": [PYTHON, "-m", "uvicorn", APP, "--host", "127.0.0.1", "--port", str(port)],
+        "hypercorn": [PYTHON, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", APP],
+        "granian": [
+            *(PYTHON, "-m", "granian", "--interface", "asgi"),
+            *("--host", "127.0.0.1", "--port", str(port), APP),
+        ],
+        "daphne": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), APP],
+    }[server]
+
+
+SERVERS = ["uvicorn", "hypercorn", "granian", "daphne"]
+SPEAKS_LIFESPAN = {"uvicorn", "hypercorn", "granian"}  # Daphne never sends a lifespan scope
+
+# The server logs the exception the middleware re-raised, and sentry_sdk's logging integration
+# turns that log line into a second error event.
+
+
+@dataclass
+class Run:
+    """What one server did with the app, read after the server has exited."""
+
+    server: str
+    port: int
+    returncode: int | None
+    lifespan_while_serving: str | None
+    lifespan_after_exit: str | None
+    responses: dict[str, Any]
+    events: list[dict[str, Any]]
+    transactions: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+
+    def errors_for(self, message: str) -> list[dict[str, Any]]:
+        return [
+            event
+            for event in self.events
+            if message in str(event.get("exception", {}).get("values", [{}])[-1].get("value"))
+        ]
+
+
+def read(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None
+
+
+def drive(base: str, ws_base: str) -> dict[str, Any]:
+    """Make the requests every test below reads the outcome of."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    responses: dict[str, Any] = {}
+    responses["ok"] = httpx.get(
+        f"{base}/items/1", headers={"sentry-trace": f"{TRACE_ID}-00f067aa0ba902b7-1"}
+    )
+    responses["failed"] = httpx.get(
+        f"{base}/items/2?fail=1", headers={"authorization": "Bearer e2e-secret-token"}
+    )
+    responses["health"] = httpx.get(f"{base}/health")
+    with connect(f"{ws_base}/ws") as ws:
+        ws.send("hello")
+        responses["echo"] = ws.recv()
+    secret = {"authorization": "Bearer e2e-secret-token"}
+    with connect(f"{ws_base}/ws", additional_headers=secret) as ws:
+        ws.send("fail")
+        try:
+            ws.recv()
+        except ConnectionClosed as closed:
+            responses["ws_closed"] = closed
+    # sentry_sdk sends from one FIFO queue: once this last transaction arrives, all earlier
+    # items (including anything the server logged about the failures) have arrived too.
+    responses["last"] = httpx.get(f"{base}/items/last")
+    return responses
+
+
+def run_server(server: str, tmp: Path) -> Run:
+    """Serve the app with ``server``, drive it, stop the server, and return what arrived."""
+    lifespan_log = tmp / f"{server}-lifespan.log"
+    with receiver() as inbox:
+        port = free_port()
+        env = {**os.environ, "SENTRY_DSN": inbox.dsn, "E2E_LIFESPAN_LOG": str(lifespan_log)}
+        with serve(command(server, port), port, env) as process:
+            responses = drive(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
+            # Read once the app has served (granian's main process listens before its worker
+            # has run the start-up).
+            serving = read(lifespan_log)
+            last = f"http://127.0.0.1:{port}/items/last"
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if any(t["request"]["url"] == last for t in inbox.items("transaction")):
+                    break
+                time.sleep(0.02)
+        # The server has exited: what was still buffered had to be flushed on the way out.
+        return Run(
+            server=server,
+            port=port,
+            returncode=process.returncode,
+            lifespan_while_serving=serving,
+            lifespan_after_exit=read(lifespan_log),
+            responses=responses,
+            events=inbox.items("event"),
+            transactions=inbox.items("transaction"),
+            sessions=inbox.items("sessions"),
+        )
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    return run_server(request.param, tmp_path_factory.mktemp(request.param))
+
+
+def test_http_error_event_carries_the_request(run: Run):
+    """A view's exception becomes one event with the server's real URL and port, filtered secrets and the route."""
+    assert run.responses["failed"].status_code == 500
+    event = run.errors_for("item 2 failed")[0]
+    assert event["exception"]["values"][-1]["type"] == "ValueError"
+    assert event["exception"]["values"][-1]["mechanism"]["handled"] is False
+    assert event["request"]["url"] == f"http://127.0.0.1:{run.port}/items/2"
+    assert event["request"]["method"] == "GET"
+    assert event["request"]["query_string"] == "fail=1"
+    assert event["request"]["headers"]["authorization"] == "[Filtered]"
+    assert "e2e-secret-token" not in str(event)
+    assert event["tags"]["item"] == "2"
+    assert event["transaction"] == "/items/{item_id}"
+
+
+def test_incoming_trace_is_continued(run: Run):
+    """A sentry-trace header sent by the client is continued: same trace id in the view and in the transaction."""
+    assert run.responses["ok"].status_code == 200
+    assert run.responses["ok"].json()["trace"].startswith(TRACE_ID)
+    continued = [t for t in run.transactions if t["contexts"]["trace"]["trace_id"] == TRACE_ID]
+    assert len(continued) == 1
+    assert continued[0]["contexts"]["trace"]["parent_span_id"] == "00f067aa0ba902b7"
+    assert continued[0]["request"]["url"] == f"http://127.0.0.1:{run.port}/items/1"
+
+
+def test_every_request_is_one_transaction_and_excluded_paths_none(run: Run):
+    """Each HTTP request and websocket gets one transaction named by its route; /health (excluded) gets none."""
+    assert run.responses["health"].text == "ok"
+    http = sorted(
+        t["transaction"] for t in run.transactions if t["contexts"]["trace"]["op"] == "http.server"
+    )
+    assert http == ["/items/{item_id}"] * 3
+    ws = [t for t in run.transactions if t["contexts"]["trace"]["op"] == "websocket.server"]
+    assert [t["transaction"] for t in ws] == ["/ws", "/ws"]
+    assert all("/health" not in t["request"]["url"] for t in run.transactions)
+    statuses = sorted(str(t["contexts"]["trace"].get("status")) for t in run.transactions)
+    assert statuses.count("internal_error") == 2
+
+
+def test_websocket_error_event_has_its_ws_url(run: Run):
+    """A websocket handler's exception is reported with its ws:// URL on the server's real port and filtered secrets."""
+    assert run.responses["echo"] == "hello"
+    assert "ws_closed" in run.responses
+    event = run.errors_for("websocket failed")[0]
+    assert event["exception"]["values"][-1]["type"] == "RuntimeError"
+    assert event["request"]["url"] == f"ws://127.0.0.1:{run.port}/ws"
+    assert event["request"]["headers"]["authorization"] == "[Filtered]"
+    assert "e2e-secret-token" not in str(event)
+    assert event["transaction"] == "/ws"
+
+
+def test_sentry_accepts_every_payload(run: Run):
+    """Relay's normaliser accepts every event and transaction the server's process sent."""
+    assert run.events
+    assert run.transactions
+    for payload in [*run.events, *run.transactions]:
+        assert relay_problems(payload) == []
+
+
+def test_lifespan_goes_through_untouched(run: Run):
+    """The app's lifespan start-up and shut-down both run under the middleware, and report nothing."""
+    if run.server in SPEAKS_LIFESPAN:
+        assert run.lifespan_while_serving == "startup\n"
+        assert run.lifespan_after_exit == "startup\nshutdown\n"
+    else:
+        assert run.lifespan_after_exit is None
+    assert run.returncode in (0, -signal.SIGTERM)
+    # Every event is about one of the two failures the client provoked; none about the lifespan.
+    failures = ("item 2 failed", "websocket failed")
+    for event in run.events:
+        logentry = event.get("logentry") or {}
+        exception = event.get("exception", {"values": [{}]})["values"][-1]
+        text = f"{logentry.get('formatted') or logentry.get('message')} {exception.get('value')}"
+        assert any(failure in text for failure in failures), event
+        assert exception.get("mechanism", {}).get("type") != "asgi.lifespan"
+
+
+def test_one_error_event_per_failure(run: Run):
+    """Each failure reaches Sentry exactly once, although the server also logs the exception it received.
+
+    daphne logs it again from a timer outside the request's context, where sentry_sdk's dedupe
+    cannot see it; granian logs it as text on ``_granian.utils``. Both repeats are dropped.
+    """
+    assert len(run.errors_for("item 2 failed")) == 1
+    assert len(run.errors_for("websocket failed")) == 1
+    assert len(run.events) == 2
+
+
+def test_sigterm_flushes_what_is_buffered(run: Run):
+    """A graceful SIGTERM stop still delivers what sentry_sdk buffers for 60 s: the request sessions' aggregate."""
+    aggregates = [a for s in run.sessions for a in s["aggregates"]]
+    assert sum(a.get("crashed", 0) for a in aggregates) == 2  # the two failures
+    assert (
+        sum(a.get("exited", 0) for a in aggregates) == 4
+    )  # /items/1, /health, the echo, /items/last
