@@ -1,0 +1,162 @@
+"""Derived numbers (overheads, ratios, targets) and the Markdown rendering of a result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import variants
+
+# (what, our variant, the reference, the largest allowed ratio of our overhead to the reference's)
+OVERHEAD_TARGETS = [
+    ("tracing off, vs sentry_sdk", "ours-off", "sdk-off", 0.1),
+    ("tracing off, vs one bare isolation_scope()", "ours-off", "isolation_scope", 2.0),
+    ("traces_sample_rate=0.0, vs sentry_sdk", "ours-unsampled", "sdk-unsampled", 0.1),
+    ("sampled, transaction lifecycle, vs sentry_sdk", "ours-sampled", "sdk-sampled", 0.5),
+    ("sampled, stream lifecycle, vs sentry_sdk", "ours-stream", "sdk-stream", 0.5),
+    ("error path, vs sentry_sdk", "ours-error", "sdk-error", 1.0),
+]
+SERVER_TARGET = ("uvicorn throughput, tracing off, vs bare app", "ours-off", 0.75)
+
+
+def derive(timings: dict[str, Any]) -> None:
+    """Add the overhead and the ratios to the bare app and to sentry_sdk to every timed variant."""
+    for name, row in timings.items():
+        base = timings.get(variants.BY_NAME[name].baseline)
+        row["overhead_us"] = row["median_us"] - base["median_us"] if base else None
+        row["x_bare"] = row["median_us"] / base["median_us"] if base else None
+    for name, row in timings.items():
+        variant = variants.BY_NAME[name]
+        peer = timings.get(variant.peer) if variant.peer else None
+        if peer and row["overhead_us"] is not None and peer.get("overhead_us"):
+            row["overhead_vs_sentry_sdk"] = row["overhead_us"] / peer["overhead_us"]
+        else:
+            row["overhead_vs_sentry_sdk"] = None
+
+
+def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with what was measured; a variant that could not run counts as not met."""
+    timings = result["inprocess"]["variants"]
+    rows = []
+    for what, ours, reference, limit in OVERHEAD_TARGETS:
+        mine, theirs = timings.get(ours), timings.get(reference)
+        ratio = mine["overhead_us"] / theirs["overhead_us"] if mine and theirs else None
+        rows.append(_target(what, ratio, limit, "<="))
+    server = result.get("server", {}).get("variants", {})
+    what, ours, limit = SERVER_TARGET
+    rows.append(_target(what, server[ours]["x_bare"] if ours in server else None, limit, ">="))
+    return rows
+
+
+def _target(what: str, ratio: float | None, limit: float, sense: str) -> dict[str, Any]:
+    met = ratio is not None and (ratio <= limit if sense == "<=" else ratio >= limit)
+    return {"what": what, "measured": ratio, "target": f"{sense} {limit:g}", "met": met}
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """Render the whole result as Markdown tables, ready for the README."""
+    meta = result["meta"]
+    parts = [
+        f"Machine: {meta['cpu']}, {meta['cores']} cores, Python {meta['python']}. "
+        + ", ".join(f"{name} {version}" for name, version in meta["versions"].items())
+        + ".",
+        "",
+        _inprocess_table(result["inprocess"]),
+        "",
+        _targets_table(result["targets"]),
+    ]
+    if result.get("server"):
+        parts += ["", _server_table(result["server"])]
+    if result.get("memory"):
+        parts += ["", _memory_table(result["memory"])]
+    if result.get("unavailable"):
+        parts += ["", "Not measured:"]
+        parts += [f"- `{name}`: {why}" for name, why in result["unavailable"].items()]
+    return "\n".join(parts) + "\n"
+
+
+def _inprocess_table(inprocess: dict[str, Any]) -> str:
+    lines = [
+        (
+            f"In process, CPU µs per request (median of {inprocess['rounds']} interleaved "
+            "batches, min..max); overhead is the variant minus the bare app (the raising app for "
+            "error paths)."
+        ),
+        "",
+        "| Variant | µs/request | min..max | overhead µs | x bare | overhead ÷ sentry_sdk's |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for variant in variants.VARIANTS:
+        row = inprocess["variants"].get(variant.name)
+        if row is None:
+            continue
+        lines.append(
+            f"| {variant.label} | {row['median_us']:.2f} | {row['min_us']:.2f}..{row['max_us']:.2f}"
+            f" | {_num(row['overhead_us'])} | {_num(row['x_bare'], 'x')}"
+            f" | {_num(row['overhead_vs_sentry_sdk'], 'ratio')} |"
+        )
+    return "\n".join(lines)
+
+
+def _targets_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        (
+            "Targets (ratio of our overhead to the reference's; for the server, of our "
+            "throughput to the bare app's):"
+        ),
+        "",
+        "| Target | measured | wanted | met |",
+        "|---|--:|--:|:-:|",
+    ]
+    for row in rows:
+        met = "yes" if row["met"] else "**no**"
+        measured = _num(row["measured"], "ratio")
+        lines.append(f"| {row['what']} | {measured} | {row['target']} | {met} |")
+    return "\n".join(lines)
+
+
+def _server_table(server: dict[str, Any]) -> str:
+    tool = server["load_generator"]
+    note = "" if tool == "wrk" else " (wrk missing: the Python load generator bounds these numbers)"
+    lines = [
+        (
+            f"uvicorn, 1 worker, {tool}{note}, {server['connections']} connections over "
+            f"loopback, {server['seconds']:g} s per run, median of {server['rounds']}:"
+        ),
+        "",
+        "| Variant | req/s | x bare | p50 ms | p99 ms |",
+        "|---|--:|--:|--:|--:|",
+    ]
+    for name, row in server["variants"].items():
+        lines.append(
+            f"| {variants.BY_NAME[name].label} | {row['rps']:,.0f} | {row['x_bare']:.3f}"
+            f" | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def _memory_table(memory: dict[str, Any]) -> str:
+    lines = [
+        f"Memory after {memory['requests']:,} requests (after a warm-up, gc collected):",
+        "",
+        "| Variant | RSS KiB | RSS growth KiB | live objects growth |",
+        "|---|--:|--:|--:|",
+    ]
+    for variant in variants.VARIANTS:
+        row = memory["variants"].get(variant.name)
+        if row is None:
+            continue
+        lines.append(
+            f"| {variant.label} | {row['rss_after_kib']:,} | {row['rss_growth_kib']:,}"
+            f" | {row['objects_growth']:,} |"
+        )
+    return "\n".join(lines)
+
+
+def _num(value: float | None, kind: str = "us") -> str:
+    if value is None:
+        return "-"
+    if kind == "x":
+        return f"{value:.1f}"
+    if kind == "ratio":
+        return f"{value:.3f}"
+    return f"{value:.2f}"

@@ -1,0 +1,185 @@
+"""Every measured configuration: which middleware, which SDK options, which interpreter runs it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import apps
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# Never contacted: the transport below replaces the network, but the SDK still parses a real DSN.
+DSN = "http://0123456789abcdef0123456789abcdef@127.0.0.1:9/1"
+
+# sentry_sdk.init options per tracing mode; the same for every Sentry middleware measured.
+MODES: dict[str, dict[str, Any]] = {
+    "off": {},
+    "unsampled": {"traces_sample_rate": 0.0},
+    "sampled": {"traces_sample_rate": 1.0},
+    "stream": {"traces_sample_rate": 1.0, "trace_lifecycle": "stream"},
+    "error": {},
+}
+
+MODE_LABELS = {
+    "off": "tracing off",
+    "unsampled": "traces_sample_rate=0.0",
+    "sampled": "sampled, transaction lifecycle",
+    "stream": "sampled, stream lifecycle",
+    "error": "error path, per captured exception",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the results: a middleware (or none) under one configuration."""
+
+    name: str
+    label: str
+    group: str  # "baseline", "ours", "sentry_sdk", "otel", "encode"
+    mode: str  # a key of MODES, or "" when Sentry is not involved
+    env: str = "main"  # "main": the bench venv; "encode": the venv of encode/sentry-asgi 0.2
+    failing: bool = False
+
+    @property
+    def baseline(self) -> str:
+        """The variant whose cost is subtracted to get this one's overhead."""
+        return "bare-error" if self.failing else "bare"
+
+    @property
+    def peer(self) -> str | None:
+        """The sentry_sdk variant this one is judged against."""
+        if self.group in ("baseline", "sentry_sdk"):
+            return None
+        return f"sdk-{self.mode or 'off'}"
+
+
+def _sentry_rows(prefix: str, group: str, title: str) -> list[Variant]:
+    return [
+        Variant(f"{prefix}-{mode}", f"{title}, {label}", group, mode, failing=mode == "error")
+        for mode, label in MODE_LABELS.items()
+    ]
+
+
+VARIANTS: list[Variant] = [
+    Variant("bare", "bare app", "baseline", ""),
+    Variant("isolation_scope", "bare app + one isolation_scope()", "baseline", "off"),
+    *_sentry_rows("ours", "ours", "sentry-asgi"),
+    *_sentry_rows("sdk", "sentry_sdk", "sentry_sdk SentryAsgiMiddleware"),
+    Variant("otel-api", "OpenTelemetry ASGI, API only", "otel", ""),
+    Variant("otel-sdk", "OpenTelemetry ASGI, with SDK", "otel", ""),
+    Variant("encode", "encode/sentry-asgi 0.2", "encode", "off", env="encode"),
+    Variant(
+        "encode-error",
+        "encode/sentry-asgi 0.2, error path",
+        "encode",
+        "error",
+        "encode",
+        failing=True,
+    ),
+    Variant("bare-error", "bare app, raising", "baseline", "", failing=True),
+]
+BY_NAME = {variant.name: variant for variant in VARIANTS}
+
+# The variants served by uvicorn and loaded over loopback.
+SERVER_VARIANTS = ["bare", "ours-off", "ours-sampled", "sdk-off", "sdk-sampled"]
+
+
+def build(variant: Variant) -> tuple[Any, Callable[[], None]]:
+    """Set up the process for one variant; return the ASGI app and what finishes a batch."""
+    inner = apps.failing_app if variant.failing else apps.app
+    if variant.group == "otel":
+        return _otel(inner, with_sdk=variant.name == "otel-sdk"), _nothing
+    if variant.mode:
+        _init_sentry(MODES[variant.mode])
+    return wrapper_for(variant)(inner), _flush if variant.mode else _nothing
+
+
+def _nothing() -> None:
+    """Variants without Sentry have nothing buffered."""
+
+
+def _flush() -> None:
+    """Count the work the SDK defers (span batches, sessions) in the batch that caused it."""
+    import sentry_sdk
+
+    sentry_sdk.flush()
+
+
+def _init_sentry(options: dict[str, Any]) -> None:
+    import sentry_sdk
+    from transport import SerializingTransport
+
+    sentry_sdk.init(
+        dsn=DSN,
+        transport=SerializingTransport,
+        release="shop@1.4.2",
+        environment="production",
+        **options,
+    )
+
+
+def _bare(app: Any) -> Any:
+    return app
+
+
+def _isolation_scope(app: Any) -> Any:
+    """Enter and leave one isolation scope: the floor any Sentry middleware stands on."""
+    import sentry_sdk
+
+    async def isolated(scope: Any, receive: Any, send: Any) -> None:
+        with sentry_sdk.isolation_scope():
+            pass
+        await app(scope, receive, send)
+
+    return isolated
+
+
+def _ours(app: Any) -> Any:
+    from sentry_asgi import SentryMiddleware
+
+    return SentryMiddleware(app)
+
+
+def _sentry_sdk(app: Any) -> Any:
+    from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+
+    return SentryAsgiMiddleware(app)
+
+
+def _encode(app: Any) -> Any:
+    from sentry_asgi import SentryMiddleware
+
+    return SentryMiddleware(app)
+
+
+def _otel(app: Any, *, with_sdk: bool) -> Any:
+    """Wrap in OpenTelemetry's middleware; with the SDK, spans end in a no-op exporter inline."""
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    if with_sdk:
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from transport import NullSpanExporter
+
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(NullSpanExporter()))
+        trace.set_tracer_provider(provider)
+    return OpenTelemetryMiddleware(app)
+
+
+_WRAPPERS = {
+    "baseline": _bare,
+    "ours": _ours,
+    "sentry_sdk": _sentry_sdk,
+    "encode": _encode,
+}
+
+
+def wrapper_for(variant: Variant) -> Callable[[Any], Any]:
+    """Return the middleware constructor of a variant; the isolation_scope row has its own."""
+    if variant.name == "isolation_scope":
+        return _isolation_scope
+    return _WRAPPERS[variant.group]
