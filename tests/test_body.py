@@ -153,3 +153,23 @@ async def test_the_app_receives_the_very_same_messages(sentry_init):
     await call(SentryMiddleware(app), body_scope("text/plain"), messages)
     assert all(a is b for a, b in zip(received, originals, strict=True))
     assert originals[0] == {"type": "http.request", "body": b"a", "more_body": True}
+
+
+async def test_body_read_up_to_its_content_length_counts_as_whole(sentry_init):
+    """A framework that reads exactly Content-Length bytes, never the closing message, still gets its body attached."""
+    transport = sentry_init()
+    scope = http_scope(
+        "/submit",
+        method="POST",
+        headers=[
+            (b"host", b"h"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"8"),
+        ],
+    )
+    messages = [
+        {"type": "http.request", "body": b'{"a": 1}', "more_body": True},
+        {"type": "http.request", "body": b""},
+    ]
+    event = await capture(transport, reader(chunks_to_read=1), scope, messages)
+    assert event["request"]["data"] == {"a": 1}

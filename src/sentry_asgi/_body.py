@@ -29,10 +29,13 @@ def body_cap(policy: Policy) -> int:
 class BodyRecorder:
     """A copy of the body chunks the app received, bounded by ``cap``."""
 
-    __slots__ = ("cap", "chunks", "complete", "size", "too_large")
+    __slots__ = ("cap", "chunks", "complete", "expected", "size", "too_large")
 
-    def __init__(self, cap: int) -> None:
+    def __init__(self, cap: int, expected: int | None = None) -> None:
         self.cap = cap
+        # Content-Length: a framework that reads exactly that many bytes never asks for the
+        # server's closing empty message, yet it has read the whole body.
+        self.expected = expected
         self.chunks: list[bytes] = []
         self.size = 0
         self.too_large = False
@@ -48,7 +51,9 @@ class BodyRecorder:
                 self.chunks.clear()  # never hold more than the cap
             else:
                 self.chunks.append(bytes(body))
-        if not message.get("more_body", False):
+        if not message.get("more_body", False) or (
+            self.expected is not None and self.size >= self.expected
+        ):
             self.complete = True
 
 

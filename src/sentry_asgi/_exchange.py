@@ -18,7 +18,7 @@ from sentry_asgi._errors import MECHANISM, capture_exception, is_disconnect, ret
 from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
 from sentry_asgi._privacy import policy_for
-from sentry_asgi._request import build_request_data, decode_headers
+from sentry_asgi._request import build_request_data, decode_headers, header_value
 from sentry_asgi._scrub import Secrets
 from sentry_asgi._sdk import attach_stacktrace_now, over_size_limit
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from sentry_asgi.frameworks import Framework, Match
 
 _ERROR_LEVELS = frozenset({"error", "fatal"})
+# The request data built here holds filtered values only: no need to search it for secrets.
+_REQUEST_IS_CLEAN = frozenset({"request"})
 
 
 class Exchange:
@@ -109,7 +111,11 @@ class Exchange:
 
     def _record_body(self, message: Message) -> None:
         if self._body is None:
-            self._body = BodyRecorder(body_cap(policy_for(self.client_options)))
+            length = header_value(self.scope, b"content-length")
+            self._body = BodyRecorder(
+                body_cap(policy_for(self.client_options)),
+                int(length) if length and length.isdigit() else None,
+            )
         self._body.record(message)
 
     async def send(self, message: Message) -> None:
@@ -210,10 +216,7 @@ class Exchange:
         if body.too_large:
             data["data"] = over_size_limit()
         elif body.chunks and body.complete:
-            content_type = ""
-            for name, value in decode_headers(self.scope):
-                if name == "content-type":
-                    content_type = value
+            content_type = header_value(self.scope, b"content-type") or ""
             data["data"] = parse_body(b"".join(body.chunks), content_type, secrets)
 
     def name(self) -> tuple[str, str]:
@@ -273,8 +276,10 @@ class Exchange:
         data, secrets = self.request_data()
         existing = event.get("request")
         merged = {**data, "headers": dict(data["headers"])}
-        if isinstance(existing, dict):
+        clean = _REQUEST_IS_CLEAN
+        if isinstance(existing, dict) and existing:
             merged.update(existing)  # what a framework or the user set wins
+            clean = frozenset()
         event["request"] = merged
         if not is_transaction:
             source = (event.get("transaction_info") or {}).get("source")
@@ -288,7 +293,7 @@ class Exchange:
             elif secrets:
                 attach_stacktrace_now(event, self.client_options)
         if secrets and (not is_transaction or secrets.found_in(event)):
-            secrets.scrub_tree(event)
+            secrets.scrub_tree(event, skip=clean)
 
 
 def _unhandled(event: dict[str, Any]) -> bool:

@@ -31,6 +31,17 @@ def decode_headers(scope: Scope) -> list[tuple[str, str]]:
     return decoded
 
 
+def header_value(scope: Scope, name: bytes) -> str | None:
+    """One header's value straight from the raw list (the first one), without decoding the rest."""
+    for pair in scope.get("headers") or ():
+        try:
+            if pair[0] == name:
+                return bytes(pair[1]).decode("latin-1")
+        except (TypeError, IndexError):
+            continue
+    return None
+
+
 def _scheme(scope: Scope) -> str:
     scheme = scope.get("scheme")
     if not isinstance(scheme, str) or not scheme:
@@ -108,15 +119,16 @@ def build_request_data(
     if isinstance(raw_query, (bytes, bytearray)) and raw_query:
         data["query_string"] = filter_query(raw_query.decode("latin-1"), policy.query, secrets)
 
-    kept = []
-    for name, value in by_name.items() if policy.headers.mode != "off" else ():
-        if name in ("cookie", "set-cookie"):
-            cookies = filter_cookies(value, policy.cookies, secrets)
-            if cookies is not None:
-                kept.append((name, cookies))
-        else:
-            kept.extend(filter_pairs([(name, value)], policy.headers, secrets))
-    data["headers"] = dict(kept)
+    if policy.headers.mode != "off":
+        cookies = {}
+        for name in ("cookie", "set-cookie"):
+            value = by_name.pop(name, None)
+            if value is not None:
+                cookies[name] = filter_cookies(value, policy.cookies, secrets)
+        data["headers"] = dict(filter_pairs(by_name.items(), policy.headers, secrets))
+        data["headers"].update((name, value) for name, value in cookies.items() if value)
+    else:
+        data["headers"] = {}
 
     if policy.user_info:
         hops = forwarded_for(v for n, v in headers if n == "forwarded") or x_forwarded_for(

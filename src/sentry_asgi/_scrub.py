@@ -22,29 +22,32 @@ FILTERED = "[Filtered]"  # sentry_sdk's marker for a removed value
 # Shorter values are left alone: replacing "1" everywhere would wreck the event, not protect it.
 MIN_SECRET_LENGTH = 4
 _PLAIN = re.compile(r"[A-Za-z0-9._~-]+")
+_ESCAPED_BY_REPR_OR_JSON = re.compile(r"""[\\'"\x00-\x1f\x7f-\U0010ffff]""")
 
 
 def _encodings(secret: str) -> set[str]:
     """The forms a secret takes once serialised: raw, URL-, JSON-, repr- and bytes-repr-encoded."""
     if _PLAIN.fullmatch(secret):  # every encoding of a plain token is the token itself
         return {secret}
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
-    forms.add(repr(secret)[1:-1])
-    try:
-        forms.add(repr(secret.encode("latin-1"))[2:-1])
-    except UnicodeEncodeError:
-        forms.add(repr(secret.encode("utf-8"))[2:-1])
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    if _ESCAPED_BY_REPR_OR_JSON.search(secret):  # otherwise those forms are the raw text
+        forms.add(json.dumps(secret)[1:-1])
+        forms.add(repr(secret)[1:-1])
+        try:
+            forms.add(repr(secret.encode("latin-1"))[2:-1])
+        except UnicodeEncodeError:
+            forms.add(repr(secret.encode("utf-8"))[2:-1])
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
 class Secrets:
     """The secret values seen in one request, to be searched for across a whole event."""
 
-    __slots__ = ("_forms", "_pattern")
+    __slots__ = ("_forms", "_needles")
 
     def __init__(self) -> None:
         self._forms: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        self._needles: tuple[str, ...] | None = None
 
     def add(self, value: str) -> None:
         """Remember a value that was filtered out, and the parts an attacker could reuse."""
@@ -55,25 +58,34 @@ class Secrets:
         scheme, _, credentials = value.partition(" ")
         if credentials and scheme.isalpha():  # "Bearer abc": the token alone is the secret
             self._forms |= _encodings(credentials.strip())
-        self._pattern = None
+        self._needles = None
 
     def __bool__(self) -> bool:
         return bool(self._forms)
 
-    def _compiled(self) -> re.Pattern[str]:
-        if self._pattern is None:
-            ordered = sorted(self._forms, key=len, reverse=True)
-            self._pattern = re.compile("|".join(map(re.escape, ordered)))
-        return self._pattern
+    def needles(self) -> tuple[str, ...]:
+        """The fewest forms that still find every secret: a form containing another is redundant.
+
+        "Bearer abc", quoted or not, always contains "abc": replacing "abc" removes the secret
+        from all of them, and each form less is one substring search less per string.
+        """
+        if self._needles is None:
+            kept: list[str] = []
+            for form in sorted(self._forms, key=len):
+                if not any(shorter in form for shorter in kept):
+                    kept.append(form)
+            self._needles = tuple(kept)
+        return self._needles
 
     def scrub(self, text: str) -> str:
-        """Replace every known secret form in ``text`` (longest first, in one pass)."""
-        if not self._forms:
-            return text
-        return self._compiled().sub(FILTERED, text)
+        """Replace every known secret form in ``text``."""
+        for needle in self.needles():
+            if needle in text:
+                text = text.replace(needle, FILTERED)
+        return text
 
     def found_in(self, event: Any) -> bool:
-        """Tell, in one C-speed pass over the event as JSON, whether any secret form is in it.
+        """Tell, from one C-speed pass over the event as JSON, whether any secret form is in it.
 
         Cheaper than walking an event that, like most transactions, holds none. The JSON text
         escapes some characters, so the escaped forms are among those searched for.
@@ -81,37 +93,81 @@ class Secrets:
         if not self._forms:
             return False
         text = json.dumps(event, default=repr, ensure_ascii=False)
-        return self._compiled().search(text) is not None
+        return any(needle in text for needle in self.needles())
 
-    def scrub_tree(self, node: Any) -> Any:
-        """Scrub every string (and dict key) in a JSON-like tree, in place where possible."""
-        kind = type(node)
-        if kind is str:
-            return self.scrub(node)
-        if kind is int or kind is float or kind is bool or node is None:
+    def scrub_tree(self, node: Any, skip: frozenset[str] = frozenset()) -> Any:
+        """Scrub every string (and dict key) in a JSON-like tree, in place where possible.
+
+        Top-level keys in ``skip`` are known to be clean already (request data built here).
+        """
+        if not self._forms:
             return node
-        if kind is dict or isinstance(node, MutableMapping):
+        needles = self.needles()
+        filtered = FILTERED
+
+        def scrub(text: str) -> str:
+            for needle in needles:
+                if needle in text:
+                    text = text.replace(needle, filtered)
+            return text
+
+        if skip and isinstance(node, MutableMapping):
             for key in list(node):
-                if key in _NEVER_SECRET:
-                    continue
-                value = self.scrub_tree(node[key])
-                new_key = self.scrub(key) if type(key) is str else key
+                if key not in skip:
+                    node[key] = _walk(node[key], scrub, MIN_SECRET_LENGTH)
+            return node
+        return _walk(node, scrub, MIN_SECRET_LENGTH)
+
+
+def _walk(node: Any, scrub: Any, shortest: int) -> Any:  # noqa: C901, PLR0912 - unrolled for speed
+    """Apply ``scrub`` to every string of a tree: the hot loop of the error path, kept lean."""
+    kind = type(node)
+    if kind is str:
+        return scrub(node) if len(node) >= shortest else node
+    if kind is dict or (kind is not list and isinstance(node, MutableMapping)):
+        for key in list(node):
+            if key in _NEVER_SECRET:
+                continue
+            value = node[key]
+            if type(value) is str:
+                if len(value) >= shortest:
+                    node[key] = scrub(value)
+            elif value is not None and type(value) not in _SCALARS:
+                node[key] = _walk(value, scrub, shortest)
+            if type(key) is str and len(key) >= shortest:
+                new_key = scrub(key)
                 if new_key != key:
-                    del node[key]
-                node[new_key] = value
-            return node
-        if kind is list or isinstance(node, MutableSequence):
-            for index, value in enumerate(node):
-                node[index] = self.scrub_tree(value)
-            return node
-        if kind is tuple:
-            return tuple(self.scrub_tree(value) for value in node)
+                    node[new_key] = node.pop(key)
         return node
+    if kind is list or isinstance(node, MutableSequence):
+        for index, value in enumerate(node):
+            if type(value) is str:
+                if len(value) >= shortest:
+                    node[index] = scrub(value)
+            elif value is not None and type(value) not in _SCALARS:
+                node[index] = _walk(value, scrub, shortest)
+        return node
+    if kind is tuple:
+        return tuple(_walk(value, scrub, shortest) for value in node)
+    return node
+
+
+_SCALARS = frozenset({int, float, bool})
 
 
 # Parts of an event that describe the SDK, the machine or the source code, never request data.
 _NEVER_SECRET = frozenset(
-    {"modules", "sdk", "debug_meta", "_meta", "pre_context", "post_context", "context_line"}
+    {
+        "modules",
+        "sdk",
+        "debug_meta",
+        "_meta",
+        "pre_context",
+        "post_context",
+        "context_line",
+        "runtime",
+        "os",
+    }
 )
 
 
