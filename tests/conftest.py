@@ -111,9 +111,9 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
     transports: list[CapturingTransport] = []
 
     def init(**options: Any) -> CapturingTransport:
-        transport = CapturingTransport()
-        transports.append(transport)
         options.setdefault("dsn", "http://public@127.0.0.1:9/1")
+        transport = CapturingTransport({"dsn": options["dsn"]})  # parses the DSN (org id) as HTTP's
+        transports.append(transport)
         with warnings.catch_warnings():
             # Deprecated in favour of data_collection, yet what most apps still configure.
             warnings.filterwarnings("ignore", "The send_default_pii option", DeprecationWarning)

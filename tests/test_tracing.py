@@ -294,3 +294,37 @@ async def test_websocket_connection_records_handshake_close_code_and_duration(se
     assert trace["data"]["websocket.duration_seconds"] >= 0
     assert [s["op"] for s in tx["spans"]] == ["websocket.handshake"]
     assert tx["request"]["url"] == "ws://h/ws"
+
+
+async def test_route_is_absent_from_sampling_when_routing_has_not_run(sentry_init):
+    """Starlette routes inside the app: the sampler is not given a route it cannot know yet."""
+    seen = []
+
+    def sampler(context):
+        seen.append(context.get("http.route", "absent"))
+        return 1.0
+
+    sentry_init(auto_enabling_integrations=False, traces_sampler=sampler)
+    await call(SentryMiddleware(app()), scope_with("/items/1"))
+    assert seen == ["absent"]
+
+
+async def test_strict_trace_continuation_is_respected(sentry_init):
+    """With strict_trace_continuation, an upstream that names no organisation starts a new trace."""
+    if "strict_trace_continuation" not in inspect.signature(ClientConstructor.__init__).parameters:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} has no strict_trace_continuation")
+    header = (b"sentry-trace", f"{TRACE_ID}-{PARENT}-1".encode())
+    baggage = (b"baggage", f"sentry-trace_id={TRACE_ID}".encode())
+    trace_ids = []
+    for strict in (False, True):
+        transport = sentry_init(
+            auto_enabling_integrations=False,
+            traces_sample_rate=1.0,
+            strict_trace_continuation=strict,
+            dsn="http://public@o1.ingest.example.invalid:9/1",  # organisation 1; never contacted
+        )
+        await call(SentryMiddleware(app()), scope_with("/items/1", header, baggage))
+        sentry_sdk.flush()
+        trace_ids.append(transport.transactions[0]["contexts"]["trace"]["trace_id"])
+    assert trace_ids[0] == TRACE_ID
+    assert trace_ids[1] != TRACE_ID

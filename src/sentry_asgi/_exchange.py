@@ -236,6 +236,11 @@ class Exchange:
             self._matched = match
         return self._matched
 
+    def route_before_routing(self) -> str | None:
+        """The route template, if known before the app routes (a framework that can match now)."""
+        template, source = resolve_name(self.scope, "url", self._route)
+        return template if source == "route" else None
+
     def _route(self, _scope: Scope) -> str | None:
         match = self._framework_match()
         return match.template if match is not None else None

@@ -202,6 +202,9 @@ def start_trace(
     name, source = exchange.name()
     op = f"{kind}.server"
     sampling_context = {"asgi_scope": scope, "http.method": scope.get("method"), "url.path": path}
+    route = exchange.route_before_routing()
+    if route is not None:
+        sampling_context["http.route"] = route
     if streamed:
         sentry_sdk.Scope.set_custom_sampling_context(sampling_context)
         span = streaming_api().start_span(

@@ -173,3 +173,16 @@ async def test_json_body_the_view_read_is_on_the_event(sentry_init, http):
     (event,) = transport.events
     assert event["exception"]["values"][-1]["value"] == "widget"
     assert event["request"]["data"] == {"name": "widget", "password": "[Filtered]"}
+
+
+async def test_traces_sampler_sees_the_route_before_the_app_runs(sentry_init, http):
+    """Where the framework can match the request up front, traces_sampler gets its route template."""
+    seen = []
+
+    def sampler(context):
+        seen.append(context.get("http.route"))
+        return 1.0
+
+    sentry_init(auto_enabling_integrations=False, traces_sampler=sampler)
+    await http(SentryMiddleware(quart_app()), "/items/42")
+    assert seen == ["/items/<int:item_id>"]
