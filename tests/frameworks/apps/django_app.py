@@ -1,0 +1,68 @@
+"""A real Django ASGI app: its handler turns view errors into 500s before any middleware."""
+
+from __future__ import annotations
+
+import json
+
+import sentry_sdk
+from django.conf import settings
+from django.http import HttpResponse
+from django.urls import path
+
+if not settings.configured:
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="not-a-secret",  # noqa: S106 - a test app's key
+        ALLOWED_HOSTS=["testserver"],
+        ROOT_URLCONF=__name__,
+        MIDDLEWARE=[f"{__name__}.user_from_header"],
+        INSTALLED_APPS=[],
+        USE_TZ=True,
+    )
+
+
+def user_from_header(get_response):
+    """A Django middleware (the framework's request hook) that names the user."""
+
+    def middleware(request):
+        if "x-user" in request.headers:
+            sentry_sdk.set_user({"id": request.headers["x-user"]})
+            sentry_sdk.set_tag("hook", "django-middleware")
+        return get_response(request)
+
+    return middleware
+
+
+async def item(request, item_id):
+    raise ValueError(f"item {item_id}")
+
+
+def sync_item(request, item_id):
+    raise KeyError(item_id)
+
+
+async def broken(request):
+    return HttpResponse("down", status=503)
+
+
+async def fine(request):
+    return HttpResponse("ok")
+
+
+async def create_order(request):
+    raise ValueError(json.loads(request.body)["name"])
+
+
+urlpatterns = [
+    path("orders", create_order),
+    path("items/<int:item_id>", item),
+    path("sync/<int:item_id>", sync_item),
+    path("broken", broken),
+    path("fine", fine),
+]
+
+
+def django_app():
+    from django.core.asgi import get_asgi_application
+
+    return get_asgi_application()

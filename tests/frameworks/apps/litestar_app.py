@@ -1,0 +1,55 @@
+"""A real Litestar app: its exception middleware turns handler errors into 500s itself."""
+
+from __future__ import annotations
+
+import sentry_sdk
+from litestar import Litestar, Response, get, post, websocket
+from litestar.connection import WebSocket  # noqa: TC002 - Litestar reads annotations at runtime
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody  # noqa: TC002 - likewise
+
+
+@get("/items/{item_id:int}")
+async def item(item_id: FromPath[int]) -> str:
+    raise ValueError(f"item {item_id}")
+
+
+def current_user() -> str:
+    sentry_sdk.set_user({"id": "u-7"})
+    sentry_sdk.set_tag("hook", "litestar-provide")
+    return "u-7"
+
+
+@get(
+    "/orders/{order_id:int}",
+    dependencies={"user": Provide(current_user, sync_to_thread=True)},
+    sync_to_thread=True,
+)
+def order(order_id: FromPath[int], user: NamedDependency[str]) -> str:
+    raise KeyError(order_id)
+
+
+@get("/broken")
+async def broken() -> Response[str]:
+    return Response("down", status_code=503)
+
+
+@get("/missing")
+async def missing() -> str:
+    raise NotFoundException
+
+
+@websocket("/ws")
+async def socket(socket: WebSocket) -> None:
+    await socket.accept()
+    raise RuntimeError("websocket failed")
+
+
+@post("/orders")
+async def create_order(data: JSONBody[dict[str, str]]) -> None:
+    raise ValueError(data["name"])
+
+
+def litestar_app() -> Litestar:
+    return Litestar(route_handlers=[item, order, broken, missing, socket, create_order])

@@ -1,0 +1,51 @@
+"""A real Starlette app: errors reach the middleware, routes are in the scope."""
+
+from __future__ import annotations
+
+import sentry_sdk
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+
+
+class UserFromHeader:
+    """A pure ASGI middleware inside the app (Starlette's request hook) that names the user."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        for name, value in scope.get("headers", ()):
+            if name == b"x-user":
+                sentry_sdk.set_user({"id": value.decode()})
+                sentry_sdk.set_tag("hook", "starlette-middleware")
+        await self.app(scope, receive, send)
+
+
+async def item(request):
+    raise ValueError(f"item {request.path_params['item_id']}")
+
+
+def sync_item(request):
+    raise KeyError(request.path_params["item_id"])
+
+
+async def create_order(request):
+    raise ValueError((await request.json())["name"])
+
+
+async def socket(websocket):
+    await websocket.accept()
+    raise RuntimeError("websocket failed")
+
+
+def starlette_app() -> Starlette:
+    return Starlette(
+        routes=[
+            Route("/items/{item_id:int}", item),
+            Route("/sync/{item_id:int}", sync_item),
+            Route("/orders", create_order, methods=["POST"]),
+            WebSocketRoute("/ws", socket),
+        ],
+        middleware=[Middleware(UserFromHeader)],
+    )

@@ -1,0 +1,191 @@
+"""Each supported framework described once: its app, and what the shared contract expects of it.
+
+tests/frameworks/test_contract.py runs every behaviour over these descriptions; each framework's
+own module keeps only what is particular to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from frameworks.apps.blacksheep_app import blacksheep_app
+from frameworks.apps.django_app import django_app
+from frameworks.apps.falcon_app import falcon_app
+from frameworks.apps.fastapi_app import fastapi_app
+from frameworks.apps.litestar_app import litestar_app
+from frameworks.apps.quart_app import quart_app
+from frameworks.apps.starlette_app import starlette_app
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+
+@dataclass(frozen=True)
+class Websockets:
+    """How a framework answers a websocket handler that fails after accepting."""
+
+    frame: str  # the handler's function name in the stack trace
+    raises: bool = False  # the exception leaves the app (no framework handling)
+    closes: bool = False  # the framework answers with a websocket.close
+    # sentry_sdk options for the test (BlackSheep only logs the error: it needs the defaults on)
+    init: dict[str, Any] = field(default_factory=lambda: {"auto_enabling_integrations": False})
+    note: str = ""  # shown in the README's framework table
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One framework's app and the names, paths and hooks the contract checks on it."""
+
+    name: str  # the README matrix key
+    app: Callable[[], Any]  # a fresh ASGI app
+    route: str  # the route template that /items/42 matches
+    view: str  # the endpoint-style name of the /items/{id} view (module.qualname)
+    view_frame: str  # that view's function name in the stack trace
+    mechanism: str  # the exception mechanism type of a view error
+    # The user hook: a request to user_path with user_headers runs a hook that sets the user and
+    # the "hook" tag, then a (sync, where the framework has them) view that raises user_error.
+    user_path: str
+    user_id: str
+    hook_tag: str
+    user_frame: str
+    user_error: str = "KeyError"
+    user_headers: dict[str, str] = field(default_factory=lambda: {"x-user": "u-5"})
+    broken: bool = True  # has /broken, a view that answers a bare 503
+    hooked: bool = True  # reports through a framework hook, which must ignore unwrapped apps
+    one_body_message: bool = False  # reads exactly content-length bytes, never the closing message
+    # With default integrations on, sentry_sdk's own integration for the framework names the
+    # transaction first, with this source (empty: the middleware names it, after the route).
+    sdk_source: str = ""
+    websockets: Websockets | None = None  # None: the framework has no websockets ("n/a")
+
+
+FRAMEWORKS = (
+    Framework(
+        name="starlette",
+        app=starlette_app,
+        route="/items/{item_id:int}",
+        view="frameworks.apps.starlette_app.item",
+        view_frame="item",
+        mechanism="asgi",
+        user_path="/sync/5",
+        user_id="u-5",
+        hook_tag="starlette-middleware",
+        user_frame="sync_item",
+        broken=False,
+        hooked=False,
+        websockets=Websockets(frame="socket", raises=True),
+    ),
+    Framework(
+        name="fastapi",
+        app=fastapi_app,
+        route="/items/{item_id}",
+        view="frameworks.apps.fastapi_app.fastapi_app.<locals>.item",
+        view_frame="item",
+        mechanism="asgi",
+        user_path="/sync/5",
+        user_headers={},
+        user_id="u-42",
+        hook_tag="fastapi-depends",
+        user_frame="sync_item",
+        broken=False,
+        hooked=False,
+        websockets=Websockets(frame="socket", raises=True),
+    ),
+    Framework(
+        name="litestar",
+        app=litestar_app,
+        route="/items/{item_id}",
+        view="frameworks.apps.litestar_app.item",
+        view_frame="item",
+        mechanism="litestar",
+        sdk_source="component",
+        user_path="/orders/5",
+        user_headers={},
+        user_id="u-7",
+        hook_tag="litestar-provide",
+        user_frame="order",
+        websockets=Websockets(frame="socket", closes=True),
+    ),
+    Framework(
+        name="quart",
+        app=quart_app,
+        route="/items/<int:item_id>",
+        view="frameworks.apps.quart_app.quart_app.<locals>.item",
+        view_frame="item",
+        mechanism="quart",
+        sdk_source="component",
+        user_path="/sync/5",
+        user_id="u-5",
+        hook_tag="quart-before-request",
+        user_frame="sync_item",
+        websockets=Websockets(frame="socket"),
+    ),
+    Framework(
+        name="django",
+        app=django_app,
+        route="/items/<int:item_id>",
+        view="frameworks.apps.django_app.item",
+        view_frame="item",
+        mechanism="django",
+        user_path="/sync/5",
+        user_id="u-5",
+        hook_tag="django-middleware",
+        user_frame="sync_item",
+        sdk_source="route",
+    ),
+    Framework(
+        name="falcon",
+        app=falcon_app,
+        route="/items/{item_id:int}",
+        view="frameworks.apps.falcon_app.Items.on_get",
+        view_frame="on_get",
+        mechanism="falcon",
+        user_path="/items/5",
+        user_id="u-5",
+        hook_tag="falcon-middleware",
+        user_frame="on_get",
+        user_error="ValueError",
+        one_body_message=True,
+        websockets=Websockets(frame="on_websocket", closes=True),
+    ),
+    Framework(
+        name="blacksheep",
+        app=blacksheep_app,
+        route="/items/{item_id}",
+        view="frameworks.apps.blacksheep_app.blacksheep_app.<locals>.item",
+        view_frame="item",
+        mechanism="blacksheep",
+        user_path="/sync/5",
+        user_id="u-5",
+        hook_tag="blacksheep-middleware",
+        user_frame="sync_item",
+        websockets=Websockets(
+            frame="socket",
+            init={"traces_sample_rate": 1.0},
+            note="through its log record",
+        ),
+    ),
+)
+
+
+def each(feature: str, frameworks: Iterable[Framework] = FRAMEWORKS, note: str = "") -> list[Any]:
+    """The frameworks as parameters, each tagged as proving its cell of the README's table."""
+    params = []
+    for framework in frameworks:
+        extra = {"note": note} if note else {}
+        mark = pytest.mark.matrix(framework.name, feature, **extra)
+        params.append(pytest.param(framework, id=framework.name, marks=mark))
+    return params
+
+
+def with_websockets() -> list[Any]:
+    """The frameworks that have websockets, tagged with their websockets note."""
+    return [
+        param
+        for framework in FRAMEWORKS
+        if framework.websockets is not None
+        for param in each("websockets", [framework], framework.websockets.note)
+    ]

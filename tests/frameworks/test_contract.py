@@ -1,0 +1,170 @@
+"""What the middleware promises on every supported framework, checked on each one's real app."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+import pytest
+from conftest import call, http_scope
+
+from frameworks.cases import FRAMEWORKS, Framework, each, with_websockets
+from frameworks.helpers import frame_functions, websocket_scope
+from sentry_asgi import SentryMiddleware
+
+pytestmark = pytest.mark.anyio
+
+BROKEN = [f for f in FRAMEWORKS if f.broken]
+HOOKED = [f for f in FRAMEWORKS if f.hooked]
+
+
+def named(items: list[dict]) -> list[tuple[str, str]]:
+    """Each event's or transaction's name and its source."""
+    return [(item["transaction"], item["transaction_info"]["source"]) for item in items]
+
+
+@pytest.mark.parametrize("framework", each("errors"))
+async def test_view_error_is_reported_once_with_its_frame_and_request(
+    framework: Framework, sentry_init, http
+):
+    """A view's exception, answered with a 500, reaches Sentry once, with its frame, mechanism and the request."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    response = await http(SentryMiddleware(framework.app()), "/items/42?q=1")
+    assert response.status_code == 500
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert (value["type"], value["value"]) == ("ValueError", "item 42")
+    assert value["mechanism"] == {"type": framework.mechanism, "handled": False}
+    assert framework.view_frame in frame_functions(event)
+    assert event["request"]["url"] == "http://testserver/items/42"
+    assert event["request"]["method"] == "GET"
+    assert event["request"]["query_string"] == "q=1"
+
+
+@pytest.mark.parametrize("framework", each("errors"))
+async def test_with_default_integrations_there_is_one_event_and_one_transaction(
+    framework: Framework, sentry_init, http
+):
+    """sentry_sdk's default and auto-enabled integrations (logging, the framework's) on: still one event, one transaction."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    await http(SentryMiddleware(framework.app(), transaction_style="url"), "/items/7")
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "item 7"
+    (transaction,) = transport.transactions
+    if framework.sdk_source:  # sentry_sdk's own integration names it first, in its own way
+        assert transaction["transaction_info"]["source"] == framework.sdk_source
+    else:
+        assert named([transaction]) == [(framework.route, "route")]
+
+
+@pytest.mark.parametrize("framework", each("errors", BROKEN))
+async def test_failed_status_event_does_not_double_a_captured_error(
+    framework: Framework, sentry_init, http
+):
+    """The 500 the framework renders for a captured error is not reported again; a bare 503 still is; a 404 never."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = SentryMiddleware(framework.app())
+    await http(app, "/items/1")
+    await http(app, "/broken")
+    assert (await http(app, "/missing")).status_code == 404
+    assert [bool(e.get("exception")) for e in transport.events] == [True, False]
+    assert transport.events[1]["message"].startswith("503 Service Unavailable")
+
+
+@pytest.mark.parametrize("framework", each("route names"))
+async def test_url_style_names_the_route_template(framework: Framework, sentry_init, http):
+    """transaction_style='url' names /items/42 and /items/43 after the route template, source route."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = SentryMiddleware(framework.app(), transaction_style="url")
+    await http(app, "/items/42")
+    await http(app, "/items/43")
+    assert named(transport.events) == [(framework.route, "route")] * 2
+    assert named(transport.transactions) == [(framework.route, "route")] * 2
+
+
+@pytest.mark.parametrize("framework", each("route names"))
+async def test_endpoint_style_names_the_view(framework: Framework, sentry_init, http):
+    """The default style names the view (module and qualname), source component, for events and transactions."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    await http(SentryMiddleware(framework.app()), "/items/42")
+    assert named(transport.events) == [(framework.view, "component")]
+    assert named(transport.transactions) == [(framework.view, "component")]
+
+
+@pytest.mark.parametrize("framework", each("route names"))
+async def test_unrouted_request_keeps_the_raw_path(framework: Framework, sentry_init, http):
+    """A path no route matches is named by its raw path, source url."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = SentryMiddleware(framework.app(), transaction_style="url")
+    assert (await http(app, "/nowhere")).status_code == 404
+    assert named(transport.transactions) == [("/nowhere", "url")]
+    assert transport.events == []
+
+
+@pytest.mark.parametrize("framework", each("user"))
+async def test_user_set_in_a_request_hook_reaches_the_views_event(
+    framework: Framework, sentry_init, http
+):
+    """set_user and set_tag in the framework's request hook land on the event of the (sync, run in a thread) view."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = SentryMiddleware(framework.app())
+    await http(app, framework.user_path, headers=framework.user_headers)
+    (event,) = transport.events
+    assert event["user"]["id"] == framework.user_id
+    assert event["tags"]["hook"] == framework.hook_tag
+    assert event["exception"]["values"][-1]["type"] == framework.user_error
+    assert framework.user_frame in frame_functions(event)
+
+
+@pytest.mark.parametrize("framework", each("body"))
+async def test_json_body_the_view_read_is_on_the_event(framework: Framework, sentry_init, http):
+    """The JSON body the view read reaches it intact and is attached to the event, secrets filtered."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    body = {"name": "widget", "password": "hunter2"}
+    app = SentryMiddleware(framework.app())
+    if framework.one_body_message:
+        # One message, as servers deliver a small body: the framework reads exactly
+        # content-length bytes and never asks for the closing empty message httpx sends.
+        raw = json.dumps(body).encode()
+        headers = [(b"host", b"testserver"), (b"content-type", b"application/json")]
+        headers.append((b"content-length", str(len(raw)).encode()))
+        scope = http_scope("/orders", method="POST", headers=headers)
+        conversation = await call(
+            app, scope, [{"type": "http.request", "body": raw, "more_body": False}]
+        )
+        status = conversation.sent[0]["status"]
+    else:
+        status = (await http(app, "/orders", method="POST", json=body)).status_code
+    assert status == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "widget"
+    assert event["request"]["data"] == {"name": "widget", "password": "[Filtered]"}
+
+
+@pytest.mark.parametrize("framework", with_websockets())
+async def test_websocket_handler_error_is_reported_once(framework: Framework, sentry_init):
+    """A websocket handler's exception reaches Sentry once, with its frame and the request, named by its route."""
+    websockets = framework.websockets
+    assert websockets is not None
+    transport = sentry_init(**websockets.init)
+    app = SentryMiddleware(framework.app(), transaction_style="url")
+    with pytest.raises(RuntimeError) if websockets.raises else contextlib.nullcontext():
+        conversation = await call(app, websocket_scope("/ws"), [{"type": "websocket.connect"}])
+    if websockets.closes:
+        assert conversation.sent[-1]["type"] == "websocket.close"
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "websocket failed"
+    assert websockets.frame in frame_functions(event)
+    assert event["request"]["url"] == "ws://testserver/ws"
+    assert event["transaction"] == "/ws"
+
+
+@pytest.mark.parametrize("framework", HOOKED, ids=[f.name for f in HOOKED])
+async def test_unwrapped_app_is_left_alone(framework: Framework, sentry_init, http):
+    """The hook the middleware installs in the framework does nothing for a request no SentryMiddleware handles."""
+    transport = sentry_init(auto_enabling_integrations=False, default_integrations=False)
+    app = framework.app()
+    SentryMiddleware(app)
+    assert (await http(app, "/items/3")).status_code == 500  # the wrapped app, called directly
+    assert (await http(framework.app(), "/items/3")).status_code == 500  # another instance
+    assert transport.events == []
