@@ -63,6 +63,24 @@ def main() -> None:
     result["memory"] = memory.measure(pythons, list(timings), requests)
     result["targets"] = report.targets(result)
     write(result, args.out)
+    if not args.smoke:
+        update_readme(report.markdown(result))
+
+
+README = Path(__file__).parent.parent / "README.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def update_readme(table: str) -> None:
+    """Put a full run's tables into the README, between its markers, so the two never disagree."""
+    text = README.read_text(encoding="utf-8")
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    if not tail:
+        return
+    README.write_text(
+        f"{head}{BEGIN}\nLast full run. {table.strip()}\n{END}{tail}", encoding="utf-8"
+    )
 
 
 def write(result: dict[str, Any], out: Path) -> None:
