@@ -57,8 +57,8 @@ class Framework:
     hooked: bool = True  # reports through a framework hook, which must ignore unwrapped apps
     one_body_message: bool = False  # reads exactly content-length bytes, never the closing message
     # With default integrations on, sentry_sdk's own integration for the framework names the
-    # transaction first, with this source (empty: the middleware names it, after the route).
-    sdk_source: str = ""
+    # transaction first (otherwise the middleware names it, after the route).
+    sdk_names_first: bool = False
     websockets: Websockets | None = None  # None: the framework has no websockets ("n/a")
 
 
@@ -101,7 +101,7 @@ FRAMEWORKS = (
         view="frameworks.apps.litestar_app.item",
         view_frame="item",
         mechanism="litestar",
-        sdk_source="component",
+        sdk_names_first=True,
         user_path="/orders/5",
         user_headers={},
         user_id="u-7",
@@ -116,7 +116,7 @@ FRAMEWORKS = (
         view="frameworks.apps.quart_app.quart_app.<locals>.item",
         view_frame="item",
         mechanism="quart",
-        sdk_source="component",
+        sdk_names_first=True,
         user_path="/sync/5",
         user_id="u-5",
         hook_tag="quart-before-request",
@@ -134,7 +134,7 @@ FRAMEWORKS = (
         user_id="u-5",
         hook_tag="django-middleware",
         user_frame="sync_item",
-        sdk_source="route",
+        sdk_names_first=True,
     ),
     Framework(
         name="falcon",

@@ -51,8 +51,10 @@ async def test_with_default_integrations_there_is_one_event_and_one_transaction(
     (event,) = transport.events
     assert event["exception"]["values"][-1]["value"] == "item 7"
     (transaction,) = transport.transactions
-    if framework.sdk_source:  # sentry_sdk's own integration names it first, in its own way
-        assert transaction["transaction_info"]["source"] == framework.sdk_source
+    if framework.sdk_names_first:
+        # sentry_sdk's own integration names it first, in its own way (which varies by release):
+        # a deliberate name that the middleware keeps, never a raw URL.
+        assert transaction["transaction_info"]["source"] in ("component", "route")
     else:
         assert named([transaction]) == [(framework.route, "route")]
 
