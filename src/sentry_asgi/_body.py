@@ -29,17 +29,14 @@ def body_cap(policy: Policy) -> int:
 class BodyRecorder:
     """A copy of the body chunks the app received, bounded by ``cap``."""
 
-    __slots__ = ("cap", "chunks", "complete", "expected", "size", "too_large")
+    __slots__ = ("cap", "chunks", "ended", "size", "too_large")
 
-    def __init__(self, cap: int, expected: int | None = None) -> None:
+    def __init__(self, cap: int) -> None:
         self.cap = cap
-        # Content-Length: a framework that reads exactly that many bytes never asks for the
-        # server's closing empty message, yet it has read the whole body.
-        self.expected = expected
         self.chunks: list[bytes] = []
         self.size = 0
         self.too_large = False
-        self.complete = False
+        self.ended = False
 
     def record(self, message: Any) -> None:
         """Copy one ``http.request`` message's body, dropping everything once over the cap."""
@@ -51,10 +48,20 @@ class BodyRecorder:
                 self.chunks.clear()  # never hold more than the cap
             else:
                 self.chunks.append(bytes(body))
-        if not message.get("more_body", False) or (
-            self.expected is not None and self.size >= self.expected
-        ):
-            self.complete = True
+        if not message.get("more_body", False):
+            self.ended = True
+
+    def whole(self, content_length: str | None) -> bool:
+        """Tell whether the app read the whole body.
+
+        A framework that reads exactly Content-Length bytes never asks for the server's closing
+        empty message, yet it has read everything.
+        """
+        if self.ended:
+            return True
+        return bool(content_length and content_length.isdigit()) and self.size >= int(
+            content_length or 0
+        )
 
 
 def _scrub_fields(node: Any, secrets: Secrets) -> Any:

@@ -23,8 +23,6 @@ from sentry_asgi._scrub import Secrets
 from sentry_asgi._sdk import attach_stacktrace_now, over_size_limit
 
 if TYPE_CHECKING:
-    from sentry_sdk import Scope as SentryScope
-
     from sentry_asgi._asgi import Message, Receive, Scope, Send
     from sentry_asgi._options import Options
     from sentry_asgi._tracing import Trace
@@ -60,18 +58,18 @@ class Exchange:
         "trace",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0913, PLR0917 - the connection and everything it runs under
         self,
         options: Options,
         scope: Scope,
         receive: Receive,
         send: Send,
         client_options: dict[str, Any],
+        framework: Framework | None = None,
     ) -> None:
         self.options = options
         self.client_options = client_options
-        # The wrapped app's framework adapter, set by the middleware that knows it.
-        self.framework: Framework | None = None
+        self.framework = framework  # the wrapped app's framework adapter, if it has one
         self.scope = scope
         self._receive = receive
         self._send = send
@@ -111,11 +109,7 @@ class Exchange:
 
     def _record_body(self, message: Message) -> None:
         if self._body is None:
-            length = header_value(self.scope, b"content-length")
-            self._body = BodyRecorder(
-                body_cap(policy_for(self.client_options)),
-                int(length) if length and length.isdigit() else None,
-            )
+            self._body = BodyRecorder(body_cap(policy_for(self.client_options)))
         self._body.record(message)
 
     async def send(self, message: Message) -> None:
@@ -215,7 +209,7 @@ class Exchange:
             return
         if body.too_large:
             data["data"] = over_size_limit()
-        elif body.chunks and body.complete:
+        elif body.chunks and body.whole(header_value(self.scope, b"content-length")):
             content_type = header_value(self.scope, b"content-type") or ""
             data["data"] = parse_body(b"".join(body.chunks), content_type, secrets)
 
@@ -307,9 +301,3 @@ def _unhandled(event: dict[str, Any]) -> bool:
         if isinstance(value, dict) and (value.get("mechanism") or {}).get("handled") is False:
             return True
     return False
-
-
-def attach(exchange: Exchange, sentry_scope: SentryScope) -> None:
-    """Give the request's isolation scope its event processor and a clean breadcrumb trail."""
-    sentry_scope.clear_breadcrumbs()  # crumbs from start-up or import time are not this request's
-    sentry_scope.add_event_processor(exchange.process_event)  # type: ignore[arg-type]

@@ -25,7 +25,17 @@ FLUSH_INTERVAL = 60.0
 # (release, environment, minute) -> [exited, errored, crashed]
 _counts: dict[tuple[str, str | None, int], list[int]] = {}
 _lock = threading.Lock()
-_timer_pid: int | None = None
+_flushing = False  # whether this process runs its flusher thread yet
+
+
+def _forked() -> None:
+    """A forked worker inherits the counts' lock and flag, but not the flusher thread."""
+    global _flushing, _lock, _counts
+    _flushing, _lock, _counts = False, threading.Lock(), {}
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forked)
 
 
 def enabled(options: dict[str, Any]) -> bool:
@@ -41,7 +51,7 @@ def record(options: dict[str, Any], outcome: int) -> None:
         if counts is None:
             counts = _counts[key] = [0, 0, 0]
         counts[outcome] += 1
-    if _timer_pid != os.getpid():
+    if not _flushing:
         _start_flushing()
 
 
@@ -72,11 +82,11 @@ def flush() -> None:
 
 def _start_flushing() -> None:
     """Flush every minute from a daemon thread, and once more at exit (before sentry_sdk closes)."""
-    global _timer_pid  # noqa: PLW0603 - one flusher per process, restarted after a fork
+    global _flushing  # noqa: PLW0603 - one flusher per process, restarted after a fork
     with _lock:
-        if _timer_pid == os.getpid():
+        if _flushing:
             return
-        _timer_pid = os.getpid()
+        _flushing = True
 
     def every_minute() -> None:
         while True:

@@ -9,7 +9,7 @@ import sentry_sdk
 
 from sentry_asgi._asgi import ASGIApp, Receive, Scope, Send, as_asgi3
 from sentry_asgi._errors import install_repeat_filter
-from sentry_asgi._exchange import Exchange, attach
+from sentry_asgi._exchange import Exchange
 from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._lifespan import run_lifespan
 from sentry_asgi._options import (
@@ -77,25 +77,23 @@ class SentryMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection."""
+        """Handle one ASGI connection: one coroutine, as this runs for every request."""
         __tracebackhide__ = True  # the app's frames are the story, not the middleware's
         kind = scope.get("type")
-        if (kind == "http" or kind == "websocket") and _current.get() is None:  # noqa: PLR1714
-            client = sentry_sdk.get_client()
-            if client.is_active():
-                await self._handle(scope, receive, send, client.options)
+        client_options = None
+        if _current.get() is None:
+            if kind == "http" or kind == "websocket":  # noqa: PLR1714 - the hot path
+                client = sentry_sdk.get_client()
+                if client.is_active():
+                    client_options = client.options
+            elif kind == "lifespan":
+                await self._lifespan(scope, receive, send)
                 return
-        elif kind == "lifespan" and _current.get() is None:
-            await self._lifespan(scope, receive, send)
+        if client_options is None:  # not ours to handle: pass straight through
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
 
-    async def _handle(
-        self, scope: Scope, receive: Receive, send: Send, client_options: dict[str, Any]
-    ) -> None:
-        __tracebackhide__ = True
-        exchange = Exchange(self.options, scope, receive, send, client_options)
-        exchange.framework = self.framework
+        exchange = Exchange(self.options, scope, receive, send, client_options, self.framework)
         token = _current.set(exchange)
         builtin = silence_builtin_asgi_middleware()
         try:
@@ -121,7 +119,7 @@ class SentryMiddleware:
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         __tracebackhide__ = True
-        token = _current.set(Exchange(self.options, scope, receive, send, {}))
+        token = _current.set(Exchange(self.options, scope, receive, send, {}, self.framework))
         builtin = silence_builtin_asgi_middleware()
         try:
             await run_lifespan(self.app, scope, receive, send)
@@ -132,7 +130,8 @@ class SentryMiddleware:
 
 def _begin(exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any]) -> None:
     """Set the request's scope up: event processor, trace continuation, span."""
-    attach(exchange, sentry_scope)
+    sentry_scope.clear_breadcrumbs()  # crumbs from start-up or import time are not this request's
+    sentry_scope.add_event_processor(exchange.process_event)  # type: ignore[arg-type]
     incoming = incoming_trace(exchange.scope)
     streamed = options.get("trace_lifecycle") == "stream"
     if streamed:
