@@ -133,3 +133,20 @@ def test_forwarded_header_for_values_are_parsed():
 def test_sentry_sdk_private_names_this_package_relies_on_still_exist():
     """sentry_sdk still has the re-entrancy flag of its ASGI middleware (or this fails loudly)."""
     assert builtin_flag_available()
+
+
+async def test_transaction_with_an_escaped_secret_form_is_still_scrubbed(sentry_init):
+    """A secret that JSON escapes (quotes, backslashes) is found in a transaction and removed."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    secret = 'ab"c\\d-9876543210'
+
+    async def app(scope, receive, send):
+        sentry_sdk.set_tag("copied", secret)  # the app copies the secret somewhere it is sent
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    headers = [(b"host", b"h"), (b"x-api-key", secret.encode())]
+    await call(SentryMiddleware(app), http_scope(headers=headers))
+    sentry_sdk.flush()
+    (transaction,) = transport.transactions
+    assert transaction["tags"]["copied"] == "[Filtered]"

@@ -70,7 +70,7 @@ def is_personal(key: str) -> bool:
     return _PERSONAL.search(_normalise(key)) is not None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # compared and hashed by identity: cheap
 class KeyRule:
     """How the values of one key-value category (headers, cookies, query) are collected."""
 
@@ -84,10 +84,22 @@ class KeyRule:
             return True
         if self.mode == "off":
             return None
-        return _verdict(self, key)
+        verdicts = _VERDICTS.get(self)
+        if verdicts is None:
+            verdicts = _VERDICTS[self] = {}
+        verdict = verdicts.get(key)
+        if verdict is None:
+            if len(verdicts) >= _MAX_VERDICTS:  # header names are the client's: stay bounded
+                verdicts.clear()
+            verdict = verdicts[key] = _verdict(self, key)
+        return verdict
 
 
-@functools.lru_cache(maxsize=4096)
+# Verdicts per rule and key: header, cookie and parameter names repeat from request to request.
+_VERDICTS: dict[KeyRule, dict[str, bool]] = {}
+_MAX_VERDICTS = 4096
+
+
 def _verdict(rule: KeyRule, key: str) -> bool:
     if is_sensitive(key) or (not rule.personal and is_personal(key)):
         return False

@@ -54,11 +54,19 @@ class Secrets:
         value = value.strip()
         if len(value) < MIN_SECRET_LENGTH:
             return
-        self._forms |= _encodings(value)
-        scheme, _, credentials = value.partition(" ")
-        if credentials and scheme.isalpha():  # "Bearer abc": the token alone is the secret
-            self._forms |= _encodings(credentials.strip())
         self._needles = None
+        parts = [part.strip() for part in value.split(",")]
+        if len(parts) > 1 and all(_PLAIN.fullmatch(part) for part in parts):
+            for part in parts:  # a list of hops or tokens: each one on its own, however joined
+                self.add(part)
+            return
+        scheme, _, credentials = value.partition(" ")
+        credentials = credentials.strip()
+        if credentials and scheme.isalpha():  # "Bearer abc": the token alone is the secret
+            self._forms |= _encodings(credentials)
+            if _PLAIN.fullmatch(credentials):
+                return  # every form of "Bearer abc" contains "abc": nothing more to search for
+        self._forms |= _encodings(value)
 
     def __bool__(self) -> bool:
         return bool(self._forms)
@@ -84,16 +92,20 @@ class Secrets:
                 text = text.replace(needle, FILTERED)
         return text
 
-    def found_in(self, event: Any) -> bool:
-        """Tell, from one C-speed pass over the event as JSON, whether any secret form is in it.
+    def found_in(self, node: Any) -> bool:
+        """Tell, from one C-speed pass over ``node`` as JSON, whether any secret form is in it.
 
-        Cheaper than walking an event that, like most transactions, holds none. The JSON text
-        escapes some characters, so the escaped forms are among those searched for.
+        Cheaper than walking a part of an event that, like most, holds none. JSON escapes
+        quotes, backslashes and control characters, so each needle is searched for as JSON
+        would write it.
         """
         if not self._forms:
             return False
-        text = json.dumps(event, default=repr, ensure_ascii=False)
-        return any(needle in text for needle in self.needles())
+        text = json.dumps(node, default=repr, ensure_ascii=False)
+        return any(needle in text for needle in self._json_needles())
+
+    def _json_needles(self) -> set[str]:
+        return {json.dumps(needle, ensure_ascii=False)[1:-1] for needle in self.needles()}
 
     def scrub_tree(self, node: Any, skip: frozenset[str] = frozenset()) -> Any:
         """Scrub every string (and dict key) in a JSON-like tree, in place where possible.
@@ -111,16 +123,17 @@ class Secrets:
                     text = text.replace(needle, filtered)
             return text
 
+        shortest = len(needles[0])  # needles are shortest first: anything shorter holds none
         if skip and isinstance(node, MutableMapping):
             for key in list(node):
-                if key not in skip:
-                    node[key] = _walk(node[key], scrub, MIN_SECRET_LENGTH)
+                if key not in skip and key not in _NEVER_SECRET:
+                    node[key] = _walk(node[key], scrub, shortest)
             return node
-        return _walk(node, scrub, MIN_SECRET_LENGTH)
+        return _walk(node, scrub, shortest)
 
 
 def _walk(node: Any, scrub: Any, shortest: int) -> Any:  # noqa: C901, PLR0912 - unrolled for speed
-    """Apply ``scrub`` to every string of a tree: the hot loop of the error path, kept lean."""
+    """Apply ``scrub`` to every string of ``shortest`` characters or more: the error path's loop."""
     kind = type(node)
     if kind is str:
         return scrub(node) if len(node) >= shortest else node
@@ -167,6 +180,17 @@ _NEVER_SECRET = frozenset(
         "context_line",
         "runtime",
         "os",
+        # where code runs and which event this is: never request data
+        "abs_path",
+        "filename",
+        "function",
+        "module",
+        "lineno",
+        "in_app",
+        "event_id",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
     }
 )
 
