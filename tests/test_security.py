@@ -138,7 +138,7 @@ def test_sentry_sdk_private_names_this_package_relies_on_still_exist():
 async def test_transaction_with_an_escaped_secret_form_is_still_scrubbed(sentry_init):
     """A secret that JSON escapes (quotes, backslashes) is found in a transaction and removed."""
     transport = sentry_init(traces_sample_rate=1.0)
-    secret = 'ab"c\\d-9876543210'
+    secret = 'ab"c\\d-9876543210'  # noqa: S105 - a fake secret
 
     async def app(scope, receive, send):
         sentry_sdk.set_tag("copied", secret)  # the app copies the secret somewhere it is sent
