@@ -180,5 +180,6 @@ def policy_for(options: Mapping[str, Any]) -> Policy:
         return cached[1]
     policy = resolve_policy(options)
     _cache.clear()  # one live client at a time; never grow
+    _VERDICTS.clear()  # the previous client's rules are gone with it
     _cache[id(options)] = (options, policy)
     return policy
