@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from servers import free_port, wait_for_port
+from servers import free_port, stop, wait_for_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -188,9 +188,4 @@ def bugsink(directory: Path) -> Iterator[Bugsink]:
             sys.stderr.write((directory / "server.log").read_text(errors="replace"))
             raise
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)

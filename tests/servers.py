@@ -136,12 +136,17 @@ def serve(command: list[str], port: int, env: dict[str, str]) -> Iterator[subpro
             sys.stderr.write(log.read().decode(errors="replace"))
             raise
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server gracefully (SIGTERM), and for good if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 PYTHON = sys.executable

@@ -42,18 +42,19 @@ def _transaction_style(value: object) -> TransactionStyle:
     raise _fail("transaction_style", "one of " + ", ".join(map(repr, TRANSACTION_STYLES)), value)
 
 
-def _not_a_string(option: str, value: object, allowed: str) -> None:
+def _items(option: str, value: object, allowed: str) -> Iterable[object]:
+    """The option's items; a lone string or a scalar is a TypeError naming the option."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         msg = f"SentryMiddleware option {option!r} must be {allowed}; got {value!r}"
         raise TypeError(msg)
+    return value
 
 
 def _methods(value: object) -> frozenset[str]:
     allowed = "a collection of HTTP methods such as {'GET', 'POST'}"
-    _not_a_string("http_methods_to_capture", value, allowed)
-    assert isinstance(value, Iterable)  # noqa: S101 - narrowed by _not_a_string
+    items = _items("http_methods_to_capture", value, allowed)
     methods = set()
-    for method in value:
+    for method in items:
         if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
             raise _fail(
                 "http_methods_to_capture",
@@ -66,10 +67,9 @@ def _methods(value: object) -> frozenset[str]:
 
 def _status_codes(value: object) -> frozenset[int]:
     allowed = "a collection of HTTP status codes (100-599), e.g. range(500, 600)"
-    _not_a_string("failed_request_status_codes", value, allowed)
-    assert isinstance(value, Iterable)  # noqa: S101 - narrowed by _not_a_string
+    items = _items("failed_request_status_codes", value, allowed)
     codes = set()
-    for code in value:
+    for code in items:
         if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
             raise _fail("failed_request_status_codes", allowed, code)
         codes.add(code)
@@ -78,10 +78,9 @@ def _status_codes(value: object) -> frozenset[int]:
 
 def _path_patterns(value: object) -> tuple[re.Pattern[str], ...]:
     allowed = "a collection of paths ('/health') or compiled regular expressions"
-    _not_a_string("exclude_paths", value, allowed)
-    assert isinstance(value, Iterable)  # noqa: S101 - narrowed by _not_a_string
+    items = _items("exclude_paths", value, allowed)
     patterns = []
-    for path in value:
+    for path in items:
         if isinstance(path, re.Pattern) and isinstance(path.pattern, str):
             patterns.append(path)
         elif isinstance(path, str) and path.startswith("/"):
@@ -94,13 +93,14 @@ def _path_patterns(value: object) -> tuple[re.Pattern[str], ...]:
 
 def _networks(value: object) -> tuple[IPNetwork, ...]:
     allowed = "a collection of IP addresses or CIDR ranges, e.g. ['10.0.0.0/8', '::1']"
-    _not_a_string("trusted_proxies", value, allowed)
-    assert isinstance(value, Iterable)  # noqa: S101 - narrowed by _not_a_string
+    items = _items("trusted_proxies", value, allowed)
     networks = []
-    for entry in value:
+    for entry in items:
+        if not isinstance(entry, str):
+            raise _fail("trusted_proxies", allowed, entry)
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
-        except (TypeError, ValueError):
+        except ValueError:
             raise _fail("trusted_proxies", allowed, entry) from None
     return tuple(networks)
 
