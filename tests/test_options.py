@@ -45,6 +45,7 @@ async def app(scope, receive, send):
         ({"exclude_paths": ["health"]}, ValueError, r"'exclude_paths'.*'health'"),
         ({"trusted_proxies": ["10.0.0.0/33"]}, ValueError, r"'trusted_proxies'.*10.0.0.0/33"),
         ({"trusted_proxies": "10.0.0.1"}, TypeError, r"'trusted_proxies' must be a collection"),
+        ({"trusted_proxies": [167772161]}, ValueError, r"'trusted_proxies'.*167772161"),
     ],
 )
 def test_invalid_option_is_rejected_with_its_name(options, error, match):
