@@ -291,7 +291,7 @@ class Exchange:
                 retitle_exception_group(event, exc_info[1])
             elif secrets:
                 attach_stacktrace_now(event, self.client_options)
-        if secrets and (not is_transaction or secrets.found_in(event)):
+        if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
             secrets.scrub_tree(event, skip=clean)
 
 
