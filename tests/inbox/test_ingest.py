@@ -237,3 +237,43 @@ def test_unknown_paths_and_methods(inbox):
     assert get(inbox, "/attachments/99")[0] == 404
     assert get(inbox, "/api/1/envelope/") == (405, "send envelopes with POST")
     assert post(inbox, b"", path="/")[0] == 405
+
+
+def _request(inbox, method: str, path: str, body: bytes, headers: dict[str, str]):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", inbox.port, timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
+def test_browser_sdk_on_a_loopback_page_may_send(inbox):
+    """A browser SDK on http://localhost:3000 gets its CORS preflight answered and its envelope stored."""
+    origin = {"Origin": "http://localhost:3000"}
+    status, headers, _ = _request(
+        inbox, "OPTIONS", "/stream", b"", {**origin, "Access-Control-Request-Method": "POST"}
+    )
+    assert status == 204
+    assert headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "POST" in headers["access-control-allow-methods"]
+    body = envelope(event_item({"event_id": "c" * 32, "message": "from the browser"}))
+    status, headers, _ = _request(inbox, "POST", "/stream", body, origin)
+    assert status == 200
+    assert headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert [issue.title for issue in inbox.store.issues()] == ["from the browser"]
+
+
+def test_pages_of_other_sites_cannot_fill_the_inbox(inbox):
+    """An envelope posted by a page of another origin is refused, and nothing is stored."""
+    body = envelope(event_item({"event_id": "d" * 32, "message": "from elsewhere"}))
+    status, headers, text = _request(
+        inbox, "POST", "/stream", body, {"Origin": "https://evil.example"}
+    )
+    assert status == 403
+    assert "access-control-allow-origin" not in headers
+    assert b"loopback origins only" in text
+    assert inbox.store.issues() == []

@@ -69,11 +69,12 @@ class InboxApp:
         if scope["type"] != "http":
             return  # websockets: nothing to offer, and uvicorn closes the connection
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        cors = _cors(scope, headers)
         try:
             status, content_type, body = await self._route(scope, receive, headers)
         except _Refused as refused:
             status, content_type, body = refused.status, "text/plain", refused.reason.encode()
-        await _respond(send, status, content_type, body)
+        await _respond(send, status, content_type, body, cors)
 
     async def _route(
         self, scope: Scope, receive: Receive, headers: dict[str, str]
@@ -82,9 +83,7 @@ class InboxApp:
             raise _Refused(421, "this inbox answers to loopback addresses only")
         path, method = scope["path"], scope["method"]
         if _INGEST.match(path):
-            if method != "POST":
-                raise _Refused(405, "send envelopes with POST")
-            return await self._ingest(receive, headers)
+            return await self._accept(method, receive, headers)
         if method not in ("GET", "HEAD"):
             raise _Refused(405, "method not allowed")
         if path == "/":
@@ -114,6 +113,20 @@ class InboxApp:
         if html is None:
             raise _Refused(404, f"no such {kind[:-1]}")
         return 200, "text/html; charset=utf-8", html.encode()
+
+    async def _accept(
+        self, method: str, receive: Receive, headers: dict[str, str]
+    ) -> tuple[int, str, bytes]:
+        """Take an envelope from an SDK, or answer a browser SDK's CORS preflight."""
+        origin = headers.get("origin")
+        if origin is not None and not _loopback_origin(origin):
+            # a page of any other site must not be able to fill this inbox
+            raise _Refused(403, "envelopes from web pages are taken from loopback origins only")
+        if method == "OPTIONS" and origin is not None:
+            return 204, "text/plain", b""  # the preflight; its headers come from _cors
+        if method != "POST":
+            raise _Refused(405, "send envelopes with POST")
+        return await self._ingest(receive, headers)
 
     async def _ingest(self, receive: Receive, headers: dict[str, str]) -> tuple[int, str, bytes]:
         limit = self.max_envelope_size
@@ -150,7 +163,36 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             return b"".join(chunks)
 
 
-async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:
+def _loopback_origin(origin: str) -> bool:
+    """Tell whether a browser page's origin is on this machine (an app under development)."""
+    match = re.fullmatch(r"https?://(\[::1\]|127\.0\.0\.1|localhost)(:\d+)?", origin.lower())
+    return match is not None
+
+
+def _cors(scope: Scope, headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """CORS headers that let a browser SDK on a loopback page send to the ingest paths."""
+    origin = headers.get("origin")
+    if origin is None or not _INGEST.match(scope["path"]) or not _loopback_origin(origin):
+        return []
+    return [
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-allow-methods", b"POST, OPTIONS"),
+        (
+            b"access-control-allow-headers",
+            b"content-type, content-encoding, x-sentry-auth, sentry-trace, baggage",
+        ),
+        (b"access-control-max-age", b"600"),
+        (b"vary", b"origin"),
+    ]
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    content_type: str,
+    body: bytes,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -162,6 +204,7 @@ async def _respond(send: Send, status: int, content_type: str, body: bytes) -> N
                 (b"content-security-policy", _CSP),
                 (b"x-content-type-options", b"nosniff"),
                 (b"referrer-policy", b"no-referrer"),
+                *(extra or ()),
             ],
         }
     )
