@@ -75,80 +75,92 @@ def markdown(result: dict[str, Any]) -> str:
 
 
 def _inprocess_table(inprocess: dict[str, Any]) -> str:
-    lines = [
-        (
-            f"In process, CPU µs per request (median of {inprocess['rounds']} interleaved "
-            "batches, min..max); overhead is the variant minus the bare app (the raising app for "
-            "error paths)."
-        ),
-        "",
-        "| Variant | µs/request | min..max | overhead µs | x bare | overhead ÷ sentry_sdk's |",
-        "|---|--:|--:|--:|--:|--:|",
-    ]
+    rows = []
     for variant in variants.VARIANTS:
         row = inprocess["variants"].get(variant.name)
-        if row is None:
-            continue
-        lines.append(
-            f"| {variant.label} | {row['median_us']:.2f} | {row['min_us']:.2f}..{row['max_us']:.2f}"
-            f" | {_num(row['overhead_us'])} | {_num(row['x_bare'], 'x')}"
-            f" | {_num(row['overhead_vs_sentry_sdk'], 'ratio')} |"
-        )
-    return "\n".join(lines)
+        if row is not None:
+            rows.append(
+                [
+                    variant.label,
+                    f"{row['median_us']:.2f}",
+                    f"{row['min_us']:.2f}..{row['max_us']:.2f}",
+                    _num(row["overhead_us"]),
+                    _num(row["x_bare"], "x"),
+                    _num(row["overhead_vs_sentry_sdk"], "ratio"),
+                ]
+            )
+    return _table(
+        f"In process, CPU µs per request (median of {inprocess['rounds']} interleaved batches,"
+        " min..max); overhead is the variant minus the bare app (the raising app for error"
+        " paths).",
+        ["Variant", "µs/request", "min..max", "overhead µs", "x bare", "overhead ÷ sentry_sdk's"],
+        rows,
+    )
 
 
 def _targets_table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        (
-            "Targets (ratio of our overhead to the reference's; for the server, of our "
-            "throughput to the bare app's):"
-        ),
-        "",
-        "| Target | measured | wanted | met |",
-        "|---|--:|--:|:-:|",
-    ]
-    for row in rows:
-        met = "yes" if row["met"] else "**no**"
-        measured = _num(row["measured"], "ratio")
-        lines.append(f"| {row['what']} | {measured} | {row['target']} | {met} |")
-    return "\n".join(lines)
+    return _table(
+        "Targets (ratio of our overhead to the reference's; for the server, of our throughput to"
+        " the bare app's):",
+        ["Target", "measured", "wanted", "met"],
+        [
+            [
+                row["what"],
+                _num(row["measured"], "ratio"),
+                row["target"],
+                "yes" if row["met"] else "**no**",
+            ]
+            for row in rows
+        ],
+        align=["---", "--:", "--:", ":-:"],
+    )
 
 
 def _server_table(server: dict[str, Any]) -> str:
     tool = server["load_generator"]
     note = "" if tool == "wrk" else " (wrk missing: the Python load generator bounds these numbers)"
-    lines = [
-        (
-            f"uvicorn, 1 worker, {tool}{note}, {server['connections']} connections over "
-            f"loopback, {server['seconds']:g} s per run, median of {server['rounds']}:"
-        ),
-        "",
-        "| Variant | req/s | x bare | p50 ms | p99 ms |",
-        "|---|--:|--:|--:|--:|",
-    ]
-    for name, row in server["variants"].items():
-        lines.append(
-            f"| {variants.BY_NAME[name].label} | {row['rps']:,.0f} | {row['x_bare']:.3f}"
-            f" | {row['p50_ms']:.2f} | {row['p99_ms']:.2f} |"
-        )
-    return "\n".join(lines)
+    return _table(
+        f"uvicorn, 1 worker, {tool}{note}, {server['connections']} connections over loopback,"
+        f" {server['seconds']:g} s per run, median of {server['rounds']}:",
+        ["Variant", "req/s", "x bare", "p50 ms", "p99 ms"],
+        [
+            [
+                variants.BY_NAME[name].label,
+                f"{row['rps']:,.0f}",
+                f"{row['x_bare']:.3f}",
+                f"{row['p50_ms']:.2f}",
+                f"{row['p99_ms']:.2f}",
+            ]
+            for name, row in server["variants"].items()
+        ],
+    )
 
 
 def _memory_table(memory: dict[str, Any]) -> str:
-    lines = [
-        f"Memory after {memory['requests']:,} requests (after a warm-up, gc collected):",
-        "",
-        "| Variant | RSS KiB | RSS growth KiB | live objects growth |",
-        "|---|--:|--:|--:|",
+    rows = [
+        [
+            variant.label,
+            f"{row['rss_after_kib']:,}",
+            f"{row['rss_growth_kib']:,}",
+            f"{row['objects_growth']:,}",
+        ]
+        for variant in variants.VARIANTS
+        if (row := memory["variants"].get(variant.name)) is not None
     ]
-    for variant in variants.VARIANTS:
-        row = memory["variants"].get(variant.name)
-        if row is None:
-            continue
-        lines.append(
-            f"| {variant.label} | {row['rss_after_kib']:,} | {row['rss_growth_kib']:,}"
-            f" | {row['objects_growth']:,} |"
-        )
+    return _table(
+        f"Memory after {memory['requests']:,} requests (after a warm-up, gc collected):",
+        ["Variant", "RSS KiB", "RSS growth KiB", "live objects growth"],
+        rows,
+    )
+
+
+def _table(
+    caption: str, columns: list[str], rows: list[list[str]], align: list[str] | None = None
+) -> str:
+    """A Markdown table under its caption; the first column left-aligned, numbers right."""
+    align = align or ["---"] + ["--:"] * (len(columns) - 1)
+    lines = [caption, "", f"| {' | '.join(columns)} |", f"|{'|'.join(align)}|"]
+    lines += [f"| {' | '.join(row)} |" for row in rows]
     return "\n".join(lines)
 
 

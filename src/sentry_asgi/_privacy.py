@@ -147,24 +147,16 @@ def resolve_policy(options: Mapping[str, Any]) -> Policy:
             bodies=bodies is None or "incoming_request" in bodies,
             max_request_body_size=body_size,
         )
-    if options.get("send_default_pii"):
-        everything = KeyRule("all")
-        return Policy(
-            user_info=True,
-            headers=everything,
-            cookies=everything,
-            query=everything,
-            bodies=True,
-            max_request_body_size=body_size,
-        )
-    safe = KeyRule("denylist", personal=False)
+    # send_default_pii=True sends everything as received; without it nothing secret or personal.
+    pii = bool(options.get("send_default_pii"))
+    rule = KeyRule("all") if pii else KeyRule("denylist", personal=False)
     # Cookie values are opaque (session ids under any name): keep the names, never the values.
-    no_cookie_values = KeyRule("allowlist", personal=False)
+    cookies = rule if pii else KeyRule("allowlist", personal=False)
     return Policy(
-        user_info=False,
-        headers=safe,
-        cookies=no_cookie_values,
-        query=safe,
+        user_info=pii,
+        headers=rule,
+        cookies=cookies,
+        query=rule,
         bodies=True,
         max_request_body_size=body_size,
     )

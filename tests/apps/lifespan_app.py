@@ -6,11 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
-
-from apps.starlette_app import echo, health, item  # initialises sentry_sdk from SENTRY_DSN
-from sentry_asgi import SentryMiddleware
+from apps.starlette_app import wrapped  # initialises sentry_sdk from SENTRY_DSN
 
 LIFESPAN_LOG = Path(os.environ["E2E_LIFESPAN_LOG"])
 
@@ -27,15 +23,4 @@ async def lifespan(app):
     record("shutdown")
 
 
-app = SentryMiddleware(
-    Starlette(
-        routes=[
-            Route("/items/{item_id}", item),
-            Route("/health", health),
-            WebSocketRoute("/ws", echo),
-        ],
-        lifespan=lifespan,
-    ),
-    transaction_style="url",
-    exclude_paths=["/health"],
-)
+app = wrapped(lifespan)

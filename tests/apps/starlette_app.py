@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import sentry_sdk
 from starlette.applications import Starlette
@@ -39,14 +40,20 @@ async def health(request):
     return PlainTextResponse("ok")
 
 
-app = SentryMiddleware(
-    Starlette(
-        routes=[
-            Route("/items/{item_id}", item),
-            Route("/health", health),
-            WebSocketRoute("/ws", echo),
-        ]
-    ),
-    transaction_style="url",
-    exclude_paths=["/health"],
-)
+def wrapped(lifespan: Any = None) -> SentryMiddleware:
+    """The end-to-end app: its routes, optionally a lifespan, under the middleware."""
+    return SentryMiddleware(
+        Starlette(
+            routes=[
+                Route("/items/{item_id}", item),
+                Route("/health", health),
+                WebSocketRoute("/ws", echo),
+            ],
+            lifespan=lifespan,
+        ),
+        transaction_style="url",
+        exclude_paths=["/health"],
+    )
+
+
+app = wrapped()

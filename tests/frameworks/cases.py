@@ -43,14 +43,14 @@ class Framework:
     app: Callable[[], Any]  # a fresh ASGI app
     route: str  # the route template that /items/42 matches
     view: str  # the endpoint-style name of the /items/{id} view (module.qualname)
-    view_frame: str  # that view's function name in the stack trace
-    mechanism: str  # the exception mechanism type of a view error
+    view_frame: str = "item"  # that view's function name in the stack trace
+    mechanism: str = ""  # the exception mechanism type of a view error (default: the name)
     # The user hook: a request to user_path with user_headers runs a hook that sets the user and
     # the "hook" tag, then a (sync, where the framework has them) view that raises user_error.
-    user_path: str
-    user_id: str
-    hook_tag: str
-    user_frame: str
+    user_path: str = "/sync/5"
+    user_id: str = "u-5"
+    hook_tag: str = ""  # default: "<name>-middleware"
+    user_frame: str = "sync_item"
     user_error: str = "KeyError"
     user_headers: dict[str, str] = field(default_factory=lambda: {"x-user": "u-5"})
     broken: bool = True  # has /broken, a view that answers a bare 503
@@ -61,6 +61,10 @@ class Framework:
     sdk_names_first: bool = False
     websockets: Websockets | None = None  # None: the framework has no websockets ("n/a")
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mechanism", self.mechanism or self.name)
+        object.__setattr__(self, "hook_tag", self.hook_tag or f"{self.name}-middleware")
+
 
 FRAMEWORKS = (
     Framework(
@@ -68,12 +72,7 @@ FRAMEWORKS = (
         app=starlette_app,
         route="/items/{item_id:int}",
         view="frameworks.apps.starlette_app.item",
-        view_frame="item",
         mechanism="asgi",
-        user_path="/sync/5",
-        user_id="u-5",
-        hook_tag="starlette-middleware",
-        user_frame="sync_item",
         broken=False,
         hooked=False,
         websockets=Websockets(frame="socket", raises=True),
@@ -83,13 +82,10 @@ FRAMEWORKS = (
         app=fastapi_app,
         route="/items/{item_id}",
         view="frameworks.apps.fastapi_app.fastapi_app.<locals>.item",
-        view_frame="item",
         mechanism="asgi",
-        user_path="/sync/5",
         user_headers={},
         user_id="u-42",
         hook_tag="fastapi-depends",
-        user_frame="sync_item",
         broken=False,
         hooked=False,
         websockets=Websockets(frame="socket", raises=True),
@@ -99,8 +95,6 @@ FRAMEWORKS = (
         app=litestar_app,
         route="/items/{item_id}",
         view="frameworks.apps.litestar_app.item",
-        view_frame="item",
-        mechanism="litestar",
         sdk_names_first=True,
         user_path="/orders/5",
         user_headers={},
@@ -114,13 +108,8 @@ FRAMEWORKS = (
         app=quart_app,
         route="/items/<int:item_id>",
         view="frameworks.apps.quart_app.quart_app.<locals>.item",
-        view_frame="item",
-        mechanism="quart",
         sdk_names_first=True,
-        user_path="/sync/5",
-        user_id="u-5",
         hook_tag="quart-before-request",
-        user_frame="sync_item",
         websockets=Websockets(frame="socket"),
     ),
     Framework(
@@ -128,12 +117,6 @@ FRAMEWORKS = (
         app=django_app,
         route="/items/<int:item_id>",
         view="frameworks.apps.django_app.item",
-        view_frame="item",
-        mechanism="django",
-        user_path="/sync/5",
-        user_id="u-5",
-        hook_tag="django-middleware",
-        user_frame="sync_item",
         sdk_names_first=True,
     ),
     Framework(
@@ -142,10 +125,7 @@ FRAMEWORKS = (
         route="/items/{item_id:int}",
         view="frameworks.apps.falcon_app.Items.on_get",
         view_frame="on_get",
-        mechanism="falcon",
         user_path="/items/5",
-        user_id="u-5",
-        hook_tag="falcon-middleware",
         user_frame="on_get",
         user_error="ValueError",
         one_body_message=True,
@@ -156,12 +136,6 @@ FRAMEWORKS = (
         app=blacksheep_app,
         route="/items/{item_id}",
         view="frameworks.apps.blacksheep_app.blacksheep_app.<locals>.item",
-        view_frame="item",
-        mechanism="blacksheep",
-        user_path="/sync/5",
-        user_id="u-5",
-        hook_tag="blacksheep-middleware",
-        user_frame="sync_item",
         websockets=Websockets(
             frame="socket",
             init={"traces_sample_rate": 1.0},

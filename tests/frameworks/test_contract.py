@@ -41,6 +41,15 @@ async def test_view_error_is_reported_once_with_its_frame_and_request(
     assert event["request"]["query_string"] == "q=1"
 
 
+@pytest.mark.parametrize("framework", [pytest.param(f, id=f.name) for f in FRAMEWORKS])
+async def test_two_wrapped_apps_still_report_once(framework: Framework, sentry_init, http):
+    """Wrapping a second app of the framework installs no second hook: one event per error."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    SentryMiddleware(framework.app())
+    await http(SentryMiddleware(framework.app()), "/items/3")
+    assert len(transport.events) == 1
+
+
 @pytest.mark.parametrize("framework", each("errors"))
 async def test_with_default_integrations_there_is_one_event_and_one_transaction(
     framework: Framework, sentry_init, http

@@ -34,45 +34,45 @@ def index(store: Store) -> str:
     return page("Issues", body, live=latest)
 
 
-def _transactions(store: Store) -> str:
-    txns = store.events(kind="transaction", limit=50)
-    if not txns:
+def _section(heading: str, rows: list[str], table_id: str = "", head: str = "") -> str:
+    """A heading and its table, or nothing at all when there are no rows to show."""
+    if not rows:
         return ""
-    rows = "".join(
+    table = f'<table id="{table_id}">' if table_id else "<table>"
+    return f"<h2>{heading}</h2>{table}{head}{''.join(rows)}</table>"
+
+
+def _transactions(store: Store) -> str:
+    rows = [
         f'<tr><td><a href="{href("traces", t["trace_id"])}">{esc(t["title"])}</a></td>'
         f'<td>{esc(t["request"])}</td><td class="num">{_ms(t["duration_ms"])}</td>'
         f'<td class="num">{clock(t["received"])}</td></tr>'
-        for t in txns
+        for t in store.events(kind="transaction", limit=50)
+    ]
+    head = (
+        '<tr><th>Transaction</th><th>Request</th><th class="num">Duration</th>'
+        '<th class="num">Received</th></tr>'
     )
-    return (
-        '<h2>Transactions</h2><table id="transactions"><tr><th>Transaction</th><th>Request</th>'
-        f'<th class="num">Duration</th><th class="num">Received</th></tr>{rows}</table>'
-    )
+    return _section("Transactions", rows, "transactions", head)
 
 
 def _logs(store: Store) -> str:
-    logs = store.logs(limit=50)
-    if not logs:
-        return ""
-    rows = "".join(
+    rows = [
         f"<tr><td>{level(r['level'])}</td><td>{esc(r['body'])}</td>"
         f'<td class="num">{clock(r["timestamp"])}</td></tr>'
-        for r in logs
-    )
-    return f'<h2>Logs</h2><table id="logs">{rows}</table>'
+        for r in store.logs(limit=50)
+    ]
+    return _section("Logs", rows, "logs")
 
 
 def _check_ins(store: Store) -> str:
-    check_ins = store.check_ins(limit=50)
-    if not check_ins:
-        return ""
-    rows = "".join(
+    rows = [
         f"<tr><td>{esc(c['monitor_slug'])}</td><td>{esc(c['status'])}</td>"
         f'<td class="num">{_ms(c["duration"] * 1000 if c["duration"] is not None else None)}</td>'
         f'<td class="num">{clock(c["received"])}</td></tr>'
-        for c in check_ins
-    )
-    return f'<h2>Check-ins</h2><table id="check-ins">{rows}</table>'
+        for c in store.check_ins(limit=50)
+    ]
+    return _section("Check-ins", rows, "check-ins")
 
 
 def event(store: Store, event_id: str) -> str | None:
@@ -169,30 +169,23 @@ def _breadcrumbs(data: dict[str, Any]) -> str:
 
 
 def _attachments(store: Store, event_id: str) -> str:
-    files = store.attachments(event_id)
-    if not files:
-        return ""
-    rows = "".join(
+    rows = [
         f'<tr><td><a href="{href("attachments", str(a["id"]))}" download="{esc(a["filename"])}">'
         f"{esc(a['filename'])}</a></td><td>{esc(a['content_type'])}</td>"
         f'<td class="num">{a["size"]} bytes</td></tr>'
-        for a in files
-    )
-    return f"<h2>Attachments</h2><table>{rows}</table>"
+        for a in store.attachments(event_id)
+    ]
+    return _section("Attachments", rows)
 
 
 def _siblings(store: Store, fingerprint: str, event_id: str) -> str:
-    others = [
-        e for e in store.events(fingerprint=fingerprint, limit=20) if e["event_id"] != event_id
-    ]
-    if not others:
-        return ""
-    rows = "".join(
+    rows = [
         f'<tr><td><a href="{href("events", e["event_id"])}">{esc(e["event_id"])}</a></td>'
         f'<td>{esc(e["request"])}</td><td class="num">{clock(e["received"])}</td></tr>'
-        for e in others
-    )
-    return f"<h2>Other events of this issue</h2><table>{rows}</table>"
+        for e in store.events(fingerprint=fingerprint, limit=20)
+        if e["event_id"] != event_id
+    ]
+    return _section("Other events of this issue", rows)
 
 
 def trace(store: Store, trace_id: str) -> str | None:
