@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,7 @@ def _sentry_rows(prefix: str, group: str, title: str) -> list[Variant]:
 VARIANTS: list[Variant] = [
     Variant("bare", "bare app", "baseline", ""),
     Variant("isolation_scope", "bare app + one isolation_scope()", "baseline", "off"),
+    Variant("isolation_held", "bare app run inside one isolation_scope()", "baseline", "off"),
     *_sentry_rows("ours", "ours", "sentry-asgi"),
     *_sentry_rows("sdk", "sentry_sdk", "sentry_sdk SentryAsgiMiddleware"),
     Variant("otel-api", "OpenTelemetry ASGI, API only", "otel", ""),
@@ -83,7 +85,7 @@ VARIANTS: list[Variant] = [
 BY_NAME = {variant.name: variant for variant in VARIANTS}
 
 # The variants served by uvicorn and loaded over loopback.
-SERVER_VARIANTS = ["bare", "ours-off", "ours-sampled", "sdk-off", "sdk-sampled"]
+SERVER_VARIANTS = ["bare", "isolation_held", "ours-off", "ours-sampled", "sdk-off", "sdk-sampled"]
 
 
 def build(variant: Variant) -> tuple[Any, Callable[[], None]]:
@@ -124,16 +126,25 @@ def _bare(app: Any) -> Any:
     return app
 
 
-def _isolation_scope(app: Any) -> Any:
-    """Enter and leave one isolation scope: the floor any Sentry middleware stands on."""
+def _isolation(app: Any, *, held: bool) -> Any:
+    """One isolation scope per request: the floor any Sentry middleware stands on.
+
+    Entered and left before the app runs, it costs its CPU time only. Held while the app runs,
+    as any middleware that isolates requests must, the forked scopes of concurrent requests are
+    alive together, and under a real server the garbage collector's work grows with them.
+    """
     import sentry_sdk
 
-    async def isolated(scope: Any, receive: Any, send: Any) -> None:
+    async def entered_and_left(scope: Any, receive: Any, send: Any) -> None:
         with sentry_sdk.isolation_scope():
             pass
         await app(scope, receive, send)
 
-    return isolated
+    async def held_around(scope: Any, receive: Any, send: Any) -> None:
+        with sentry_sdk.isolation_scope():
+            await app(scope, receive, send)
+
+    return held_around if held else entered_and_left
 
 
 def _ours(app: Any) -> Any:
@@ -179,7 +190,7 @@ _WRAPPERS = {
 
 
 def wrapper_for(variant: Variant) -> Callable[[Any], Any]:
-    """Return the middleware constructor of a variant; the isolation_scope row has its own."""
-    if variant.name == "isolation_scope":
-        return _isolation_scope
+    """Return the middleware constructor of a variant; the isolation_scope rows have their own."""
+    if variant.name in ("isolation_scope", "isolation_held"):
+        return functools.partial(_isolation, held=variant.name == "isolation_held")
     return _WRAPPERS[variant.group]

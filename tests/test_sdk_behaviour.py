@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 
 import pytest
@@ -10,6 +11,7 @@ from conftest import call, http_scope
 from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
 
 from sentry_asgi import SentryMiddleware
+from sentry_asgi._sdk import fast_isolation_available
 
 pytestmark = pytest.mark.anyio
 
@@ -41,3 +43,34 @@ async def test_sdk_asgi_middleware_still_captures_when_it_steps_aside(sentry_ini
     assert event["exception"]["values"][-1]["mechanism"]["type"] == "asgi"
     assert event["request"]["url"] == "http://testserver/"
     assert transport.transactions == []
+
+
+@pytest.mark.parametrize("outcome", ["returns", "raises", "cancelled"])
+async def test_isolation_scope_is_entered_and_left_as_the_context_manager_would(
+    sentry_init, outcome
+):
+    """The request runs in fresh isolation and current scopes; both are back however it ends."""
+    sentry_init()
+    assert fast_isolation_available()  # sentry_sdk.isolation_scope is still a generator
+    before = (sentry_sdk.get_isolation_scope(), sentry_sdk.get_current_scope())
+    inside = []
+
+    async def app(scope, receive, send):
+        inside.append((sentry_sdk.get_isolation_scope(), sentry_sdk.get_current_scope()))
+        if outcome == "raises":
+            raise RuntimeError("boom")
+        if outcome == "cancelled":
+            raise asyncio.CancelledError
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    expected = {"returns": None, "raises": RuntimeError, "cancelled": asyncio.CancelledError}
+    if expected[outcome] is None:
+        await call(SentryMiddleware(app), http_scope())
+    else:
+        with pytest.raises(expected[outcome]):
+            await call(SentryMiddleware(app), http_scope())
+    ((isolation, current),) = inside
+    assert isolation is not before[0]
+    assert current is not before[1]
+    assert (sentry_sdk.get_isolation_scope(), sentry_sdk.get_current_scope()) == before

@@ -11,19 +11,8 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from sentry_asgi._privacy import Policy, is_sensitive
+from sentry_asgi._privacy import is_sensitive
 from sentry_asgi._scrub import FILTERED, Secrets
-
-# sentry_sdk's sizes for max_request_body_size. "always" still stops at Sentry's event size
-# limit: a body that large could never be sent, and buffering it would only cost memory.
-BODY_CAPS = {"never": 0, "small": 1_000, "medium": 10_000, "always": 1_000_000}
-
-
-def body_cap(policy: Policy) -> int:
-    """How many body bytes to keep under the user's settings; 0 keeps none."""
-    if not policy.bodies:
-        return 0
-    return BODY_CAPS.get(policy.max_request_body_size, BODY_CAPS["medium"])
 
 
 class BodyRecorder:

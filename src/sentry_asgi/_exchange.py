@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sentry_sdk
 
 from sentry_asgi import _sessions as sessions
-from sentry_asgi._body import BodyRecorder, body_cap, parse_body
+from sentry_asgi._body import BodyRecorder, parse_body
 from sentry_asgi._errors import MECHANISM, capture_exception, is_disconnect, retitle_exception_group
 from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
@@ -96,7 +96,11 @@ class Exchange:
         if kind == "http.request":
             if message.get("body") or self._body is not None:
                 try:
-                    self._record_body(message)
+                    recorder = self._body
+                    if recorder is None:
+                        cap = policy_for(self.client_options).body_cap
+                        recorder = self._body = BodyRecorder(cap)
+                    recorder.record(message)
                 except Exception:  # noqa: BLE001 - never the app's problem
                     log_fault()
         elif kind == "http.disconnect":
@@ -106,11 +110,6 @@ class Exchange:
             code = message.get("code", 1005)
             self.close_code = code if isinstance(code, int) else None
         return message
-
-    def _record_body(self, message: Message) -> None:
-        if self._body is None:
-            self._body = BodyRecorder(body_cap(policy_for(self.client_options)))
-        self._body.record(message)
 
     async def send(self, message: Message) -> None:
         """Pass the app's message to the server, noting the response status."""
@@ -157,15 +156,14 @@ class Exchange:
             self._capture_failed_status(status)
         if self.trace is not None:
             self.trace.finish(self)
-        if sessions.enabled(self.client_options):
-            outcome = (
-                sessions.CRASHED
-                if self.crashed
-                else sessions.ERRORED
-                if self.error_seen
-                else sessions.EXITED
-            )
-            sessions.record(self.client_options, outcome)
+        sessions.record(
+            self.client_options,
+            sessions.CRASHED
+            if self.crashed
+            else sessions.ERRORED
+            if self.error_seen
+            else sessions.EXITED,
+        )
 
     def _capture_failed_status(self, status: int) -> None:
         method = str(self.scope.get("method") or "").upper()

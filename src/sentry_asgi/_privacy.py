@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Mode = Literal["all", "denylist", "allowlist", "off"]
@@ -108,6 +108,11 @@ def _verdict(rule: KeyRule, key: str) -> bool:
     return listed if rule.mode == "allowlist" else not listed
 
 
+# sentry_sdk's sizes for max_request_body_size. "always" still stops at Sentry's event size
+# limit: a body that large could never be sent, and buffering it would only cost memory.
+BODY_CAPS = {"never": 0, "small": 1_000, "medium": 10_000, "always": 1_000_000}
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """Everything the request data builder needs to know about consent."""
@@ -118,6 +123,11 @@ class Policy:
     query: KeyRule
     bodies: bool
     max_request_body_size: str
+    body_cap: int = field(init=False)  # how many body bytes to keep; 0 keeps none
+
+    def __post_init__(self) -> None:
+        cap = BODY_CAPS.get(self.max_request_body_size, BODY_CAPS["medium"]) if self.bodies else 0
+        object.__setattr__(self, "body_cap", cap)  # frozen: derived once, read per request
 
 
 def _rule(raw: object, *, personal: bool) -> KeyRule:

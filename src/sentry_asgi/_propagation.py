@@ -9,9 +9,11 @@ upstream land in one trace. Garbage never raises: it starts a fresh trace.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from sentry_asgi._asgi import Scope
 
 _SENTRY_TRACE = b"sentry-trace"
@@ -38,18 +40,11 @@ def from_traceparent(value: str) -> str | None:
 
 def incoming_trace(scope: Scope) -> dict[str, str] | None:
     """The trace headers to continue, or None when the request starts a new trace."""
-    found: dict[bytes, str] = {}
-    for pair in scope.get("headers") or ():
-        try:
-            name = pair[0]
-            if name in _WANTED:
-                found[name] = (
-                    f"{found[name]},{pair[1].decode('latin-1')}"
-                    if name in found
-                    else pair[1].decode("latin-1")
-                )
-        except (TypeError, IndexError, AttributeError):
-            continue
+    headers = scope.get("headers") or ()
+    try:
+        found = _trace_headers(headers)
+    except (TypeError, ValueError, AttributeError):  # a malformed pair: look again, one by one
+        found = _trace_headers(pair for pair in headers if _well_formed(pair))
     if not found:
         return None
     sentry_trace = found.get(_SENTRY_TRACE)
@@ -59,8 +54,28 @@ def incoming_trace(scope: Scope) -> dict[str, str] | None:
         sentry_trace = from_traceparent(found[_TRACEPARENT])
     if sentry_trace is None:
         return None
-    headers = {"sentry-trace": sentry_trace.strip().lower()}
+    continued = {"sentry-trace": sentry_trace.strip().lower()}
     baggage = found.get(_BAGGAGE)
     if baggage is not None:
-        headers["baggage"] = baggage
-    return headers
+        continued["baggage"] = baggage
+    return continued
+
+
+def _trace_headers(headers: Iterable[Any]) -> dict[bytes, str]:
+    """The trace headers among the request's, repeated ones joined as one list."""
+    found: dict[bytes, str] = {}
+    for name, value in headers:
+        if name in _WANTED:
+            text = value.decode("latin-1")
+            found[name] = f"{found[name]},{text}" if name in found else text
+    return found
+
+
+def _well_formed(pair: Any) -> bool:
+    """Tell whether a header is a (bytes name, bytes value) pair, as ASGI says it must be."""
+    return (
+        isinstance(pair, (tuple, list))
+        and len(pair) == 2
+        and isinstance(pair[0], bytes)
+        and isinstance(pair[1], (bytes, bytearray))
+    )

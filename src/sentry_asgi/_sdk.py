@@ -13,12 +13,20 @@ sentry_sdk auto-enables its Starlette and FastAPI integrations, which wrap the a
 ASGI middleware. Inside ours that would mean a second error event per exception and a second
 transaction per request. sentry_sdk's middleware steps aside when its re-entrancy flag is set,
 so ours sets that flag for the duration of each request it handles.
+
+``sentry_sdk.isolation_scope()`` is a ``@contextmanager`` around a generator whose only work
+around its ``yield`` is a ``try``/``finally``. Driving that generator directly does the very same
+forks and resets without contextlib's wrapper, about 0.8 µs a request; any other shape falls
+back to the context manager.
 """
 
 from __future__ import annotations
 
+import inspect
 from contextvars import ContextVar, Token
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import sentry_sdk
 
 try:
     from sentry_sdk._types import AnnotatedValue
@@ -34,7 +42,39 @@ try:
 except ImportError:  # pragma: no cover - only if sentry_sdk drops or renames it
     _sdk_flag = None
 
+if TYPE_CHECKING:
+    from sentry_sdk import Scope
+
 _flag: ContextVar[Any] | None = _sdk_flag if isinstance(_sdk_flag, ContextVar) else None
+
+_isolation_generator = getattr(sentry_sdk.isolation_scope, "__wrapped__", None)
+if not inspect.isgeneratorfunction(_isolation_generator):  # pragma: no cover - a new shape
+    _isolation_generator = None
+
+
+def enter_isolation_scope() -> tuple[Any, Scope]:
+    """Fork the isolation and current scopes, as ``with sentry_sdk.isolation_scope()`` does.
+
+    Returns the handle :func:`leave_isolation_scope` takes, and the new isolation scope.
+    """
+    if _isolation_generator is not None:
+        forks = _isolation_generator()
+        return forks, next(forks)
+    manager = sentry_sdk.isolation_scope()  # pragma: no cover - see above
+    return manager, manager.__enter__()  # pragma: no cover
+
+
+def leave_isolation_scope(handle: Any) -> None:
+    """Restore the scopes :func:`enter_isolation_scope` replaced, whatever the request did."""
+    if _isolation_generator is not None:
+        next(handle, None)  # runs the generator's finally, as leaving the with block would
+    else:  # pragma: no cover - see above
+        handle.__exit__(None, None, None)
+
+
+def fast_isolation_available() -> bool:
+    """Tell whether the generator was found (the test suite asserts it, per sentry_sdk version)."""
+    return _isolation_generator is not None
 
 
 def silence_builtin_asgi_middleware() -> Token[Any] | None:

@@ -24,14 +24,16 @@ FLUSH_INTERVAL = 60.0
 
 # (release, environment, minute) -> [exited, errored, crashed]
 _counts: dict[tuple[str, str | None, int], list[int]] = {}
+# The counts of the last client options and minute seen: nearly every request lands there.
+_last: tuple[dict[str, Any], int, list[int] | None] | None = None
 _lock = threading.Lock()
 _flushing = False  # whether this process runs its flusher thread yet
 
 
 def _forked() -> None:
     """A forked worker inherits the counts' lock and flag, but not the flusher thread."""
-    global _flushing, _lock, _counts
-    _flushing, _lock, _counts = False, threading.Lock(), {}
+    global _flushing, _lock, _counts, _last
+    _flushing, _lock, _counts, _last = False, threading.Lock(), {}, None
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
@@ -44,22 +46,37 @@ def enabled(options: dict[str, Any]) -> bool:
 
 
 def record(options: dict[str, Any], outcome: int) -> None:
-    """Count one finished request in its minute."""
-    key = (str(options["release"]), options.get("environment"), int(time.time() // 60))
+    """Count one finished request in its minute, if the client tracks sessions."""
+    global _last  # noqa: PLW0603 - the one-slot cache of the counts in use
+    minute = int(time.time()) // 60
     with _lock:
-        counts = _counts.get(key)
+        last = _last
+        if last is None or last[0] is not options or last[1] != minute:
+            last = _last = (options, minute, _bucket(options, minute))
+        counts = last[2]
         if counts is None:
-            counts = _counts[key] = [0, 0, 0]
+            return
         counts[outcome] += 1
     if not _flushing:
         _start_flushing()
 
 
+def _bucket(options: dict[str, Any], minute: int) -> list[int] | None:
+    """The counts of one release, environment and minute; None when sessions are off."""
+    if not enabled(options):
+        return None
+    key = (str(options["release"]), options.get("environment"), minute)
+    counts = _counts.get(key)
+    if counts is None:
+        counts = _counts[key] = [0, 0, 0]
+    return counts
+
+
 def flush() -> None:
     """Send every pending count through the active client's transport."""
-    global _counts
+    global _counts, _last
     with _lock:
-        pending, _counts = _counts, {}
+        pending, _counts, _last = _counts, {}, None
     if not pending:
         return
     by_attrs: dict[tuple[str, str | None], list[dict[str, Any]]] = {}

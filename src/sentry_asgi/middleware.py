@@ -18,7 +18,12 @@ from sentry_asgi._options import (
     build_options,
 )
 from sentry_asgi._propagation import incoming_trace
-from sentry_asgi._sdk import restore_builtin_asgi_middleware, silence_builtin_asgi_middleware
+from sentry_asgi._sdk import (
+    enter_isolation_scope,
+    leave_isolation_scope,
+    restore_builtin_asgi_middleware,
+    silence_builtin_asgi_middleware,
+)
 from sentry_asgi._tracing import may_sample, start_trace, streaming_api
 from sentry_asgi.frameworks import detect
 
@@ -38,6 +43,31 @@ _current: ContextVar[Exchange | None] = ContextVar("sentry_asgi_exchange", defau
 def current_exchange() -> Exchange | None:
     """The request the calling code runs in, for framework hooks that report through it."""
     return _current.get()
+
+
+def _process_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
+    """Hand an event to the request it was captured in, if any.
+
+    One processor for the whole process, on sentry_sdk's global scope, finds the request through
+    the context: the same reach as one added to each request's isolation scope (tasks the app
+    spawns inherit both), without a per-request registration.
+    """
+    exchange = _current.get()
+    if exchange is None or exchange.scope.get("type") == "lifespan":
+        return event
+    return exchange.process_event(event, hint)
+
+
+_processor_installed = False
+
+
+def _install_event_processor() -> None:
+    """Register :func:`_process_event` once per process, after the repeat filter."""
+    global _processor_installed  # noqa: PLW0603 - a process-wide, idempotent registration
+    install_repeat_filter()
+    if not _processor_installed:
+        sentry_sdk.get_global_scope().add_event_processor(_process_event)  # type: ignore[arg-type]
+        _processor_installed = True
 
 
 class SentryMiddleware:
@@ -62,7 +92,7 @@ class SentryMiddleware:
             msg = f"SentryMiddleware needs an ASGI application to wrap; got {app!r}"
             raise TypeError(msg)
         self.app: ASGIApp = as_asgi3(app)
-        install_repeat_filter()
+        _install_event_processor()
         # Frameworks that swallow view errors or keep routes out of the scope get hooks once;
         # a framework whose internals moved must still start, only without them.
         self.framework: Framework | None = None
@@ -83,7 +113,7 @@ class SentryMiddleware:
         client_options = None
         if _current.get() is None:
             if kind == "http" or kind == "websocket":  # noqa: PLR1714 - the hot path
-                client = sentry_sdk.get_client()
+                client = sentry_sdk.Scope.get_client()
                 if client.is_active():
                     client_options = client.options
             elif kind == "lifespan":
@@ -97,7 +127,8 @@ class SentryMiddleware:
         token = _current.set(exchange)
         builtin = silence_builtin_asgi_middleware()
         try:
-            with sentry_sdk.isolation_scope() as sentry_scope:
+            isolation, sentry_scope = enter_isolation_scope()
+            try:
                 try:
                     _begin(exchange, sentry_scope, client_options)
                 except Exception:  # noqa: BLE001 - our fault must never become the app's
@@ -113,6 +144,8 @@ class SentryMiddleware:
                         exchange.finished()
                     except Exception:  # noqa: BLE001 - likewise
                         log_fault()
+            finally:
+                leave_isolation_scope(isolation)
         finally:
             restore_builtin_asgi_middleware(builtin)
             _current.reset(token)
@@ -129,9 +162,8 @@ class SentryMiddleware:
 
 
 def _begin(exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any]) -> None:
-    """Set the request's scope up: event processor, trace continuation, span."""
+    """Set the request's scope up: trace continuation, span."""
     sentry_scope.clear_breadcrumbs()  # crumbs from start-up or import time are not this request's
-    sentry_scope.add_event_processor(exchange.process_event)  # type: ignore[arg-type]
     incoming = incoming_trace(exchange.scope)
     streamed = options.get("trace_lifecycle") == "stream"
     if streamed:
