@@ -105,5 +105,9 @@ def short(variant: variants.Variant) -> str:
     if variant.group == "otel":
         return variant.label.replace(" ASGI", "")
     if variant.group == "baseline":
-        return {"bare": "bare app", "isolation_scope": "one isolation_scope()"}[variant.name]
+        return {
+            "bare": "bare app",
+            "isolation_scope": "one isolation_scope()",
+            "isolation_held": "isolation_scope() held",
+        }[variant.name]
     return f"{SHORT[variant.group]}, {MODES[variant.mode]}"

@@ -17,6 +17,7 @@ EXPECTED = {
     "bare",
     "bare-error",
     "isolation_scope",
+    "isolation_held",
     "otel-api",
     "otel-sdk",
     "encode",
@@ -24,7 +25,7 @@ EXPECTED = {
     *(f"ours-{mode}" for mode in SENTRY_MODES),
     *(f"sdk-{mode}" for mode in SENTRY_MODES),
 }
-SERVED = {"bare", "ours-off", "ours-sampled", "sdk-off", "sdk-sampled"}
+SERVED = {"bare", "isolation_held", "ours-off", "ours-sampled", "sdk-off", "sdk-sampled"}
 
 
 @pytest.fixture(scope="module")

@@ -172,16 +172,16 @@ def resolve_policy(options: Mapping[str, Any]) -> Policy:
     )
 
 
-_cache: dict[int, tuple[Mapping[str, Any], Policy]] = {}
+_last: tuple[Mapping[str, Any], Policy] | None = None  # one live client at a time
 
 
 def policy_for(options: Mapping[str, Any]) -> Policy:
     """Return the policy for a client's options dict, resolving it once per dict."""
-    cached = _cache.get(id(options))
-    if cached is not None and cached[0] is options:
-        return cached[1]
+    global _last  # noqa: PLW0603 - the one-slot cache of the policy in use
+    last = _last
+    if last is not None and last[0] is options:
+        return last[1]
     policy = resolve_policy(options)
-    _cache.clear()  # one live client at a time; never grow
     _VERDICTS.clear()  # the previous client's rules are gone with it
-    _cache[id(options)] = (options, policy)
+    _last = (options, policy)
     return policy
