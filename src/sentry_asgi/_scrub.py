@@ -23,6 +23,7 @@ FILTERED = "[Filtered]"  # sentry_sdk's marker for a removed value
 MIN_SECRET_LENGTH = 4
 _PLAIN = re.compile(r"[A-Za-z0-9._~-]+")
 _ESCAPED_BY_REPR_OR_JSON = re.compile(r"""[\\'"\x00-\x1f\x7f-\U0010ffff]""")
+_ESCAPED_BY_JSON = re.compile(r"""[\\"\x00-\x1f]""")  # with ensure_ascii=False
 
 
 def _encodings(secret: str) -> set[str]:
@@ -43,18 +44,22 @@ def _encodings(secret: str) -> set[str]:
 class Secrets:
     """The secret values seen in one request, to be searched for across a whole event."""
 
-    __slots__ = ("_forms", "_needles")
+    __slots__ = ("_forms", "_json_needles", "_needles")
 
     def __init__(self) -> None:
         self._forms: set[str] = set()
         self._needles: tuple[str, ...] | None = None
+        self._json_needles: tuple[str, ...] | None = None
 
     def add(self, value: str) -> None:
         """Remember a value that was filtered out, and the parts an attacker could reuse."""
         value = value.strip()
         if len(value) < MIN_SECRET_LENGTH:
             return
-        self._needles = None
+        self._needles = self._json_needles = None
+        if _PLAIN.fullmatch(value):  # a bare token (most secrets): every form of it is itself
+            self._forms.add(value)
+            return
         parts = [part.strip() for part in value.split(",")]
         if len(parts) > 1 and all(_PLAIN.fullmatch(part) for part in parts):
             for part in parts:  # a list of hops or tokens: each one on its own, however joined
@@ -104,10 +109,14 @@ class Secrets:
         if isinstance(node, MutableMapping):  # only the parts that could hold a secret
             node = {k: v for k, v in node.items() if k not in skip and k not in _NEVER_SECRET}
         text = json.dumps(node, default=repr, ensure_ascii=False)
-        return any(needle in text for needle in self._json_needles())
-
-    def _json_needles(self) -> set[str]:
-        return {json.dumps(needle, ensure_ascii=False)[1:-1] for needle in self.needles()}
+        if self._json_needles is None:
+            self._json_needles = tuple(
+                json.dumps(needle, ensure_ascii=False)[1:-1]
+                if _ESCAPED_BY_JSON.search(needle)
+                else needle
+                for needle in self.needles()
+            )
+        return any(needle in text for needle in self._json_needles)
 
     def scrub_tree(self, node: Any, skip: frozenset[str] = frozenset()) -> Any:
         """Scrub every string (and dict key) in a JSON-like tree, in place where possible.
@@ -190,6 +199,8 @@ _NEVER_SECRET = frozenset(
         "lineno",
         "in_app",
         "event_id",
+        "timestamp",
+        "start_timestamp",
         "trace_id",
         "span_id",
         "parent_span_id",

@@ -172,12 +172,15 @@ def _begin(exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any
             traces.continue_trace(incoming)
         else:
             traces.new_trace()
-    elif incoming:
+    if may_sample(options, incoming) and not _inside_server_span():
+        # A transaction continues the trace on the scope itself (sentry_sdk.continue_trace).
+        exchange.trace = start_trace(exchange, incoming, streamed=streamed)
+    if streamed or exchange.trace is not None:
+        return
+    if incoming:
         sentry_scope.generate_propagation_context(incoming)
     else:
         sentry_scope.set_new_propagation_context()
-    if may_sample(options, incoming) and not _inside_server_span():
-        exchange.trace = start_trace(exchange, incoming, streamed=streamed)
 
 
 def _inside_server_span() -> bool:
