@@ -92,10 +92,7 @@ class Secrets:
 
     def scrub(self, text: str) -> str:
         """Replace every known secret form in ``text``."""
-        for needle in self.needles():
-            if needle in text:
-                text = text.replace(needle, FILTERED)
-        return text
+        return _replaced(text, self.needles())
 
     def found_in(self, node: Any, skip: frozenset[str] = frozenset()) -> bool:
         """Tell, from one C-speed pass over ``node`` as JSON, whether any secret form is in it.
@@ -126,53 +123,64 @@ class Secrets:
         if not self._forms:
             return node
         needles = self.needles()
-        filtered = FILTERED
-
-        def scrub(text: str) -> str:
-            for needle in needles:
-                if needle in text:
-                    text = text.replace(needle, filtered)
-            return text
-
         shortest = len(needles[0])  # needles are shortest first: anything shorter holds none
         if skip and isinstance(node, MutableMapping):
             for key in list(node):
                 if key not in skip and key not in _NEVER_SECRET:
-                    node[key] = _walk(node[key], scrub, shortest)
+                    node[key] = _walk(node[key], needles, shortest)
             return node
-        return _walk(node, scrub, shortest)
+        return _walk(node, needles, shortest)
 
 
-def _walk(node: Any, scrub: Any, shortest: int) -> Any:  # noqa: C901, PLR0912 - unrolled for speed
-    """Apply ``scrub`` to every string of ``shortest`` characters or more: the error path's loop."""
+def _replaced(text: str, needles: tuple[str, ...]) -> str:
+    for needle in needles:
+        if needle in text:
+            text = text.replace(needle, FILTERED)
+    return text
+
+
+def _walk(node: Any, needles: tuple[str, ...], shortest: int) -> Any:  # noqa: C901, PLR0912
+    """Scrub every string of ``shortest`` characters or more: the error path's loop.
+
+    Unrolled for speed: the needle test runs inline, and a string is rebuilt only on a hit.
+    """
     kind = type(node)
     if kind is str:
-        return scrub(node) if len(node) >= shortest else node
+        return _replaced(node, needles) if len(node) >= shortest else node
     if kind is dict or (kind is not list and isinstance(node, MutableMapping)):
-        for key in list(node):
+        renamed = []
+        for key, value in list(node.items()):
             if key in _NEVER_SECRET:
                 continue
-            value = node[key]
             if type(value) is str:
                 if len(value) >= shortest:
-                    node[key] = scrub(value)
+                    for needle in needles:
+                        if needle in value:
+                            node[key] = _replaced(value, needles)
+                            break
             elif value is not None and type(value) not in _SCALARS:
-                node[key] = _walk(value, scrub, shortest)
+                node[key] = _walk(value, needles, shortest)
             if type(key) is str and len(key) >= shortest:
-                new_key = scrub(key)
-                if new_key != key:
-                    node[new_key] = node.pop(key)
+                for needle in needles:
+                    if needle in key:
+                        renamed.append(key)
+                        break
+        for key in renamed:
+            node[_replaced(key, needles)] = node.pop(key)
         return node
+    if kind is tuple:
+        return tuple(_walk(value, needles, shortest) for value in node)
     if kind is list or isinstance(node, MutableSequence):
         for index, value in enumerate(node):
             if type(value) is str:
                 if len(value) >= shortest:
-                    node[index] = scrub(value)
+                    for needle in needles:
+                        if needle in value:
+                            node[index] = _replaced(value, needles)
+                            break
             elif value is not None and type(value) not in _SCALARS:
-                node[index] = _walk(value, scrub, shortest)
+                node[index] = _walk(value, needles, shortest)
         return node
-    if kind is tuple:
-        return tuple(_walk(value, scrub, shortest) for value in node)
     return node
 
 
