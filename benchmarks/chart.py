@@ -110,4 +110,5 @@ def short(variant: variants.Variant) -> str:
             "isolation_scope": "one isolation_scope()",
             "isolation_held": "isolation_scope() held",
         }[variant.name]
-    return f"{SHORT[variant.group]}, {MODES[variant.mode]}"
+    label = f"{SHORT[variant.group]}, {MODES[variant.mode]}"
+    return f"{label}, gc relaxed" if variant.gc_threshold else label

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,8 @@ class Variant:
     mode: str  # a key of MODES, or "" when Sentry is not involved
     env: str = "main"  # "main": the bench venv; "encode": the venv of encode/sentry-asgi 0.2
     failing: bool = False
+    # gc.set_threshold's first argument, when the variant relaxes the garbage collector
+    gc_threshold: int | None = None
 
     @property
     def baseline(self) -> str:
@@ -68,6 +71,13 @@ VARIANTS: list[Variant] = [
     Variant("isolation_scope", "bare app + one isolation_scope()", "baseline", "off"),
     Variant("isolation_held", "bare app run inside one isolation_scope()", "baseline", "off"),
     *_sentry_rows("ours", "ours", "sentry-asgi"),
+    Variant(
+        "ours-off-gc",
+        "sentry-asgi, tracing off, gc.set_threshold(10_000)",
+        "ours",
+        "off",
+        gc_threshold=10_000,
+    ),
     *_sentry_rows("sdk", "sentry_sdk", "sentry_sdk SentryAsgiMiddleware"),
     Variant("otel-api", "OpenTelemetry ASGI, API only", "otel", ""),
     Variant("otel-sdk", "OpenTelemetry ASGI, with SDK", "otel", ""),
@@ -85,12 +95,22 @@ VARIANTS: list[Variant] = [
 BY_NAME = {variant.name: variant for variant in VARIANTS}
 
 # The variants served by uvicorn and loaded over loopback.
-SERVER_VARIANTS = ["bare", "isolation_held", "ours-off", "ours-sampled", "sdk-off", "sdk-sampled"]
+SERVER_VARIANTS = [
+    "bare",
+    "isolation_held",
+    "ours-off",
+    "ours-off-gc",
+    "ours-sampled",
+    "sdk-off",
+    "sdk-sampled",
+]
 
 
 def build(variant: Variant) -> tuple[Any, Callable[[], None]]:
     """Set up the process for one variant; return the ASGI app and what finishes a batch."""
     inner = apps.failing_app if variant.failing else apps.app
+    if variant.gc_threshold is not None:
+        gc.set_threshold(variant.gc_threshold)
     if variant.group == "otel":
         return _otel(inner, with_sdk=variant.name == "otel-sdk"), _nothing
     if variant.mode:

@@ -18,6 +18,7 @@ EXPECTED = {
     "bare-error",
     "isolation_scope",
     "isolation_held",
+    "ours-off-gc",
     "otel-api",
     "otel-sdk",
     "encode",
@@ -25,7 +26,15 @@ EXPECTED = {
     *(f"ours-{mode}" for mode in SENTRY_MODES),
     *(f"sdk-{mode}" for mode in SENTRY_MODES),
 }
-SERVED = {"bare", "isolation_held", "ours-off", "ours-sampled", "sdk-off", "sdk-sampled"}
+SERVED = {
+    "bare",
+    "isolation_held",
+    "ours-off",
+    "ours-off-gc",
+    "ours-sampled",
+    "sdk-off",
+    "sdk-sampled",
+}
 
 
 @pytest.fixture(scope="module")
