@@ -51,6 +51,19 @@ def test_run_without_dsn_starts_the_inbox_and_reports_to_it():
         assert proc.stop() == 0
 
 
+@pytest.mark.parametrize("mode", [("--workers", "2"), ("--reload",)], ids=["workers", "reload"])
+def test_run_reports_from_worker_and_reload_processes(mode):
+    """Under --workers or --reload the app runs in child processes; their events reach the inbox."""
+    proc, app_url = run_demo("--inbox-port", "0", *mode, env=without_sentry_env())
+    try:
+        proc.expect(r"^SENTRY_DSN is not set: events go to the local inbox\.")
+        proc.expect(r"Started server process \[\d+\]")  # a child: the parent only supervises
+        assert fetch(app_url + "/fail") == 500
+        proc.expect(r"ERROR   ZeroDivisionError: division by zero  GET " + app_url + "/fail  trace")
+    finally:
+        assert proc.stop() == 0
+
+
 def test_run_with_a_dsn_sends_there(inbox):
     """With SENTRY_DSN set, `run` starts no inbox of its own and events go to that DSN."""
     env = {**without_sentry_env(), "SENTRY_DSN": inbox.dsn, "SENTRY_ENVIRONMENT": "staging"}
