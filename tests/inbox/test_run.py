@@ -20,6 +20,14 @@ def fetch(url: str) -> int:
         return error.code
 
 
+def answered(url: str) -> int | None:
+    """The status of a request, or None while nothing accepts connections yet."""
+    try:
+        return fetch(url)
+    except urllib.error.URLError:
+        return None
+
+
 def without_sentry_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")}
 
@@ -58,7 +66,7 @@ def test_run_reports_from_worker_and_reload_processes(mode):
     try:
         proc.expect(r"^SENTRY_DSN is not set: events go to the local inbox\.")
         proc.expect(r"Started server process \[\d+\]")  # a child: the parent only supervises
-        assert fetch(app_url + "/fail") == 500
+        assert wait_for(lambda: answered(app_url + "/fail")) == 500
         proc.expect(r"ERROR   ZeroDivisionError: division by zero  GET " + app_url + "/fail  trace")
     finally:
         assert proc.stop() == 0
