@@ -21,8 +21,13 @@ _METHOD = re.compile(r"[A-Z_-]{3,32}")  # what Sentry accepts as a method
 
 def decode_headers(scope: Scope) -> list[tuple[str, str]]:
     """Decode the raw header list once: names lower-cased, bytes as Latin-1 (never fails)."""
+    headers = scope.get("headers") or ()
+    try:  # what every server sends: (bytes, bytes) pairs
+        return [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers]
+    except (TypeError, ValueError, AttributeError):
+        pass
     decoded = []
-    for pair in scope.get("headers") or ():
+    for pair in headers:
         try:
             name, value = pair
             decoded.append((bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1")))

@@ -149,7 +149,8 @@ def _walk(node: Any, needles: tuple[str, ...], shortest: int) -> Any:  # noqa: C
         return _replaced(node, needles) if len(node) >= shortest else node
     if kind is dict or (kind is not list and isinstance(node, MutableMapping)):
         renamed = []
-        for key, value in list(node.items()):
+        # Assigning to existing keys is safe while iterating a dict; renames wait for the end.
+        for key, value in node.items() if kind is dict else list(node.items()):
             if key in _NEVER_SECRET:
                 continue
             if type(value) is str:
