@@ -23,7 +23,9 @@ def decode_headers(scope: Scope) -> list[tuple[str, str]]:
     """Decode the raw header list once: names lower-cased, bytes as Latin-1 (never fails)."""
     headers = scope.get("headers") or ()
     try:  # what every server sends: (bytes, bytes) pairs
-        return [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers]
+        return [
+            (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers
+        ]
     except (TypeError, ValueError, AttributeError):
         pass
     decoded = []

@@ -24,6 +24,8 @@ MIN_SECRET_LENGTH = 4
 _PLAIN = re.compile(r"[A-Za-z0-9._~-]+")
 _ESCAPED_BY_REPR_OR_JSON = re.compile(r"""[\\'"\x00-\x1f\x7f-\U0010ffff]""")
 _ESCAPED_BY_JSON = re.compile(r"""[\\"\x00-\x1f]""")  # with ensure_ascii=False
+# Events are trees: the circularity check would only slow the search down.
+_JSON = json.JSONEncoder(default=repr, ensure_ascii=False, check_circular=False)
 
 
 def _encodings(secret: str) -> set[str]:
@@ -105,7 +107,10 @@ class Secrets:
             return False
         if isinstance(node, MutableMapping):  # only the parts that could hold a secret
             node = {k: v for k, v in node.items() if k not in skip and k not in _NEVER_SECRET}
-        text = json.dumps(node, default=repr, ensure_ascii=False)
+        try:
+            text = _JSON.encode(node)
+        except (RecursionError, ValueError, TypeError):  # not a tree of plain data: look closely
+            return True
         if self._json_needles is None:
             self._json_needles = tuple(
                 json.dumps(needle, ensure_ascii=False)[1:-1]
