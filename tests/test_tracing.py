@@ -328,3 +328,44 @@ async def test_strict_trace_continuation_is_respected(sentry_init):
         trace_ids.append(transport.transactions[0]["contexts"]["trace"]["trace_id"])
     assert trace_ids[0] == TRACE_ID
     assert trace_ids[1] != TRACE_ID
+
+
+@pytest.mark.parametrize("pii", [False, True], ids=["default", "send_default_pii"])
+async def test_streamed_segment_describes_the_request_without_its_secrets(sentry_init, pii):
+    """A streamed segment carries method, URL, filtered query and headers; secrets stay out."""
+    if not STREAMING:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} has no span streaming")
+    transport = init(sentry_init, "stream", send_default_pii=pii)
+
+    async def tagged(request):
+        sentry_sdk.traces.get_current_span().set_attribute("url.path", "/set-by-the-app")
+        return PlainTextResponse("ok")
+
+    token = "Bearer s3cr3t-t0k3n-value"  # noqa: S105 - a fake, to be found or not
+    scope = scope_with(
+        "/tagged?page=2&api_key=k3y-v4lu3",
+        (b"user-agent", b"curl/8.5"),
+        (b"authorization", token.encode()),
+        (b"cookie", b"session=c00kie-v4lu3"),
+        method="POST",
+    )
+    await call(
+        SentryMiddleware(Starlette(routes=[Route("/tagged", tagged, methods=["POST"])])), scope
+    )
+    sentry_sdk.flush()
+    attrs = trace_of(transport, "stream")["data"]
+    assert attrs["http.request.method"] == "POST"
+    assert attrs["user_agent.original"] == "curl/8.5"
+    assert attrs["url.path"] == "/set-by-the-app"  # what the app set is kept
+    if pii:
+        assert attrs["url.full"] == "http://h/tagged?page=2&api_key=k3y-v4lu3"
+        assert attrs["http.request.header.authorization"] == token
+        assert attrs["user.ip_address"] == "203.0.113.7"
+    else:
+        assert attrs["url.full"] == "http://h/tagged?page=2&api_key=[Filtered]"
+        assert attrs["http.query"] == "page=2&api_key=[Filtered]"
+        assert attrs["http.request.header.authorization"] == "[Filtered]"
+        assert "user.ip_address" not in attrs
+        sent = repr(transport.items("span"))
+        for secret in ("s3cr3t-t0k3n-value", "k3y-v4lu3", "c00kie-v4lu3", "203.0.113.7"):
+            assert secret not in sent

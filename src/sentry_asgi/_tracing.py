@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 
+from sentry_asgi._guard import contained
 from sentry_asgi._naming import DELIBERATE_SOURCES
 from sentry_asgi._request import full_path
 
@@ -154,6 +155,14 @@ class Trace:
         """Record why the request ended early: ``internal_error`` or ``cancelled``."""
         self._outcome = status
 
+    def _describe_websocket(self, exchange: Exchange) -> None:
+        self._set("websocket.duration_seconds", (_now() - self._opened_at).total_seconds())
+        code = self._close_code
+        if code is None and exchange.disconnected:
+            code = exchange.close_code
+        if code is not None:
+            self._set("websocket.close_code", code)
+
     def finish(self, exchange: Exchange) -> None:
         """Name the span after routing has run, set the outcome, and end it."""
         self._end_handshake()
@@ -166,6 +175,9 @@ class Trace:
                 span.set_attribute("sentry.segment.name.source", source)
             if self._outcome is not None:
                 span.status = "error"
+            if span.sampled:
+                with contained():  # the segment is sent regardless
+                    _describe_request(span, exchange)
         else:
             if span.name == self._initial_name or span.source not in DELIBERATE_SOURCES:
                 span.name = name
@@ -173,16 +185,38 @@ class Trace:
             if self._outcome is not None:
                 span.set_status(self._outcome)
         if self.kind == "websocket":
-            self._set("websocket.duration_seconds", (_now() - self._opened_at).total_seconds())
-            code = self._close_code
-            if code is None and exchange.disconnected:
-                code = exchange.close_code
-            if code is not None:
-                self._set("websocket.close_code", code)
+            self._describe_websocket(exchange)
         if self.streamed:
             span.end(self._ended_at)
         else:
             span.finish(end_timestamp=self._ended_at)
+
+
+def _describe_request(span: Any, exchange: Exchange) -> None:
+    """Give a streamed segment the request, as attributes: what a transaction gets as ``request``.
+
+    Built from the same filtered request data as events (secrets filtered, the client address
+    only with consent); attributes the app set itself are kept.
+    """
+    data, _ = exchange.request_data()
+    headers: dict[str, str] = data.get("headers") or {}
+    query = data.get("query_string")
+    described: dict[str, Any] = {
+        f"http.request.header.{name}": value for name, value in headers.items()
+    }
+    if "method" in data:
+        described["http.request.method"] = data["method"]
+    described["url.full"] = f"{data['url']}?{query}" if query else data["url"]
+    described["url.path"] = full_path(exchange.scope)
+    if query:
+        described["http.query"] = query
+    if "user-agent" in headers:
+        described["user_agent.original"] = headers["user-agent"]
+    address = (data.get("env") or {}).get("REMOTE_ADDR")
+    if address:
+        described["user.ip_address"] = address
+    existing = span.get_attributes()
+    span.set_attributes({k: v for k, v in described.items() if k not in existing})
 
 
 def start_trace(
