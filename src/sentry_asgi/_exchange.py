@@ -184,8 +184,11 @@ class Exchange:
 
     # -- events --------------------------------------------------------------------------------
 
-    def request_data(self) -> tuple[dict[str, Any], Secrets]:
-        """Build the request interface once per request, on the first event that needs it."""
+    def request_data(self, *, body: bool = True) -> tuple[dict[str, Any], Secrets]:
+        """Build the request interface once per request, on the first event that needs it.
+
+        ``body=False`` leaves the body out (span attributes never carry it); a later call adds it.
+        """
         if self._request_data is None or self._secrets is None:
             secrets = Secrets()
             policy = policy_for(self.client_options)
@@ -197,7 +200,7 @@ class Exchange:
                 secrets,
             )
             self._secrets = secrets
-        if self._body is not None and "data" not in self._request_data:
+        if body and self._body is not None and "data" not in self._request_data:
             self._attach_body(self._request_data, self._secrets)
         return self._request_data, self._secrets
 

@@ -198,7 +198,7 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
     Built from the same filtered request data as events (secrets filtered, the client address
     only with consent); attributes the app set itself are kept.
     """
-    data, _ = exchange.request_data()
+    data, _ = exchange.request_data(body=False)
     headers: dict[str, str] = data.get("headers") or {}
     query = data.get("query_string")
     described: dict[str, Any] = {
