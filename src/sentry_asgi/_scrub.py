@@ -144,49 +144,53 @@ def _replaced(text: str, needles: tuple[str, ...]) -> str:
     return text
 
 
+def _slots(node: Any, kind: type) -> Iterable[tuple[Any, Any]] | None:
+    """A container's (key or index, value) pairs, or None for anything that holds no strings."""
+    if kind is dict:  # assigning to existing keys while iterating is safe; renames wait
+        return node.items()  # type: ignore[no-any-return]
+    if kind is list:
+        return enumerate(node)
+    if isinstance(node, MutableMapping):
+        return list(node.items())
+    if isinstance(node, MutableSequence):
+        return enumerate(node)
+    return None
+
+
 def _walk(node: Any, needles: tuple[str, ...], shortest: int) -> Any:  # noqa: C901, PLR0912
     """Scrub every string of ``shortest`` characters or more: the error path's loop.
 
     Unrolled for speed: the needle test runs inline, and a string is rebuilt only on a hit.
+    Dicts and lists share one loop over (slot, value): a list's slots are its indexes, which are
+    never in ``_NEVER_SECRET`` and never strings, so the key checks pass them by.
     """
     kind = type(node)
     if kind is str:
         return _replaced(node, needles) if len(node) >= shortest else node
-    if kind is dict or (kind is not list and isinstance(node, MutableMapping)):
-        renamed = []
-        # Assigning to existing keys is safe while iterating a dict; renames wait for the end.
-        for key, value in node.items() if kind is dict else list(node.items()):
-            if key in _NEVER_SECRET:
-                continue
-            if type(value) is str:
-                if len(value) >= shortest:
-                    for needle in needles:
-                        if needle in value:
-                            node[key] = _replaced(value, needles)
-                            break
-            elif value is not None and type(value) not in _SCALARS:
-                node[key] = _walk(value, needles, shortest)
-            if type(key) is str and len(key) >= shortest:
-                for needle in needles:
-                    if needle in key:
-                        renamed.append(key)
-                        break
-        for key in renamed:
-            node[_replaced(key, needles)] = node.pop(key)
-        return node
     if kind is tuple:
         return tuple(_walk(value, needles, shortest) for value in node)
-    if kind is list or isinstance(node, MutableSequence):
-        for index, value in enumerate(node):
-            if type(value) is str:
-                if len(value) >= shortest:
-                    for needle in needles:
-                        if needle in value:
-                            node[index] = _replaced(value, needles)
-                            break
-            elif value is not None and type(value) not in _SCALARS:
-                node[index] = _walk(value, needles, shortest)
+    slots = _slots(node, kind)
+    if slots is None:
         return node
+    renamed = []
+    for slot, value in slots:
+        if slot in _NEVER_SECRET:
+            continue
+        if type(value) is str:
+            if len(value) >= shortest:
+                for needle in needles:
+                    if needle in value:
+                        node[slot] = _replaced(value, needles)
+                        break
+        elif value is not None and type(value) not in _SCALARS:
+            node[slot] = _walk(value, needles, shortest)
+        if type(slot) is str and len(slot) >= shortest:
+            for needle in needles:
+                if needle in slot:
+                    renamed.append(slot)
+                    break
+    for key in renamed:
+        node[_replaced(key, needles)] = node.pop(key)
     return node
 
 
