@@ -19,15 +19,23 @@ ORDER = [
     "otel-sdk",
     "ours-unsampled",
     "sdk-unsampled",
+    "floor-sampled",
     "ours-sampled",
     "sdk-sampled",
+    "floor-stream",
     "ours-stream",
     "sdk-stream",
+    "floor-error",
     "ours-error",
     "encode-error",
     "sdk-error",
 ]
-SHORT = {"ours": "sentry-asgi", "sentry_sdk": "sentry_sdk", "encode": "encode 0.2"}
+SHORT = {
+    "ours": "sentry-asgi",
+    "sentry_sdk": "sentry_sdk",
+    "encode": "encode 0.2",
+    "floor": "sentry_sdk pipeline only",
+}
 MODES = {
     "off": "tracing off",
     "unsampled": "rate 0.0",
@@ -38,6 +46,7 @@ MODES = {
 COLORS = {
     "ours": "#2a9d8f",
     "baseline": "#8d99ae",
+    "floor": "#adb5bd",
     "sentry_sdk": "#e76f51",
     "otel": "#6c5ce7",
     "encode": "#f4a261",

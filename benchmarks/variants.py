@@ -39,7 +39,7 @@ class Variant:
 
     name: str
     label: str
-    group: str  # "baseline", "ours", "sentry_sdk", "otel", "encode"
+    group: str  # "baseline", "floor", "ours", "sentry_sdk", "otel", "encode"
     mode: str  # a key of MODES, or "" when Sentry is not involved
     env: str = "main"  # "main": the bench venv; "encode": the venv of encode/sentry-asgi 0.2
     failing: bool = False
@@ -91,6 +91,16 @@ VARIANTS: list[Variant] = [
         failing=True,
     ),
     Variant("bare-error", "bare app, raising", "baseline", "", failing=True),
+    # The least any middleware pays to send through sentry_sdk's own pipeline.
+    Variant("floor-sampled", "sentry_sdk pipeline only: a bare transaction", "floor", "sampled"),
+    Variant("floor-stream", "sentry_sdk pipeline only: a bare segment", "floor", "stream"),
+    Variant(
+        "floor-error",
+        "sentry_sdk pipeline only: a bare capture_exception",
+        "floor",
+        "error",
+        failing=True,
+    ),
 ]
 BY_NAME = {variant.name: variant for variant in VARIANTS}
 
@@ -167,6 +177,43 @@ def _isolation(app: Any, *, held: bool) -> Any:
     return held_around if held else entered_and_left
 
 
+def _pipeline_floor(app: Any, *, mode: str) -> Any:
+    """What sending through sentry_sdk costs before any middleware adds a thing.
+
+    One isolation scope, then a transaction, a streamed segment or a captured exception,
+    named after the path, with no request data, no incoming trace and no sessions: no
+    middleware that hands its events to sentry_sdk (and so keeps the user's hooks, sampling
+    and processors) can cost less.
+    """
+    import sentry_sdk
+
+    async def capture(scope: Any, receive: Any, send: Any) -> None:
+        __tracebackhide__ = True  # as every Sentry middleware does: the app's frames only
+        with sentry_sdk.isolation_scope():
+            try:
+                await app(scope, receive, send)
+            except Exception:
+                sentry_sdk.capture_exception()
+                raise
+
+    async def segment(scope: Any, receive: Any, send: Any) -> None:
+        from sentry_sdk import traces
+
+        with sentry_sdk.isolation_scope():
+            traces.new_trace()  # one trace per request, as each segment is its own
+            with traces.start_span(name=scope["path"], parent_span=None):
+                await app(scope, receive, send)
+
+    async def transaction(scope: Any, receive: Any, send: Any) -> None:
+        with (
+            sentry_sdk.isolation_scope(),
+            sentry_sdk.start_transaction(op="http.server", name=scope["path"], source="url"),
+        ):
+            await app(scope, receive, send)
+
+    return {"error": capture, "stream": segment, "sampled": transaction}[mode]
+
+
 def _ours(app: Any) -> Any:
     from sentry_asgi import SentryMiddleware
 
@@ -213,4 +260,6 @@ def wrapper_for(variant: Variant) -> Callable[[Any], Any]:
     """Return the middleware constructor of a variant; the isolation_scope rows have their own."""
     if variant.name in ("isolation_scope", "isolation_held"):
         return functools.partial(_isolation, held=variant.name == "isolation_held")
+    if variant.group == "floor":
+        return functools.partial(_pipeline_floor, mode=variant.mode)
     return _WRAPPERS[variant.group]

@@ -23,6 +23,9 @@ EXPECTED = {
     "otel-sdk",
     "encode",
     "encode-error",
+    "floor-sampled",
+    "floor-stream",
+    "floor-error",
     *(f"ours-{mode}" for mode in SENTRY_MODES),
     *(f"sdk-{mode}" for mode in SENTRY_MODES),
 }
@@ -75,8 +78,9 @@ def test_middlewares_cost_more_than_the_bare_app(result):
 def test_sentry_variants_send_what_their_mode_promises(result):
     """Sampled requests send a transaction or spans, errors an event, tracing off no trace."""
     timed = result["inprocess"]["variants"]
-    for prefix in ("ours", "sdk"):
-        assert "transaction" not in timed[f"{prefix}-off"]["sent_per_request"]
+    for prefix in ("ours", "sdk", "floor"):
+        if prefix != "floor":
+            assert "transaction" not in timed[f"{prefix}-off"]["sent_per_request"]
         assert timed[f"{prefix}-sampled"]["sent_per_request"]["transaction"] == 1
         assert timed[f"{prefix}-stream"]["sent_per_request"]["span"] >= 1
         assert timed[f"{prefix}-error"]["sent_per_request"]["event"] == 1
@@ -96,6 +100,6 @@ def test_report_renders(results, result):
     """The Markdown has the tables and a row per variant; the chart is a PNG."""
     table = (results / "latest.md").read_text(encoding="utf-8")
     assert "| Variant | µs/request |" in table
-    assert "| Target | measured | wanted | met |" in table
+    assert "| Target | measured | wanted | met | floor |" in table
     assert table.count("\n| ") >= len(EXPECTED) + len(SERVED) + len(result["targets"])
     assert (results / "latest.png").read_bytes().startswith(b"\x89PNG")
