@@ -92,14 +92,19 @@ VARIANTS: list[Variant] = [
     ),
     Variant("bare-error", "bare app, raising", "baseline", "", failing=True),
     # The least any middleware pays to send through sentry_sdk's own pipeline.
-    Variant("floor-sampled", "sentry_sdk pipeline only: a bare transaction", "floor", "sampled"),
-    Variant("floor-stream", "sentry_sdk pipeline only: a bare segment", "floor", "stream"),
-    Variant(
-        "floor-error",
-        "sentry_sdk pipeline only: a bare capture_exception",
-        "floor",
-        "error",
-        failing=True,
+    *(
+        Variant(
+            f"floor-{mode}",
+            f"sentry_sdk pipeline only: {what}",
+            "floor",
+            mode,
+            failing=mode == "error",
+        )
+        for mode, what in (
+            ("sampled", "a bare transaction"),
+            ("stream", "a bare segment"),
+            ("error", "a bare capture_exception"),
+        )
     ),
 ]
 BY_NAME = {variant.name: variant for variant in VARIANTS}
