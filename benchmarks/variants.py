@@ -262,7 +262,7 @@ _WRAPPERS = {
 
 
 def wrapper_for(variant: Variant) -> Callable[[Any], Any]:
-    """Return the middleware constructor of a variant; the isolation_scope rows have their own."""
+    """Return the middleware constructor of a variant; baselines and floors have their own."""
     if variant.name in ("isolation_scope", "isolation_held"):
         return functools.partial(_isolation, held=variant.name == "isolation_held")
     if variant.group == "floor":
