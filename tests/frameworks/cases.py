@@ -66,29 +66,32 @@ class Framework:
         object.__setattr__(self, "hook_tag", self.hook_tag or f"{self.name}-middleware")
 
 
+# Starlette and FastAPI (built on it) alike: errors leave the app and reach the ASGI middleware,
+# with no framework hook and no /broken view; websocket handler errors propagate too.
+_STARLETTE_BASED: dict[str, Any] = {
+    "mechanism": "asgi",
+    "broken": False,
+    "hooked": False,
+    "websockets": Websockets(frame="socket", raises=True),
+}
+
 FRAMEWORKS = (
     Framework(
         name="starlette",
         app=starlette_app,
         route="/items/{item_id:int}",
         view="frameworks.apps.starlette_app.item",
-        mechanism="asgi",
-        broken=False,
-        hooked=False,
-        websockets=Websockets(frame="socket", raises=True),
+        **_STARLETTE_BASED,
     ),
     Framework(
         name="fastapi",
         app=fastapi_app,
         route="/items/{item_id}",
         view="frameworks.apps.fastapi_app.fastapi_app.<locals>.item",
-        mechanism="asgi",
         user_headers={},
         user_id="u-42",
         hook_tag="fastapi-depends",
-        broken=False,
-        hooked=False,
-        websockets=Websockets(frame="socket", raises=True),
+        **_STARLETTE_BASED,
     ),
     Framework(
         name="litestar",
