@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
+import unittest.mock
 
 import pytest
 from conftest import call, http_scope
@@ -153,6 +155,38 @@ async def test_asgi2_app_is_wrapped_and_served_as_asgi3(sentry_init):
         conversation = await call(SentryMiddleware(Asgi2App), http_scope())
     (event,) = transport.events
     assert event["exception"]["values"][0]["type"] == "LookupError"
+
+
+async def test_partials_and_async_mocks_are_asgi3_and_partial_classes_asgi2(sentry_init):
+    """A partial is judged by what it wraps, an AsyncMock by its coroutine mark: both served."""
+    sentry_init()
+
+    async def greet(scope, receive, send, *, greeting):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": greeting})
+
+    conversation = await call(
+        SentryMiddleware(functools.partial(greet, greeting=b"hello")), http_scope()
+    )
+    assert conversation.sent[-1]["body"] == b"hello"
+
+    mock_app = unittest.mock.AsyncMock()
+    scope = http_scope()
+    await call(SentryMiddleware(mock_app), scope)
+    assert mock_app.await_args.args[0] is scope
+
+    class Asgi2App:
+        def __init__(self, scope, *, body):
+            self.body = body
+
+        async def __call__(self, receive, send):
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": self.body})
+
+    conversation = await call(
+        SentryMiddleware(functools.partial(Asgi2App, body=b"two")), http_scope()
+    )
+    assert conversation.sent[-1]["body"] == b"two"
 
 
 async def test_no_active_client_passes_requests_through():

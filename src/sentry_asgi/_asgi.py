@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, TypeAlias
@@ -19,14 +20,24 @@ def is_asgi3(app: object) -> bool:
     """Tell an ASGI3 app (one coroutine call) from an ASGI2 one (a factory per scope).
 
     The same test uvicorn applies: a class is ASGI2 unless its instances are awaitable,
-    anything else is ASGI3 when calling it gives a coroutine.
+    anything else is ASGI3 when calling it gives a coroutine. A ``functools.partial`` is
+    judged by what it wraps, and an object marked as a coroutine function (``AsyncMock``) by
+    that mark, not by its ``__call__``.
     """
+    while isinstance(app, functools.partial):
+        app = app.func
     if inspect.isclass(app):
         return hasattr(app, "__await__")
     if inspect.isfunction(app) or inspect.ismethod(app):
         return inspect.iscoroutinefunction(app)
+    if _is_coroutine_function(app):
+        return True
     call = getattr(app, "__call__", None)  # noqa: B004 - we want the method itself
-    return inspect.iscoroutinefunction(call) or asyncio.iscoroutinefunction(call)
+    return _is_coroutine_function(call)
+
+
+def _is_coroutine_function(func: object) -> bool:
+    return inspect.iscoroutinefunction(func) or asyncio.iscoroutinefunction(func)
 
 
 def as_asgi3(app: Any) -> ASGIApp:
