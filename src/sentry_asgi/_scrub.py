@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, MutableMapping, MutableSequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -121,20 +121,26 @@ class Secrets:
         return any(needle in text for needle in self._json_needles)
 
     def scrub_tree(self, node: Any, skip: frozenset[str] = frozenset()) -> Any:
-        """Scrub every string (and dict key) in a JSON-like tree, in place where possible.
+        """Scrub every string (and dict key) in a JSON-like tree, without changing the tree.
 
-        Top-level keys in ``skip`` are known to be clean already (request data built here).
+        The event's top-level dict is sentry_sdk's own and is updated in place; below it,
+        containers with a secret in them are copied, never edited: sentry_sdk puts the app's
+        own objects into events (``set_context``, ``set_extra``, breadcrumb data), and those
+        must come out of an event exactly as they went in. Top-level keys in ``skip`` are known
+        to be clean already (request data built here).
         """
         if not self._forms:
             return node
         needles = self.needles()
         shortest = len(needles[0])  # needles are shortest first: anything shorter holds none
-        if skip and isinstance(node, MutableMapping):
-            for key in list(node):
+        if isinstance(node, MutableMapping):
+            for key, value in list(node.items()):
                 if key not in skip and key not in _NEVER_SECRET:
-                    node[key] = _walk(node[key], needles, shortest)
+                    scrubbed = _walk(value, needles, shortest, 1)
+                    if scrubbed is not value:
+                        node[key] = scrubbed
             return node
-        return _walk(node, needles, shortest)
+        return _walk(node, needles, shortest, 0)
 
 
 def _replaced(text: str, needles: tuple[str, ...]) -> str:
@@ -144,54 +150,61 @@ def _replaced(text: str, needles: tuple[str, ...]) -> str:
     return text
 
 
-def _slots(node: Any, kind: type) -> Iterable[tuple[Any, Any]] | None:
-    """A container's (key or index, value) pairs, or None for anything that holds no strings."""
-    if kind is dict:  # assigning to existing keys while iterating is safe; renames wait
-        return node.items()  # type: ignore[no-any-return]
-    if kind is list:
-        return enumerate(node)
-    if isinstance(node, MutableMapping):
-        return list(node.items())
-    if isinstance(node, MutableSequence):
-        return enumerate(node)
-    return None
+def _has_secret(text: str, needles: tuple[str, ...]) -> bool:
+    return any(needle in text for needle in needles)
 
 
-def _walk(node: Any, needles: tuple[str, ...], shortest: int) -> Any:  # noqa: C901, PLR0912
-    """Scrub every string of ``shortest`` characters or more: the error path's loop.
+# Deeper than any event sentry_sdk builds: only a container that holds itself gets here, and
+# what is below is cut off, so that a cycle cannot carry a secret past the walk.
+_MAX_DEPTH = 64
 
-    Unrolled for speed: the needle test runs inline, and a string is rebuilt only on a hit.
-    Dicts and lists share one loop over (slot, value): a list's slots are its indexes, which are
-    never in ``_NEVER_SECRET`` and never strings, so the key checks pass them by.
+
+def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any:  # noqa: C901, PLR0912
+    """Return ``node`` with every secret replaced: ``node`` itself when it holds none.
+
+    The error path's loop, unrolled for speed: the needle test runs inline, and a container is
+    copied only once something in it changes. Dicts and sequences share one loop over (slot,
+    value): a sequence's slots are its indexes, never in ``_NEVER_SECRET`` and never strings.
     """
     kind = type(node)
     if kind is str:
         return _replaced(node, needles) if len(node) >= shortest else node
-    if kind is tuple:
-        return tuple(_walk(value, needles, shortest) for value in node)
-    slots = _slots(node, kind)
-    if slots is None:
+    if kind is dict or (kind is not list and kind is not tuple and isinstance(node, Mapping)):
+        slots: Iterable[tuple[Any, Any]] = node.items()
+        mapping = True
+    elif kind is list or kind is tuple or (isinstance(node, Sequence) and kind is not bytes):
+        slots = enumerate(node)
+        mapping = False
+    else:
         return node
-    renamed = []
+    if depth >= _MAX_DEPTH:
+        return FILTERED
+    copy: Any = None
     for slot, value in slots:
         if slot in _NEVER_SECRET:
             continue
+        scrubbed = value
         if type(value) is str:
             if len(value) >= shortest:
                 for needle in needles:
                     if needle in value:
-                        node[slot] = _replaced(value, needles)
+                        scrubbed = _replaced(value, needles)
                         break
         elif value is not None and type(value) not in _SCALARS:
-            node[slot] = _walk(value, needles, shortest)
-        if type(slot) is str and len(slot) >= shortest:
-            for needle in needles:
-                if needle in slot:
-                    renamed.append(slot)
-                    break
-    for key in renamed:
-        node[_replaced(key, needles)] = node.pop(key)
-    return node
+            scrubbed = _walk(value, needles, shortest, depth + 1)
+        renamed = type(slot) is str and len(slot) >= shortest and _has_secret(slot, needles)
+        if scrubbed is value and not renamed:
+            continue
+        if copy is None:
+            copy = dict(node) if mapping else list(node)
+        if renamed:
+            del copy[slot]
+            copy[_replaced(slot, needles)] = scrubbed
+        else:
+            copy[slot] = scrubbed
+    if copy is None:
+        return node
+    return tuple(copy) if kind is tuple else copy
 
 
 _SCALARS = frozenset({int, float, bool})
