@@ -8,6 +8,7 @@ import sys
 import unittest.mock
 
 import pytest
+import sentry_sdk
 from conftest import call, http_scope
 
 from sentry_asgi import SentryMiddleware
@@ -189,10 +190,26 @@ async def test_partials_and_async_mocks_are_asgi3_and_partial_classes_asgi2(sent
     assert conversation.sent[-1]["body"] == b"two"
 
 
+async def test_the_same_exception_object_raised_in_later_requests_is_reported_each_time(
+    sentry_init,
+):
+    """A failed shared future re-raises one exception object per request: each one is reported."""
+    transport = sentry_init()
+    shared: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    shared.set_exception(ConnectionRefusedError("database unreachable"))
+
+    async def app(scope, receive, send):
+        await shared
+
+    for _ in range(3):
+        with pytest.raises(ConnectionRefusedError):
+            await call(SentryMiddleware(app), http_scope())
+    sentry_sdk.capture_exception(shared.exception())  # the app's own report, outside a request
+    assert len(transport.events) == 4
+
+
 async def test_no_active_client_passes_requests_through():
     """Without sentry_sdk.init the middleware is a pass-through: the app's messages go straight out."""
-    import sentry_sdk
-
     sentry_sdk.init()
 
     async def app(scope, receive, send):

@@ -38,7 +38,9 @@ def is_disconnect(exc: BaseException) -> bool:
 
 # Set on every exception the middleware reported. Servers log the app's exception again after
 # it propagates (daphne from a timer, outside the request's context, where sentry_sdk's dedupe
-# cannot see it); the global filter below drops such repeats by this mark.
+# cannot see it); the global filter below drops such log records by this mark. Only log
+# records: the same exception object raised in a later request (a failed shared future, a
+# cached error) is reported again, as is the app's own explicit capture_exception of it.
 _REPORTED = "__sentry_asgi_reported__"
 # Server log lines that repeat an exception the middleware has already reported, as text only.
 _REPEATED_LOG_LINES = (("_granian", "Application callable raised an exception"),)
@@ -46,9 +48,7 @@ _filter_installed = False
 
 
 def capture_exception(exc: BaseException, mechanism: str = MECHANISM) -> None:
-    """Send ``exc`` as an unhandled error, exactly as sentry_sdk would build it, once."""
-    if getattr(exc, _REPORTED, False):
-        return
+    """Send ``exc`` as an unhandled error, exactly as sentry_sdk would build it."""
     client = sentry_sdk.get_client()
     event, hint = event_from_exception(
         exc, client_options=client.options, mechanism={"type": mechanism, "handled": False}
@@ -59,8 +59,10 @@ def capture_exception(exc: BaseException, mechanism: str = MECHANISM) -> None:
 
 
 def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
-    """Drop a second report (typically a server's log record) of an exception already sent."""
-    exc_info = hint.get("exc_info") if hint else None
+    """Drop a server's log record of an exception the middleware already sent."""
+    if not hint or hint.get("log_record") is None:
+        return event
+    exc_info = hint.get("exc_info")
     if exc_info and getattr(exc_info[1], _REPORTED, False):
         return None
     logger = event.get("logger")
