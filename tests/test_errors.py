@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sys
 import unittest.mock
 
 import pytest
 import sentry_sdk
-from conftest import call, http_scope
+from conftest import Conversation, call, http_scope
 
 from sentry_asgi import SentryMiddleware
+from sentry_asgi._errors import is_disconnect
 
 pytestmark = pytest.mark.anyio
 
@@ -97,6 +99,50 @@ async def test_client_disconnect_is_not_reported(sentry_init):
     with pytest.raises(ClientDisconnect):
         await call(SentryMiddleware(app), http_scope(method="POST"), [{"type": "http.disconnect"}])
     assert transport.events == []
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is Python 3.11+")
+async def test_a_task_group_of_disconnects_is_not_reported(sentry_init):
+    """A disconnect seen by one task of a TaskGroup arrives as an ExceptionGroup: still no error."""
+    from starlette.requests import ClientDisconnect, Request
+
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        async with asyncio.TaskGroup() as group:
+            group.create_task(Request(scope, receive).body())
+
+    with pytest.raises(ExceptionGroup):  # noqa: F821 - Python 3.11+, skipped before
+        await call(SentryMiddleware(app), http_scope(method="POST"), [{"type": "http.disconnect"}])
+    assert transport.events == []
+    assert is_disconnect(ExceptionGroup("g", [ClientDisconnect()]))  # noqa: F821
+    assert not is_disconnect(ExceptionGroup("g", [ClientDisconnect(), KeyError()]))  # noqa: F821
+
+
+async def test_starlettes_500_after_a_disconnect_and_the_servers_log_of_it_are_not_reported(
+    sentry_init,
+):
+    """Starlette answers 500 to a ClientDisconnect and the server logs it: neither is an event."""
+    from starlette.applications import Starlette
+    from starlette.requests import ClientDisconnect
+    from starlette.routing import Route
+
+    transport = sentry_init(traces_sample_rate=1.0)  # sentry_sdk's Starlette integration is on
+
+    async def upload(request):
+        await request.body()
+
+    app = SentryMiddleware(Starlette(routes=[Route("/upload", upload, methods=["POST"])]))
+    conversation = Conversation(app, http_scope("/upload", method="POST"), [])
+    conversation.incoming = [{"type": "http.disconnect"}]
+    with pytest.raises(ClientDisconnect) as raised:
+        await conversation.run()
+    assert conversation.sent[0]["status"] == 500
+    # What uvicorn does with the exception once it left the app, through sentry_sdk's logging.
+    logging.getLogger("uvicorn.error").error("Exception in ASGI application", exc_info=raised.value)
+    assert transport.events == []
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "cancelled"
 
 
 @pytest.mark.parametrize(

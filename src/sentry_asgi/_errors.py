@@ -32,15 +32,24 @@ _DISCONNECT_TYPES = frozenset(
 
 
 def is_disconnect(exc: BaseException) -> bool:
-    """Tell whether ``exc`` (or any class it derives from) is a known client-disconnect."""
-    return any((cls.__module__, cls.__qualname__) in _DISCONNECT_TYPES for cls in type(exc).__mro__)
+    """Tell whether ``exc`` is a known client-disconnect, or a group of nothing else.
+
+    A class deriving from a known one counts; so does an ExceptionGroup whose every leaf is one
+    (a disconnect seen by one task of a TaskGroup).
+    """
+    leaves = _leaves(exc)
+    return bool(leaves) and all(
+        any((cls.__module__, cls.__qualname__) in _DISCONNECT_TYPES for cls in type(leaf).__mro__)
+        for leaf in leaves
+    )
 
 
-# Set on every exception the middleware reported. Servers log the app's exception again after
-# it propagates (daphne from a timer, outside the request's context, where sentry_sdk's dedupe
-# cannot see it); the global filter below drops such log records by this mark. Only log
-# records: the same exception object raised in a later request (a failed shared future, a
-# cached error) is reported again, as is the app's own explicit capture_exception of it.
+# Set on every exception the middleware reported, or found to be a client disconnect. Servers
+# log the app's exception again after it propagates (daphne from a timer, outside the request's
+# context, where sentry_sdk's dedupe cannot see it); the global filter below drops such log
+# records by this mark. Only log records: the same exception object raised in a later request
+# (a failed shared future, a cached error) is reported again, as is the app's own explicit
+# capture_exception of it.
 _REPORTED = "__sentry_asgi_reported__"
 # Server log lines that repeat an exception the middleware has already reported, as text only.
 _REPEATED_LOG_LINES = (("_granian", "Application callable raised an exception"),)
@@ -54,12 +63,17 @@ def capture_exception(exc: BaseException, mechanism: str = MECHANISM) -> None:
         exc, client_options=client.options, mechanism={"type": mechanism, "handled": False}
     )
     sentry_sdk.capture_event(event, hint=hint)
+    mark_dealt_with(exc)
+
+
+def mark_dealt_with(exc: BaseException) -> None:
+    """Mark ``exc`` as reported, or as known not to be worth a report (a disconnect)."""
     with contextlib.suppress(AttributeError, TypeError):  # exceptions with __slots__
         setattr(exc, _REPORTED, True)
 
 
 def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
-    """Drop a server's log record of an exception the middleware already sent."""
+    """Drop a server's log record of an exception the middleware already dealt with."""
     if not hint or hint.get("log_record") is None:
         return event
     exc_info = hint.get("exc_info")

@@ -14,7 +14,13 @@ import sentry_sdk
 
 from sentry_asgi import _sessions as sessions
 from sentry_asgi._body import BodyRecorder, parse_body
-from sentry_asgi._errors import MECHANISM, capture_exception, is_disconnect, retitle_exception_group
+from sentry_asgi._errors import (
+    MECHANISM,
+    capture_exception,
+    is_disconnect,
+    mark_dealt_with,
+    retitle_exception_group,
+)
 from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
 from sentry_asgi._privacy import policy_for
@@ -44,6 +50,7 @@ class Exchange:
         "_request_data",
         "_secrets",
         "_send",
+        "abandoned",
         "captured",
         "client_options",
         "close_code",
@@ -77,6 +84,7 @@ class Exchange:
         self.disconnected = False
         self.close_code: int | None = None
         self.send_failed = False
+        self.abandoned = False  # the app raised because the client went away
         self.error_seen = False
         self.crashed = False
         self.captured: BaseException | None = None
@@ -140,6 +148,8 @@ class Exchange:
         if self.trace is not None:
             self.trace.set_outcome("cancelled" if gone else "internal_error")
         if gone:
+            self.abandoned = True  # whatever the app answered, nobody received it
+            mark_dealt_with(exc)
             return
         self.captured = exc
         capture_exception(exc, mechanism)
@@ -152,6 +162,7 @@ class Exchange:
             and status in self.options.failed_request_status_codes
             and not self.error_seen
             and self.captured is None
+            and not self.abandoned
         ):
             self._capture_failed_status(status)
         if self.trace is not None:
@@ -247,7 +258,7 @@ class Exchange:
     def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
         """Attach request data and the request's name; keep secrets out of the event."""
         with contained():
-            if self._repeats_an_error(hint):
+            if self._repeats_an_error(hint) or _reports_a_disconnect(event, hint):
                 return None
             self._process(event, hint)
         return event
@@ -294,6 +305,12 @@ class Exchange:
                 attach_stacktrace_now(event, self.client_options)
         if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
             secrets.scrub_tree(event, skip=clean)
+
+
+def _reports_a_disconnect(event: dict[str, Any], hint: dict[str, Any]) -> bool:
+    """Tell whether an integration caught a client disconnect as if it were the app's bug."""
+    exc_info = hint.get("exc_info")
+    return exc_info is not None and is_disconnect(exc_info[1]) and _unhandled(event)
 
 
 def _unhandled(event: dict[str, Any]) -> bool:
