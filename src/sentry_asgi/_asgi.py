@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from typing import Any, TypeAlias
 
 # Loose on purpose: stricter public types break users' type checks (as in Starlette).
@@ -14,6 +14,20 @@ Message: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def scope_headers(scope: Scope) -> Iterable[Any]:
+    """The scope's header pairs, or none when reading them would use them up.
+
+    ASGI types ``headers`` as an iterable. Servers send a list, but a one-shot iterator read
+    here would reach the app empty, so it is left alone (and the request data has no headers).
+    """
+    headers = scope.get("headers")
+    if type(headers) is list or type(headers) is tuple:
+        return headers
+    if isinstance(headers, Iterable) and not isinstance(headers, Iterator):
+        return headers
+    return ()  # absent, not iterable, or an iterator
 
 
 def is_asgi3(app: object) -> bool:

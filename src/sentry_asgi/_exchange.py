@@ -100,7 +100,10 @@ class Exchange:
     async def receive(self) -> Message:
         """Pass the server's message to the app, noting a client that went away."""
         message = await self._receive()
-        kind = message.get("type")
+        try:
+            kind = message.get("type")
+        except AttributeError:  # not a mapping: the app finds out from the message, not from us
+            return message
         if kind == "http.request":
             if message.get("body") or self._body is not None:
                 try:
@@ -121,10 +124,14 @@ class Exchange:
 
     async def send(self, message: Message) -> None:
         """Pass the app's message to the server, noting the response status."""
-        if message.get("type") == "http.response.start":
-            status = message.get("status")
-            if isinstance(status, int):
-                self.status = status
+        try:
+            if message.get("type") == "http.response.start":
+                status = message.get("status")
+                if isinstance(status, int):
+                    self.status = status
+        except AttributeError:  # not a mapping: the server's to refuse, not ours
+            await self._send(message)
+            return
         if self.trace is not None:
             try:
                 self.trace.observe_send(message)

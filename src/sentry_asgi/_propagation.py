@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from sentry_asgi._asgi import scope_headers
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -41,6 +43,8 @@ def from_traceparent(value: str) -> str | None:
 def incoming_trace(scope: Scope) -> dict[str, str] | None:
     """The trace headers to continue, or None when the request starts a new trace."""
     headers = scope.get("headers") or ()
+    if type(headers) is not list:
+        headers = scope_headers(scope)
     try:
         found = _trace_headers(headers)
     except (TypeError, ValueError, AttributeError):  # a malformed pair: look again, one by one

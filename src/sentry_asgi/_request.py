@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from sentry_asgi._asgi import scope_headers
 from sentry_asgi._client_ip import client_ip, forwarded_for, x_forwarded_for
 from sentry_asgi._scrub import FILTERED, Secrets, filter_cookies, filter_pairs, filter_query
 
@@ -21,7 +22,7 @@ _METHOD = re.compile(r"[A-Z_-]{3,32}")  # what Sentry accepts as a method
 
 def decode_headers(scope: Scope) -> list[tuple[str, str]]:
     """Decode the raw header list once: names lower-cased, bytes as Latin-1 (never fails)."""
-    headers = scope.get("headers") or ()
+    headers = scope_headers(scope)
     try:  # what every server sends: (bytes, bytes) pairs
         return [
             (name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in headers
@@ -40,7 +41,7 @@ def decode_headers(scope: Scope) -> list[tuple[str, str]]:
 
 def header_value(scope: Scope, name: bytes) -> str | None:
     """One header's value straight from the raw list (the first one), without decoding the rest."""
-    for pair in scope.get("headers") or ():
+    for pair in scope_headers(scope):
         try:
             if pair[0] == name:
                 return bytes(pair[1]).decode("latin-1")

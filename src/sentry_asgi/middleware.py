@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
@@ -147,8 +147,7 @@ class SentryMiddleware:
             finally:
                 leave_isolation_scope(isolation)
         finally:
-            restore_builtin_asgi_middleware(builtin)
-            _current.reset(token)
+            _restore(builtin, token)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         __tracebackhide__ = True
@@ -157,8 +156,20 @@ class SentryMiddleware:
         try:
             await run_lifespan(self.app, scope, receive, send)
         finally:
-            restore_builtin_asgi_middleware(builtin)
-            _current.reset(token)
+            _restore(builtin, token)
+
+
+def _restore(builtin: Token[Any] | None, token: Token[Exchange | None]) -> None:
+    """Undo the request's context changes, unless this runs in another context.
+
+    An abandoned request's coroutine may be closed later from elsewhere (the garbage collector,
+    a server's clean-up): its context is gone with it, and there is nothing to undo.
+    """
+    try:
+        restore_builtin_asgi_middleware(builtin)
+        _current.reset(token)
+    except ValueError:
+        pass
 
 
 def _begin(exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any]) -> None:

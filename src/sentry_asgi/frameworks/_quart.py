@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from quart.signals import got_request_exception, got_websocket_exception
 from werkzeug.exceptions import HTTPException
 
+from sentry_asgi._asgi import scope_headers
 from sentry_asgi.frameworks import Framework, Match
 from sentry_asgi.frameworks._report import report
 
@@ -29,7 +30,7 @@ async def _on_exception(sender: object, exception: Exception, **kwargs: Any) -> 
 
 
 def _host(scope: Scope) -> str:
-    for name, value in scope.get("headers") or ():
+    for name, value in scope_headers(scope):
         if bytes(name).lower() == b"host":
             return bytes(value).decode("latin-1")
     return "localhost"
