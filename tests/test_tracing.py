@@ -110,6 +110,27 @@ async def test_one_transaction_per_request_named_after_the_route(sentry_init, li
     assert trace["status"] == ("not_found" if lifecycle == "static" else "ok")
 
 
+@pytest.mark.parametrize("source", [None, "custom"])
+async def test_name_the_app_set_survives_on_the_transaction_and_its_error(
+    sentry_init, lifecycle, source
+):
+    """set_transaction_name in the view, with or without a source, names the transaction and its error."""
+    transport = init(sentry_init, lifecycle)
+
+    async def checkout(request):
+        sentry_sdk.get_current_scope().set_transaction_name("checkout", source=source)
+        raise RuntimeError("declined")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(Starlette(routes=[Route("/c", checkout)])), scope_with("/c"))
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    (event,) = transport.events
+    assert trace["name"] == event["transaction"] == "checkout"
+    if source:
+        assert trace["source"] == event["transaction_info"]["source"] == source
+
+
 async def test_exception_marks_the_transaction_internal_error(sentry_init, lifecycle):
     """A request that raised is internal_error (error when streaming) and its error shares the trace."""
     transport = init(sentry_init, lifecycle)

@@ -21,8 +21,6 @@ COMPONENT = "component"
 ROUTE = "route"
 URL = "url"
 CUSTOM = "custom"
-# Names a user or a framework set on purpose; never replaced by ours.
-DELIBERATE_SOURCES = frozenset({CUSTOM, COMPONENT, ROUTE, "view", "task"})
 
 RouteResolver = Callable[[Scope], "str | None"]
 # The view a framework routed the request to, for frameworks that do not put it in the scope.
