@@ -294,6 +294,45 @@ async def test_streaming_response_ends_with_its_last_chunk(sentry_init):
     assert duration >= 0.15
 
 
+async def test_client_leaving_a_streaming_response_cancels_the_transaction(sentry_init, lifecycle):
+    """A client that leaves mid-stream (the app sees http.disconnect and returns) makes it cancelled."""
+    transport = init(sentry_init, lifecycle)
+
+    async def events():
+        while True:
+            yield b"data: tick\n\n"
+            await asyncio.sleep(0.01)
+
+    async def sse(request):
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    # ASGI spec 2.3: Starlette listens for the disconnect while it streams.
+    scope = scope_with("/sse", asgi={"version": "3.0", "spec_version": "2.3"})
+    disconnect = [{"type": "http.request", "body": b""}, {"type": "http.disconnect"}]
+    await call(SentryMiddleware(Starlette(routes=[Route("/sse", sse)])), scope, disconnect)
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert trace["code"] == 200
+    assert trace["status"] == ("cancelled" if lifecycle == "static" else "error")
+    assert transport.events == []
+
+
+async def test_disconnect_after_a_complete_response_leaves_it_ok(sentry_init, lifecycle):
+    """http.disconnect that arrives after the last body chunk is a normal end: status ok."""
+    transport = init(sentry_init, lifecycle)
+
+    async def answer_then_wait(scope, receive, send):
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+        await receive()  # the server's http.disconnect once the client has its answer
+
+    disconnect = [{"type": "http.request", "body": b""}, {"type": "http.disconnect"}]
+    await call(SentryMiddleware(answer_then_wait), scope_with("/done"), disconnect)
+    sentry_sdk.flush()
+    assert trace_of(transport, lifecycle)["status"] == "ok"
+
+
 async def test_websocket_connection_records_handshake_close_code_and_duration(sentry_init):
     """A websocket transaction has a handshake span of its own, the close code and the duration."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)

@@ -105,6 +105,8 @@ class Exchange:
                     log_fault()
         elif kind == "http.disconnect":
             self.disconnected = True
+            if self.trace is not None:
+                self.trace.client_left()
         elif kind == "websocket.disconnect":
             self.disconnected = True
             code = message.get("code", 1005)

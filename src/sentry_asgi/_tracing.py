@@ -152,6 +152,11 @@ class Trace:
         else:
             self.span.set_http_status(code)
 
+    def client_left(self) -> None:
+        """The client disconnected: ``cancelled``, unless the response was already complete."""
+        if self._ended_at is None and self._outcome is None:
+            self._outcome = "cancelled"
+
     def set_outcome(self, status: str) -> None:
         """Record why the request ended early: ``internal_error`` or ``cancelled``."""
         self._outcome = status
