@@ -72,18 +72,56 @@ async def test_mounted_app_prefix_is_not_doubled(sentry_init):
     assert event["transaction"] == "/api/items/{item_id}"
 
 
-async def test_name_set_by_the_user_is_never_overwritten(sentry_init):
-    """A transaction name the app set on purpose survives."""
+@pytest.mark.parametrize(
+    ("mount", "route", "path", "name"),
+    [
+        ("/items", "/items/{item_id}", "/items/items/5", "/items/items/{item_id}"),
+        ("/v1", "/v1beta/{item_id}", "/v1/v1beta/5", "/v1/v1beta/{item_id}"),
+    ],
+)
+async def test_mount_prefix_is_kept_when_the_route_starts_like_it(
+    sentry_init, mount, route, path, name
+):
+    """A route template that begins with its mount's prefix still gets the prefix in front."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = Starlette(routes=[Mount(mount, app=Starlette(routes=[Route(route, item)]))])
+    await get(SentryMiddleware(app, transaction_style="url"), path)
+    sentry_sdk.flush()
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert event["transaction"] == transaction["transaction"] == name
+
+
+async def test_a_mounted_app_that_is_no_router_is_named_after_its_mount(sentry_init):
+    """A request routed to a mounted plain ASGI app is named after the mount, prefix not doubled."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+
+    async def files(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    inner = Starlette(routes=[Mount("/static", app=files)])
+    app = Starlette(routes=[Mount("/api", app=inner)])
+    await get(SentryMiddleware(app, transaction_style="url"), "/api/static/css/site.css")
+    sentry_sdk.flush()
+    (transaction,) = transport.transactions
+    assert transaction["transaction"] == "/api/static"
+
+
+@pytest.mark.parametrize("source", [None, "custom"])
+async def test_name_set_by_the_user_is_never_overwritten(sentry_init, source):
+    """A transaction name the app set, with or without a source, survives (tracing off)."""
     transport = sentry_init(auto_enabling_integrations=False)
 
     async def view(request):
-        sentry_sdk.get_current_scope().set_transaction_name("checkout", source="custom")
+        sentry_sdk.get_current_scope().set_transaction_name("checkout", source=source)
         raise ValueError("x")
 
     app = Starlette(routes=[Route("/c", view)])
     await get(SentryMiddleware(app), "/c")
     (event,) = transport.events
-    assert (event["transaction"], event["transaction_info"]["source"]) == ("checkout", "custom")
+    assert event["transaction"] == "checkout"
+    assert event["transaction_info"].get("source") == source
 
 
 async def test_fastapi_dependency_user_lands_on_the_event(sentry_init):

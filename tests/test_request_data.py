@@ -125,6 +125,10 @@ async def test_data_collection_wins_over_send_default_pii(sentry_init):
             {"headers": [(b"host", b"h")], "root_path": "/api", "path": "/orders/7"},
             "http://h/api/orders/7",
         ),
+        (
+            {"headers": [(b"host", b"h")], "root_path": "/api", "path": "/api-docs"},
+            "http://h/api/api-docs",
+        ),
         ({"headers": [(b"host", b"h")], "path": "/caf\u00e9/7"}, "http://h/caf%C3%A9/7"),
         ({"headers": [(b"host", b"h"), (b"x-bin", b"\xff\xfe")]}, "http://h/orders/7"),
         (

@@ -110,6 +110,27 @@ async def test_one_transaction_per_request_named_after_the_route(sentry_init, li
     assert trace["status"] == ("not_found" if lifecycle == "static" else "ok")
 
 
+@pytest.mark.parametrize("source", [None, "custom"])
+async def test_name_the_app_set_survives_on_the_transaction_and_its_error(
+    sentry_init, lifecycle, source
+):
+    """set_transaction_name in the view, with or without a source, names the transaction and its error."""
+    transport = init(sentry_init, lifecycle)
+
+    async def checkout(request):
+        sentry_sdk.get_current_scope().set_transaction_name("checkout", source=source)
+        raise RuntimeError("declined")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(Starlette(routes=[Route("/c", checkout)])), scope_with("/c"))
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    (event,) = transport.events
+    assert trace["name"] == event["transaction"] == "checkout"
+    if source:
+        assert trace["source"] == event["transaction_info"]["source"] == source
+
+
 async def test_exception_marks_the_transaction_internal_error(sentry_init, lifecycle):
     """A request that raised is internal_error (error when streaming) and its error shares the trace."""
     transport = init(sentry_init, lifecycle)
@@ -271,6 +292,45 @@ async def test_streaming_response_ends_with_its_last_chunk(sentry_init):
     )
     duration = (end - start).total_seconds() if isinstance(start, datetime) else end - start
     assert duration >= 0.15
+
+
+async def test_client_leaving_a_streaming_response_cancels_the_transaction(sentry_init, lifecycle):
+    """A client that leaves mid-stream (the app sees http.disconnect and returns) makes it cancelled."""
+    transport = init(sentry_init, lifecycle)
+
+    async def events():
+        while True:
+            yield b"data: tick\n\n"
+            await asyncio.sleep(0.01)
+
+    async def sse(request):
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    # ASGI spec 2.3: Starlette listens for the disconnect while it streams.
+    scope = scope_with("/sse", asgi={"version": "3.0", "spec_version": "2.3"})
+    disconnect = [{"type": "http.request", "body": b""}, {"type": "http.disconnect"}]
+    await call(SentryMiddleware(Starlette(routes=[Route("/sse", sse)])), scope, disconnect)
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert trace["code"] == 200
+    assert trace["status"] == ("cancelled" if lifecycle == "static" else "error")
+    assert transport.events == []
+
+
+async def test_disconnect_after_a_complete_response_leaves_it_ok(sentry_init, lifecycle):
+    """http.disconnect that arrives after the last body chunk is a normal end: status ok."""
+    transport = init(sentry_init, lifecycle)
+
+    async def answer_then_wait(scope, receive, send):
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+        await receive()  # the server's http.disconnect once the client has its answer
+
+    disconnect = [{"type": "http.request", "body": b""}, {"type": "http.disconnect"}]
+    await call(SentryMiddleware(answer_then_wait), scope_with("/done"), disconnect)
+    sentry_sdk.flush()
+    assert trace_of(transport, lifecycle)["status"] == "ok"
 
 
 async def test_websocket_connection_records_handshake_close_code_and_duration(sentry_init):

@@ -22,7 +22,7 @@ from sentry_asgi._errors import (
     retitle_exception_group,
 )
 from sentry_asgi._guard import contained, log_fault
-from sentry_asgi._naming import DELIBERATE_SOURCES, resolve_name
+from sentry_asgi._naming import resolve_name
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._request import build_request_data, decode_headers, header_value
 from sentry_asgi._scrub import Secrets
@@ -116,6 +116,8 @@ class Exchange:
                     log_fault()
         elif kind == "http.disconnect":
             self.disconnected = True
+            if self.trace is not None:
+                self.trace.client_left()
         elif kind == "websocket.disconnect":
             self.disconnected = True
             code = message.get("code", 1005)
@@ -286,6 +288,24 @@ class Exchange:
         self._reported = exc
         return False
 
+    def _name_event(self, event: dict[str, Any]) -> None:
+        """Name an event now, unless the app or a framework named the request itself.
+
+        The scope carries the name the middleware gave the transaction at its start; a
+        different one was set since (``set_transaction_name``) and is kept.
+        """
+        name = event.get("transaction")
+        if name:
+            if self.trace is None:
+                return
+            info = event.get("transaction_info")
+            source = info.get("source") if isinstance(info, dict) else None
+            if (name, source) != self.trace.given:
+                return
+        name, source = self.name()
+        event["transaction"] = name
+        event["transaction_info"] = {"source": source}
+
     def _process(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
         is_transaction = event.get("type") == "transaction"
         if not is_transaction and (event.get("level") in _ERROR_LEVELS or event.get("exception")):
@@ -300,11 +320,7 @@ class Exchange:
             clean = frozenset()
         event["request"] = merged
         if not is_transaction:
-            source = (event.get("transaction_info") or {}).get("source")
-            if not event.get("transaction") or source not in DELIBERATE_SOURCES:
-                name, source = self.name()
-                event["transaction"] = name
-                event["transaction_info"] = {"source": source}
+            self._name_event(event)
             exc_info = hint.get("exc_info")
             if exc_info:
                 retitle_exception_group(event, exc_info[1])

@@ -21,8 +21,6 @@ COMPONENT = "component"
 ROUTE = "route"
 URL = "url"
 CUSTOM = "custom"
-# Names a user or a framework set on purpose; never replaced by ours.
-DELIBERATE_SOURCES = frozenset({CUSTOM, COMPONENT, ROUTE, "view", "task"})
 
 RouteResolver = Callable[[Scope], "str | None"]
 # The view a framework routed the request to, for frameworks that do not put it in the scope.
@@ -45,16 +43,26 @@ def qualified_name(obj: Any) -> str | None:
 
 
 def route_template(scope: Scope) -> str | None:
-    """The route template the framework matched, from the keys frameworks put in the scope."""
+    """The route template the framework matched, from the keys frameworks put in the scope.
+
+    Starlette's and Litestar's templates are relative to the app's mount point, the scope's
+    ``root_path`` (which may share a prefix with them: ``/items`` + ``/items/{id}``). When the
+    matched route is a Starlette ``Mount`` itself (its app is no router), ``root_path``
+    already ends with what the mount matched, so the mount's own template replaces that part.
+    """
     route = scope.get("route")
     path = getattr(route, "path", None) if route is not None else None
+    mount = isinstance(path, str) and not hasattr(route, "endpoint")
     if not isinstance(path, str):
         path = scope.get("path_template")  # Litestar
     if not isinstance(path, str) or not path:
         return None
     root = scope.get("root_path")
-    if isinstance(root, str) and root and not path.startswith(root):
-        path = root.rstrip("/") + path  # a mounted app's routes are relative to the mount
+    if isinstance(root, str) and root:
+        if mount:
+            depth = path.count("/")
+            root = root.rsplit("/", depth)[0] if root.count("/") >= depth else ""
+        path = root.rstrip("/") + path
     return path
 
 

@@ -79,9 +79,18 @@ def full_path(scope: Scope) -> str:
     path = scope.get("path")
     path = path if isinstance(path, str) else ""
     root = scope.get("root_path")
-    if isinstance(root, str) and root and not path.startswith(root):
+    if isinstance(root, str) and root and not _below(path, root):
         path = root.rstrip("/") + path
     return path or "/"
+
+
+def _below(path: str, root: str) -> bool:
+    """Tell whether ``path`` already starts with the mount point ``root``, segment by segment.
+
+    ``/api-docs`` is not below ``/api``: it is a path relative to the mount, as Starlette reads it.
+    """
+    root = root.rstrip("/")
+    return path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/")
 
 
 def url_of(scope: Scope, host_header: str | None) -> str:

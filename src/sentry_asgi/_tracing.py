@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import sentry_sdk
 
 from sentry_asgi._guard import contained
-from sentry_asgi._naming import DELIBERATE_SOURCES
 from sentry_asgi._request import full_path
 
 if TYPE_CHECKING:
@@ -81,19 +80,21 @@ class Trace:
         "_close_code",
         "_ended_at",
         "_handshake",
-        "_initial_name",
         "_opened_at",
         "_outcome",
+        "given",
         "kind",
         "span",
         "streamed",
     )
 
-    def __init__(self, span: Any, *, streamed: bool, kind: str, name: str) -> None:
+    def __init__(self, span: Any, *, streamed: bool, kind: str, given: tuple[str, str]) -> None:
         self.span = span
         self.streamed = streamed
         self.kind = kind
-        self._initial_name = name
+        # The name and source the middleware gave the span (and, through it, the scope): anything
+        # else at the end was set by the app or a framework, and is theirs to keep.
+        self.given = given
         self._outcome: str | None = None
         self._ended_at: datetime | None = None
         self._opened_at = _now()
@@ -151,6 +152,11 @@ class Trace:
         else:
             self.span.set_http_status(code)
 
+    def client_left(self) -> None:
+        """The client disconnected: ``cancelled``, unless the response was already complete."""
+        if self._ended_at is None and self._outcome is None:
+            self._outcome = "cancelled"
+
     def set_outcome(self, status: str) -> None:
         """Record why the request ended early: ``internal_error`` or ``cancelled``."""
         self._outcome = status
@@ -167,11 +173,11 @@ class Trace:
         """Name the span after routing has run, set the outcome, and end it."""
         self._end_handshake()
         span = self.span
-        name, source = exchange.name()
+        given_name, given_source = self.given
         if self.streamed:
             current = span.get_attributes().get("sentry.segment.name.source")
-            if span.name == self._initial_name or current not in DELIBERATE_SOURCES:
-                span.name = name
+            if span.name == given_name and current == given_source:
+                span.name, source = exchange.name()
                 span.set_attribute("sentry.segment.name.source", source)
             if self._outcome is not None:
                 span.status = "error"
@@ -179,9 +185,8 @@ class Trace:
                 with contained():  # the segment is sent regardless
                     _describe_request(span, exchange)
         else:
-            if span.name == self._initial_name or span.source not in DELIBERATE_SOURCES:
-                span.name = name
-                span.source = source
+            if span.name == given_name and span.source == given_source:
+                span.name, span.source = exchange.name()
             if self._outcome is not None:
                 span.set_status(self._outcome)
         if self.kind == "websocket":
@@ -251,9 +256,9 @@ def start_trace(
             },
             parent_span=None,
         )
-        return Trace(span, streamed=True, kind=kind, name=name)
+        return Trace(span, streamed=True, kind=kind, given=(name, source))
     continued = sentry_sdk.continue_trace(dict(incoming or {}), op=op, name=name, source=source)
     continued.origin = ORIGIN  # not a continue_trace() argument in older sentry_sdk releases
     transaction = sentry_sdk.start_transaction(continued, custom_sampling_context=sampling_context)
     sentry_sdk.get_current_scope().span = transaction
-    return Trace(transaction, streamed=False, kind=kind, name=name)
+    return Trace(transaction, streamed=False, kind=kind, given=(name, source))
