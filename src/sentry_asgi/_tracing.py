@@ -179,8 +179,8 @@ class Trace:
             if span.name == given_name and current == given_source:
                 span.name, source = exchange.name()
                 span.set_attribute("sentry.segment.name.source", source)
-            if self._outcome is not None:
-                span.status = "error"
+            if self._outcome == "internal_error":  # streamed spans know only ok and error
+                span.status = "error"  # a client that left is not the app's failure
             if span.sampled:
                 with contained():  # the segment is sent regardless
                     _describe_request(span, exchange)
