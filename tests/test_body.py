@@ -173,3 +173,87 @@ async def test_body_read_up_to_its_content_length_counts_as_whole(sentry_init):
     ]
     event = await capture(transport, reader(chunks_to_read=1), scope, messages)
     assert event["request"]["data"] == {"a": 1}
+
+
+def json_reader():
+    """An app that parses the body as JSON whatever its Content-Type, then fails."""
+
+    async def app(scope, receive, send):
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        payload = json.loads(raw)
+        raise RuntimeError(len(payload))
+
+    return app
+
+
+PASSWORD = "hunter2" + "-correct-horse"  # built: the source lines sent hold no copy
+REFRESH = "refresh" + "-token-XYZ987"
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain;charset=UTF-8"])
+async def test_json_body_without_json_content_type_is_parsed_and_filtered(
+    sentry_init, content_type
+):
+    """A JSON object sent without a JSON Content-Type is parsed as JSON, its secrets filtered."""
+    transport = sentry_init()
+    headers = [(b"host", b"h")]
+    if content_type:
+        headers.append((b"content-type", content_type.encode()))
+    scope = http_scope("/login", method="POST", headers=headers)
+    body = json.dumps({"username": "bob", "password": PASSWORD}).encode()
+    event = await capture(transport, json_reader(), scope, [{"type": "http.request", "body": body}])
+    assert event["request"]["data"] == {"username": "bob", "password": "[Filtered]"}
+    assert PASSWORD not in json.dumps(event)
+
+
+async def test_each_value_under_a_secret_key_is_removed(sentry_init):
+    """Every string under a secret key (a dict or a list) is removed from the app's parsed copy."""
+    transport = sentry_init()
+    doc = {"user": {"credentials": {"pass": PASSWORD}}, "tokens": [REFRESH, "other-tok-1"]}
+    messages = [{"type": "http.request", "body": json.dumps(doc).encode()}]
+    event = await capture(transport, json_reader(), body_scope("application/json"), messages)
+    text = json.dumps(event)
+    assert PASSWORD not in text
+    assert REFRESH not in text
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"data_collection": {"http_bodies": [], "user_info": False}},
+        {"max_request_body_size": "never"},
+        {"max_request_body_size": "small"},
+    ],
+    ids=["bodies-off", "never", "over-small-cap"],
+)
+async def test_body_not_sent_still_has_its_secrets_removed(sentry_init, options):
+    """A body that is not attached is still read for secrets, which the app's copy then loses."""
+    transport = sentry_init(**options)
+    doc = {"username": "bob", "password": PASSWORD, "api_key": REFRESH, "bio": "x" * 2000}
+    messages = [{"type": "http.request", "body": json.dumps(doc).encode()}]
+    event = await capture(transport, json_reader(), body_scope("application/json"), messages)
+    assert not isinstance(event["request"].get("data"), dict)
+    text = json.dumps(event)
+    assert PASSWORD not in text
+    assert REFRESH not in text
+
+
+async def test_form_secret_is_removed_as_the_client_encoded_it(sentry_init):
+    """A secret form field is removed from the raw body too, percent-encoded as sent (%2f)."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        raw = (await receive())["body"]
+        raise RuntimeError(len(raw))
+
+    body = b"user=bob&password=abc%2fdef%2fghi-" + str(2024).encode()
+    messages = [{"type": "http.request", "body": body}]
+    scope = body_scope("application/x-www-form-urlencoded")
+    event = await capture(transport, app, scope, messages)
+    assert event["request"]["data"] == {"user": "bob", "password": "[Filtered]"}
+    assert body.decode()[-8:] not in json.dumps(event)

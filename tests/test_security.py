@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from urllib.parse import quote
 
@@ -10,7 +11,7 @@ import sentry_sdk
 from conftest import call, http_scope
 
 from sentry_asgi import SentryMiddleware
-from sentry_asgi._client_ip import client_ip, forwarded_for, x_forwarded_for
+from sentry_asgi._client_ip import client_ip, forwarded_for, resolve_client, x_forwarded_for
 from sentry_asgi._options import build_options
 from sentry_asgi._sdk import builtin_flag_available
 
@@ -150,3 +151,174 @@ async def test_transaction_with_an_escaped_secret_form_is_still_scrubbed(sentry_
     sentry_sdk.flush()
     (transaction,) = transport.transactions
     assert transaction["tags"]["copied"] == "[Filtered]"
+
+
+async def raising(scope, receive, send):
+    """An app that fails with the ASGI scope (raw headers, query string, client) in its frame."""
+    raise RuntimeError("boom")
+
+
+async def sent_text(transport, scope, app=raising, middleware=None):
+    """Serve one failing request; return everything sent for it, serialised."""
+    with pytest.raises(RuntimeError):
+        await call(middleware or SentryMiddleware(app), scope)
+    sentry_sdk.flush()
+    (event,) = transport.events
+    return event, json.dumps(event, ensure_ascii=False)
+
+
+async def test_headers_left_out_still_have_their_secret_values_removed(sentry_init):
+    """With request headers "off", raw Authorization and Cookie values in frames are still removed."""
+    transport = sentry_init(
+        data_collection={"http_headers": {"request": {"mode": "off"}}, "user_info": False}
+    )
+    headers = [
+        (b"host", b"h"),
+        (b"authorization", b"Bearer off-mode-token-123"),
+        (b"cookie", b"sessionid=off-mode-cookie-456"),
+        (b"x-real-ip", b"198.51.100.61"),
+    ]
+    event, text = await sent_text(transport, http_scope(headers=headers))
+    assert event["request"]["headers"] == {}
+    for secret in ("off-mode-token-123", "off-mode-cookie-456", "198.51.100.61"):
+        assert secret not in text
+
+
+async def test_cookie_header_lines_are_joined_as_one_cookie_header(sentry_init):
+    """Cookie lines (HTTP/2 sends one per cookie) are joined with "; " and filtered one by one."""
+    transport = sentry_init(data_collection={"user_info": False})
+    headers = [(b"host", b"h"), (b"cookie", b"theme=dark"), (b"cookie", b"sessionid=h2-cookie-789")]
+    event, text = await sent_text(transport, http_scope(headers=headers))
+    assert event["request"]["headers"]["cookie"] == "theme=dark; sessionid=[Filtered]"
+    assert "h2-cookie-789" not in text
+
+
+async def test_each_line_of_a_repeated_secret_header_is_removed(sentry_init):
+    """A secret header sent on several lines has each line's value removed from the frames."""
+    transport = sentry_init()
+    headers = [
+        (b"host", b"h"),
+        (b"authorization", b"Bearer first-token-AAAA1111"),
+        (b"authorization", b"Basic Zm9vOmJhcg+BBBB2222=="),
+        (b"x-api-key", b"key one/1111"),
+        (b"x-api-key", b"key two/2222"),
+    ]
+    _, text = await sent_text(transport, http_scope(headers=headers))
+    for secret in ("first-token-AAAA1111", "Zm9vOmJhcg+BBBB2222==", "key one/1111", "key two/2222"):
+        assert secret not in text
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"data_collection": {"user_info": False}}], ids=["default", "data_collection"]
+)
+async def test_client_addresses_stay_out_of_frames_without_consent(sentry_init, options):
+    """Without user-info consent, the peer and forwarded addresses appear nowhere in the event."""
+    transport = sentry_init(**options)
+    headers = [
+        (b"host", b"h"),
+        (b"x-forwarded-for", b"198.51.100.71, 2001:db8::71"),
+        (b"forwarded", b'for="[2001:db8::72]:4711";proto=https'),
+    ]
+    scope = http_scope(headers=headers, client=("198.51.100.23", 44321))
+    event, text = await sent_text(transport, scope)
+    assert "env" not in event["request"]
+    for address in ("198.51.100.23", "198.51.100.71", "2001:db8::71", "2001:db8::72"):
+        assert address not in text
+
+
+async def test_conflicting_forwarded_headers_give_the_peer(sentry_init):
+    """Forwarded and X-Forwarded-For naming different clients: neither is believed, the peer is."""
+    transport = sentry_init(send_default_pii=True)
+    headers = [
+        (b"host", b"h"),
+        (b"forwarded", b"for=6.6.6.6"),  # passed through by a proxy that appends only the other
+        (b"x-forwarded-for", b"203.0.113.50"),
+    ]
+    middleware = SentryMiddleware(raising, trusted_proxies=["10.0.0.0/8"])
+    scope = http_scope(headers=headers, client=("10.0.0.2", 40000))
+    event, _ = await sent_text(transport, scope, middleware=middleware)
+    assert event["request"]["env"]["REMOTE_ADDR"] == "10.0.0.2"
+
+
+@pytest.mark.parametrize(
+    ("forwarded", "x_forwarded", "expected"),
+    [
+        (["203.0.113.5"], ["203.0.113.5"], "203.0.113.5"),
+        (["6.6.6.6"], ["203.0.113.5"], "10.0.0.1"),
+        ([], ["203.0.113.5"], "203.0.113.5"),
+        (["203.0.113.5"], [], "203.0.113.5"),
+        ([], [], "10.0.0.1"),
+    ],
+)
+def test_forwarded_headers_are_believed_only_when_they_agree(forwarded, x_forwarded, expected):
+    """Each forwarding header alone is walked; when both are present they must agree."""
+    assert resolve_client("10.0.0.1", forwarded, x_forwarded, PROXIES) == expected
+
+
+async def test_non_ascii_secret_is_removed_from_utf8_bytes(sentry_init):
+    """A secret with a Latin-1 letter is removed from a UTF-8 bytes repr of it, too."""
+    transport = sentry_init()
+    secret = "Passw\u00f6rter" + "-2024!"  # built: the source lines sent hold no copy
+
+    async def app(scope, receive, send):
+        raw = json.dumps({"password": secret}, ensure_ascii=False).encode()
+        raise RuntimeError(len(raw))
+
+    headers = [(b"host", b"h"), (b"x-api-key", secret.encode("utf-8"))]
+    _, text = await sent_text(transport, http_scope(headers=headers), app)
+    assert secret.partition("\u00f6")[2] not in text  # the tail the bytes repr shows as is
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"data_collection": {"url_query_params": {"mode": "off"}, "user_info": False}}],
+    ids=["default", "query-off"],
+)
+async def test_secret_query_values_are_removed_as_the_client_encoded_them(sentry_init, options):
+    """Secret query values are removed as sent (lower-case %2f), with the query string sent or not."""
+    transport = sentry_init(**options)
+    scope = http_scope(query_string=b"page=1&access_token=abc%2fdef%2fghi-2024")
+    _, text = await sent_text(transport, scope)
+    assert "ghi-2024" not in text
+
+
+async def test_semicolon_separated_query_parameters_are_filtered(sentry_init):
+    """A secret parameter after a ";" separator is filtered like one after "&"."""
+    transport = sentry_init()
+    scope = http_scope(query_string=b"page=1;access_token=semi-colon-token-1")
+    event, text = await sent_text(transport, scope)
+    assert event["request"]["query_string"] == "page=1;access_token=[Filtered]"
+    assert "semi-colon-token-1" not in text
+
+
+async def test_decoded_basic_credentials_are_removed(sentry_init):
+    """The decoded user:password of Basic credentials, and the password alone, are removed."""
+    transport = sentry_init(data_collection={"user_info": False})
+    password = "hunter2" + "-correct-horse"  # built: the source lines sent hold no copy
+
+    async def app(scope, receive, send):
+        credentials = {"username": "bob", "password": password}  # what an auth helper holds
+        raise RuntimeError(len(credentials))
+
+    basic = base64.b64encode(f"bob:{password}".encode())
+    headers = [(b"host", b"h"), (b"authorization", b"Basic " + basic)]
+    _, text = await sent_text(transport, http_scope(headers=headers), app)
+    assert password not in text
+
+
+async def test_referer_query_secrets_and_proxy_address_headers_are_filtered(sentry_init):
+    """A Referer's secret parameters and the addresses in CDN/proxy IP headers are filtered."""
+    transport = sentry_init()
+    headers = [
+        (b"host", b"h"),
+        (b"referer", b"https://app.example/reset?lang=en&token=RESETTOKEN-9f8e7d6c#top"),
+        (b"x-azure-clientip", b"198.51.100.77"),
+        (b"x-azure-socketip", b"198.51.100.78"),
+        (b"x-envoy-external-address", b"198.51.100.79"),
+    ]
+    event, text = await sent_text(transport, http_scope(headers=headers))
+    sent = event["request"]["headers"]
+    assert sent["referer"] == "https://app.example/reset?lang=en&token=[Filtered]#top"
+    assert sent["x-azure-clientip"] == "[Filtered]"
+    for secret in ("RESETTOKEN-9f8e7d6c", "198.51.100.77", "198.51.100.78", "198.51.100.79"):
+        assert secret not in text

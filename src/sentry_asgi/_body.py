@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from sentry_asgi._privacy import is_sensitive
 from sentry_asgi._scrub import FILTERED, Secrets
 
 
 class BodyRecorder:
-    """A copy of the body chunks the app received, bounded by ``cap``."""
+    """A copy of the body chunks the app received, bounded by ``cap``.
 
-    __slots__ = ("cap", "chunks", "ended", "size", "too_large")
+    ``sent`` is how much of it may go out with an event; a body over it (or any body, when it
+    is 0) is recorded all the same, up to ``cap``, to learn the secrets the app parsed from it.
+    """
 
-    def __init__(self, cap: int) -> None:
+    __slots__ = ("cap", "chunks", "ended", "sent", "size", "too_large")
+
+    def __init__(self, cap: int, sent: int | None = None) -> None:
         self.cap = cap
+        self.sent = cap if sent is None else sent
         self.chunks: list[bytes] = []
         self.size = 0
         self.too_large = False
@@ -53,13 +58,27 @@ class BodyRecorder:
         )
 
 
+def _learn_leaves(node: Any, secrets: Secrets) -> None:
+    """Remember every string and number under a secret key: frames show them one by one."""
+    if isinstance(node, str):
+        secrets.add(node)
+    elif isinstance(node, dict):
+        for value in node.values():
+            _learn_leaves(value, secrets)
+    elif isinstance(node, list):
+        for value in node:
+            _learn_leaves(value, secrets)
+    elif isinstance(node, (int, float)) and not isinstance(node, bool):
+        secrets.add(str(node))
+
+
 def _scrub_fields(node: Any, secrets: Secrets) -> Any:
     """Filter values under secret-looking keys, at any depth of a parsed body."""
     if isinstance(node, dict):
         cleaned = {}
         for key, value in node.items():
             if isinstance(key, str) and is_sensitive(key):
-                secrets.add(value if isinstance(value, str) else json.dumps(value))
+                _learn_leaves(value, secrets)
                 cleaned[key] = FILTERED
             else:
                 cleaned[key] = _scrub_fields(value, secrets)
@@ -69,10 +88,21 @@ def _scrub_fields(node: Any, secrets: Secrets) -> Any:
     return node
 
 
-def _form(text: str) -> dict[str, Any]:
+def _form(text: str, secrets: Secrets) -> dict[str, Any]:
+    """Form fields (a list only where a field repeats), as ``parse_qsl`` decodes them.
+
+    A secret field's value is also remembered as sent, percent-encoded the client's way.
+    """
     fields: dict[str, Any] = {}
-    for name, value in parse_qsl(text, keep_blank_values=True):
-        if name in fields:  # a list only where a field repeats
+    for part in text.split("&"):
+        if not part:
+            continue
+        raw_name, _, raw_value = part.partition("=")
+        name = unquote_plus(raw_name)
+        value = unquote_plus(raw_value)
+        if is_sensitive(name):
+            secrets.add(raw_value)
+        if name in fields:
             previous = fields[name]
             fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
         else:
@@ -110,6 +140,22 @@ def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
     return fields
 
 
+def _json_text(body: bytes) -> Any:
+    """A body parsed as JSON if it is a JSON object or array, else None.
+
+    Many clients send JSON without a Content-Type, or as text/plain (it spares a CORS
+    preflight), and most frameworks parse it as JSON all the same.
+    """
+    start = body.lstrip()[:1]
+    if start not in (b"{", b"["):
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, (dict, list)) else None
+
+
 def parse_body(body: bytes, content_type: str, secrets: Secrets) -> Any:
     """Parse a body for an event: JSON, form fields, multipart fields, else text."""
     kind = content_type.split(";", maxsplit=1)[0].strip().lower()
@@ -120,9 +166,14 @@ def parse_body(body: bytes, content_type: str, secrets: Secrets) -> Any:
         except ValueError:
             parsed = body.decode("utf-8", errors="replace")
     elif kind == "application/x-www-form-urlencoded":
-        parsed = _form(body.decode("latin-1"))
+        parsed = _form(body.decode("latin-1"), secrets)
     elif kind == "multipart/form-data":
         parsed = _multipart(body, content_type)
     else:
-        parsed = body.decode("utf-8", errors="replace")
+        parsed = _json_text(body) if kind in _MAYBE_JSON else None
+        if parsed is None:
+            parsed = body.decode("utf-8", errors="replace")
     return _scrub_fields(parsed, secrets)
+
+
+_MAYBE_JSON = ("", "text/plain")

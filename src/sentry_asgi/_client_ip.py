@@ -70,3 +70,33 @@ def client_ip(peer: str | None, hops: list[str], proxies: tuple[IPNetwork, ...])
         if not _trusted(address, proxies):
             break
     return str(current)
+
+
+def resolve_client(
+    peer: str | None,
+    forwarded: list[str],
+    x_forwarded: list[str],
+    proxies: tuple[IPNetwork, ...],
+) -> str | None:
+    """Resolve the client address from ``Forwarded`` and ``X-Forwarded-For`` hops.
+
+    A trusted proxy that maintains one of the two headers passes the other through as the
+    client wrote it, and nothing tells which one it maintains. When both name a client and
+    disagree, one of them is forged: the peer is the nearest address that is certain.
+    """
+    by_forwarded = client_ip(peer, forwarded, proxies) if forwarded else None
+    by_x_forwarded = client_ip(peer, x_forwarded, proxies) if x_forwarded else None
+    if by_forwarded is None or by_x_forwarded is None:
+        return by_forwarded or by_x_forwarded or peer
+    return by_forwarded if by_forwarded == by_x_forwarded else peer
+
+
+def hop_addresses(hops: Iterable[str]) -> list[str]:
+    """The addresses named by forwarded hops, as written and as parsed: personal data."""
+    addresses = []
+    for hop in hops:
+        address = _parse(hop)
+        if address is not None:  # "unknown" or an obfuscated name identifies no one
+            addresses.append(str(address))
+            addresses.append(hop.strip().strip('"'))
+    return addresses

@@ -44,6 +44,7 @@ class Exchange:
 
     __slots__ = (
         "_body",
+        "_body_done",
         "_matched",
         "_receive",
         "_reported",
@@ -90,6 +91,7 @@ class Exchange:
         self.captured: BaseException | None = None
         self.trace: Trace | None = None
         self._body: BodyRecorder | None = None
+        self._body_done = False
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
         self._matched: Match | None = None
@@ -109,8 +111,8 @@ class Exchange:
                 try:
                     recorder = self._body
                     if recorder is None:
-                        cap = policy_for(self.client_options).body_cap
-                        recorder = self._body = BodyRecorder(cap)
+                        policy = policy_for(self.client_options)
+                        recorder = self._body = BodyRecorder(policy.record_cap, policy.body_cap)
                     recorder.record(message)
                 except Exception:  # noqa: BLE001 - never the app's problem
                     log_fault()
@@ -220,19 +222,31 @@ class Exchange:
                 secrets,
             )
             self._secrets = secrets
-        if body and self._body is not None and "data" not in self._request_data:
-            self._attach_body(self._request_data, self._secrets)
+        if body and self._body is not None and not self._body_done:
+            self._body_done = self._attach_body(self._request_data, self._secrets)
         return self._request_data, self._secrets
 
-    def _attach_body(self, data: dict[str, Any], secrets: Secrets) -> None:
+    def _attach_body(self, data: dict[str, Any], secrets: Secrets) -> bool:
+        """Parse the body once the app has read it all; tell whether that is settled.
+
+        A body that may not be sent is parsed all the same: its secret fields are learned.
+        """
         body = self._body
-        if body is None or body.cap == 0:
-            return
+        if body is None:
+            return True
         if body.too_large:
+            if body.sent:
+                data["data"] = over_size_limit()
+            return True
+        if not body.chunks or not body.whole(header_value(self.scope, b"content-length")):
+            return False
+        content_type = header_value(self.scope, b"content-type") or ""
+        parsed = parse_body(b"".join(body.chunks), content_type, secrets)
+        if body.size <= body.sent:
+            data["data"] = parsed
+        elif body.sent:
             data["data"] = over_size_limit()
-        elif body.chunks and body.whole(header_value(self.scope, b"content-length")):
-            content_type = header_value(self.scope, b"content-type") or ""
-            data["data"] = parse_body(b"".join(body.chunks), content_type, secrets)
+        return True
 
     def name(self) -> tuple[str, str]:
         """The transaction name and source, resolved now (routing may have run since)."""

@@ -42,7 +42,9 @@ SENSITIVE_TERMS = (
 # Short names that are secrets only as a whole word (signed-URL signatures, session ids).
 SENSITIVE_WORDS = ("sig", "sid", "otp", "pin")
 # Headers that carry end-user addresses or identities: personal data, not secrets.
-PERSONAL_TERMS = ("forwarded", "_ip", "client_ip", "remote_", "_user")
+# "clientip", "socketip" and "_addr" catch Azure Front Door's X-Azure-ClientIP / X-Azure-SocketIP
+# and Envoy's X-Envoy-External-Address.
+PERSONAL_TERMS = ("forwarded", "_ip", "clientip", "socketip", "_addr", "remote_", "_user")
 PERSONAL_WORDS = ("via",)
 
 _SENSITIVE = re.compile(
@@ -94,6 +96,16 @@ class KeyRule:
             verdict = verdicts[key] = _verdict(self, key)
         return verdict
 
+    def hides(self, key: str) -> bool:
+        """Tell whether a key's value is secret or personal under this rule, sent or not.
+
+        Such a value must be searched for across the event even when the key is left out of
+        the request data altogether (mode "off"): the raw ASGI scope still carries it.
+        """
+        return self.mode != "all" and (
+            is_sensitive(key) or (not self.personal and is_personal(key))
+        )
+
 
 # Verdicts per rule and key: header, cookie and parameter names repeat from request to request.
 _VERDICTS: dict[KeyRule, dict[str, bool]] = {}
@@ -111,6 +123,9 @@ def _verdict(rule: KeyRule, key: str) -> bool:
 # sentry_sdk's sizes for max_request_body_size. "always" still stops at Sentry's event size
 # limit: a body that large could never be sent, and buffering it would only cost memory.
 BODY_CAPS = {"never": 0, "small": 1_000, "medium": 10_000, "always": 1_000_000}
+# A body not sent (or sent only up to a smaller cap) is still what the app parsed into its local
+# variables: it is recorded up to this size anyway, to learn its secret fields, never attached.
+LEARN_BODY_CAP = BODY_CAPS["medium"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +138,13 @@ class Policy:
     query: KeyRule
     bodies: bool
     max_request_body_size: str
-    body_cap: int = field(init=False)  # how many body bytes to keep; 0 keeps none
+    body_cap: int = field(init=False)  # how many body bytes to send; 0 sends none
+    record_cap: int = field(init=False)  # how many to record: sent, or only searched for secrets
 
     def __post_init__(self) -> None:
         cap = BODY_CAPS.get(self.max_request_body_size, BODY_CAPS["medium"]) if self.bodies else 0
         object.__setattr__(self, "body_cap", cap)  # frozen: derived once, read per request
+        object.__setattr__(self, "record_cap", max(cap, LEARN_BODY_CAP))
 
 
 def _rule(raw: object, *, personal: bool) -> KeyRule:

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sentry_asgi._asgi import scope_headers
-from sentry_asgi._client_ip import client_ip, forwarded_for, x_forwarded_for
+from sentry_asgi._client_ip import forwarded_for, hop_addresses, resolve_client, x_forwarded_for
 from sentry_asgi._scrub import FILTERED, Secrets, filter_cookies, filter_pairs, filter_query
 
 if TYPE_CHECKING:
     from sentry_asgi._asgi import Scope
     from sentry_asgi._options import IPNetwork
-    from sentry_asgi._privacy import Policy
+    from sentry_asgi._privacy import KeyRule, Policy
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
@@ -111,11 +111,64 @@ def peer_address(scope: Scope) -> str | None:
     return host if isinstance(host, str) and host else None
 
 
+# RFC 9113 section 8.2.3: cookie lines are joined with "; ", every other header with ", ".
+_COOKIE_HEADERS = ("cookie", "set-cookie")
+
+
 def _joined(headers: list[tuple[str, str]]) -> dict[str, str]:
     joined: dict[str, str] = {}
     for name, value in headers:
-        joined[name] = f"{joined[name]}, {value}" if name in joined else value
+        if name in joined:
+            separator = "; " if name in _COOKIE_HEADERS else ", "
+            joined[name] = f"{joined[name]}{separator}{value}"
+        else:
+            joined[name] = value
     return joined
+
+
+def _learn_lines(
+    headers: list[tuple[str, str]], by_name: dict[str, str], rule: KeyRule, secrets: Secrets
+) -> None:
+    """Remember each line of a filtered header sent on several lines: frames hold them apart."""
+    for name, value in headers:
+        joined = by_name.get(name)
+        if joined is not None and joined != value:  # the name repeats: joined is longer
+            verdict = rule.keeps(name)
+            if verdict is False or (verdict is None and rule.hides(name)):
+                secrets.add(value)
+
+
+def _filter_url(url: str, rule: KeyRule, secrets: Secrets) -> str:
+    """Filter the query parameters of a URL (a Referer) as the request's own are filtered."""
+    rest, hash_mark, fragment = url.partition("#")
+    base, question_mark, query = rest.partition("?")
+    if not query:
+        return url
+    query = filter_query(query, rule, secrets)
+    return f"{base}{question_mark if query else ''}{query}{hash_mark}{fragment}"
+
+
+def _headers(
+    headers: list[tuple[str, str]], by_name: dict[str, str], policy: Policy, secrets: Secrets
+) -> dict[str, str]:
+    """The headers to send, filtered; the values of those left out are still learned."""
+    cookies = {}
+    for name in _COOKIE_HEADERS:
+        value = by_name.pop(name, None)
+        if value is not None:
+            cookies[name] = filter_cookies(value, policy.cookies, secrets)
+    sent = dict(filter_pairs(by_name.items(), policy.headers, secrets))
+    if len(by_name) + len(cookies) < len(headers):  # a header came on several lines
+        _learn_lines(headers, by_name, policy.headers, secrets)
+    referer = by_name.get("referer")
+    if referer and "?" in referer and policy.query.mode != "all":
+        filtered = _filter_url(referer, policy.query, secrets)
+        if sent.get("referer") == referer:
+            sent["referer"] = filtered
+    if policy.headers.mode == "off":
+        return {}
+    sent.update((name, value) for name, value in cookies.items() if value)
+    return sent
 
 
 def build_request_data(
@@ -136,24 +189,21 @@ def build_request_data(
     if isinstance(raw_query, (bytes, bytearray)) and raw_query:
         data["query_string"] = filter_query(raw_query.decode("latin-1"), policy.query, secrets)
 
-    if policy.headers.mode != "off":
-        cookies = {}
-        for name in ("cookie", "set-cookie"):
-            value = by_name.pop(name, None)
-            if value is not None:
-                cookies[name] = filter_cookies(value, policy.cookies, secrets)
-        data["headers"] = dict(filter_pairs(by_name.items(), policy.headers, secrets))
-        data["headers"].update((name, value) for name, value in cookies.items() if value)
-    else:
-        data["headers"] = {}
+    data["headers"] = _headers(headers, by_name, policy, secrets)
 
+    peer = peer_address(scope)
+    forwarded = forwarded_for(v for n, v in headers if n == "forwarded")
+    x_forwarded = x_forwarded_for(v for n, v in headers if n == "x-forwarded-for")
     if policy.user_info:
-        hops = forwarded_for(v for n, v in headers if n == "forwarded") or x_forwarded_for(
-            v for n, v in headers if n == "x-forwarded-for"
-        )
-        address = client_ip(peer_address(scope), hops, proxies)
+        address = resolve_client(peer, forwarded, x_forwarded, proxies)
         if address:
             data["env"] = {"REMOTE_ADDR": address}
+    else:  # not sent, yet the scope in every frame holds the peer, and the app may copy any hop
+        hops = [*forwarded, *x_forwarded]
+        if peer:
+            hops.append(peer)
+        for address in hop_addresses(hops):
+            secrets.add(address)
     return data
 
 

@@ -9,6 +9,9 @@ string in the event is searched for them, in the forms serialisation gives them.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
@@ -36,11 +39,28 @@ def _encodings(secret: str) -> set[str]:
     if _ESCAPED_BY_REPR_OR_JSON.search(secret):  # otherwise those forms are the raw text
         forms.add(json.dumps(secret)[1:-1])
         forms.add(repr(secret)[1:-1])
-        try:
+        # Raw header bytes decode as Latin-1, so "ä" arrives as two characters whose bytes repr is
+        # the UTF-8 one; a body's bytes hold the UTF-8 encoding of the text parsed from them.
+        forms.add(repr(secret.encode("utf-8"))[2:-1])
+        with contextlib.suppress(UnicodeEncodeError):
             forms.add(repr(secret.encode("latin-1"))[2:-1])
-        except UnicodeEncodeError:
-            forms.add(repr(secret.encode("utf-8"))[2:-1])
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+def _basic_credentials(credentials: str) -> tuple[str, ...]:
+    """The decoded ``user:password`` of HTTP Basic credentials and the password, if long enough."""
+    try:
+        decoded = base64.b64decode(credentials, validate=True)
+    except (ValueError, binascii.Error):
+        return ()
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        text = decoded.decode("latin-1")
+    _, colon, password = text.partition(":")
+    if not colon:
+        return ()
+    return tuple(part for part in (text, password) if len(part.strip()) >= MIN_SECRET_LENGTH)
 
 
 class Secrets:
@@ -71,6 +91,9 @@ class Secrets:
         credentials = credentials.strip()
         if credentials and scheme.isalpha():  # "Bearer abc": the token alone is the secret
             self._forms |= _encodings(credentials)
+            if scheme.lower() == "basic":  # apps hold the decoded password, not the base64
+                for part in _basic_credentials(credentials):
+                    self._forms |= _encodings(part)
             if _PLAIN.fullmatch(credentials):
                 return  # every form of "Bearer abc" contains "abc": nothing more to search for
         self._forms |= _encodings(value)
@@ -242,37 +265,50 @@ _NEVER_SECRET = frozenset(
 def filter_pairs(
     pairs: Iterable[tuple[str, str]], rule: KeyRule, secrets: Secrets
 ) -> list[tuple[str, str]]:
-    """Apply a key rule to name/value pairs; remember what was filtered."""
+    """Apply a key rule to name/value pairs; remember what was filtered.
+
+    A pair left out altogether (mode "off") is remembered only if its value is secret or
+    personal: the key rule says what may be sent, not that every dropped value is a secret.
+    """
     kept = []
     for name, value in pairs:
         verdict = rule.keeps(name)
-        if verdict is None:
-            secrets.add(value)
-        elif verdict:
+        if verdict:
             kept.append((name, value))
-        else:
+        elif verdict is False:
             secrets.add(value)
             kept.append((name, FILTERED))
+        elif rule.hides(name):
+            secrets.add(value)
     return kept
 
 
+_QUERY_SEPARATOR = re.compile("([&;])")  # ";" still separates parameters for many servers
+
+
 def filter_query(query: str, rule: KeyRule, secrets: Secrets) -> str:
-    """Filter a query string's values by parameter name, keeping everything else as sent."""
+    """Filter a query string's values by parameter name, keeping everything else as sent.
+
+    A filtered value is remembered both decoded and as sent: a frame holding the raw query
+    string shows the client's own percent-encoding (``%2f`` as well as ``%2F``).
+    """
     if rule.mode == "all" or not query:
         return query
-    parts = []
-    for part in query.split("&"):
-        raw_name, sep, raw_value = part.partition("=")
-        verdict = rule.keeps(unquote_plus(raw_name))
-        if verdict is None:
-            secrets.add(unquote_plus(raw_value))
-            continue
-        if not verdict:
+    kept: list[str] = []
+    pieces = _QUERY_SEPARATOR.split(query)  # parameter, separator, parameter, ...
+    for index in range(0, len(pieces), 2):
+        raw_name, sep, raw_value = pieces[index].partition("=")
+        name = unquote_plus(raw_name)
+        verdict = rule.keeps(name)
+        if not verdict and (verdict is False or rule.hides(name)):
             secrets.add(unquote_plus(raw_value))
             secrets.add(raw_value)
-            raw_value = FILTERED
-        parts.append(f"{raw_name}{sep}{raw_value}")
-    return "&".join(parts)
+        if verdict is None:
+            continue
+        if kept:
+            kept.append(pieces[index - 1])  # the separator the client used
+        kept.append(f"{raw_name}{sep}{raw_value if verdict else FILTERED}")
+    return "".join(kept)
 
 
 def filter_cookies(header: str, rule: KeyRule, secrets: Secrets) -> str | None:
