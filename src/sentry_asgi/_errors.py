@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from typing import Any
 
@@ -37,11 +36,14 @@ def is_disconnect(exc: BaseException) -> bool:
     A class deriving from a known one counts; so does an ExceptionGroup whose every leaf is one
     (a disconnect seen by one task of a TaskGroup).
     """
+    if getattr(exc, "exceptions", None) is None:  # the usual case: no group
+        return _is_disconnect_type(type(exc))
     leaves = _leaves(exc)
-    return bool(leaves) and all(
-        any((cls.__module__, cls.__qualname__) in _DISCONNECT_TYPES for cls in type(leaf).__mro__)
-        for leaf in leaves
-    )
+    return bool(leaves) and all(_is_disconnect_type(type(leaf)) for leaf in leaves)
+
+
+def _is_disconnect_type(kind: type) -> bool:
+    return any((cls.__module__, cls.__qualname__) in _DISCONNECT_TYPES for cls in kind.__mro__)
 
 
 # Set on every exception the middleware reported, or found to be a client disconnect. Servers
@@ -68,8 +70,10 @@ def capture_exception(exc: BaseException, mechanism: str = MECHANISM) -> None:
 
 def mark_dealt_with(exc: BaseException) -> None:
     """Mark ``exc`` as reported, or as known not to be worth a report (a disconnect)."""
-    with contextlib.suppress(AttributeError, TypeError):  # exceptions with __slots__
+    try:
         setattr(exc, _REPORTED, True)
+    except (AttributeError, TypeError):  # exceptions with __slots__
+        return
 
 
 def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:

@@ -281,7 +281,7 @@ class Exchange:
     def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
         """Attach request data and the request's name; keep secrets out of the event."""
         with contained():
-            if self._repeats_an_error(hint) or _reports_a_disconnect(event, hint):
+            if self._repeats_an_error(hint) or self._reports_a_disconnect(event, hint):
                 return None
             self._process(event, hint)
         return event
@@ -320,6 +320,13 @@ class Exchange:
         event["transaction"] = name
         event["transaction_info"] = {"source": source}
 
+    def _reports_a_disconnect(self, event: dict[str, Any], hint: dict[str, Any]) -> bool:
+        """Tell whether an integration caught a client disconnect as if it were the app's bug."""
+        exc_info = hint.get("exc_info")
+        if exc_info is None or exc_info[1] is self.captured:  # ours: known not to be one
+            return False
+        return is_disconnect(exc_info[1]) and _unhandled(event)
+
     def _process(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
         is_transaction = event.get("type") == "transaction"
         if not is_transaction and (event.get("level") in _ERROR_LEVELS or event.get("exception")):
@@ -342,12 +349,6 @@ class Exchange:
                 attach_stacktrace_now(event, self.client_options)
         if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
             secrets.scrub_tree(event, skip=clean)
-
-
-def _reports_a_disconnect(event: dict[str, Any], hint: dict[str, Any]) -> bool:
-    """Tell whether an integration caught a client disconnect as if it were the app's bug."""
-    exc_info = hint.get("exc_info")
-    return exc_info is not None and is_disconnect(exc_info[1]) and _unhandled(event)
 
 
 def _unhandled(event: dict[str, Any]) -> bool:

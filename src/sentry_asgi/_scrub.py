@@ -173,10 +173,6 @@ def _replaced(text: str, needles: tuple[str, ...]) -> str:
     return text
 
 
-def _has_secret(text: str, needles: tuple[str, ...]) -> bool:
-    return any(needle in text for needle in needles)
-
-
 # Deeper than any event sentry_sdk builds: only a container that holds itself gets here, and
 # what is below is cut off, so that a cycle cannot carry a secret past the walk.
 _MAX_DEPTH = 64
@@ -215,7 +211,12 @@ def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any
                         break
         elif value is not None and type(value) not in _SCALARS:
             scrubbed = _walk(value, needles, shortest, depth + 1)
-        renamed = type(slot) is str and len(slot) >= shortest and _has_secret(slot, needles)
+        renamed = False
+        if type(slot) is str and len(slot) >= shortest:
+            for needle in needles:
+                if needle in slot:
+                    renamed = True
+                    break
         if scrubbed is value and not renamed:
             continue
         if copy is None:
