@@ -20,6 +20,12 @@ from sentry_asgi import _sessions as sessions
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+SDK_VERSION = tuple(int(part) for part in sentry_sdk.VERSION.split(".")[:2])
+# sentry_sdk's structured successor of send_default_pii: options using it need 2.75 or later.
+needs_data_collection = pytest.mark.skipif(
+    SDK_VERSION < (2, 75), reason="data_collection arrived in sentry-sdk 2.75"
+)
+
 NORMALIZER = StoreNormalizer(project_id=1, client_ip="127.0.0.1", protocol_version="7")
 
 

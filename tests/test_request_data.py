@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-import sentry_sdk
 from apps.failing import fail
-from conftest import call, http_scope
+from conftest import call, http_scope, needs_data_collection
 
 from sentry_asgi import SentryMiddleware
 
@@ -93,10 +92,7 @@ async def test_pii_opt_in_sends_headers_and_address(sentry_init):
     assert event["request"]["headers"]["x-forwarded-for"] == "198.51.100.23"
 
 
-@pytest.mark.skipif(
-    tuple(int(p) for p in sentry_sdk.VERSION.split(".")[:2]) < (2, 75),
-    reason="data_collection arrived in sentry-sdk 2.75",
-)
+@needs_data_collection
 async def test_data_collection_wins_over_send_default_pii(sentry_init):
     """data_collection decides when both are set: here no user info, despite send_default_pii."""
     transport = sentry_init(

@@ -8,11 +8,12 @@ from urllib.parse import quote
 
 import pytest
 import sentry_sdk
-from conftest import call, http_scope
+from conftest import call, http_scope, needs_data_collection
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._client_ip import client_ip, forwarded_for, resolve_client, x_forwarded_for
 from sentry_asgi._options import build_options
+from sentry_asgi._scrub import FILTERED
 from sentry_asgi._sdk import builtin_flag_available
 
 pytestmark = pytest.mark.anyio
@@ -167,6 +168,7 @@ async def sent_text(transport, scope, app=raising, middleware=None):
     return event, json.dumps(event, ensure_ascii=False)
 
 
+@needs_data_collection
 async def test_headers_left_out_still_have_their_secret_values_removed(sentry_init):
     """With request headers "off", raw Authorization and Cookie values in frames are still removed."""
     transport = sentry_init(
@@ -184,6 +186,7 @@ async def test_headers_left_out_still_have_their_secret_values_removed(sentry_in
         assert secret not in text
 
 
+@needs_data_collection
 async def test_cookie_header_lines_are_joined_as_one_cookie_header(sentry_init):
     """Cookie lines (HTTP/2 sends one per cookie) are joined with "; " and filtered one by one."""
     transport = sentry_init(data_collection={"user_info": False})
@@ -209,7 +212,15 @@ async def test_each_line_of_a_repeated_secret_header_is_removed(sentry_init):
 
 
 @pytest.mark.parametrize(
-    "options", [{}, {"data_collection": {"user_info": False}}], ids=["default", "data_collection"]
+    "options",
+    [
+        pytest.param({}, id="default"),
+        pytest.param(
+            {"data_collection": {"user_info": False}},
+            marks=needs_data_collection,
+            id="data_collection",
+        ),
+    ],
 )
 async def test_client_addresses_stay_out_of_frames_without_consent(sentry_init, options):
     """Without user-info consent, the peer and forwarded addresses appear nowhere in the event."""
@@ -271,8 +282,14 @@ async def test_non_ascii_secret_is_removed_from_utf8_bytes(sentry_init):
 
 @pytest.mark.parametrize(
     "options",
-    [{}, {"data_collection": {"url_query_params": {"mode": "off"}, "user_info": False}}],
-    ids=["default", "query-off"],
+    [
+        pytest.param({}, id="default"),
+        pytest.param(
+            {"data_collection": {"url_query_params": {"mode": "off"}, "user_info": False}},
+            marks=needs_data_collection,
+            id="query-off",
+        ),
+    ],
 )
 async def test_secret_query_values_are_removed_as_the_client_encoded_them(sentry_init, options):
     """Secret query values are removed as sent (lower-case %2f), with the query string sent or not."""
@@ -291,6 +308,7 @@ async def test_semicolon_separated_query_parameters_are_filtered(sentry_init):
     assert "semi-colon-token-1" not in text
 
 
+@needs_data_collection
 async def test_decoded_basic_credentials_are_removed(sentry_init):
     """The decoded user:password of Basic credentials, and the password alone, are removed."""
     transport = sentry_init(data_collection={"user_info": False})
@@ -322,3 +340,58 @@ async def test_referer_query_secrets_and_proxy_address_headers_are_filtered(sent
     assert sent["x-azure-clientip"] == "[Filtered]"
     for secret in ("RESETTOKEN-9f8e7d6c", "198.51.100.77", "198.51.100.78", "198.51.100.79"):
         assert secret not in text
+
+
+@pytest.mark.parametrize("framework", ["starlette", "fastapi"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="default"),
+        pytest.param(
+            {"data_collection": {"user_info": False}},
+            marks=needs_data_collection,
+            id="data_collection",
+        ),
+    ],
+)
+async def test_body_a_framework_integration_attaches_is_filtered_too(
+    sentry_init, framework, options
+):
+    """sentry_sdk's Starlette and FastAPI integrations attach the raw body after us: it is filtered."""
+    import httpx
+
+    transport = sentry_init(**options)  # sentry_sdk auto-enables both integrations
+    password = "hunter2" + "-correct-horse"  # a fake secret, never in the source whole
+    if framework == "fastapi":
+        from fastapi import FastAPI, Request
+
+        inner = FastAPI()
+
+        async def login(request):
+            await request.json()
+            raise RuntimeError("backend down")
+
+        login.__annotations__ = {"request": Request}  # resolved here, not from a string
+        inner.post("/login")(login)
+
+    else:
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        async def login(request):
+            await request.json()
+            raise RuntimeError("backend down")
+
+        inner = Starlette(routes=[Route("/login", login, methods=["POST"])])
+    client_transport = httpx.ASGITransport(app=SentryMiddleware(inner), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=client_transport, base_url="http://t") as client:
+        await client.post(
+            "/login", json={"user": "bob", "password": password, "nested": {"pin": 1234}}
+        )
+    (event,) = transport.events
+    assert event["request"]["data"] == {
+        "user": "bob",
+        "password": FILTERED,
+        "nested": {"pin": FILTERED},
+    }
+    assert password not in json.dumps(event)

@@ -72,7 +72,7 @@ def _learn_leaves(node: Any, secrets: Secrets) -> None:
         secrets.add(str(node))
 
 
-def _scrub_fields(node: Any, secrets: Secrets) -> Any:
+def scrub_fields(node: Any, secrets: Secrets) -> Any:
     """Filter values under secret-looking keys, at any depth of a parsed body."""
     if isinstance(node, dict):
         cleaned = {}
@@ -81,10 +81,10 @@ def _scrub_fields(node: Any, secrets: Secrets) -> Any:
                 _learn_leaves(value, secrets)
                 cleaned[key] = FILTERED
             else:
-                cleaned[key] = _scrub_fields(value, secrets)
+                cleaned[key] = scrub_fields(value, secrets)
         return cleaned
     if isinstance(node, list):
-        return [_scrub_fields(value, secrets) for value in node]
+        return [scrub_fields(value, secrets) for value in node]
     return node
 
 
@@ -173,7 +173,7 @@ def parse_body(body: bytes, content_type: str, secrets: Secrets) -> Any:
         parsed = _json_text(body) if kind in _MAYBE_JSON else None
         if parsed is None:
             parsed = body.decode("utf-8", errors="replace")
-    return _scrub_fields(parsed, secrets)
+    return scrub_fields(parsed, secrets)
 
 
 _MAYBE_JSON = ("", "text/plain")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sentry_sdk
 
 from sentry_asgi import _sessions as sessions
-from sentry_asgi._body import BodyRecorder, parse_body
+from sentry_asgi._body import BodyRecorder, parse_body, scrub_fields
 from sentry_asgi._errors import (
     MECHANISM,
     capture_exception,
@@ -25,7 +25,7 @@ from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._naming import resolve_name
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._request import build_request_data, decode_headers, header_value
-from sentry_asgi._scrub import Secrets
+from sentry_asgi._scrub import FILTERED, Secrets
 from sentry_asgi._sdk import attach_stacktrace_now, over_size_limit
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class Exchange:
         "_request_data",
         "_secrets",
         "_send",
+        "_sent_request",
+        "_tail_scope",
         "abandoned",
         "captured",
         "client_options",
@@ -94,6 +96,8 @@ class Exchange:
         self._body_done = False
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
+        self._sent_request: dict[str, Any] | None = None
+        self._tail_scope: Any = None
         self._matched: Match | None = None
         self._reported: BaseException | None = None
 
@@ -327,6 +331,59 @@ class Exchange:
             return False
         return is_disconnect(exc_info[1]) and _unhandled(event)
 
+    def _run_last(self) -> None:
+        """Have :meth:`_after_integrations` run after the framework integrations' processors.
+
+        Those sit on the request's isolation scope, whose processors sentry_sdk runs after the
+        global scope's, reading the list only once it gets there: one appended now, while the
+        global scope's run, still runs for this event, after theirs. (With none there, sentry_sdk
+        reads an empty stand-in, and there is nothing to run after.)
+        """
+        scope = sentry_sdk.get_isolation_scope()
+        if self._tail_scope is not scope:
+            scope.add_event_processor(self._after_integrations)  # type: ignore[arg-type]
+            self._tail_scope = scope
+
+    def _after_integrations(
+        self,
+        event: dict[str, Any],
+        hint: dict[str, Any],  # noqa: ARG002 - the event processor signature
+    ) -> dict[str, Any] | None:
+        """Filter request data that a framework integration wrote after ours, as ours is.
+
+        sentry_sdk's Starlette and FastAPI integrations replace the request interface with
+        their own copy, the body as they parsed it included, once the middleware is done.
+        """
+        with contained():
+            request = event.get("request")
+            if isinstance(request, dict) and request is not self._sent_request:
+                event["request"] = self._refiltered(request)
+        return event
+
+    def _refiltered(self, request: dict[str, Any]) -> dict[str, Any]:
+        data, secrets = self.request_data()
+        policy = policy_for(self.client_options)
+        request = {**request, "headers": data["headers"], "query_string": data.get("query_string")}
+        if request["query_string"] is None:
+            del request["query_string"]
+        if "data" in request:
+            if "data" in data:
+                request["data"] = data["data"]
+            elif policy.body_cap:
+                request["data"] = scrub_fields(request["data"], secrets)
+            else:
+                del request["data"]
+        cookies = request.get("cookies")
+        if isinstance(cookies, dict) and policy.cookies.mode != "all":
+            request["cookies"] = {
+                name: value if policy.cookies.keeps(str(name)) else FILTERED
+                for name, value in cookies.items()
+                if policy.cookies.keeps(str(name)) is not None
+            }
+        if not policy.user_info:
+            request.pop("env", None)
+        return secrets.scrub_tree(request)  # type: ignore[no-any-return]
+
     def _process(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
         is_transaction = event.get("type") == "transaction"
         if not is_transaction and (event.get("level") in _ERROR_LEVELS or event.get("exception")):
@@ -339,7 +396,8 @@ class Exchange:
         if isinstance(existing, dict) and existing:
             merged.update(existing)  # what a framework or the user set wins
             clean = frozenset()
-        event["request"] = merged
+        event["request"] = self._sent_request = merged
+        self._run_last()
         if not is_transaction:
             self._name_event(event)
             exc_info = hint.get("exc_info")

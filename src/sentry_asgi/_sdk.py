@@ -65,11 +65,18 @@ def enter_isolation_scope() -> tuple[Any, Scope]:
 
 
 def leave_isolation_scope(handle: Any) -> None:
-    """Restore the scopes :func:`enter_isolation_scope` replaced, whatever the request did."""
-    if _isolation_generator is not None:
-        next(handle, None)  # runs the generator's finally, as leaving the with block would
-    else:  # pragma: no cover - see above
-        handle.__exit__(None, None, None)
+    """Restore the scopes :func:`enter_isolation_scope` replaced, whatever the request did.
+
+    Run from another context (an abandoned request closed by the garbage collector), there is
+    nothing to restore; older sentry_sdk releases raise ValueError for that.
+    """
+    try:
+        if _isolation_generator is not None:
+            next(handle, None)  # runs the generator's finally, as leaving the with block would
+        else:  # pragma: no cover - see above
+            handle.__exit__(None, None, None)
+    except ValueError:
+        return
 
 
 def fast_isolation_available() -> bool:
