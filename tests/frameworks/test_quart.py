@@ -1,10 +1,13 @@
-"""Quart specifics: it can match a request before the app runs, for traces_sampler."""
+"""Quart specifics: routes matched before the app runs; exceptions its error handlers answer."""
 
 from __future__ import annotations
 
 import pytest
+from quart import Quart, abort
+from werkzeug.exceptions import HTTPException
 
 from frameworks.apps.quart_app import quart_app
+from frameworks.helpers import frame_functions
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -21,3 +24,80 @@ async def test_traces_sampler_sees_the_route_before_the_app_runs(sentry_init, ht
     sentry_init(auto_enabling_integrations=False, traces_sampler=sampler)
     await http(SentryMiddleware(quart_app()), "/items/42")
     assert seen == ["/items/<int:item_id>"]
+
+
+def answering_everything(app: Quart) -> Quart:
+    """The app with a catch-all error handler: HTTP errors as themselves, anything else a 500."""
+
+    @app.errorhandler(Exception)
+    async def everything(error: Exception):
+        if isinstance(error, HTTPException):
+            return error
+        return "sorry", 500
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"auto_enabling_integrations": False}, id="bare"),
+        pytest.param({}, id="defaults"),
+    ],
+)
+async def test_exception_a_catch_all_handler_answers_500_is_reported_once(
+    options, sentry_init, http
+):
+    """An exception an errorhandler(Exception) turns into a 500 is reported once, as itself, with no failed-status event."""
+    transport = sentry_init(**options)
+    app = answering_everything(quart_app())
+    SentryMiddleware(app)  # wrapping twice hooks the app once
+    response = await http(SentryMiddleware(app), "/items/42")
+    assert (response.status_code, response.text) == (500, "sorry")
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert (value["type"], value["value"]) == ("ValueError", "item 42")
+    assert value["mechanism"] == {"type": "quart", "handled": False}
+    assert "item" in frame_functions(event)
+    assert event["request"]["url"] == "http://testserver/items/42"
+
+
+async def test_exceptions_error_handlers_answer_below_500_are_not_reported(sentry_init, http):
+    """Handled HTTP errors (404, a 403 abort) and an exception a handler answers 400 send nothing."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = answering_everything(quart_app())
+
+    @app.get("/forbidden")
+    async def forbidden():
+        abort(403)
+
+    @app.errorhandler(KeyError)
+    async def bad_request(error: KeyError):
+        return {"missing": str(error)}, 400
+
+    wrapped = SentryMiddleware(app)
+    assert (await http(wrapped, "/missing")).status_code == 404
+    assert (await http(wrapped, "/forbidden")).status_code == 403
+    assert (await http(wrapped, "/sync/5")).status_code == 400
+    assert transport.events == []
+
+
+async def test_a_quart_without_the_expected_handling_still_answers(sentry_init, http):
+    """Where Quart's handle_user_exception is not the coroutine method it wraps, the app runs unwrapped."""
+
+    class Moved(Quart):
+        def handle_user_exception(self, error):  # returns an awaitable instead of being async
+            return Quart.handle_user_exception(self, error)
+
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = Moved(__name__)
+
+    @app.get("/boom")
+    async def boom():
+        raise ValueError("boom")
+
+    answering_everything(app)
+    response = await http(SentryMiddleware(app), "/boom")
+    assert (response.status_code, response.text) == (500, "sorry")
+    (event,) = transport.events
+    assert event["message"] == "500 Internal Server Error: GET /boom"

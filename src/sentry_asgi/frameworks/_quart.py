@@ -1,23 +1,33 @@
 """Quart: it answers a view's exception with a 500 itself, and logs it.
 
 The ``got_request_exception`` / ``got_websocket_exception`` signals carry the exception and
-fire before the log record is written. The matched rule lives on Quart's request object, not
-in the scope, so the app's URL map matches the request again, only when a name is needed.
+fire before the log record is written. They fire only for exceptions no error handler of the
+app claims: an exception an ``errorhandler`` answers goes through the app's
+``handle_user_exception`` instead, so this app's ``handle_user_exception`` is wrapped to report
+the exception when its handler answers with a 5xx (``HTTPException``s are responses, never
+reported here: a 5xx one is the failed-status event's). The matched rule lives on Quart's
+request object, not in the scope, so the app's URL map matches the request again, only when a
+name is needed.
 """
 
 from __future__ import annotations
 
+import inspect
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from quart.signals import got_request_exception, got_websocket_exception
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from sentry_asgi._asgi import scope_headers
+from sentry_asgi._guard import contained
 from sentry_asgi.frameworks import Framework, Match
 from sentry_asgi.frameworks._report import report
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from quart import Quart
 
     from sentry_asgi._asgi import Scope
@@ -27,6 +37,49 @@ MECHANISM = "quart"
 
 async def _on_exception(sender: object, exception: Exception, **kwargs: Any) -> None:  # noqa: ARG001 - a receiver's signature
     report(exception, MECHANISM)
+
+
+def _status(result: object) -> int | None:
+    """The status of the response an error handler's return value makes, as Quart reads it."""
+    status: object = None
+    if isinstance(result, tuple):
+        if len(result) == 3:
+            value, status, _ = result
+        elif len(result) == 2:
+            value, second = result
+            if not isinstance(second, (Headers, dict, list)):
+                status = second
+        else:
+            return None
+    else:
+        value = result
+    if status is not None:
+        try:
+            return int(status) if isinstance(status, (int, str, bytes)) else None
+        except ValueError:  # Quart fails on it too
+            return None
+    if isinstance(value, HTTPException):
+        return value.code
+    code = getattr(value, "status_code", 200)  # a response object, or a body (200)
+    return code if isinstance(code, int) else None
+
+
+class _ReportIfAnswered5xx:
+    """The app's ``handle_user_exception``, reporting an exception its handler answers 5xx."""
+
+    __slots__ = ("handler",)
+
+    def __init__(self, handler: Callable[..., Awaitable[Any]]) -> None:
+        self.handler = handler
+
+    async def __call__(self, error: Exception, *args: Any, **kwargs: Any) -> Any:
+        result = await self.handler(error, *args, **kwargs)
+        if not isinstance(error, HTTPException):
+            with contained():
+                status = _status(result)
+                if status is not None and status >= 500:
+                    report(error, MECHANISM)
+        return result
 
 
 def _host(scope: Scope) -> str:
@@ -56,7 +109,14 @@ def _match(app: Quart, scope: Scope) -> Match | None:
 
 
 def install(app: Quart) -> Framework:
-    """Connect the error signals (blinker keeps one connection per receiver)."""
+    """Connect the error signals; wrap the app's handling of handled exceptions, once.
+
+    blinker keeps one connection per receiver, and an app already wrapped is not wrapped again.
+    """
     got_request_exception.connect(_on_exception)
     got_websocket_exception.connect(_on_exception)
+    current = getattr(app, "handle_user_exception", None)
+    wrapped = isinstance(current, _ReportIfAnswered5xx)
+    if not wrapped and inspect.iscoroutinefunction(current):  # a Quart that moved on: no wrapping
+        app.handle_user_exception = _ReportIfAnswered5xx(current)  # type: ignore[method-assign]
     return Framework(match=partial(_match, app), reroutes=True)
