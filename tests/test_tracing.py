@@ -429,3 +429,17 @@ async def test_streamed_segment_describes_the_request_without_its_secrets(sentry
         sent = repr(transport.items("span"))
         for secret in ("s3cr3t-t0k3n-value", "k3y-v4lu3", "c00kie-v4lu3", "203.0.113.7"):
             assert secret not in sent
+
+
+@pytest.mark.skipif(not STREAMING, reason="this sentry-sdk has no span streaming")
+async def test_streaming_switched_on_through_experiments_streams_the_request(sentry_init):
+    """sentry_sdk also streams with _experiments={"trace_lifecycle": "stream"}: so does the request."""
+    transport = sentry_init(
+        auto_enabling_integrations=False,
+        traces_sample_rate=1.0,
+        _experiments={"trace_lifecycle": "stream"},
+    )
+    await call(SentryMiddleware(app(), transaction_style="url"), scope_with("/items/1"))
+    sentry_sdk.flush()
+    assert transport.transactions == []
+    assert trace_of(transport, "stream")["name"] == "/items/{item_id}"

@@ -172,11 +172,18 @@ def _restore(builtin: Token[Any] | None, token: Token[Exchange | None]) -> None:
         pass
 
 
+_NONE: dict[str, Any] = {}
+
+
 def _begin(exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any]) -> None:
     """Set the request's scope up: trace continuation, span."""
     sentry_scope.clear_breadcrumbs()  # crumbs from start-up or import time are not this request's
     incoming = incoming_trace(exchange.scope)
-    streamed = options.get("trace_lifecycle") == "stream"
+    # sentry_sdk's own rule: the option when set, else its earlier experimental spelling.
+    lifecycle = options.get("trace_lifecycle") or (options.get("_experiments") or _NONE).get(
+        "trace_lifecycle"
+    )
+    streamed = lifecycle == "stream"
     if streamed:
         traces = streaming_api()
         if incoming:
