@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import http.server
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sentry_sdk.envelope import Envelope
+
+import sentry_asgi
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -150,3 +153,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 PYTHON = sys.executable
+
+
+def server_env(**values: str) -> dict[str, str]:
+    """The environment for a server process: this one's, importing the same sentry_asgi as the tests.
+
+    A relative ``PYTHONPATH`` would not reach it from the server's working directory, and an
+    installed copy could be another checkout's.
+    """
+    source = str(Path(sentry_asgi.__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, **values}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from bugsink import BugsinkUnavailableError, bugsink, prepare
-from servers import PYTHON, free_port, serve
+from servers import PYTHON, free_port, serve, server_env
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,7 +27,7 @@ def test_bugsink_stores_the_error_a_view_raised(bugsink_ready, tmp_path: Path):
     """An exception raised in a view under uvicorn is stored by Bugsink with its type, message, URL and route."""
     with bugsink(tmp_path / "bugsink") as tracker:
         port = free_port()
-        env = {**os.environ, "SENTRY_DSN": tracker.dsn}
+        env = server_env(SENTRY_DSN=tracker.dsn)
         command = [PYTHON, "-m", "uvicorn", "apps.starlette_app:app"]
         command += ["--host", "127.0.0.1", "--port", str(port)]
         with serve(command, port, env):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 
 import httpx
 import pytest
 from conftest import deactivate
-from servers import PYTHON, free_port, receiver, serve
+from servers import PYTHON, free_port, receiver, serve, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +31,7 @@ def test_each_event_carries_only_its_own_request_under_load():
     deactivate()
     with receiver() as inbox:
         port = free_port()
-        env = {**os.environ, "SENTRY_DSN": inbox.dsn}
+        env = server_env(SENTRY_DSN=inbox.dsn)
         command = [
             PYTHON,
             "-m",

@@ -6,19 +6,17 @@ process managers send). The tests then read what the receiver decoded.
 
 from __future__ import annotations
 
-import os
 import signal
+import subprocess
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from conftest import relay_problems
-from servers import PYTHON, free_port, receiver, serve
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from servers import PYTHON, free_port, receiver, serve, server_env, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -106,7 +104,7 @@ def run_server(server: str, tmp: Path) -> Run:
     lifespan_log = tmp / f"{server}-lifespan.log"
     with receiver() as inbox:
         port = free_port()
-        env = {**os.environ, "SENTRY_DSN": inbox.dsn, "E2E_LIFESPAN_LOG": str(lifespan_log)}
+        env = server_env(SENTRY_DSN=inbox.dsn, E2E_LIFESPAN_LOG=str(lifespan_log))
         with serve(command(server, port), port, env) as process:
             responses = drive(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
             # Read once the app has served (granian's main process listens before its worker
@@ -232,3 +230,31 @@ def test_sigterm_flushes_what_is_buffered(run: Run):
     assert (
         sum(a.get("exited", 0) for a in aggregates) == 4
     )  # /items/1, /health, the echo, /items/last
+
+
+@pytest.mark.parametrize("server", sorted(SPEAKS_LIFESPAN))
+def test_failed_startup_is_one_error_event(server: str):
+    """A start-up failure is one event for the app's own exception, sent before the server exits; its log lines add none."""
+    with receiver() as inbox:
+        port = free_port()
+        app = "apps.failing_startup_app:app"
+        argv = [app if part == APP else part for part in command(server, port)]
+        env = server_env(SENTRY_DSN=inbox.dsn)
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=Path(__file__).parent,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            output = process.communicate(timeout=30)[0].decode(errors="replace")
+        finally:
+            stop(process)
+        # The server has exited after the failed start-up: sentry_sdk flushed on the way out.
+        events = inbox.items("event")
+    assert "database down" in output  # the server still told its operator
+    assert len(events) == 1, [e.get("logentry") or e.get("exception") for e in events]
+    exception = events[0]["exception"]["values"][-1]
+    assert (exception["type"], exception["value"]) == ("ConnectionRefusedError", "database down")
+    assert exception["mechanism"] == {"type": "asgi.lifespan", "handled": False}

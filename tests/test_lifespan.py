@@ -3,15 +3,45 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 import pytest
 from conftest import call
 
-from sentry_asgi import SentryMiddleware
+from sentry_asgi import SentryMiddleware, _errors
 
 pytestmark = pytest.mark.anyio
 
 STARTUP = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+
+@pytest.fixture(autouse=True)
+def no_expected_repeats():
+    """Each test starts as a fresh process would: no lifespan failure reported yet."""
+    _errors._lifespan_repeats.clear()
+    yield
+    _errors._lifespan_repeats.clear()
+
+
+def failing_starlette():
+    from starlette.applications import Starlette
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        raise ConnectionRefusedError("database down")
+        yield
+
+    return Starlette(lifespan=lifespan)
+
+
+async def uvicorn_startup(app, lifespan="auto"):
+    """Run uvicorn's own lifespan start-up for ``app``, logging what uvicorn logs."""
+    from uvicorn import Config
+    from uvicorn.lifespan.on import LifespanOn
+
+    server = LifespanOn(Config(app, lifespan=lifespan, log_config=None))
+    await server.startup()
+    return server
 
 
 async def test_app_without_lifespan_support_is_not_reported(sentry_init):
@@ -84,3 +114,64 @@ async def test_failed_message_without_exception_is_reported(sentry_init):
     (event,) = transport.events
     assert event["message"] == "Lifespan startup failed: no config"
     assert event["level"] == "error"
+
+
+async def test_django_is_not_reported_with_its_integration_on(sentry_init):
+    """Django refusing the lifespan scope sends nothing, though sentry_sdk's Django integration sees it."""
+    from frameworks.apps.django_app import django_app
+
+    transport = sentry_init()
+
+    with pytest.raises(ValueError, match="not lifespan"):
+        await call(SentryMiddleware(django_app()), {"type": "lifespan"}, STARTUP)
+    assert transport.events == []
+
+
+async def test_error_the_app_captures_before_receive_is_kept(sentry_init):
+    """An error the app itself captures on the lifespan scope, before receive(), is still sent."""
+    import sentry_sdk
+
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        try:
+            {}["cache"]
+        except KeyError as exc:
+            sentry_sdk.capture_exception(exc)
+        assert scope["type"] == "http", "only http is supported"
+
+    with pytest.raises(AssertionError):
+        await call(SentryMiddleware(app), {"type": "lifespan"}, STARTUP)
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["type"] == "KeyError"
+    assert event["exception"]["values"][-1]["mechanism"]["handled"] is True
+
+
+async def test_startup_failure_under_uvicorn_is_one_event(sentry_init, caplog):
+    """Under uvicorn a failed start-up is one event: uvicorn's log lines about it (traceback, exiting) add none."""
+    transport = sentry_init()
+
+    with caplog.at_level(logging.INFO, logger="uvicorn.error"):
+        server = await uvicorn_startup(SentryMiddleware(failing_starlette()))
+    assert server.should_exit
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert logged[-1] == "Application startup failed. Exiting."
+    assert "database down" in logged[0]
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["type"] == "ConnectionRefusedError"
+
+
+async def test_uvicorn_lines_without_a_reported_failure_are_kept(sentry_init):
+    """Uvicorn's own error lines reach Sentry when the middleware reported nothing (lifespan "on", no support)."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        assert scope["type"] == "http", "only http is supported"
+
+    server = await uvicorn_startup(SentryMiddleware(app), lifespan="on")
+    assert server.should_exit
+    messages = [e["logentry"]["message"] for e in transport.events]
+    assert messages == [
+        "Exception in 'lifespan' protocol\n",
+        "Application startup failed. Exiting.",
+    ]

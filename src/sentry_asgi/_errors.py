@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from typing import Any
 
 import sentry_sdk
@@ -55,6 +56,17 @@ def _is_disconnect_type(kind: type) -> bool:
 _REPORTED = "__sentry_asgi_reported__"
 # Server log lines that repeat an exception the middleware has already reported, as text only.
 _REPEATED_LOG_LINES = (("_granian", "Application callable raised an exception"),)
+# Servers that log, as is, the message an app sends with lifespan.startup.failed or
+# lifespan.shutdown.failed (Starlette sends the failure's traceback as text).
+_LIFESPAN_MESSAGE_LOGGERS = ("uvicorn.error", "_granian")
+# What a server logs when it gives up after a failed lifespan phase.
+_LIFESPAN_GIVING_UP = {
+    "startup": ("uvicorn.error", "Application startup failed. Exiting."),
+    "shutdown": ("uvicorn.error", "Application shutdown failed. Exiting."),
+}
+# (logger, message) of server log lines that repeat a lifespan failure the middleware reports
+# in this process, and how many times each is still expected (once per reported failure).
+_lifespan_repeats: Counter[tuple[str, str]] = Counter()
 _filter_installed = False
 
 
@@ -76,12 +88,29 @@ def mark_dealt_with(exc: BaseException) -> None:
         return
 
 
+def expect_lifespan_repeats(phase: str, message: object) -> None:
+    """Note the log lines a server writes about a lifespan failure the middleware reports.
+
+    ``message`` is what the app sent with the failure message, if anything.
+    """
+    if isinstance(message, str) and message:
+        _lifespan_repeats.update((logger, message) for logger in _LIFESPAN_MESSAGE_LOGGERS)
+    giving_up = _LIFESPAN_GIVING_UP.get(phase)
+    if giving_up is not None:
+        _lifespan_repeats[giving_up] += 1
+
+
 def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
     """Drop a server's log record of an exception the middleware already dealt with."""
-    if not hint or hint.get("log_record") is None:
+    if not hint:
+        return event
+    record = hint.get("log_record")
+    if record is None:
         return event
     exc_info = hint.get("exc_info")
     if exc_info and getattr(exc_info[1], _REPORTED, False):
+        return None
+    if _lifespan_repeats and _repeats_lifespan_failure(record):
         return None
     logger = event.get("logger")
     if isinstance(logger, str):
@@ -90,6 +119,20 @@ def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]
             if logger.startswith(prefix) and str(message).startswith(line):
                 return None
     return event
+
+
+def _repeats_lifespan_failure(record: Any) -> bool:
+    """Tell whether a log record is one :func:`expect_lifespan_repeats` noted, and count it off."""
+    name, message = getattr(record, "name", None), getattr(record, "msg", None)
+    if not isinstance(name, str) or not isinstance(message, str) or getattr(record, "args", None):
+        return False
+    key = (name, message)
+    if _lifespan_repeats[key] <= 0:  # a Counter answers 0 for a missing key, without adding it
+        return False
+    _lifespan_repeats[key] -= 1
+    if _lifespan_repeats[key] <= 0:
+        del _lifespan_repeats[key]
+    return True
 
 
 def install_repeat_filter() -> None:

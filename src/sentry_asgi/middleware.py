@@ -11,6 +11,7 @@ from sentry_asgi._asgi import ASGIApp, Receive, Scope, Send, as_asgi3
 from sentry_asgi._errors import install_repeat_filter
 from sentry_asgi._exchange import Exchange
 from sentry_asgi._guard import contained, log_fault
+from sentry_asgi._lifespan import process_event as lifespan_process_event
 from sentry_asgi._lifespan import run_lifespan
 from sentry_asgi._options import (
     DEFAULT_FAILED_REQUEST_STATUS_CODES,
@@ -53,8 +54,10 @@ def _process_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any
     spawns inherit both), without a per-request registration.
     """
     exchange = _current.get()
-    if exchange is None or exchange.scope.get("type") == "lifespan":
+    if exchange is None:
         return event
+    if exchange.scope.get("type") == "lifespan":
+        return lifespan_process_event(event, hint)
     return exchange.process_event(event, hint)
 
 
