@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import gc
 import logging
 import sys
+import types
 import unittest.mock
 
 import pytest
@@ -14,6 +17,7 @@ from conftest import Conversation, call, http_scope
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._errors import is_disconnect
+from sentry_asgi._exchange import Exchange
 
 pytestmark = pytest.mark.anyio
 
@@ -264,3 +268,45 @@ async def test_no_active_client_passes_requests_through():
 
     conversation = await call(SentryMiddleware(app), http_scope())
     assert [m["type"] for m in conversation.sent] == ["http.response.start", "http.response.body"]
+
+
+def test_a_failed_request_leaves_no_reference_cycle_behind(sentry_init):
+    """A reported exception and its frames are freed with the request, not by the collector."""
+    transport = sentry_init()
+
+    async def receive():
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message):
+        pass
+
+    async def app(scope, receive_, send_):
+        await receive_()
+        raise LookupError("failed")
+
+    middleware = SentryMiddleware(app)
+
+    def fail_once():  # driven as a server's task would be, without asyncio's own bookkeeping
+        request = middleware(http_scope(method="POST"), receive, send)
+        try:
+            contextvars.copy_context().run(request.send, None)
+        except LookupError:
+            return
+        raise AssertionError  # pytest.raises would keep the exception, and make the cycle
+
+    fail_once()
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector frees is kept in gc.garbage, to look at
+    try:
+        for _ in range(10):
+            fail_once()
+        gc.collect()
+        # Older sentry_sdk serialisers leave cycles of their own: only the request's count.
+        cycled = [o for o in gc.garbage if isinstance(o, (LookupError, types.FrameType, Exchange))]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert cycled == []
+    assert len(transport.events) == 11

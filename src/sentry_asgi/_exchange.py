@@ -97,7 +97,7 @@ class Exchange:
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
         self._sent_request: dict[str, Any] | None = None
-        self._tail_scope: Any = None
+        self._tail_scope: int | None = None
         self._matched: Match | None = None
         self._reported: BaseException | None = None
 
@@ -190,6 +190,9 @@ class Exchange:
             if self.error_seen
             else sessions.EXITED,
         )
+        # The request is over. Its exception's frames hold this exchange: keeping the exception
+        # would make a reference cycle, freed only when the garbage collector runs.
+        self.captured = self._reported = None
 
     def _capture_failed_status(self, status: int) -> None:
         method = str(self.scope.get("method") or "").upper()
@@ -340,9 +343,9 @@ class Exchange:
         reads an empty stand-in, and there is nothing to run after.)
         """
         scope = sentry_sdk.get_isolation_scope()
-        if self._tail_scope is not scope:
+        if self._tail_scope != id(scope):  # an id: the scope holding us back would be a cycle
             scope.add_event_processor(self._after_integrations)  # type: ignore[arg-type]
-            self._tail_scope = scope
+            self._tail_scope = id(scope)
 
     def _after_integrations(
         self,

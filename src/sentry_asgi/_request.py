@@ -192,19 +192,24 @@ def build_request_data(
     data["headers"] = _headers(headers, by_name, policy, secrets)
 
     peer = peer_address(scope)
-    forwarded = forwarded_for(v for n, v in headers if n == "forwarded")
-    x_forwarded = x_forwarded_for(v for n, v in headers if n == "x-forwarded-for")
+    forwarded = forwarded_for(_values(by_name, "forwarded"))
     if policy.user_info:
+        x_forwarded = x_forwarded_for(_values(by_name, "x-forwarded-for"))
         address = resolve_client(peer, forwarded, x_forwarded, proxies)
         if address:
             data["env"] = {"REMOTE_ADDR": address}
     else:  # not sent, yet the scope in every frame holds the peer, and the app may copy any hop
-        hops = [*forwarded, *x_forwarded]
-        if peer:
-            hops.append(peer)
-        for address in hop_addresses(hops):
+        # (X-Forwarded-For, a list of bare addresses, was learned whole with the headers)
+        for address in hop_addresses(forwarded):
             secrets.add(address)
+        if peer:
+            secrets.add(peer)
     return data
+
+
+def _values(by_name: dict[str, str], name: str) -> tuple[str, ...]:
+    value = by_name.get(name)
+    return (value,) if value else ()
 
 
 __all__ = ["FILTERED", "build_request_data", "decode_headers", "full_path", "url_of"]

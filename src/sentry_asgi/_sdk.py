@@ -23,7 +23,7 @@ back to the context manager.
 from __future__ import annotations
 
 import inspect
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
@@ -84,15 +84,23 @@ def fast_isolation_available() -> bool:
     return _isolation_generator is not None
 
 
-def silence_builtin_asgi_middleware() -> Token[Any] | None:
-    """Make sentry_sdk's own ASGI middleware pass requests through untouched."""
-    return _flag.set(True) if _flag is not None else None
+def silence_builtin_asgi_middleware() -> Any:
+    """Make sentry_sdk's own ASGI middleware pass requests through untouched.
+
+    Returns the flag's previous value for :func:`restore_builtin_asgi_middleware`, which sets it
+    back (no ``Token``: one would keep the request's context alive from the middleware's frame).
+    """
+    if _flag is None:
+        return None
+    previous = _flag.get(None)
+    _flag.set(True)
+    return previous
 
 
-def restore_builtin_asgi_middleware(token: Token[Any] | None) -> None:
+def restore_builtin_asgi_middleware(previous: Any) -> None:
     """Undo :func:`silence_builtin_asgi_middleware`."""
-    if _flag is not None and token is not None:
-        _flag.reset(token)
+    if _flag is not None:
+        _flag.set(previous)
 
 
 def builtin_flag_available() -> bool:

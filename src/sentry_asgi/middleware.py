@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any
+import sys
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, cast
 
 import sentry_sdk
 
@@ -127,7 +128,7 @@ class SentryMiddleware:
             return
 
         exchange = Exchange(self.options, scope, receive, send, client_options, self.framework)
-        token = _current.set(exchange)
+        _current.set(exchange)
         builtin = silence_builtin_asgi_middleware()
         try:
             isolation, sentry_scope = enter_isolation_scope()
@@ -138,9 +139,11 @@ class SentryMiddleware:
                     log_fault()
                 try:
                     await self.app(scope, exchange.receive, exchange.send)
-                except Exception as exc:
+                except Exception:
+                    # Not bound to a name: sentry_sdk reads this frame's variables, and one
+                    # holding the exception, whose traceback holds this frame, is a cycle.
                     with contained():
-                        exchange.failed(exc)
+                        exchange.failed(cast("Exception", sys.exc_info()[1]))
                     raise
                 finally:
                     try:
@@ -150,29 +153,21 @@ class SentryMiddleware:
             finally:
                 leave_isolation_scope(isolation)
         finally:
-            _restore(builtin, token)
+            # Set back, not reset: a Token would hold the request's context, where sentry_sdk's
+            # dedupe keeps the last exception, whose traceback holds this frame (a cycle).
+            # (The exchange was only set when none was.)
+            restore_builtin_asgi_middleware(builtin)
+            _current.set(None)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         __tracebackhide__ = True
-        token = _current.set(Exchange(self.options, scope, receive, send, {}, self.framework))
+        _current.set(Exchange(self.options, scope, receive, send, {}, self.framework))
         builtin = silence_builtin_asgi_middleware()
         try:
             await run_lifespan(self.app, scope, receive, send)
         finally:
-            _restore(builtin, token)
-
-
-def _restore(builtin: Token[Any] | None, token: Token[Exchange | None]) -> None:
-    """Undo the request's context changes, unless this runs in another context.
-
-    An abandoned request's coroutine may be closed later from elsewhere (the garbage collector,
-    a server's clean-up): its context is gone with it, and there is nothing to undo.
-    """
-    try:
-        restore_builtin_asgi_middleware(builtin)
-        _current.reset(token)
-    except ValueError:
-        pass
+            restore_builtin_asgi_middleware(builtin)
+            _current.set(None)
 
 
 _NONE: dict[str, Any] = {}
