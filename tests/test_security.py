@@ -395,3 +395,22 @@ async def test_body_a_framework_integration_attaches_is_filtered_too(
         "nested": {"pin": FILTERED},
     }
     assert password not in json.dumps(event)
+
+
+@pytest.mark.parametrize(
+    ("client", "host"),
+    [
+        ("127.0.0.1", b"127.0.0.1:8000"),
+        ("192.168.1.20", b"192.168.1.20:8000"),
+        ("::1", b"[::1]:8000"),
+    ],
+)
+async def test_a_client_on_the_servers_own_address_is_not_scrubbed_from_it(
+    sentry_init, client, host
+):
+    """Local development: the client's address is the server's, nothing personal, so URL and Host stay."""
+    transport = sentry_init()
+    scope = http_scope("/user", headers=[(b"host", host)], client=(client, 50000))
+    event, text = await sent_text(transport, scope)
+    assert event["request"]["url"] == f"http://{host.decode()}/user"
+    assert "[Filtered]:8000" not in text

@@ -200,11 +200,32 @@ def build_request_data(
             data["env"] = {"REMOTE_ADDR": address}
     else:  # not sent, yet the scope in every frame holds the peer, and the app may copy any hop
         # (X-Forwarded-For, a list of bare addresses, was learned whole with the headers)
-        for address in hop_addresses(forwarded):
-            secrets.add(address)
-        if peer:
-            secrets.add(peer)
+        server = _server_names(scope, by_name.get("host"))
+        for address in (*hop_addresses(forwarded), peer):
+            if address and address not in server:
+                secrets.add(address)
     return data
+
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _server_names(scope: Scope, host_header: str | None) -> set[str]:
+    """Addresses that name this machine, not a user: loopback, the Host and the server address.
+
+    A client on the same machine (local development) has the server's address; removing it
+    would take the Host header and the URL apart for nothing personal.
+    """
+    names = set(_LOOPBACK)
+    if host_header:
+        if host_header.startswith("["):  # [v6]:port
+            names.add(host_header[1 : host_header.find("]")])
+        else:
+            names.add(host_header.partition(":")[0] if host_header.count(":") == 1 else host_header)
+    server = scope.get("server")
+    if isinstance(server, (tuple, list)) and server and isinstance(server[0], str):
+        names.add(server[0])
+    return names
 
 
 def _values(by_name: dict[str, str], name: str) -> tuple[str, ...]:
