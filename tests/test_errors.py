@@ -310,3 +310,21 @@ def test_a_failed_request_leaves_no_reference_cycle_behind(sentry_init):
         gc.enable()
     assert cycled == []
     assert len(transport.events) == 11
+
+
+async def test_sentry_sdks_own_middleware_outside_does_not_report_it_again(sentry_init):
+    """With sentry_sdk's dedupe off, its ASGI middleware around ours sends no second, raw copy."""
+    from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+    from sentry_sdk.integrations.dedupe import DedupeIntegration
+
+    transport = sentry_init(disabled_integrations=[DedupeIntegration()])
+
+    async def app(scope, receive, send):
+        raise LookupError("once")
+
+    with pytest.raises(LookupError) as raised:
+        await call(SentryAsgiMiddleware(SentryMiddleware(app)), http_scope())
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["mechanism"]["type"] == "asgi"
+    sentry_sdk.capture_exception(raised.value)  # the app's own report of it, handled, is kept
+    assert len(transport.events) == 2

@@ -11,7 +11,7 @@ from conftest import call, http_scope
 from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
 
 from sentry_asgi import SentryMiddleware
-from sentry_asgi._sdk import fast_isolation_available
+from sentry_asgi._sdk import add_event_processor_once, fast_isolation_available
 
 pytestmark = pytest.mark.anyio
 
@@ -74,3 +74,17 @@ async def test_isolation_scope_is_entered_and_left_as_the_context_manager_would(
     assert isolation is not before[0]
     assert current is not before[1]
     assert (sentry_sdk.get_isolation_scope(), sentry_sdk.get_current_scope()) == before
+
+
+def test_a_forked_scope_inherits_the_processor_list_and_gets_ours_once():
+    """sentry_sdk scopes keep their processors in a list a fork copies: the late filter goes in once."""
+    scope = sentry_sdk.Scope()
+
+    def processor(event, hint):
+        return event
+
+    add_event_processor_once(scope, processor)
+    fork = scope.fork()
+    add_event_processor_once(fork, processor)
+    add_event_processor_once(fork, processor)
+    assert fork._event_processors == [processor]

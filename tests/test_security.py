@@ -414,3 +414,94 @@ async def test_a_client_on_the_servers_own_address_is_not_scrubbed_from_it(
     event, text = await sent_text(transport, scope)
     assert event["request"]["url"] == f"http://{host.decode()}/user"
     assert "[Filtered]:8000" not in text
+
+
+async def test_addresses_are_removed_whole_and_trusted_proxies_not_at_all(sentry_init):
+    """A client address is removed where it stands alone; other hosts and trusted proxies stay."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        msg = "db 10.0.0.12:5432 and 198.51.100.230 down; client 198.51.100.23, proxy 10.0.0.1"
+        raise RuntimeError(msg)
+
+    headers = [(b"host", b"h"), (b"x-forwarded-for", b"198.51.100.23")]
+    middleware = SentryMiddleware(app, trusted_proxies=["10.0.0.0/24"])
+    scope = http_scope(headers=headers, client=("10.0.0.1", 40000))
+    event, _ = await sent_text(transport, scope, middleware=middleware)
+    assert event["exception"]["values"][-1]["value"] == (
+        f"db 10.0.0.12:5432 and 198.51.100.230 down; client {FILTERED}, proxy 10.0.0.1"
+    )
+
+
+async def test_plain_words_under_secret_looking_names_do_not_take_the_event_apart(sentry_init):
+    """keywords=["error"] or sort_keys=["email"] are filtered where they stand, not everywhere."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await receive()
+        sentry_sdk.set_user({"id": "42", "email": "ann@example.com"})
+        raise RuntimeError("export failed")
+
+    pin = str(4700 + 11)  # built: the source lines sent hold no copy
+    body = json.dumps({"keywords": ["error", "timeout"], "sort_keys": ["email"], "pin": [pin]})
+    scope = http_scope(
+        method="POST", headers=[(b"host", b"h"), (b"content-type", b"application/json")]
+    )
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body.encode()}])
+    (event,) = transport.events
+    assert event["level"] == "error"
+    assert event["user"]["email"] == "ann@example.com"
+    assert event["request"]["data"] == {
+        "keywords": FILTERED,
+        "sort_keys": FILTERED,
+        "pin": FILTERED,
+    }
+    assert pin not in json.dumps(event)
+
+
+async def test_request_data_the_app_reports_about_another_url_is_kept(sentry_init):
+    """With sentry_sdk's integrations on, the request data of an upstream call the app reports stays."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    transport = sentry_init()
+    upstream = {"url": "http://upstream/api", "query_string": "page=2", "headers": {"x-id": "u-77"}}
+
+    async def view(request):
+        sentry_sdk.capture_event({"message": "upstream refused", "request": dict(upstream)})
+        return PlainTextResponse("ok")
+
+    app = SentryMiddleware(Starlette(routes=[Route("/", view)]))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        await client.get("/?q=1")
+    (event,) = transport.events
+    assert {key: event["request"][key] for key in upstream} == upstream
+
+
+async def test_quarts_integration_request_data_is_filtered_too(sentry_init):
+    """sentry_sdk's Quart integration writes the raw query string and client address: both filtered."""
+    import httpx
+    from quart import Quart
+
+    transport = sentry_init()  # sentry_sdk auto-enables its Quart integration
+    inner = Quart(__name__)
+
+    @inner.get("/items")
+    async def items():
+        sentry_sdk.capture_message("listed")
+        return "ok"
+
+    app = SentryMiddleware(inner)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://t"
+    ) as client:
+        await client.get("/items?token=abcdef-123")
+    (event,) = transport.events
+    assert event["request"]["query_string"] == f"token={FILTERED}"
+    assert "abcdef-123" not in json.dumps(event)
+    assert "Remote-Addr" not in event["request"]["headers"]

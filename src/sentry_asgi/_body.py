@@ -58,18 +58,28 @@ class BodyRecorder:
         )
 
 
-def _learn_leaves(node: Any, secrets: Secrets) -> None:
-    """Remember every string and number under a secret key: frames show them one by one."""
+def _learn_leaves(node: Any, secrets: Secrets, *, nested: bool = False) -> None:
+    """Remember the strings and numbers under a secret key: frames show them one by one.
+
+    A value held directly is remembered whatever it is. Inside a list or an object (where a
+    name like ``keywords`` or ``sort_keys`` looks secret but holds plain words) only what looks
+    like a secret is: long, or with a digit in it. Searching the whole event for ``error`` or
+    ``email`` would take the event apart, not protect anything.
+    """
     if isinstance(node, str):
-        secrets.add(node)
+        if not nested or len(node) >= _LONG or any(char.isdigit() for char in node):
+            secrets.add(node)
     elif isinstance(node, dict):
         for value in node.values():
-            _learn_leaves(value, secrets)
+            _learn_leaves(value, secrets, nested=True)
     elif isinstance(node, list):
         for value in node:
-            _learn_leaves(value, secrets)
+            _learn_leaves(value, secrets, nested=True)
     elif isinstance(node, (int, float)) and not isinstance(node, bool):
         secrets.add(str(node))
+
+
+_LONG = 8
 
 
 def scrub_fields(node: Any, secrets: Secrets) -> Any:

@@ -37,6 +37,14 @@ def _trusted(address: IPAddress, proxies: tuple[IPNetwork, ...]) -> bool:
     return any(address in network for network in proxies)
 
 
+def is_trusted(text: str, proxies: tuple[IPNetwork, ...]) -> bool:
+    """Tell whether an address, as written in a hop or the peer, is one of the trusted proxies."""
+    if not proxies:
+        return False
+    address = _parse(text)
+    return address is not None and _trusted(address, proxies)
+
+
 def forwarded_for(values: Iterable[str]) -> list[str]:
     """The ``for=`` hops of RFC 7239 ``Forwarded`` header values, left to right."""
     hops = []

@@ -70,14 +70,27 @@ _lifespan_repeats: Counter[tuple[str, str]] = Counter()
 _filter_installed = False
 
 
+# In the hint of every event the middleware captures itself (hints are never sent).
+_OWN_REPORT = "sentry_asgi_report"
+
+
 def capture_exception(exc: BaseException, mechanism: str = MECHANISM) -> None:
     """Send ``exc`` as an unhandled error, exactly as sentry_sdk would build it."""
     client = sentry_sdk.get_client()
     event, hint = event_from_exception(
         exc, client_options=client.options, mechanism={"type": mechanism, "handled": False}
     )
+    hint[_OWN_REPORT] = True
     sentry_sdk.capture_event(event, hint=hint)
     mark_dealt_with(exc)
+
+
+def is_unhandled(event: dict[str, Any]) -> bool:
+    """Tell whether an event reports an unhandled exception (a crashed session, for sentry_sdk)."""
+    for value in (event.get("exception") or {}).get("values") or ():
+        if isinstance(value, dict) and (value.get("mechanism") or {}).get("handled") is False:
+            return True
+    return False
 
 
 def mark_dealt_with(exc: BaseException) -> None:
@@ -101,14 +114,20 @@ def expect_lifespan_repeats(phase: str, message: object) -> None:
 
 
 def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
-    """Drop a server's log record of an exception the middleware already dealt with."""
-    if not hint:
-        return event
-    record = hint.get("log_record")
-    if record is None:
+    """Drop what repeats an exception the middleware already dealt with.
+
+    That is a server's log record of it, or another middleware's automatic report of it (with
+    sentry_sdk's dedupe switched off, its own ASGI middleware outside ours reports it again).
+    The app's own ``capture_exception`` of it (a handled one) is kept.
+    """
+    if not hint or hint.get(_OWN_REPORT):
         return event
     exc_info = hint.get("exc_info")
-    if exc_info and getattr(exc_info[1], _REPORTED, False):
+    reported = exc_info is not None and getattr(exc_info[1], _REPORTED, False)
+    record = hint.get("log_record")
+    if record is None:
+        return None if reported and is_unhandled(event) else event
+    if reported:
         return None
     if _lifespan_repeats and _repeats_lifespan_failure(record):
         return None

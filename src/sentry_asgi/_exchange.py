@@ -18,6 +18,7 @@ from sentry_asgi._errors import (
     MECHANISM,
     capture_exception,
     is_disconnect,
+    is_unhandled,
     mark_dealt_with,
     retitle_exception_group,
 )
@@ -26,7 +27,7 @@ from sentry_asgi._naming import resolve_name
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._request import build_request_data, decode_headers, header_value
 from sentry_asgi._scrub import FILTERED, Secrets
-from sentry_asgi._sdk import attach_stacktrace_now, over_size_limit
+from sentry_asgi._sdk import add_event_processor_once, attach_stacktrace_now, over_size_limit
 
 if TYPE_CHECKING:
     from sentry_asgi._asgi import Message, Receive, Scope, Send
@@ -51,7 +52,6 @@ class Exchange:
         "_request_data",
         "_secrets",
         "_send",
-        "_sent_request",
         "_tail_scope",
         "abandoned",
         "captured",
@@ -96,7 +96,6 @@ class Exchange:
         self._body_done = False
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
-        self._sent_request: dict[str, Any] | None = None
         self._tail_scope: int | None = None
         self._matched: Match | None = None
         self._reported: BaseException | None = None
@@ -332,7 +331,7 @@ class Exchange:
         exc_info = hint.get("exc_info")
         if exc_info is None or exc_info[1] is self.captured:  # ours: known not to be one
             return False
-        return is_disconnect(exc_info[1]) and _unhandled(event)
+        return is_disconnect(exc_info[1]) and is_unhandled(event)
 
     def _run_last(self) -> None:
         """Have :meth:`_after_integrations` run after the framework integrations' processors.
@@ -344,7 +343,7 @@ class Exchange:
         """
         scope = sentry_sdk.get_isolation_scope()
         if self._tail_scope != id(scope):  # an id: the scope holding us back would be a cycle
-            scope.add_event_processor(self._after_integrations)  # type: ignore[arg-type]
+            add_event_processor_once(scope, self._after_integrations)
             self._tail_scope = id(scope)
 
     def _after_integrations(
@@ -355,20 +354,27 @@ class Exchange:
         """Filter request data that a framework integration wrote after ours, as ours is.
 
         sentry_sdk's Starlette and FastAPI integrations replace the request interface with
-        their own copy, the body as they parsed it included, once the middleware is done.
+        their own copy, the body as they parsed it included, once the middleware is done; its
+        Quart integration edits ours in place. Request data about another URL (what the app
+        passed to ``capture_event`` about an upstream call) is only searched for secrets.
         """
         with contained():
             request = event.get("request")
-            if isinstance(request, dict) and request is not self._sent_request:
+            if isinstance(request, dict):
                 event["request"] = self._refiltered(request)
         return event
 
     def _refiltered(self, request: dict[str, Any]) -> dict[str, Any]:
         data, secrets = self.request_data()
+        url = request.get("url", data["url"])
+        if not isinstance(url, str) or url.partition("?")[0] != data["url"]:  # about another URL
+            return secrets.scrub_tree(dict(request))  # type: ignore[no-any-return]
         policy = policy_for(self.client_options)
-        request = {**request, "headers": data["headers"], "query_string": data.get("query_string")}
-        if request["query_string"] is None:
-            del request["query_string"]
+        request = {**request, "headers": dict(data["headers"])}
+        if "query_string" in data:
+            request["query_string"] = data["query_string"]
+        else:
+            request.pop("query_string", None)
         if "data" in request:
             if "data" in data:
                 request["data"] = data["data"]
@@ -391,7 +397,7 @@ class Exchange:
         is_transaction = event.get("type") == "transaction"
         if not is_transaction and (event.get("level") in _ERROR_LEVELS or event.get("exception")):
             self.error_seen = True
-            self.crashed = self.crashed or _unhandled(event)
+            self.crashed = self.crashed or is_unhandled(event)
         data, secrets = self.request_data()
         existing = event.get("request")
         merged = {**data, "headers": dict(data["headers"])}
@@ -399,7 +405,7 @@ class Exchange:
         if isinstance(existing, dict) and existing:
             merged.update(existing)  # what a framework or the user set wins
             clean = frozenset()
-        event["request"] = self._sent_request = merged
+        event["request"] = merged
         self._run_last()
         if not is_transaction:
             self._name_event(event)
@@ -410,11 +416,3 @@ class Exchange:
                 attach_stacktrace_now(event, self.client_options)
         if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
             secrets.scrub_tree(event, skip=clean)
-
-
-def _unhandled(event: dict[str, Any]) -> bool:
-    """Tell whether an event reports an unhandled exception (a crashed session, for sentry_sdk)."""
-    for value in (event.get("exception") or {}).get("values") or ():
-        if isinstance(value, dict) and (value.get("mechanism") or {}).get("handled") is False:
-            return True
-    return False

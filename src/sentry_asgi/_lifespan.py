@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import sentry_sdk
 
 from sentry_asgi import _sessions as sessions
-from sentry_asgi._errors import capture_exception, expect_lifespan_repeats
+from sentry_asgi._errors import capture_exception, expect_lifespan_repeats, is_unhandled
 from sentry_asgi._guard import contained
 
 if TYPE_CHECKING:
@@ -73,10 +73,7 @@ def process_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]
         return event
     if connection.spoke and not connection.reported:
         return event
-    for value in (event.get("exception") or {}).get("values") or ():
-        if isinstance(value, dict) and (value.get("mechanism") or {}).get("handled") is False:
-            return None
-    return event
+    return None if is_unhandled(event) else event
 
 
 def _report(connection: _Connection, exc: BaseException | None, message: Message | None) -> None:

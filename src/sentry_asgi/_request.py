@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from sentry_asgi._asgi import scope_headers
-from sentry_asgi._client_ip import forwarded_for, hop_addresses, resolve_client, x_forwarded_for
+from sentry_asgi._client_ip import (
+    forwarded_for,
+    hop_addresses,
+    is_trusted,
+    resolve_client,
+    x_forwarded_for,
+)
 from sentry_asgi._scrub import FILTERED, Secrets, filter_cookies, filter_pairs, filter_query
 
 if TYPE_CHECKING:
@@ -202,7 +208,7 @@ def build_request_data(
         # (X-Forwarded-For, a list of bare addresses, was learned whole with the headers)
         server = _server_names(scope, by_name.get("host"))
         for address in (*hop_addresses(forwarded), peer):
-            if address and address not in server:
+            if address and address not in server and not is_trusted(address, proxies):
                 secrets.add(address)
     return data
 
@@ -212,6 +218,8 @@ _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 def _server_names(scope: Scope, host_header: str | None) -> set[str]:
     """Addresses that name this machine, not a user: loopback, the Host and the server address.
+
+    (Trusted proxies are machines too: their addresses are left alone as well.)
 
     A client on the same machine (local development) has the server's address; removing it
     would take the Host header and the URL apart for nothing personal.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
@@ -169,10 +170,35 @@ class Secrets:
 def _replaced(text: str, needles: tuple[str, ...]) -> str:
     for needle in needles:
         if needle in text:
-            text = text.replace(needle, FILTERED)
+            bounded = _bounded(needle)
+            if bounded is None:
+                text = text.replace(needle, FILTERED)
+            else:
+                text = bounded.sub(FILTERED, text)
     return text
 
 
+_NUMBER_OR_IPV4 = re.compile(r"[0-9]+(?:\.[0-9]+)*")
+_IPV6 = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")
+
+
+@functools.lru_cache(maxsize=256)
+def _bounded(needle: str) -> re.Pattern[str] | None:
+    """A pattern for a needle that is a number or an address, found only as a whole one.
+
+    A PIN of ``1234`` is in ``12345`` and a client address ``10.0.0.1`` in ``10.0.0.12``, but
+    neither is the secret there. Other needles are searched as plain text.
+    """
+    if _NUMBER_OR_IPV4.fullmatch(needle):
+        return re.compile(rf"(?<![0-9]){re.escape(needle)}(?![0-9])")
+    if _IPV6.fullmatch(needle):
+        return re.compile(rf"(?<![0-9A-Fa-f:]){re.escape(needle)}(?![0-9A-Fa-f:])")
+    return None
+
+
+# Keys are renamed only for secrets this long (a token used as a key): shorter ones are words,
+# and a dict whose key "email" became "[Filtered]" would lose its meaning, not a secret.
+_KEY_SECRET_LENGTH = 8
 # Deeper than any event sentry_sdk builds: only a container that holds itself gets here, and
 # what is below is cut off, so that a cycle cannot carry a secret past the walk.
 _MAX_DEPTH = 64
@@ -212,9 +238,9 @@ def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any
         elif value is not None and type(value) not in _SCALARS:
             scrubbed = _walk(value, needles, shortest, depth + 1)
         renamed = False
-        if type(slot) is str and len(slot) >= shortest:
+        if type(slot) is str and len(slot) >= _KEY_SECRET_LENGTH:
             for needle in needles:
-                if needle in slot:
+                if len(needle) >= _KEY_SECRET_LENGTH and needle in slot:
                     renamed = True
                     break
         if scrubbed is value and not renamed:
@@ -223,7 +249,8 @@ def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any
             copy = dict(node) if mapping else list(node)
         if renamed:
             del copy[slot]
-            copy[_replaced(slot, needles)] = scrubbed
+            long_needles = tuple(n for n in needles if len(n) >= _KEY_SECRET_LENGTH)
+            copy[_replaced(slot, long_needles)] = scrubbed
         else:
             copy[slot] = scrubbed
     if copy is None:
@@ -259,6 +286,20 @@ _NEVER_SECRET = frozenset(
         "trace_id",
         "span_id",
         "parent_span_id",
+        # fields of the event's own vocabulary, which Sentry validates
+        "level",
+        "platform",
+        "logger",
+        "type",
+        "op",
+        "origin",
+        "status",
+        "source",
+        "handled",
+        "environment",
+        "release",
+        "dist",
+        "server_name",
     }
 )
 

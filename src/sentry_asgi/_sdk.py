@@ -14,6 +14,9 @@ ASGI middleware. Inside ours that would mean a second error event per exception 
 transaction per request. sentry_sdk's middleware steps aside when its re-entrancy flag is set,
 so ours sets that flag for the duration of each request it handles.
 
+A scope's ``_event_processors`` list is read (never changed) so that the late request filter is
+added once: a scope forked from one that has it already runs it.
+
 ``sentry_sdk.isolation_scope()`` is a ``@contextmanager`` around a generator whose only work
 around its ``yield`` is a ``try``/``finally``. Driving that generator directly does the very same
 forks and resets without contextlib's wrapper, about 0.8 µs a request; any other shape falls
@@ -106,6 +109,18 @@ def restore_builtin_asgi_middleware(previous: Any) -> None:
 def builtin_flag_available() -> bool:
     """Tell whether the flag was found (the test suite asserts it, per sentry_sdk version)."""
     return _flag is not None
+
+
+def add_event_processor_once(scope: Scope, processor: Any) -> None:
+    """Add ``processor`` to ``scope`` unless it is there already.
+
+    A forked scope (sentry_sdk's asyncio integration forks one per task) starts with its
+    parent's processors: adding again would run the same processor twice per event.
+    """
+    existing = getattr(scope, "_event_processors", None)
+    if isinstance(existing, list) and processor in existing:
+        return
+    scope.add_event_processor(processor)
 
 
 def over_size_limit() -> Any:
