@@ -76,3 +76,14 @@ def test_a_tree_without_secrets_is_returned_as_the_very_same_objects():
     secrets.scrub_tree(event)
     assert event["extra"] is inner
     assert secrets.scrub_tree(inner) is inner
+
+
+def test_a_number_or_address_inside_a_longer_secret_does_not_stand_in_for_it():
+    """10.0.0.1 is matched whole, so it cannot replace the search for 10.0.0.12 too."""
+    secrets = Secrets()
+    for secret in ("10.0.0.1", "10.0.0.12", "1234", "12345"):
+        secrets.add(secret)
+    text = "a 10.0.0.12 b 10.0.0.1:80 c 12345 d 1234 e 123456 f 110.0.0.1"
+    assert secrets.scrub(text) == (
+        f"a {FILTERED} b {FILTERED}:80 c {FILTERED} d {FILTERED} e 123456 f 110.0.0.1"
+    )

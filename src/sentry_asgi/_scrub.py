@@ -111,7 +111,7 @@ class Secrets:
         if self._needles is None:
             kept: list[str] = []
             for form in sorted(self._forms, key=len):
-                if not any(shorter in form for shorter in kept):
+                if not any(_finds(shorter, form) for shorter in kept):
                     kept.append(form)
             self._needles = tuple(kept)
         return self._needles
@@ -176,6 +176,14 @@ def _replaced(text: str, needles: tuple[str, ...]) -> str:
             else:
                 text = bounded.sub(FILTERED, text)
     return text
+
+
+def _finds(needle: str, text: str) -> bool:
+    """Tell whether replacing ``needle`` takes ``text`` out (a number or address only whole)."""
+    if needle not in text:
+        return False
+    bounded = _bounded(needle)
+    return bounded is None or bounded.search(text) is not None
 
 
 _NUMBER_OR_IPV4 = re.compile(r"[0-9]+(?:\.[0-9]+)*")
