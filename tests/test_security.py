@@ -500,8 +500,51 @@ async def test_quarts_integration_request_data_is_filtered_too(sentry_init):
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://t"
     ) as client:
-        await client.get("/items?token=abcdef-123")
+        await client.get("/items?token=abcdef-123", headers={"host": "t:80"})  # Quart drops :80
     (event,) = transport.events
     assert event["request"]["query_string"] == f"token={FILTERED}"
     assert "abcdef-123" not in json.dumps(event)
     assert "Remote-Addr" not in event["request"]["headers"]
+
+
+@pytest.mark.parametrize(
+    ("client", "headers"),
+    [
+        (("10.5.5.5", 40000), []),  # inside the trusted range, yet the client itself
+        (("10.0.0.1", 40000), [(b"x-forwarded-for", b"2001:db8::7")]),  # an IPv6 client behind it
+    ],
+    ids=["direct", "ipv6-forwarded"],
+)
+async def test_the_client_is_removed_even_from_inside_the_trusted_range(
+    sentry_init, client, headers
+):
+    """Behind trusted proxies or in their range, whoever the client is stays out of the event."""
+    transport = sentry_init()
+    address = headers[0][1].decode() if headers else client[0]
+
+    async def app(scope, receive, send):
+        raise RuntimeError(f"refused {address}")
+
+    middleware = SentryMiddleware(app, trusted_proxies=["10.0.0.0/8"])
+    scope = http_scope(headers=[(b"host", b"h"), *headers], client=client)
+    event, _ = await sent_text(transport, scope, middleware=middleware)
+    assert event["exception"]["values"][-1]["value"] == f"refused {FILTERED}"
+
+
+async def test_a_secret_field_inside_a_secret_field_is_learned_whatever_it_holds(sentry_init):
+    """{"auth": {"password": "hunter"}}: a short word under a secret name is still a secret."""
+    transport = sentry_init()
+    word = "hun" + "ter"  # built: the source lines sent hold no copy
+
+    async def app(scope, receive, send):
+        body = json.loads((await receive())["body"])
+        raise RuntimeError(f"login failed pw={body['auth']['password']}")
+
+    body = json.dumps({"auth": {"username": "alice", "password": word}}).encode()
+    scope = http_scope(
+        method="POST", headers=[(b"host", b"h"), (b"content-type", b"application/json")]
+    )
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body}])
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == f"login failed pw={FILTERED}"

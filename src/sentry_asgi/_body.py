@@ -70,8 +70,8 @@ def _learn_leaves(node: Any, secrets: Secrets, *, nested: bool = False) -> None:
         if not nested or len(node) >= _LONG or any(char.isdigit() for char in node):
             secrets.add(node)
     elif isinstance(node, dict):
-        for value in node.values():
-            _learn_leaves(value, secrets, nested=True)
+        for key, value in node.items():  # a secret name inside holds a secret, whatever it is
+            _learn_leaves(value, secrets, nested=not (isinstance(key, str) and is_sensitive(key)))
     elif isinstance(node, list):
         for value in node:
             _learn_leaves(value, secrets, nested=True)

@@ -114,20 +114,14 @@ def expect_lifespan_repeats(phase: str, message: object) -> None:
 
 
 def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
-    """Drop what repeats an exception the middleware already dealt with.
-
-    That is a server's log record of it, or another middleware's automatic report of it (with
-    sentry_sdk's dedupe switched off, its own ASGI middleware outside ours reports it again).
-    The app's own ``capture_exception`` of it (a handled one) is kept.
-    """
+    """Drop a server's log record of an exception the middleware already dealt with."""
     if not hint or hint.get(_OWN_REPORT):
         return event
-    exc_info = hint.get("exc_info")
-    reported = exc_info is not None and getattr(exc_info[1], _REPORTED, False)
     record = hint.get("log_record")
     if record is None:
-        return None if reported and is_unhandled(event) else event
-    if reported:
+        return event
+    exc_info = hint.get("exc_info")
+    if exc_info and getattr(exc_info[1], _REPORTED, False):
         return None
     if _lifespan_repeats and _repeats_lifespan_failure(record):
         return None
@@ -152,6 +146,22 @@ def _repeats_lifespan_failure(record: Any) -> bool:
     if _lifespan_repeats[key] <= 0:
         del _lifespan_repeats[key]
     return True
+
+
+def repeats_a_report(event: dict[str, Any], hint: dict[str, Any]) -> bool:
+    """Tell whether an event captured outside any request reports a reported exception again.
+
+    sentry_sdk's own ASGI middleware outside ours does that when sentry_sdk's dedupe is off.
+    The app's own report of it (a handled one) is not a repeat.
+    """
+    if not hint or hint.get(_OWN_REPORT):
+        return False
+    exc_info = hint.get("exc_info")
+    return (
+        exc_info is not None
+        and getattr(exc_info[1], _REPORTED, False) is True
+        and is_unhandled(event)
+    )
 
 
 def install_repeat_filter() -> None:

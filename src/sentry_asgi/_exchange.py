@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import sentry_sdk
 
@@ -367,8 +368,11 @@ class Exchange:
     def _refiltered(self, request: dict[str, Any]) -> dict[str, Any]:
         data, secrets = self.request_data()
         url = request.get("url", data["url"])
-        if not isinstance(url, str) or url.partition("?")[0] != data["url"]:  # about another URL
-            return secrets.scrub_tree(dict(request))  # type: ignore[no-any-return]
+        if not isinstance(url, str) or not _same_place(url, data["url"]):  # about another URL
+            texts = {
+                k: v.decode("latin-1") if isinstance(v, bytes) else v for k, v in request.items()
+            }
+            return secrets.scrub_tree(texts)  # type: ignore[no-any-return]
         policy = policy_for(self.client_options)
         request = {**request, "headers": dict(data["headers"])}
         if "query_string" in data:
@@ -416,3 +420,12 @@ class Exchange:
                 attach_stacktrace_now(event, self.client_options)
         if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
             secrets.scrub_tree(event, skip=clean)
+
+
+def _same_place(url: str, ours: str) -> bool:
+    """Tell whether a URL names this request's host and path (ports and queries aside)."""
+    try:
+        theirs, mine = urlsplit(url), urlsplit(ours)
+        return theirs.hostname == mine.hostname and (theirs.path or "/") == (mine.path or "/")
+    except ValueError:  # not a URL at all
+        return False

@@ -207,8 +207,14 @@ def build_request_data(
     else:  # not sent, yet the scope in every frame holds the peer, and the app may copy any hop
         # (X-Forwarded-For, a list of bare addresses, was learned whole with the headers)
         server = _server_names(scope, by_name.get("host"))
-        for address in (*hop_addresses(forwarded), peer):
-            if address and address not in server and not is_trusted(address, proxies):
+        client = None
+        if proxies:  # the client a trusted proxy is in front of (a trusted address, directly)
+            x_forwarded = x_forwarded_for(_values(by_name, "x-forwarded-for"))
+            client = resolve_client(peer, forwarded, x_forwarded, proxies)
+        for address in (*hop_addresses(forwarded), peer, client):
+            if not address or address in server:
+                continue
+            if address == client or not is_trusted(address, proxies):
                 secrets.add(address)
     return data
 

@@ -26,6 +26,8 @@ FILTERED = "[Filtered]"  # sentry_sdk's marker for a removed value
 # Shorter values are left alone: replacing "1" everywhere would wreck the event, not protect it.
 MIN_SECRET_LENGTH = 4
 _PLAIN = re.compile(r"[A-Za-z0-9._~-]+")
+# An item of a list of hops or tokens: plain, or an address with colons and brackets (IPv6).
+_LIST_ITEM = re.compile(r"[A-Za-z0-9._~:\[\]-]+")
 _ESCAPED_BY_REPR_OR_JSON = re.compile(r"""[\\'"\x00-\x1f\x7f-\U0010ffff]""")
 _ESCAPED_BY_JSON = re.compile(r"""[\\"\x00-\x1f]""")  # with ensure_ascii=False
 # Events are trees: the circularity check would only slow the search down.
@@ -84,7 +86,7 @@ class Secrets:
             self._forms.add(value)
             return
         parts = [part.strip() for part in value.split(",")]
-        if len(parts) > 1 and all(_PLAIN.fullmatch(part) for part in parts):
+        if len(parts) > 1 and all(_LIST_ITEM.fullmatch(part) for part in parts):
             for part in parts:  # a list of hops or tokens: each one on its own, however joined
                 self.add(part)
             return

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 import sentry_sdk
 
 from sentry_asgi._asgi import ASGIApp, Receive, Scope, Send, as_asgi3
-from sentry_asgi._errors import install_repeat_filter
+from sentry_asgi._errors import install_repeat_filter, repeats_a_report
 from sentry_asgi._exchange import Exchange
 from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._lifespan import process_event as lifespan_process_event
@@ -56,7 +56,7 @@ def _process_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any
     """
     exchange = _current.get()
     if exchange is None:
-        return event
+        return None if repeats_a_report(event, hint) else event
     if exchange.scope.get("type") == "lifespan":
         return lifespan_process_event(event, hint)
     return exchange.process_event(event, hint)
