@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from apps import read_body
 from conftest import call, http_scope, needs_data_collection
 
 from sentry_asgi import SentryMiddleware
@@ -179,13 +180,7 @@ def json_reader():
     """An app that parses the body as JSON whatever its Content-Type, then fails."""
 
     async def app(scope, receive, send):
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        payload = json.loads(raw)
+        payload = json.loads(await read_body(receive))
         raise RuntimeError(len(payload))
 
     return app

@@ -7,6 +7,7 @@ import os
 
 import sentry_sdk
 
+from apps import read_body
 from sentry_asgi import SentryMiddleware
 
 # sentry_sdk drops what does not fit its send queue (100 by default) rather than slow the app;
@@ -26,12 +27,7 @@ async def app(scope, receive, send):
     sentry_sdk.set_tag("n", n)
     sentry_sdk.set_user({"id": n})
     sentry_sdk.add_breadcrumb(message=f"crumb {n}")
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
+    body = await read_body(receive)
     await asyncio.sleep(0.05)  # every request is in flight at once
     raise ValueError(f"request {n} body {body.decode()}")
 
