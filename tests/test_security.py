@@ -159,6 +159,20 @@ async def raising(scope, receive, send):
     raise RuntimeError("boom")
 
 
+# Both privacy settings that deny consent: sentry_sdk's default, and data_collection without user info.
+WITH_AND_WITHOUT_DATA_COLLECTION = pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="default"),
+        pytest.param(
+            {"data_collection": {"user_info": False}},
+            marks=needs_data_collection,
+            id="data_collection",
+        ),
+    ],
+)
+
+
 async def sent_text(transport, scope, app=raising, middleware=None):
     """Serve one failing request; return everything sent for it, serialised."""
     with pytest.raises(RuntimeError):
@@ -203,32 +217,45 @@ async def test_cookie_header_lines_are_joined_as_one_cookie_header(sentry_init):
     assert "h2-cookie-789" not in text
 
 
-async def test_each_line_of_a_repeated_secret_header_is_removed(sentry_init):
-    """A secret header sent on several lines has each line's value removed from the frames."""
-    transport = sentry_init()
-    _, text = await sent_with(
-        transport,
-        (b"authorization", b"Bearer first-token-AAAA1111"),
-        (b"authorization", b"Basic Zm9vOmJhcg+BBBB2222=="),
-        (b"x-api-key", b"key one/1111"),
-        (b"x-api-key", b"key two/2222"),
-    )
-    assert_absent(
-        text, "first-token-AAAA1111", "Zm9vOmJhcg+BBBB2222==", "key one/1111", "key two/2222"
-    )
-
-
 @pytest.mark.parametrize(
-    "options",
+    ("headers", "sent", "secrets"),
     [
-        pytest.param({}, id="default"),
         pytest.param(
-            {"data_collection": {"user_info": False}},
-            marks=needs_data_collection,
-            id="data_collection",
+            [
+                (b"authorization", b"Bearer first-token-AAAA1111"),
+                (b"authorization", b"Basic Zm9vOmJhcg+BBBB2222=="),
+                (b"x-api-key", b"key one/1111"),
+                (b"x-api-key", b"key two/2222"),
+            ],
+            {},
+            ["first-token-AAAA1111", "Zm9vOmJhcg+BBBB2222==", "key one/1111", "key two/2222"],
+            id="each-line-of-a-repeated-secret-header",
+        ),
+        pytest.param(
+            [
+                (b"referer", b"https://app.example/reset?lang=en&token=RESETTOKEN-9f8e7d6c#top"),
+                (b"x-azure-clientip", b"198.51.100.77"),
+                (b"x-azure-socketip", b"198.51.100.78"),
+                (b"x-envoy-external-address", b"198.51.100.79"),
+            ],
+            {
+                "referer": "https://app.example/reset?lang=en&token=[Filtered]#top",
+                "x-azure-clientip": "[Filtered]",
+            },
+            ["RESETTOKEN-9f8e7d6c", "198.51.100.77", "198.51.100.78", "198.51.100.79"],
+            id="referer-query-and-proxy-address-headers",
         ),
     ],
 )
+async def test_secret_header_values_are_filtered_and_removed(sentry_init, headers, sent, secrets):
+    """Each line of a repeated secret header, a Referer's secret parameters, CDN client IPs: gone."""
+    transport = sentry_init()
+    event, text = await sent_with(transport, *headers)
+    assert {name: event["request"]["headers"][name] for name in sent} == sent
+    assert_absent(text, *secrets)
+
+
+@WITH_AND_WITHOUT_DATA_COLLECTION
 async def test_client_addresses_stay_out_of_frames_without_consent(sentry_init, options):
     """Without user-info consent, the peer and forwarded addresses appear nowhere in the event."""
     transport = sentry_init(**options)
@@ -328,34 +355,8 @@ async def test_decoded_basic_credentials_are_removed(sentry_init):
     assert password not in text
 
 
-async def test_referer_query_secrets_and_proxy_address_headers_are_filtered(sentry_init):
-    """A Referer's secret parameters and the addresses in CDN/proxy IP headers are filtered."""
-    transport = sentry_init()
-    event, text = await sent_with(
-        transport,
-        (b"referer", b"https://app.example/reset?lang=en&token=RESETTOKEN-9f8e7d6c#top"),
-        (b"x-azure-clientip", b"198.51.100.77"),
-        (b"x-azure-socketip", b"198.51.100.78"),
-        (b"x-envoy-external-address", b"198.51.100.79"),
-    )
-    sent = event["request"]["headers"]
-    assert sent["referer"] == "https://app.example/reset?lang=en&token=[Filtered]#top"
-    assert sent["x-azure-clientip"] == "[Filtered]"
-    assert_absent(text, "RESETTOKEN-9f8e7d6c", "198.51.100.77", "198.51.100.78", "198.51.100.79")
-
-
 @pytest.mark.parametrize("framework", ["starlette", "fastapi"])
-@pytest.mark.parametrize(
-    "options",
-    [
-        pytest.param({}, id="default"),
-        pytest.param(
-            {"data_collection": {"user_info": False}},
-            marks=needs_data_collection,
-            id="data_collection",
-        ),
-    ],
-)
+@WITH_AND_WITHOUT_DATA_COLLECTION
 async def test_body_a_framework_integration_attaches_is_filtered_too(
     sentry_init, framework, options
 ):
