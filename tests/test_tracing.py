@@ -182,10 +182,12 @@ async def test_unsampled_w3c_flag_is_honoured(sentry_init):
         b"00-zz-yy-01",
         b"ff-" + TRACE_ID.encode() + b"-" + PARENT.encode() + b"-01",
         b"\xff\xfe",
+        f"{TRACE_ID}-{'0' * 16}-1".encode(),
+        f"{'0' * 32}-{PARENT}-1".encode(),
     ],
 )
 async def test_garbage_trace_headers_start_a_fresh_trace(sentry_init, garbage):
-    """Unparseable trace headers are ignored: a new trace, no error."""
+    """Unparseable trace headers, or all-zero ids, are ignored: a new trace, no error."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
     scope = scope_with("/items/1", (b"sentry-trace", garbage), (b"traceparent", garbage))
     await call(SentryMiddleware(app()), scope)

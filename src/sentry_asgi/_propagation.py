@@ -23,7 +23,7 @@ _BAGGAGE = b"baggage"
 _TRACEPARENT = b"traceparent"
 _WANTED = frozenset({_SENTRY_TRACE, _BAGGAGE, _TRACEPARENT})
 
-# version-traceid-parentid-flags; version ff is invalid, all-zero ids are invalid.
+# version-traceid-parentid-flags; version ff is invalid, all-zero ids are invalid (in both formats).
 _W3C = re.compile(r"^\s*([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?\s*$")
 _SENTRY = re.compile(r"^\s*([0-9a-f]{32})-([0-9a-f]{16})(?:-([01]))?\s*$")
 
@@ -34,7 +34,7 @@ def from_traceparent(value: str) -> str | None:
     if match is None:
         return None
     version, trace_id, span_id, flags = match.groups()
-    if version == "ff" or set(trace_id) == {"0"} or set(span_id) == {"0"}:
+    if version == "ff" or not _real_ids(trace_id, span_id):
         return None
     sampled = "1" if int(flags, 16) & 1 else "0"
     return f"{trace_id}-{span_id}-{sampled}"
@@ -52,7 +52,7 @@ def incoming_trace(scope: Scope) -> dict[str, str] | None:
     if not found:
         return None
     sentry_trace = found.get(_SENTRY_TRACE)
-    if sentry_trace is not None and _SENTRY.match(sentry_trace.lower()) is None:
+    if sentry_trace is not None and not _usable_sentry_trace(sentry_trace):
         sentry_trace = None  # unusable: fall back to traceparent, or start fresh
     if sentry_trace is None and _TRACEPARENT in found:
         sentry_trace = from_traceparent(found[_TRACEPARENT])
@@ -63,6 +63,17 @@ def incoming_trace(scope: Scope) -> dict[str, str] | None:
     if baggage is not None:
         continued["baggage"] = baggage
     return continued
+
+
+def _usable_sentry_trace(value: str) -> bool:
+    """Tell whether a ``sentry-trace`` value names a real trace and span."""
+    match = _SENTRY.match(value.lower())
+    return match is not None and _real_ids(match[1], match[2])
+
+
+def _real_ids(trace_id: str, span_id: str) -> bool:
+    """All-zero ids mean "none" (W3C), and Sentry rejects an event whose parent span is one."""
+    return trace_id.strip("0") != "" and span_id.strip("0") != ""
 
 
 def _trace_headers(headers: Iterable[Any]) -> dict[bytes, str]:
