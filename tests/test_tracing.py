@@ -358,6 +358,36 @@ async def test_websocket_connection_records_handshake_close_code_and_duration(se
     assert tx["request"]["url"] == "ws://h/ws"
 
 
+async def test_websocket_spans_of_the_app_are_children_of_the_segment(sentry_init):
+    """A streamed websocket's handshake span never becomes the parent of the app's spans."""
+    if not STREAMING:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} has no span streaming")
+    transport = init(sentry_init, "stream")
+
+    async def chat(websocket):
+        with sentry_sdk.traces.start_span(name="authorise"):  # open across the accept
+            await websocket.accept()
+        with sentry_sdk.traces.start_span(name="message"):
+            await websocket.receive_text()
+        await websocket.close()
+
+    scope = scope_with("/ws", type="websocket")
+    del scope["method"]
+    messages = [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "hi"}]
+    await call(SentryMiddleware(Starlette(routes=[WebSocketRoute("/ws", chat)])), scope, messages)
+    sentry_sdk.flush()
+    spans = [span for item in transport.items("span") for span in item["items"]]
+    names = {span["span_id"]: span["name"] for span in spans}
+    parents = {span["name"]: names.get(span.get("parent_span_id")) for span in spans}
+    segment = trace_of(transport, "stream")["name"]
+    assert parents == {
+        segment: None,
+        "handshake": segment,
+        "authorise": segment,
+        "message": segment,
+    }
+
+
 async def test_route_is_absent_from_sampling_when_routing_has_not_run(sentry_init):
     """Starlette routes inside the app: the sampler is not given a route it cannot know yet."""
     seen = []

@@ -104,9 +104,10 @@ class Trace:
             self._handshake = self._child("websocket.handshake", "handshake")
 
     def _child(self, op: str, name: str) -> Any:
+        """A span of the middleware's own under the root, never the parent of the app's spans."""
         if self.streamed:
             return streaming_api().start_span(
-                name=name, attributes={"sentry.op": op, "sentry.origin": ORIGIN}
+                name=name, attributes={"sentry.op": op, "sentry.origin": ORIGIN}, active=False
             )
         return self.span.start_child(op=op, name=name, origin=ORIGIN)
 
