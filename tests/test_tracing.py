@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import time
 
 import pytest
 import sentry_sdk
@@ -386,6 +387,49 @@ async def test_websocket_spans_of_the_app_are_children_of_the_segment(sentry_ini
         "authorise": segment,
         "message": segment,
     }
+
+
+async def busy(scope, receive, send):
+    deadline = time.monotonic() + 0.2
+    while time.monotonic() < deadline:  # enough samples for a profile Sentry keeps
+        pass
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.mark.filterwarnings("ignore:Transaction-based profiling is deprecated")
+async def test_sampled_transaction_carries_its_profile(sentry_init):
+    """With profiles_sample_rate, a sampled request's transaction is profiled, start to finish."""
+    transport = sentry_init(
+        auto_enabling_integrations=False, traces_sample_rate=1.0, profiles_sample_rate=1.0
+    )
+    await call(SentryMiddleware(busy), scope_with("/busy"))
+    sentry_sdk.flush()
+    (tx,) = transport.transactions
+    (profile,) = transport.items("profile")
+    (profiled,) = profile["transactions"]
+    assert profiled["id"] == tx["event_id"]
+    assert int(profiled["relative_end_ns"]) > 0
+
+
+@pytest.mark.skipif(
+    "profile_lifecycle" not in inspect.signature(ClientConstructor.__init__).parameters,
+    reason=f"sentry-sdk {sentry_sdk.VERSION} has no trace-lifecycle profiling",
+)
+async def test_trace_lifecycle_profiler_stops_when_the_request_ends(sentry_init):
+    """The continuous profiler, run per trace, stops with the request and sends what it sampled."""
+    transport = sentry_init(
+        auto_enabling_integrations=False,
+        traces_sample_rate=1.0,
+        profile_session_sample_rate=1.0,
+        profile_lifecycle="trace",
+    )
+    await call(SentryMiddleware(busy), scope_with("/busy"))
+    for _ in range(100):  # the profiler's own thread stops and sends its chunk
+        if transport.items("profile_chunk"):
+            break
+        await asyncio.sleep(0.05)
+    assert len(transport.items("profile_chunk")) == 1
 
 
 async def test_route_is_absent_from_sampling_when_routing_has_not_run(sentry_init):

@@ -17,6 +17,11 @@ so ours sets that flag for the duration of each request it handles.
 A scope's ``_event_processors`` list is read (never changed) so that the late request filter is
 added once: a scope forked from one that has it already runs it.
 
+A transaction used as a context manager starts and stops its profiles (``profiles_sample_rate``,
+and the continuous profiler's ``profile_lifecycle="trace"``) on entering and leaving; the context
+manager would also end it now, not with a streaming response's last chunk. The middleware starts
+and finishes the transaction itself, so it does those two steps itself, as the SDK does them.
+
 ``sentry_sdk.isolation_scope()`` is a ``@contextmanager`` around a generator whose only work
 around its ``yield`` is a ``try``/``finally``. Driving that generator directly does the very same
 forks and resets without contextlib's wrapper, about 0.8 µs a request; any other shape falls
@@ -143,3 +148,20 @@ def attach_stacktrace_now(event: dict[str, Any], options: dict[str, Any]) -> Non
         event["threads"] = {
             "values": [{"stacktrace": stacktrace, "crashed": False, "current": True}]
         }
+
+
+def start_profiling(transaction: Any) -> None:
+    """Start the transaction's profile, as entering ``with transaction:`` would."""
+    profile = getattr(transaction, "_profile", None)
+    if profile is not None:
+        profile.__enter__()
+
+
+def stop_profiling(transaction: Any) -> None:
+    """Stop the transaction's profiles before it finishes, as leaving ``with transaction`` does."""
+    profile = getattr(transaction, "_profile", None)
+    if profile is not None:
+        profile.__exit__(None, None, None)
+    continuous = getattr(transaction, "_continuous_profile", None)
+    if continuous is not None:
+        continuous.stop()

@@ -15,6 +15,7 @@ import sentry_sdk
 
 from sentry_asgi._guard import contained
 from sentry_asgi._request import full_path
+from sentry_asgi._sdk import start_profiling, stop_profiling
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -195,6 +196,7 @@ class Trace:
         if self.streamed:
             span.end(self._ended_at)
         else:
+            stop_profiling(span)
             span.finish(end_timestamp=self._ended_at)
 
 
@@ -262,4 +264,5 @@ def start_trace(
     continued.origin = ORIGIN  # not a continue_trace() argument in older sentry_sdk releases
     transaction = sentry_sdk.start_transaction(continued, custom_sampling_context=sampling_context)
     sentry_sdk.get_current_scope().span = transaction
+    start_profiling(transaction)
     return Trace(transaction, streamed=False, kind=kind, given=(name, source))
