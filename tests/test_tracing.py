@@ -144,6 +144,20 @@ async def test_exception_marks_the_transaction_internal_error(sentry_init, lifec
     assert event["contexts"]["trace"]["trace_id"] == trace["trace_id"]
 
 
+async def test_sentry_sdks_middleware_around_ours_leaves_one_root_span(sentry_init, lifecycle):
+    """``add_middleware`` puts ours inside sentry_sdk's Starlette wrapping: one trace, not two."""
+    options = {"trace_lifecycle": "stream"} if lifecycle == "stream" else {}
+    transport = sentry_init(traces_sample_rate=1.0, **options)  # its integrations enabled
+    wrapped = app()
+    wrapped.add_middleware(SentryMiddleware)
+    with pytest.raises(RuntimeError):
+        await call(wrapped, scope_with("/boom"))
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)  # exactly one transaction or segment
+    (event,) = transport.events
+    assert event["contexts"]["trace"]["trace_id"] == trace["trace_id"]
+
+
 async def test_sentry_trace_is_continued(sentry_init, lifecycle):
     """An incoming sentry-trace header makes the transaction a child of the upstream span."""
     transport = init(sentry_init, lifecycle)

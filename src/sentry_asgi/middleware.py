@@ -134,7 +134,8 @@ class SentryMiddleware:
             isolation, sentry_scope = enter_isolation_scope()
             try:
                 try:
-                    _begin(exchange, sentry_scope, client_options)
+                    # Set already: sentry_sdk's own ASGI middleware runs around ours.
+                    _begin(exchange, sentry_scope, client_options, sdk_outside=builtin is True)
                 except Exception:  # noqa: BLE001 - our fault must never become the app's
                     log_fault()
                 try:
@@ -173,7 +174,9 @@ class SentryMiddleware:
 _NONE: dict[str, Any] = {}
 
 
-def _begin(exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any]) -> None:
+def _begin(
+    exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any], *, sdk_outside: bool
+) -> None:
     """Set the request's scope up: trace continuation, span."""
     sentry_scope.clear_breadcrumbs()  # crumbs from start-up or import time are not this request's
     incoming = incoming_trace(exchange.scope)
@@ -182,13 +185,13 @@ def _begin(exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any
         "trace_lifecycle"
     )
     streamed = lifecycle == "stream"
-    if streamed:
+    if streamed and not sdk_outside:  # outside, it continued the trace and runs the segment
         traces = streaming_api()
         if incoming:
             traces.continue_trace(incoming)
         else:
             traces.new_trace()
-    if may_sample(options, incoming) and not _inside_server_span():
+    if may_sample(options, incoming) and not sdk_outside and not _inside_server_span():
         # A transaction continues the trace on the scope itself (sentry_sdk.continue_trace).
         exchange.trace = start_trace(exchange, incoming, streamed=streamed)
     if streamed or exchange.trace is not None:
