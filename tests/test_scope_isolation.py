@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 import sentry_sdk
@@ -124,6 +125,27 @@ async def test_request_session_is_recorded_and_marked_by_an_error(sentry_init):
             scope.end_session()
     sentry_sdk.flush()
     assert session_totals(reference) == ours
+
+
+async def test_only_exceptions_and_failed_statuses_make_a_session_errored(sentry_init):
+    """Error-level log records and messages do not make a session errored; a 5xx answer does."""
+    transport = sentry_init(release="shop@1.0")  # sentry_sdk's logging integration on
+
+    async def app(scope, receive, send):
+        if scope["path"] == "/logged":
+            logging.getLogger("shop").error("payment provider slow")
+        if scope["path"] == "/message":
+            sentry_sdk.capture_message("odd basket", level="error")
+        status = 503 if scope["path"] == "/failed" else 200
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    for path in ("/logged", "/message", "/failed"):
+        await call(SentryMiddleware(app), http_scope(path))
+    sessions.flush()
+    sentry_sdk.flush()
+    assert len(transport.events) == 3
+    assert session_totals(transport) == {"exited": 2, "errored": 1}
 
 
 def session_totals(transport) -> dict[str, int]:

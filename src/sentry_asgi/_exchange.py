@@ -61,6 +61,7 @@ class Exchange:
         "crashed",
         "disconnected",
         "error_seen",
+        "errored",
         "framework",
         "options",
         "scope",
@@ -90,6 +91,7 @@ class Exchange:
         self.send_failed = False
         self.abandoned = False  # the app raised because the client went away
         self.error_seen = False
+        self.errored = False  # an exception was reported: release health's "errored"
         self.crashed = False
         self.captured: BaseException | None = None
         self.trace: Trace | None = None
@@ -172,9 +174,10 @@ class Exchange:
     def finished(self) -> None:
         """Report a failed status no exception explained, then finish the trace."""
         status = self.status
+        failed = status in self.options.failed_request_status_codes
         if (
             status is not None
-            and status in self.options.failed_request_status_codes
+            and failed
             and not self.error_seen
             and self.captured is None
             and not self.abandoned
@@ -187,7 +190,7 @@ class Exchange:
             sessions.CRASHED
             if self.crashed
             else sessions.ERRORED
-            if self.error_seen
+            if self.errored or failed
             else sessions.EXITED,
         )
         # The request is over. Its exception's frames hold this exchange: keeping the exception
@@ -401,6 +404,8 @@ class Exchange:
         is_transaction = event.get("type") == "transaction"
         if not is_transaction and (event.get("level") in _ERROR_LEVELS or event.get("exception")):
             self.error_seen = True
+            # sentry_sdk's sessions count exceptions only, not error-level messages and log records.
+            self.errored = self.errored or bool((event.get("exception") or {}).get("values"))
             self.crashed = self.crashed or is_unhandled(event)
         data, secrets = self.request_data()
         existing = event.get("request")
