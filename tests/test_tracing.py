@@ -505,6 +505,7 @@ async def test_streamed_segment_describes_the_request_without_its_secrets(sentry
     sentry_sdk.flush()
     attrs = trace_of(transport, "stream")["data"]
     assert attrs["http.request.method"] == "POST"
+    assert attrs["http.route"] == "/tagged"
     assert attrs["user_agent.original"] == "curl/8.5"
     assert attrs["url.path"] == "/set-by-the-app"  # what the app set is kept
     if pii:

@@ -275,8 +275,8 @@ class Exchange:
             self._matched = match
         return self._matched
 
-    def route_before_routing(self) -> str | None:
-        """The route template, if known before the app routes (a framework that can match now)."""
+    def route_template(self) -> str | None:
+        """The matched route template, if known yet (before routing: if the framework can match)."""
         template, source = resolve_name(self.scope, "url", self._route)
         return template if source == "route" else None
 

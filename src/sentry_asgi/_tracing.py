@@ -216,6 +216,9 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
         described["http.request.method"] = data["method"]
     described["url.full"] = f"{data['url']}?{query}" if query else data["url"]
     described["url.path"] = full_path(exchange.scope)
+    route = exchange.route_template()
+    if route is not None:
+        described["http.route"] = route
     if query:
         described["http.query"] = query
     if "user-agent" in headers:
@@ -244,7 +247,7 @@ def start_trace(
     name, source = exchange.name()
     op = f"{kind}.server"
     sampling_context = {"asgi_scope": scope, "http.method": scope.get("method"), "url.path": path}
-    route = exchange.route_before_routing()
+    route = exchange.route_template()
     if route is not None:
         sampling_context["http.route"] = route
     if streamed:
