@@ -25,30 +25,6 @@ if TYPE_CHECKING:
 
 ORIGIN = "auto.http.sentry_asgi"
 
-# sentry_sdk's mapping of HTTP status codes to span statuses, for the streamed lifecycle too.
-_STATUS_BY_CODE = {
-    400: "invalid_argument",
-    401: "unauthenticated",
-    403: "permission_denied",
-    404: "not_found",
-    409: "already_exists",
-    413: "failed_precondition",
-    429: "resource_exhausted",
-    499: "cancelled",
-    501: "unimplemented",
-    503: "unavailable",
-    504: "deadline_exceeded",
-}
-
-
-def span_status(code: int) -> str:
-    """Map an HTTP status code to a Sentry span status."""
-    if code < 400:
-        return "ok"
-    if code in _STATUS_BY_CODE:
-        return _STATUS_BY_CODE[code]
-    return "invalid_argument" if code < 500 else "internal_error"
-
 
 def may_sample(options: Mapping[str, Any], incoming: Mapping[str, str] | None) -> bool:
     """Tell whether the SDK could sample this request in; False means skip all span work."""
