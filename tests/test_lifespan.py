@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 
 import pytest
 from conftest import call
@@ -172,3 +173,23 @@ async def test_uvicorn_lines_without_a_reported_failure_are_kept(sentry_init):
         "Exception in 'lifespan' protocol\n",
         "Application startup failed. Exiting.",
     ]
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is Python 3.11+")
+async def test_startup_failure_in_a_task_group_is_titled_after_its_error(sentry_init):
+    """Litestar's failed start-up (an ExceptionGroup from its task group) is titled after the real error."""
+    from litestar import Litestar
+
+    transport = sentry_init(auto_enabling_integrations=False)
+
+    async def connect() -> None:
+        raise ConnectionRefusedError("database down")
+
+    app = SentryMiddleware(Litestar([], on_startup=[connect]))
+    with pytest.raises(ExceptionGroup):  # noqa: F821 - Python 3.11+, skipped before
+        await call(app, {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, STARTUP)
+    (event,) = transport.events
+    group = next(v for v in event["exception"]["values"] if v["type"] == "ExceptionGroup")
+    assert (
+        group["value"] == "ConnectionRefusedError: database down [unhandled errors in a TaskGroup]"
+    )

@@ -24,7 +24,12 @@ from typing import TYPE_CHECKING, Any
 import sentry_sdk
 
 from sentry_asgi import _sessions as sessions
-from sentry_asgi._errors import capture_exception, expect_lifespan_repeats, is_unhandled
+from sentry_asgi._errors import (
+    capture_exception,
+    expect_lifespan_repeats,
+    is_unhandled,
+    retitle_exception_group,
+)
 from sentry_asgi._guard import contained
 
 if TYPE_CHECKING:
@@ -66,14 +71,18 @@ def process_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]
     An unhandled error captured before the app spoke lifespan is the app's refusal of the
     scope; one captured after the failure was reported is that failure again (the server's
     exception raised from ``send``, the same error captured on its way out). An error the app
-    captures itself (a handled one) is kept.
+    captures itself (a handled one) is kept. A kept ExceptionGroup is titled after its real
+    errors, as in a request: a framework that runs its start-up in a task group (Litestar)
+    would otherwise title every failed start-up "unhandled errors in a TaskGroup".
     """
     connection = _connection.get()
-    if connection is None or not hint or not hint.get("exc_info"):
+    exc_info = hint.get("exc_info") if hint else None
+    if connection is None or not exc_info:
         return event
-    if connection.spoke and not connection.reported:
+    if (connection.spoke and not connection.reported) or not is_unhandled(event):
+        retitle_exception_group(event, exc_info[1])
         return event
-    return None if is_unhandled(event) else event
+    return None
 
 
 def _report(connection: _Connection, exc: BaseException | None, message: Message | None) -> None:
