@@ -64,6 +64,7 @@ class Exchange:
         "errored",
         "framework",
         "options",
+        "pending",
         "scope",
         "send_failed",
         "status",
@@ -102,6 +103,8 @@ class Exchange:
         self._tail_scope: int | None = None
         self._matched: Match | None = None
         self._reported: BaseException | None = None
+        # An exception a framework's handler is answering: a failure only if it answers 5xx.
+        self.pending: tuple[Exception, str] | None = None
 
     # -- the app's view of the connection ------------------------------------------------
 
@@ -174,6 +177,10 @@ class Exchange:
     def finished(self) -> None:
         """Report a failed status no exception explained, then finish the trace."""
         status = self.status
+        pending = self.pending
+        if pending is not None:
+            self.pending = None  # its frames hold this exchange: no cycle past the request
+            self._report_pending(*pending, status)
         failed = status in self.options.failed_request_status_codes
         if (
             status is not None
@@ -196,6 +203,12 @@ class Exchange:
         # The request is over. Its exception's frames hold this exchange: keeping the exception
         # would make a reference cycle, freed only when the garbage collector runs.
         self.captured = self._reported = None
+
+    def _report_pending(self, exc: Exception, mechanism: str, status: int | None) -> None:
+        """Report the exception a framework handler answered, if its answer was a failure."""
+        if (status is None or status >= 500) and self.captured is None and not self.abandoned:
+            with contained():
+                self.failed(exc, mechanism)
 
     def _capture_failed_status(self, status: int) -> None:
         method = str(self.scope.get("method") or "").upper()

@@ -1,6 +1,10 @@
-"""Litestar specifics: the after_exception hook is added to the app once, however often it is wrapped."""
+"""Litestar specifics: the hook is added once; what the app's exception handlers answer decides."""
 
 from __future__ import annotations
+
+import pytest
+from litestar import Litestar, Request, Response, get
+from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
 
 from frameworks.apps.litestar_app import litestar_app
 from sentry_asgi import SentryMiddleware
@@ -12,3 +16,45 @@ def test_wrapping_twice_adds_the_hook_once():
     SentryMiddleware(app)
     SentryMiddleware(app)
     assert len(app.after_exception) == 1
+
+
+class OrderMissingError(Exception):
+    """A domain error the app answers itself."""
+
+
+@get("/orders/{order_id:int}")
+async def order(order_id: FromPath[int]) -> str:
+    raise OrderMissingError(order_id)
+
+
+def answering(status: int) -> Litestar:
+    """An app whose exception handler answers OrderMissingError with ``status``."""
+
+    def handler(request: Request, exc: Exception) -> Response[str]:
+        return Response(f"order {exc} not found", status_code=status)
+
+    return Litestar([order], exception_handlers={OrderMissingError: handler})
+
+
+@pytest.mark.anyio
+async def test_exception_the_app_answers_with_a_4xx_is_not_reported(sentry_init, http):
+    """An exception the app's exception handler answers 404 is no error; the transaction is not_found."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    response = await http(SentryMiddleware(answering(404)), "/orders/3")
+    assert (response.status_code, response.text) == (404, "order 3 not found")
+    assert transport.events == []
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "not_found"
+
+
+@pytest.mark.anyio
+async def test_exception_the_app_answers_with_a_5xx_is_reported_once(sentry_init, http):
+    """An exception the app's exception handler answers 500 is reported once, as itself."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    assert (await http(SentryMiddleware(answering(500)), "/orders/3")).status_code == 500
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert value["type"] == "OrderMissingError"
+    assert value["mechanism"] == {"type": "litestar", "handled": False}
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "internal_error"

@@ -18,3 +18,15 @@ def report(exc: BaseException | None, mechanism: str) -> None:
         return
     with contained():
         exchange.failed(exc, mechanism)
+
+
+def report_if_answered_5xx(exc: BaseException | None, mechanism: str) -> None:
+    """Capture an exception the framework's handlers answer, once the answer shows a failure.
+
+    A handler may turn an exception into any response (a domain error into a 404): only a 5xx,
+    or no response at all, makes it the app's failure. Reported when the request ends.
+    """
+    exchange = current_exchange()
+    if exchange is None or not isinstance(exc, Exception):
+        return
+    exchange.pending = (exc, mechanism)
