@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 import sentry_sdk
-from fastapi import Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
@@ -106,6 +106,27 @@ async def test_a_mounted_app_that_is_no_router_is_named_after_its_mount(sentry_i
     sentry_sdk.flush()
     (transaction,) = transport.transactions
     assert transaction["transaction"] == "/api/static"
+
+
+async def test_fastapi_router_included_under_a_prefix_is_named_with_it(sentry_init):
+    """One APIRouter included under /v1 and /v2 names /v1/users/{user_id} and /v2/users/{user_id}."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    users = APIRouter(prefix="/users")
+
+    @users.get("/{user_id}")
+    async def user(user_id: int):
+        raise ValueError(user_id)
+
+    api = FastAPI()
+    api.include_router(users, prefix="/v1")
+    api.include_router(users, prefix="/v2")
+    app = SentryMiddleware(Starlette(routes=[Mount("/api", app=api)]), transaction_style="url")
+    await get(app, "/api/v1/users/3")
+    await get(app, "/api/v2/users/3")
+    sentry_sdk.flush()
+    names = ["/api/v1/users/{user_id}", "/api/v2/users/{user_id}"]
+    assert [e["transaction"] for e in transport.events] == names
+    assert [t["transaction"] for t in transport.transactions] == names
 
 
 @pytest.mark.parametrize("source", [None, "custom"])

@@ -52,6 +52,8 @@ def route_template(scope: Scope) -> str | None:
     """
     route = scope.get("route")
     path = getattr(route, "path", None) if route is not None else None
+    if route is not None:
+        path = _included_path(scope, route) or path
     mount = isinstance(path, str) and not hasattr(route, "endpoint")
     if not isinstance(path, str):
         path = scope.get("path_template")  # Litestar
@@ -64,6 +66,22 @@ def route_template(scope: Scope) -> str | None:
             root = root.rsplit("/", depth)[0] if root.count("/") >= depth else ""
         path = root.rstrip("/") + path
     return path
+
+
+def _included_path(scope: Scope, route: object) -> str | None:
+    """The full template of a route FastAPI reached through ``include_router(prefix=...)``.
+
+    FastAPI (0.137 and later) puts the route as its router declared it in ``scope["route"]``,
+    without the prefixes it was included under, and describes the route as reached, prefixes
+    included, in ``scope["fastapi"]["effective_route_context"]``: trusted only when it
+    describes that very route, not an outer one a mounted app was reached through.
+    """
+    fastapi = scope.get("fastapi")
+    context = fastapi.get("effective_route_context") if isinstance(fastapi, dict) else None
+    if context is None or getattr(context, "original_route", None) is not route:
+        return None
+    path = getattr(context, "path", None)
+    return path if isinstance(path, str) and path else None
 
 
 def resolve_name(
