@@ -258,3 +258,29 @@ def test_failed_startup_is_one_error_event(server: str):
     exception = events[0]["exception"]["values"][-1]
     assert (exception["type"], exception["value"]) == ("ConnectionRefusedError", "database down")
     assert exception["mechanism"] == {"type": "asgi.lifespan", "handled": False}
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_request_after_a_large_upload_on_the_same_connection_is_its_own(server: str):
+    """After a large upload on a keep-alive connection, the next request is traced and reported as itself, without the uploader's user.
+
+    uvicorn on asyncio starts that request from the context the upload left behind (it paused
+    reading, and resumed it inside the upload's request).
+    """
+    with receiver() as inbox:
+        port = free_port()
+        argv = ["apps.starlette_app:app" if part == APP else part for part in command(server, port)]
+        with (
+            serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}") as client,
+        ):
+            body = b"x" * 1_000_000  # well past a server's read buffer
+            assert client.post("/upload", content=body, headers={"x-user": "u-1"}).is_success
+            assert client.get("/items/2?fail=1").status_code == 500
+            inbox.wait_for("transaction", 2)
+        (event,) = inbox.wait_for("event", 1)
+        names = sorted(t["transaction"] for t in inbox.items("transaction"))
+    assert event["request"]["url"] == f"http://127.0.0.1:{port}/items/2"
+    assert event["transaction"] == "/items/{item_id}"
+    assert "user" not in event
+    assert names == ["/items/{item_id}", "/upload"]

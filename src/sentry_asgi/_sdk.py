@@ -31,6 +31,7 @@ back to the context manager.
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ try:
 except ImportError:  # pragma: no cover - releases before it moved to _types
     from sentry_sdk.utils import AnnotatedValue  # type: ignore[attr-defined,no-redef,unused-ignore]
 
+from sentry_sdk.scope import ScopeType, use_isolation_scope, use_scope
 from sentry_sdk.utils import current_stacktrace
 
 try:
@@ -51,6 +53,8 @@ except ImportError:  # pragma: no cover - only if sentry_sdk drops or renames it
     _sdk_flag = None
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from sentry_sdk import Scope
 
 _flag: ContextVar[Any] | None = _sdk_flag if isinstance(_sdk_flag, ContextVar) else None
@@ -85,6 +89,14 @@ def leave_isolation_scope(handle: Any) -> None:
             handle.__exit__(None, None, None)
     except ValueError:
         return
+
+
+@contextmanager
+def fresh_scopes() -> Iterator[None]:
+    """Run the block with new, empty current and isolation scopes, as a new context has."""
+    current = sentry_sdk.Scope(ty=ScopeType.CURRENT)
+    with use_scope(current), use_isolation_scope(sentry_sdk.Scope(ty=ScopeType.ISOLATION)):
+        yield
 
 
 def fast_isolation_available() -> bool:

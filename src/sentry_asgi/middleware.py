@@ -22,6 +22,7 @@ from sentry_asgi._options import (
 from sentry_asgi._propagation import incoming_trace
 from sentry_asgi._sdk import (
     enter_isolation_scope,
+    fresh_scopes,
     leave_isolation_scope,
     restore_builtin_asgi_middleware,
     silence_builtin_asgi_middleware,
@@ -115,7 +116,8 @@ class SentryMiddleware:
         __tracebackhide__ = True  # the app's frames are the story, not the middleware's
         kind = scope.get("type")
         client_options = None
-        if _current.get() is None:
+        outer = _current.get()
+        if outer is None or not _owns(outer, scope):
             if kind == "http" or kind == "websocket":  # noqa: PLR1714 - the hot path
                 client = sentry_sdk.Scope.get_client()
                 if client.is_active():
@@ -125,6 +127,9 @@ class SentryMiddleware:
                 return
         if client_options is None:  # not ours to handle: pass straight through
             await self.app(scope, receive, send)
+            return
+        if outer is not None:
+            await self._from_clean_state(scope, receive, send)
             return
 
         exchange = Exchange(self.options, scope, receive, send, client_options, self.framework)
@@ -160,6 +165,21 @@ class SentryMiddleware:
             restore_builtin_asgi_middleware(builtin)
             _current.set(None)
 
+    async def _from_clean_state(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle a request that starts in another request's context, from fresh scopes.
+
+        On asyncio, uvicorn starts a request from a context the previous request on the same
+        connection left behind (after a large body paused reading, or a pipelined request:
+        CPython's gh-140947). That context holds the previous request's exchange, its
+        isolation scope (user, tags), its span and the flag that silences sentry_sdk's own ASGI
+        middleware: none of them is this request's.
+        """
+        __tracebackhide__ = True
+        _current.set(None)
+        restore_builtin_asgi_middleware(None)
+        with fresh_scopes():
+            await self(scope, receive, send)
+
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         __tracebackhide__ = True
         _current.set(Exchange(self.options, scope, receive, send, {}, self.framework))
@@ -172,6 +192,19 @@ class SentryMiddleware:
 
 
 _NONE: dict[str, Any] = {}
+
+
+def _owns(outer: Exchange, scope: Scope) -> bool:
+    """Tell whether an outer SentryMiddleware handles this request, not another one.
+
+    Its scope is this one, or one a framework copied for a mounted app (Litestar's
+    ``copy_scope``), which shares its headers. Any other request's exchange leaked into this
+    context (see :meth:`SentryMiddleware._from_clean_state`).
+    """
+    if outer.scope is scope:
+        return True
+    headers = scope.get("headers")
+    return headers is not None and outer.scope.get("headers") is headers
 
 
 def _begin(

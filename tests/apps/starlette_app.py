@@ -27,6 +27,15 @@ async def item(request):
     return JSONResponse({"trace": sentry_sdk.get_traceparent()})
 
 
+async def upload(request):
+    """Read a body in chunks, as the signed-in user: state that must stay with this request."""
+    sentry_sdk.set_user({"id": request.headers["x-user"]})
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+    return JSONResponse({"size": size})
+
+
 async def echo(websocket):
     await websocket.accept()
     text = await websocket.receive_text()
@@ -47,6 +56,7 @@ def wrapped(lifespan: Any = None) -> SentryMiddleware:
             routes=[
                 Route("/items/{item_id}", item),
                 Route("/health", health),
+                Route("/upload", upload, methods=["POST"]),
                 WebSocketRoute("/ws", echo),
             ],
             lifespan=lifespan,

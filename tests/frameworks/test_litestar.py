@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response, asgi, get
 from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
+from litestar.types import Receive, Scope, Send  # noqa: TC002 - likewise
 
 from frameworks.apps.litestar_app import litestar_app
 from sentry_asgi import SentryMiddleware
@@ -58,3 +59,23 @@ async def test_exception_the_app_answers_with_a_5xx_is_reported_once(sentry_init
     assert value["mechanism"] == {"type": "litestar", "handled": False}
     (transaction,) = transport.transactions
     assert transaction["contexts"]["trace"]["status"] == "internal_error"
+
+
+@pytest.mark.anyio
+async def test_wrapped_app_mounted_with_a_copied_scope_reports_once(sentry_init, http):
+    """A wrapped app mounted in a wrapped Litestar app with copy_scope=True: one event, one transaction."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+
+    async def files(scope, receive, send):
+        raise OSError("disk gone")
+
+    inner = SentryMiddleware(files)
+
+    @asgi("/files", is_mount=True, copy_scope=True)
+    async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
+        await inner(scope, receive, send)
+
+    assert (await http(SentryMiddleware(Litestar([mounted])), "/files/a")).status_code == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "disk gone"
+    assert len(transport.transactions) == 1
