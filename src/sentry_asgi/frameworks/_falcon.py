@@ -51,7 +51,12 @@ def _match(app: App[Any, Any], scope: Scope) -> Match | None:
         return None
     _, methods, _, template = found
     method = "WEBSOCKET" if scope.get("type") == "websocket" else str(scope.get("method"))
-    return Match(template, methods.get(method.upper()))
+    responder = methods.get(method.upper())
+    if getattr(responder, "__module__", None) == "falcon.responders":
+        # Falcon's own answer for a method the resource lacks (405, OPTIONS): one function for
+        # every resource, so no view to name the request after; the route template names it.
+        responder = None
+    return Match(template, responder)
 
 
 def install(app: App[Any, Any]) -> Framework:
