@@ -1,4 +1,5 @@
 import gzip
+import json
 import threading
 import zlib
 
@@ -277,3 +278,21 @@ def test_pages_of_other_sites_cannot_fill_the_inbox(inbox):
     assert "access-control-allow-origin" not in headers
     assert b"loopback origins only" in text
     assert inbox.store.issues() == []
+
+
+@pytest.mark.parametrize("when", [1e30, -1e18, float("nan")])
+def test_pages_show_events_whose_timestamps_no_clock_can_show(inbox, when):
+    """A timestamp out of the platform's range, or NaN, leaves its time blank, never a 500."""
+    event = {
+        "event_id": "a" * 32,
+        "message": "from no time",
+        "timestamp": when,
+        "breadcrumbs": {"values": [{"timestamp": when, "message": "crumb"}]},
+    }
+    log = {"items": [{"timestamp": when, "body": "log from no time"}]}
+    body = envelope(event_item(event), ({"type": "log"}, json.dumps(log).encode()))
+    assert post(inbox, body)[0] == 200
+    status, page = get(inbox, "/")
+    assert (status, "log from no time" in page) == (200, True)
+    status, page = get(inbox, f"/events/{'a' * 32}")
+    assert (status, "crumb" in page) == (200, True)

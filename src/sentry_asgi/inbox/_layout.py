@@ -99,10 +99,13 @@ def href(*parts: str) -> str:
 
 
 def clock(seconds: float | None) -> str:
-    """Show a timestamp as local time, with the full date in a tooltip."""
+    """Show a timestamp as local time, with the full date in a tooltip; nothing if it has none."""
     if seconds is None:
         return ""
-    full = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+    try:
+        full = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+    except (OverflowError, OSError, ValueError):  # NaN, or a year the platform cannot show
+        return ""
     return f'<time title="{full}">{full[11:]}</time>'
 
 
