@@ -102,10 +102,14 @@ def test_hand_compressed_bodies(inbox, encoding, compress):
         (b'{}\n{"type":"event","length":500}\n{"message":"cut"}', "item 0 is truncated"),
         (b'{}\n{"type":"transaction"}\n[]\n', "item 0 (transaction) payload is not a JSON object"),
         (b'{}\n{"type":"log"}\n{"items": 3}\n', "log payload has no list of items"),
+        (
+            b'{}\n{"type":"event"}\n{"tags":' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+            "item 0 (event) payload is nested too deeply",
+        ),
     ],
 )
 def test_malformed_envelopes_get_400_and_store_nothing(inbox, body, reason):
-    """A bad envelope is answered 400 with a one-line reason, and nothing of it is kept."""
+    """A bad envelope, however deeply nested, is answered 400 with a one-line reason; none is kept."""
     status, text = post(inbox, body)
     assert status == 400
     assert text.startswith(reason)

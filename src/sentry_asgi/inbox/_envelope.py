@@ -95,6 +95,9 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError) as exc:
         msg = f"{what} is not valid JSON: {exc}"
         raise EnvelopeError(msg) from None
+    except RecursionError:
+        msg = f"{what} is nested too deeply"
+        raise EnvelopeError(msg) from None
     if not isinstance(value, dict):
         msg = f"{what} is not a JSON object"
         raise EnvelopeError(msg)
