@@ -1,5 +1,6 @@
 import gzip
 import json
+import os
 import threading
 import zlib
 
@@ -58,6 +59,19 @@ def test_sdk_transaction_with_spans(inbox):
     assert txn["duration_ms"] >= 0
     [data] = inbox.store.trace(txn["trace_id"])
     assert [(s["op"], s["description"]) for s in data["spans"]] == [("db", "SELECT 1")]
+
+
+def test_text_from_an_undecodable_file_name_is_stored_and_shown(inbox):
+    """A lone surrogate (os.fsdecode of a non-UTF-8 name) is shown as U+FFFD, not a 500."""
+    name = os.fsdecode(b"report-\xff.csv")
+    with sdk(dsn=inbox.dsn):
+        sentry_sdk.set_tag("file", name)
+        sentry_sdk.capture_message(f"cannot read {name}")
+    [issue] = inbox.store.issues()
+    assert issue.title == "cannot read report-\ufffd.csv"
+    status, page = get(inbox, f"/events/{issue.last_event_id}")
+    assert status == 200
+    assert "report-\ufffd.csv" in page
 
 
 def test_spotlight_stream(inbox):

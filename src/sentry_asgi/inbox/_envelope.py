@@ -7,6 +7,7 @@ read) and lenient about content: unknown item types pass through untouched for t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +93,8 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     """Decode ``raw`` as a JSON object; anything else is an `EnvelopeError` naming ``what``."""
     try:
         value = json.loads(raw)
+        if _SURROGATE_ESCAPE.search(raw):
+            value = _without_lone_surrogates(value)
     except (ValueError, UnicodeDecodeError) as exc:
         msg = f"{what} is not valid JSON: {exc}"
         raise EnvelopeError(msg) from None
@@ -101,4 +104,23 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         msg = f"{what} is not a JSON object"
         raise EnvelopeError(msg)
+    return value
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """Replace lone surrogates with U+FFFD: JSON can escape them, but no UTF-8 text holds them.
+
+    Python strings from undecodable file names (``os.fsdecode``) carry them, and sentry_sdk sends
+    them as they are; SQLite and the pages could not store or show such text.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
     return value
