@@ -314,3 +314,22 @@ def test_pages_show_events_whose_timestamps_no_clock_can_show(inbox, when):
     assert (status, "log from no time" in page) == (200, True)
     status, page = get(inbox, f"/events/{'a' * 32}")
     assert (status, "crumb" in page) == (200, True)
+
+
+@pytest.mark.parametrize("spans", [5, True, {"span_id": "b"}])
+def test_trace_page_shows_a_transaction_whose_spans_are_no_list(inbox, spans):
+    """A transaction whose spans are not a list of objects is shown with its root span alone."""
+    trace_id = "b" * 32
+    txn = {
+        "event_id": "c" * 32,
+        "type": "transaction",
+        "transaction": "GET /odd",
+        "start_timestamp": 1_700_000_000.0,
+        "timestamp": 1_700_000_000.5,
+        "contexts": {"trace": {"trace_id": trace_id, "span_id": "a" * 16}},
+        "spans": spans,
+    }
+    assert post(inbox, envelope(event_item(txn, "transaction")))[0] == 200
+    status, page = get(inbox, f"/traces/{trace_id}")
+    assert status == 200
+    assert page.count('class="span-row"') == 1

@@ -221,7 +221,8 @@ def _waterfall(txn: dict[str, Any]) -> str:
         "start_timestamp": start,
         "timestamp": end,
     }
-    spans = [s for s in txn.get("spans") or [] if isinstance(s, dict)]
+    raw_spans = txn.get("spans")
+    spans = [s for s in raw_spans if isinstance(s, dict)] if isinstance(raw_spans, list) else []
     depth = _depths(root, spans)
     rows = ""
     for span in [root, *sorted(spans, key=lambda s: timestamp(s.get("start_timestamp")) or 0.0)]:
