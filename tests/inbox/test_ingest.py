@@ -74,6 +74,28 @@ def test_text_from_an_undecodable_file_name_is_stored_and_shown(inbox):
     assert "report-\ufffd.csv" in page
 
 
+def test_trace_page_of_a_thousand_nested_spans_listed_children_first(inbox):
+    """Spans nested a thousand deep, each listed before its parent (as they end), all show."""
+    trace_id = "e" * 32
+    chain = [{"span_id": f"{n:016x}", "parent_span_id": f"{n - 1:016x}"} for n in range(1, 1001)]
+    txn = {
+        "event_id": "f" * 32,
+        "type": "transaction",
+        "transaction": "recurse",
+        "start_timestamp": 1_700_000_000.0,
+        "timestamp": 1_700_000_001.0,
+        "contexts": {"trace": {"trace_id": trace_id, "span_id": f"{0:016x}"}},
+        "spans": [
+            {**span, "op": "step", "description": f"depth {n}"} for n, span in enumerate(chain)
+        ][::-1],
+    }
+    assert post(inbox, envelope(event_item(txn, "transaction")))[0] == 200
+    status, page = get(inbox, f"/traces/{trace_id}")
+    assert status == 200
+    assert page.count('class="span-row"') == 1001
+    assert '<td style="padding-left:1200.6em"><code>step</code> depth 999</td>' in page
+
+
 def test_spotlight_stream(inbox):
     """sentry_sdk's spotlight option posts to /stream, and those events are stored too."""
     with sdk(spotlight=f"{inbox.url}/stream"):

@@ -249,21 +249,23 @@ def _waterfall(txn: dict[str, Any]) -> str:
 
 
 def _depths(root: dict[str, Any], spans: list[dict[str, Any]]) -> dict[str, int]:
-    """Nesting depth of each span id under the transaction's root span (which is depth 0)."""
+    """Nesting depth of each span id under the transaction's root span (which is depth 0).
+
+    Walked without recursion: a sender that lists spans as they end puts children before their
+    parents, and a recursive walk of a thousand nested spans would exhaust Python's stack.
+    """
     parents = {str(s.get("span_id")): str(s.get("parent_span_id")) for s in spans}
     depths = {str(root.get("span_id")): 0}
-
-    def depth(span_id: str, seen: int = 0) -> int:
-        if span_id in depths:
-            return depths[span_id]
-        parent = parents.get(span_id)
-        if parent is None or seen > len(parents):  # orphan, or a cycle in bad data
-            return 1
-        depths[span_id] = depth(parent, seen + 1) + 1
-        return depths[span_id]
-
     for span_id in parents:
-        depth(span_id)
+        chain: dict[str, None] = {}  # the ancestors not yet placed, in order
+        node = span_id
+        while node not in depths and node in parents and node not in chain:
+            chain[node] = None
+            node = parents[node]
+        depth = depths.get(node, 1)  # an unknown parent, or a cycle in bad data
+        for link in reversed(chain):
+            depth += 1
+            depths[link] = depth
     return depths
 
 
