@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,23 +48,39 @@ def _parser() -> argparse.ArgumentParser:
         "inbox", help="receive and show events on this machine: no account needed"
     )
     inbox.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    inbox.add_argument("--port", type=int, default=8969, help="port to listen on (8969)")
+    inbox.add_argument("--port", type=_port, default=8969, help="port to listen on (8969)")
     inbox.add_argument("--db", default="sentry-inbox.sqlite3", help="SQLite file, or :memory:")
     inbox.set_defaults(command=_inbox)
 
     run = commands.add_parser("run", help="run an ASGI app under SentryMiddleware")
     run.add_argument("app", help="the app to run, as module:attribute")
     run.add_argument("--host", default="127.0.0.1", help="address for the app (127.0.0.1)")
-    run.add_argument("--port", type=int, default=8000, help="port for the app (8000)")
+    run.add_argument("--port", type=_port, default=8000, help="port for the app (8000)")
     run.add_argument("--reload", action="store_true", help="restart when the code changes")
     run.add_argument("--workers", type=int, default=None, help="worker processes (1)")
     run.add_argument("--app-dir", default=".", help="where to import the app from (.)")
     run.add_argument(
-        "--inbox-port", type=int, default=8969, help="port of the inbox, when SENTRY_DSN is unset"
+        "--inbox-port", type=_port, default=8969, help="port of the inbox, when SENTRY_DSN is unset"
     )
     run.add_argument("--inbox-db", default=":memory:", help="SQLite file of that inbox")
     run.set_defaults(command=_run)
     return parser
+
+
+def _port(text: str) -> int:
+    port = _number(text)
+    if not 0 <= port <= 65535:
+        msg = f"{text!r} is not a port: use 0 to 65535 (0 picks a free one)"
+        raise argparse.ArgumentTypeError(msg)
+    return port
+
+
+def _number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        msg = f"{text!r} is not a whole number"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _inbox(args: argparse.Namespace) -> int:
@@ -70,8 +88,8 @@ def _inbox(args: argparse.Namespace) -> int:
 
     try:
         server = InboxServer(args.host, args.port, args.db)
-    except OSError as exc:
-        print(f"sentry-asgi inbox: cannot listen on {args.host}:{args.port}: {exc.strerror}")  # noqa: T201
+    except (OSError, sqlite3.Error) as exc:
+        print(f"sentry-asgi inbox: {_why_not(exc, args.host, args.port, args.db)}")  # noqa: T201
         return 1
     print(server.banner(), flush=True)  # noqa: T201
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl+C after shutdown
@@ -82,10 +100,22 @@ def _inbox(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import uvicorn  # noqa: PLC0415 - needs the extra
 
+    try:
+        _traces_sample_rate()
+    except ValueError as exc:
+        print(f"sentry-asgi run: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    try:
+        inbox = (
+            None if os.environ.get("SENTRY_DSN") else _start_inbox(args.inbox_port, args.inbox_db)
+        )
+    except (OSError, sqlite3.Error) as exc:
+        why = _why_not(exc, "127.0.0.1", args.inbox_port, args.inbox_db)
+        print(f"sentry-asgi run: the inbox {why}", file=sys.stderr)  # noqa: T201
+        return 1
     os.environ[_APP_VARIABLE] = args.app
     app_dir = str(Path(args.app_dir).resolve())
     sys.path.insert(0, app_dir)  # worker and reload processes are spawned with this sys.path
-    inbox = None if os.environ.get("SENTRY_DSN") else _start_inbox(args.inbox_port, args.inbox_db)
     try:
         uvicorn.run(
             "sentry_asgi._cli:load_app",
@@ -124,6 +154,28 @@ def _start_inbox(port: int, db: str) -> InboxServer:
     return inbox
 
 
+def _why_not(exc: OSError | sqlite3.Error, host: str, port: int, db: str) -> str:
+    """Say in one line why an inbox could not start."""
+    if isinstance(exc, sqlite3.Error):
+        return f"cannot open the database {db}: {exc}"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
+def _traces_sample_rate() -> float | None:
+    """Read SENTRY_TRACES_SAMPLE_RATE (unset: None), or raise a ValueError saying what is wrong."""
+    text = os.environ.get("SENTRY_TRACES_SAMPLE_RATE")
+    if not text:
+        return None
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = -1.0
+    if not 0 <= rate <= 1:
+        msg = f"SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1, not {text!r}"
+        raise ValueError(msg)
+    return rate
+
+
 def load_app() -> Any:
     """Import the app named by `run`, initialise sentry_sdk from the environment, and wrap it.
 
@@ -132,15 +184,19 @@ def load_app() -> Any:
     import sentry_sdk  # noqa: PLC0415
     from sentry_sdk.integrations.fastapi import FastApiIntegration  # noqa: PLC0415
     from sentry_sdk.integrations.starlette import StarletteIntegration  # noqa: PLC0415
-    from uvicorn.importer import import_from_string  # noqa: PLC0415
+    from uvicorn.importer import ImportFromStringError, import_from_string  # noqa: PLC0415
 
     from sentry_asgi import SentryMiddleware  # noqa: PLC0415
 
-    app = import_from_string(os.environ[_APP_VARIABLE])
-    rate = os.environ.get("SENTRY_TRACES_SAMPLE_RATE")
+    try:
+        app = import_from_string(os.environ[_APP_VARIABLE])
+    except ImportFromStringError as exc:
+        # said as uvicorn says it of an app it imports itself: a factory's error is a traceback
+        logging.getLogger("uvicorn.error").error("Error loading ASGI app. %s", exc)  # noqa: TRY400
+        sys.exit(1)
     # SENTRY_DSN, SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by sentry_sdk itself
     sentry_sdk.init(
-        traces_sample_rate=float(rate) if rate else None,
+        traces_sample_rate=_traces_sample_rate(),
         # the middleware does their work: no monkeypatching of the framework on top of it
         disabled_integrations=[StarletteIntegration(), FastApiIntegration()],
     )

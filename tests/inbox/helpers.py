@@ -147,6 +147,11 @@ class Process:
             self.proc.stdout.close()
 
 
+def without_sentry_env() -> dict[str, str]:
+    """This process's environment without any SENTRY_ variable, for commands run from a test."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")}
+
+
 def free_port() -> int:
     """Return a port that was free a moment ago, for servers that cannot report theirs."""
     with socket.socket() as sock:

@@ -6,7 +6,7 @@ import urllib.request
 import pytest
 import sentry_sdk
 
-from .helpers import COMMAND, Process, sdk
+from .helpers import COMMAND, Process, sdk, without_sentry_env
 
 
 def test_without_the_extra_main_prints_the_install_line():
@@ -71,3 +71,58 @@ def test_inbox_command_reports_a_busy_port(tmp_path):
         assert result.stdout.startswith(f"sentry-asgi inbox: cannot listen on 127.0.0.1:{port}: ")
     finally:
         first.stop()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("args", "env", "status", "message"),
+    [
+        (["inbox", "--port", "70000"], {}, 2, "argument --port: '70000' is not a port"),
+        (
+            ["run", "app:app", "--inbox-port", "-1"],
+            {},
+            2,
+            "argument --inbox-port: '-1' is not a port",
+        ),
+        (
+            ["inbox", "--port", "0", "--db", "{missing}/inbox.sqlite3"],
+            {},
+            1,
+            "sentry-asgi inbox: cannot open the database {missing}/inbox.sqlite3: unable to open",
+        ),
+        (
+            ["run", "app:app", "--inbox-port", "0", "--inbox-db", "{missing}/inbox.sqlite3"],
+            {},
+            1,
+            "sentry-asgi run: the inbox cannot open the database {missing}/inbox.sqlite3: ",
+        ),
+        (
+            ["run", "app:app"],
+            {"SENTRY_TRACES_SAMPLE_RATE": "often"},
+            1,
+            "sentry-asgi run: SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1, not 'often'",
+        ),
+        (
+            ["run", "no_such_module:app", "--port", "0", "--inbox-port", "0"],
+            {},
+            1,
+            'Error loading ASGI app. Could not import module "no_such_module".',
+        ),
+    ],
+)
+def test_bad_arguments_are_one_clear_line(tmp_path, args, env, status, message):
+    """A bad port, database, sample rate or app is said in one line, with no traceback."""
+    missing = str(tmp_path / "missing")
+    result = subprocess.run(
+        [*COMMAND, *(arg.format(missing=missing) for arg in args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+        env={**without_sentry_env(), **env},
+        cwd=tmp_path,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == status
+    assert message.format(missing=missing) in output
+    assert "Traceback" not in output

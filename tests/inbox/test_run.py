@@ -1,11 +1,10 @@
-import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .helpers import Process, free_port, wait_for
+from .helpers import Process, free_port, wait_for, without_sentry_env
 
 pytestmark = pytest.mark.e2e
 
@@ -26,10 +25,6 @@ def answered(url: str) -> int | None:
         return fetch(url)
     except urllib.error.URLError:
         return None
-
-
-def without_sentry_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("SENTRY_")}
 
 
 def run_demo(*args: str, env: dict[str, str]) -> tuple[Process, str]:
