@@ -95,11 +95,27 @@ def test_compressed_bomb_stops_at_the_limit(encoding, compress):
         decode(bomb, encoding, 1_000_000)
 
 
+def test_every_gzip_member_is_decoded():
+    """A gzip body of several members (RFC 1952) decodes to all of them, not the first alone."""
+    header, item = (
+        b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}\n',
+        b'{"type":"event"}\n' + EVENT,
+    )
+    assert decode(gzip.compress(header) + gzip.compress(item), "gzip", 10_000) == header + item
+
+
+def test_gzip_members_share_one_limit():
+    """Many members that each fit under the limit are refused once together they pass it."""
+    with pytest.raises(TooLargeError):
+        decode(gzip.compress(b"\0" * 600_000) * 2, "gzip", 1_000_000)
+
+
 @pytest.mark.parametrize(
     ("encoding", "body", "reason"),
     [
         ("gzip", b"plain text", "body is not valid gzip"),
         ("gzip", gzip.compress(EVENT)[:-12], "compressed body is truncated"),
+        ("gzip", gzip.compress(EVENT) + b"junk", "body is not valid gzip"),
         ("br", b"\xff" * 16, "body is not valid brotli"),
         ("br", brotli.compress(EVENT * 50)[:-3], "compressed body is truncated"),
         ("deflate", b"plain text", "body is not valid deflate"),

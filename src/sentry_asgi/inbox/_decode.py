@@ -35,15 +35,25 @@ def decode(body: bytes, encoding: str, limit: int) -> bytes:
 
 
 def _zlib(body: bytes, limit: int, wbits: int) -> bytes:
-    """Inflate with a cap: ask for at most ``limit + 1`` bytes, which is enough to know."""
-    inflater = zlib.decompressobj(wbits)
-    out = inflater.decompress(body, limit + 1)
-    if len(out) > limit:
-        raise TooLargeError(limit)
-    if not inflater.eof:
-        msg = "compressed body is truncated"
-        raise BadEncodingError(msg)
-    return out
+    """Inflate each stream in turn (a gzip body may hold several members) with a cap on the total.
+
+    Each stream is asked for no more than what is left under the cap, plus one byte to know.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        chunk = inflater.decompress(body, limit + 1 - size)
+        size += len(chunk)
+        if size > limit:
+            raise TooLargeError(limit)
+        if not inflater.eof:
+            msg = "compressed body is truncated"
+            raise BadEncodingError(msg)
+        chunks.append(chunk)
+        body = inflater.unused_data
+        if not body:
+            return b"".join(chunks)
 
 
 def _gzip(body: bytes, limit: int) -> bytes:
