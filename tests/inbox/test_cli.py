@@ -1,10 +1,14 @@
 import re
+import socket
+import sqlite3
 import subprocess
 import sys
 import urllib.request
 
 import pytest
 import sentry_sdk
+
+from sentry_asgi.inbox._server import InboxServer
 
 from .helpers import COMMAND, Process, sdk, without_sentry_env
 
@@ -126,3 +130,14 @@ def test_bad_arguments_are_one_clear_line(tmp_path, args, env, status, message):
     assert result.returncode == status
     assert message.format(missing=missing) in output
     assert "Traceback" not in output
+
+
+def test_an_inbox_whose_database_cannot_open_leaves_no_socket_listening(tmp_path):
+    """An inbox that fails on its database closes the socket it bound: the port is free again."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(sqlite3.OperationalError):
+        InboxServer("127.0.0.1", port, str(tmp_path / "missing" / "inbox.sqlite3"))
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))  # would fail with EADDRINUSE while the inbox's socket lives

@@ -36,7 +36,11 @@ class InboxServer:
         bound_host, self.port = self.sock.getsockname()[:2]
         self.host = f"[{bound_host}]" if ":" in bound_host else bound_host
         self.url = f"http://{self.host}:{self.port}"
-        self.store = Store(db)
+        try:
+            self.store = Store(db)
+        except BaseException:
+            self.sock.close()  # no listening socket left behind by an inbox that cannot start
+            raise
         loopback = _is_loopback(host)
         self.app = InboxApp(
             self.store,
