@@ -297,6 +297,9 @@ def test_unknown_paths_and_methods(inbox):
     assert get(inbox, "/events/unknown")[0] == 404
     assert get(inbox, "/traces/unknown")[0] == 404
     assert get(inbox, "/attachments/99")[0] == 404
+    assert get(inbox, "/attachments/%C2%B2")[0] == 404  # a superscript two: a digit, not a number
+    assert get(inbox, "/attachments/" + "9" * 30)[0] == 404  # no row id is this long
+    assert get(inbox, "/attachments/" + "9" * 5000)[0] == 404  # nor this, which int() refuses
     assert get(inbox, "/api/1/envelope/") == (405, "send envelopes with POST")
     assert post(inbox, b"", path="/")[0] == 405
 

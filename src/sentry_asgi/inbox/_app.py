@@ -101,8 +101,11 @@ class InboxApp:
 
     async def _page(self, kind: str, key: str) -> tuple[int, str, bytes]:
         if kind == "attachments":
+            number = _row_number(key)
             found = (
-                await asyncio.to_thread(self.store.attachment, int(key)) if key.isdigit() else None
+                await asyncio.to_thread(self.store.attachment, number)
+                if number is not None
+                else None
             )
             if found is None:
                 raise _Refused(404, "no such attachment")
@@ -131,7 +134,7 @@ class InboxApp:
     async def _ingest(self, receive: Receive, headers: dict[str, str]) -> tuple[int, str, bytes]:
         limit = self.max_envelope_size
         declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
+        if declared.isdecimal() and (len(declared) > _ROW_NUMBER_DIGITS or int(declared) > limit):
             raise _Refused(413, f"envelope larger than {limit} bytes")
         body = await _read_body(receive, limit)
         try:
@@ -226,3 +229,14 @@ def _hostname(headers: dict[str, str]) -> str:
     if host.startswith("["):
         return host[: host.find("]") + 1]
     return host.rsplit(":", 1)[0]
+
+
+# SQLite's row ids are 64-bit: 18 digits always fit, and int() of text this short never refuses.
+_ROW_NUMBER_DIGITS = 18
+
+
+def _row_number(text: str) -> int | None:
+    """The number a path names, if it can be a row id (``"²"`` is a digit, but no number)."""
+    if text.isdecimal() and len(text) <= _ROW_NUMBER_DIGITS:
+        return int(text)
+    return None
