@@ -5,10 +5,14 @@ from __future__ import annotations
 import httpx
 import pytest
 import sentry_sdk
-from fastapi import APIRouter, Depends, FastAPI
+from conftest import call
+from fastapi import APIRouter, Depends, FastAPI, Query, WebSocket
+from frameworks.apps.starlette_app import UserFromHeader
+from frameworks.helpers import frame_functions, websocket_scope
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 
 from sentry_asgi import SentryMiddleware
 
@@ -214,3 +218,193 @@ async def test_plain_response_passes_through(sentry_init):
 
     response = await get(SentryMiddleware(Starlette(routes=[Route("/", hello)])), "/")
     assert (response.status_code, response.text, response.headers["x-app"]) == (200, "hello", "1")
+
+
+class OrderMissingError(Exception):
+    """A domain error the app's exception handler answers."""
+
+
+async def order(request):
+    raise OrderMissingError(request.path_params["order_id"])
+
+
+def answering(status: int):
+    """An exception handler answering OrderMissingError with ``status``."""
+
+    async def handler(request, exc):
+        return PlainTextResponse(f"order {exc} not found", status_code=status)
+
+    return handler
+
+
+def wrapped(app: Starlette, form: str):
+    """The app with SentryMiddleware installed: around it, or added above the app's own middleware."""
+    if form == "wrap":
+        return SentryMiddleware(app)
+    if form == "add_middleware_above_the_apps":
+        app.add_middleware(UserFromHeader)
+    app.add_middleware(SentryMiddleware)
+    return app
+
+
+FORMS = pytest.mark.parametrize("form", ["wrap", "add_middleware", "add_middleware_above_the_apps"])
+DEFAULTS = pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"auto_enabling_integrations": False}, id="bare"),
+        pytest.param({}, id="defaults"),
+    ],
+)
+
+
+@FORMS
+@DEFAULTS
+async def test_exception_a_handler_answers_500_is_reported_once(sentry_init, form, options):
+    """An exception a class handler answers 500 is one event: itself, its view's frame, the request."""
+    transport = sentry_init(**options)
+    app = Starlette(
+        routes=[Route("/orders/{order_id}", order)],
+        exception_handlers={OrderMissingError: answering(500)},
+    )
+    response = await get(wrapped(app, form), "/orders/3")
+    assert (response.status_code, response.text) == (500, "order 3 not found")
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert (value["type"], value["value"]) == ("OrderMissingError", "3")
+    assert value["mechanism"] == {"type": "starlette", "handled": False}
+    assert "order" in frame_functions(event)
+    assert event["request"]["url"] == "http://testserver/orders/3"
+
+
+@FORMS
+async def test_exception_a_handler_answers_404_is_not_reported(sentry_init, form):
+    """A domain error a class handler turns into a 404 is no error: nothing is sent."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = Starlette(
+        routes=[Route("/orders/{order_id}", order)],
+        exception_handlers={OrderMissingError: answering(404)},
+    )
+    assert (await get(wrapped(app, form), "/orders/3")).status_code == 404
+    assert transport.events == []
+
+
+async def test_an_unwrapped_call_of_the_app_reports_nothing(sentry_init):
+    """The app's wrapped handler reports nothing for a request no SentryMiddleware handles."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = Starlette(
+        routes=[Route("/orders/{order_id}", order)],
+        exception_handlers={OrderMissingError: answering(500)},
+    )
+    SentryMiddleware(app)
+    assert (await get(app, "/orders/3")).status_code == 500
+    assert transport.events == []
+
+
+@FORMS
+async def test_a_handler_that_raises_is_reported_once_with_the_exception_it_handled(
+    sentry_init, form
+):
+    """A class handler that fails is one event: its own exception, chained to the one it handled."""
+    transport = sentry_init(auto_enabling_integrations=False)
+
+    async def broken(request, exc):
+        raise RuntimeError("handler broke")
+
+    app = Starlette(
+        routes=[Route("/orders/{order_id}", order)],
+        exception_handlers={OrderMissingError: broken},
+    )
+    assert (await get(wrapped(app, form), "/orders/3")).status_code == 500
+    (event,) = transport.events
+    assert [v["type"] for v in event["exception"]["values"]] == [
+        "OrderMissingError",
+        "RuntimeError",
+    ]
+
+
+@DEFAULTS
+async def test_http_exception_and_catch_all_handlers_are_not_reported_twice(sentry_init, options):
+    """An HTTPException a handler answers 503 and an exception the Exception handler answers: one event each."""
+    transport = sentry_init(**options)
+
+    async def unavailable(request):
+        raise HTTPException(503)
+
+    async def as_is(request, exc):
+        return PlainTextResponse("down", status_code=exc.status_code)
+
+    async def everything(request, exc):
+        return PlainTextResponse("sorry", status_code=500)
+
+    app = Starlette(
+        routes=[Route("/down", unavailable), Route("/orders/{order_id}", order)],
+        exception_handlers={HTTPException: as_is, Exception: everything},
+    )
+    app = SentryMiddleware(app)
+    assert (await get(app, "/down")).status_code == 503
+    assert (await get(app, "/orders/3")).status_code == 500
+    assert len(transport.events) == 2
+    assert transport.events[1]["exception"]["values"][-1]["type"] == "OrderMissingError"
+
+
+async def test_fastapi_handler_registered_after_wrapping_is_reported(sentry_init):
+    """A sync @app.exception_handler added after the app was wrapped reports what it answers 503."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    api = FastAPI()
+    app = SentryMiddleware(api, transaction_style="url")
+
+    @api.get("/orders/{order_id}")
+    async def read(order_id: int):
+        raise OrderMissingError(order_id)
+
+    @api.exception_handler(OrderMissingError)
+    def unavailable(request, exc):
+        return PlainTextResponse("try later", status_code=503)
+
+    assert (await get(app, "/orders/3")).status_code == 503
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["type"] == "OrderMissingError"
+    assert event["transaction"] == "/orders/{order_id}"
+
+
+async def test_websocket_handlers_report_a_close_and_not_a_denial_below_500(sentry_init):
+    """A class handler closing a websocket reports the exception; one denying it with a 403 does not."""
+    transport = sentry_init(auto_enabling_integrations=False)
+
+    async def accepted(websocket):
+        await websocket.accept()
+        raise OrderMissingError("accepted")
+
+    async def refused(websocket):
+        raise PermissionError("refused")
+
+    async def close(websocket, exc):
+        await websocket.close(code=1011)
+
+    app = Starlette(
+        routes=[WebSocketRoute("/accepted", accepted), WebSocketRoute("/refused", refused)],
+        exception_handlers={OrderMissingError: close, PermissionError: answering(403)},
+    )
+    app = SentryMiddleware(app)
+    for path in ("/accepted", "/refused"):
+        scope = websocket_scope(path)
+        scope["extensions"] = {"websocket.http.response": {}}
+        await call(app, scope, [{"type": "websocket.connect"}])
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "accepted"
+
+
+async def test_fastapi_websocket_validation_close_is_not_reported(sentry_init):
+    """FastAPI closing a websocket with 1008 for a missing parameter reports nothing."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    api = FastAPI()
+
+    @api.websocket("/live")
+    async def live(websocket: WebSocket, since: int = Query()):
+        await websocket.accept()
+
+    conversation = await call(
+        SentryMiddleware(api), websocket_scope("/live"), [{"type": "websocket.connect"}]
+    )
+    assert conversation.sent[-1]["code"] == 1008
+    assert transport.events == []

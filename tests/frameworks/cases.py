@@ -66,8 +66,10 @@ class Framework:
         object.__setattr__(self, "hook_tag", self.hook_tag or f"{self.name}-middleware")
 
 
-# Starlette and FastAPI (built on it) alike: errors leave the app and reach the ASGI middleware,
-# with no framework hook and no /broken view; websocket handler errors propagate too.
+# Starlette and FastAPI (built on it) alike: errors leave the app and reach the ASGI middleware
+# (the framework hook serves only exceptions the app's own handlers answer, which these apps have
+# none of: tests/test_frameworks_starlette.py), and no /broken view; websocket handler errors
+# propagate too.
 _STARLETTE_BASED: dict[str, Any] = {
     "mechanism": "asgi",
     "broken": False,

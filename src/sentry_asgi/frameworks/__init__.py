@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,9 +24,13 @@ _ADAPTERS = {
     "blacksheep": "_blacksheep",
     "django": "_django",
     "falcon": "_falcon",
+    "fastapi": "_starlette",
     "litestar": "_litestar",
     "quart": "_quart",
+    "starlette": "_starlette",
 }
+# How far down a stack of middleware the frameworks' own parts are looked for.
+MIDDLEWARE_DEPTH = 32
 
 
 class Match(NamedTuple):
@@ -47,11 +51,39 @@ class Framework:
 
 
 def detect(app: object) -> Framework | None:
-    """Recognise the app's framework by its class's package; install its hooks once."""
+    """Recognise the app's framework by its class's package; install its hooks once.
+
+    None also for a framework whose hooks need no help naming requests (Starlette's).
+    """
+    adapter = _adapter(app)
+    if adapter is None:
+        app = _starlette_middleware_below(app)
+        if app is None:
+            return None
+        adapter = _ADAPTERS["starlette"]
+    module = importlib.import_module(f"{__name__}.{adapter}")
+    framework: Framework | None = module.install(app)
+    return framework
+
+
+def _adapter(app: object) -> str | None:
     for cls in type(app).__mro__:
         adapter = _ADAPTERS.get(cls.__module__.partition(".")[0])
         if adapter is not None:
-            module = importlib.import_module(f"{__name__}.{adapter}")
-            framework: Framework = module.install(app)
-            return framework
+            return adapter
+    return None
+
+
+def _starlette_middleware_below(app: object) -> object | None:
+    """Starlette's own middleware below the app's, in a stack ``add_middleware`` built.
+
+    There, the middleware wraps the app's other middleware, each keeping the next as ``app``;
+    Starlette's ``ExceptionMiddleware``, holding the app's exception handlers, is at the bottom.
+    """
+    for _ in range(MIDDLEWARE_DEPTH):
+        app = cast("object", getattr(app, "app", None))
+        if app is None:
+            return None
+        if _adapter(app) == _ADAPTERS["starlette"]:
+            return app
     return None

@@ -1,0 +1,132 @@
+"""Starlette and FastAPI: a handler the app registers for an exception class answers it itself.
+
+An exception no handler claims leaves the app and reaches the middleware, and Starlette puts the
+matched route and endpoint in the scope: nothing to hook there. One that a handler registered
+for its class answers (``exception_handlers={ValueError: ...}``, ``@app.exception_handler``)
+becomes a response inside the app's ``ExceptionMiddleware``. Each such handler is wrapped once,
+to report the exception when its answer is a 5xx or none (a handler that closes a websocket
+itself answers with none). It reports as soon as the handler returns: Starlette then clears the
+exception's traceback. Not wrapped: ``HTTPException`` and ``WebSocketException`` handlers (their
+exceptions are responses), FastAPI's validation handlers (the client's errors), and the
+``500``/``Exception`` handler, which runs in ``ServerErrorMiddleware`` and re-raises.
+
+The handlers live in the ``ExceptionMiddleware`` that the app builds with its middleware stack,
+on its first request: a wrapped app gets its stack-building wrapped, and ``add_middleware``
+finds that middleware below itself, through each middleware's ``app``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from starlette._utils import is_async_callable
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException, WebSocketException
+from starlette.middleware.exceptions import ExceptionMiddleware
+
+from sentry_asgi._guard import contained
+from sentry_asgi.frameworks import MIDDLEWARE_DEPTH
+from sentry_asgi.frameworks._report import report
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, MutableMapping
+
+    Handler = Callable[..., Any]
+
+MECHANISM = "starlette"
+
+# Exceptions that are the client's, answered by FastAPI's own handlers (422, websocket 1008).
+_CLIENT_ERRORS = frozenset(
+    {
+        ("fastapi.exceptions", "RequestValidationError"),
+        ("fastapi.exceptions", "WebSocketRequestValidationError"),
+    }
+)
+
+# The handlers made here, so that wrapping an app twice wraps its handlers once.
+_OURS: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
+
+
+def _answers_a_failure(response: object) -> bool:
+    """Tell whether a handler's answer is a failure: a 5xx, or no response at all."""
+    if response is None:  # HTTP: the server answers 500; websocket: the handler closed it
+        return True
+    status = getattr(response, "status_code", None)
+    return isinstance(status, int) and status >= 500
+
+
+def _reporting(handler: Handler) -> Handler:
+    """The handler, reporting the exception it answers with a failure.
+
+    Async exactly when the handler is, since Starlette runs a sync one in its thread pool.
+    """
+    if is_async_callable(handler):
+
+        async def report_if_failed(conn: Any, exc: Exception) -> Any:
+            response = await handler(conn, exc)
+            if _answers_a_failure(response):
+                report(exc, MECHANISM)
+            return response
+
+        wrapped: Handler = report_if_failed
+    else:
+
+        def report_if_failed_in_thread(conn: Any, exc: Exception) -> Any:
+            response = handler(conn, exc)
+            if _answers_a_failure(response):
+                report(exc, MECHANISM)
+            return response
+
+        wrapped = report_if_failed_in_thread
+    _OURS.add(wrapped)
+    return wrapped
+
+
+def _is_the_apps_error(key: object) -> bool:
+    """Tell whether a handler's key is an exception class whose answer may be the app's failure."""
+    if not isinstance(key, type) or issubclass(key, (HTTPException, WebSocketException)):
+        return False  # a status code (HTTPExceptions only), or a response as an exception
+    return not any((cls.__module__, cls.__qualname__) in _CLIENT_ERRORS for cls in key.__mro__)
+
+
+def _wrap_handlers(handlers: MutableMapping[Any, Handler]) -> None:
+    for key, handler in handlers.items():
+        if _is_the_apps_error(key) and handler not in _OURS:
+            handlers[key] = _reporting(handler)
+
+
+def _wrap_handlers_below(app: object) -> None:
+    """Wrap the handlers of the ExceptionMiddleware found by following the middleware down."""
+    for _ in range(MIDDLEWARE_DEPTH):
+        if isinstance(app, ExceptionMiddleware):
+            _wrap_handlers(app._exception_handlers)  # noqa: SLF001 - where Starlette keeps them
+            return
+        app = getattr(app, "app", None)
+        if app is None:
+            return
+
+
+class _WrapHandlersOnBuild:
+    """The app's ``build_middleware_stack``, wrapping the handlers of the stack it builds."""
+
+    __slots__ = ("build",)
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self.build = build
+
+    def __call__(self) -> Any:
+        stack = self.build()
+        with contained():
+            _wrap_handlers_below(stack)
+        return stack
+
+
+def install(app: object) -> None:
+    """Wrap the app's exception handlers, once; names need nothing (routes are in the scope)."""
+    if not isinstance(app, Starlette):  # a middleware of the stack: add_middleware
+        _wrap_handlers_below(app)
+    elif app.middleware_stack is not None:  # the app has served already
+        _wrap_handlers_below(app.middleware_stack)
+    elif not isinstance(app.build_middleware_stack, _WrapHandlersOnBuild):
+        app.build_middleware_stack = _WrapHandlersOnBuild(app.build_middleware_stack)  # type: ignore[method-assign]
