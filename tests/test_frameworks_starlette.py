@@ -33,6 +33,24 @@ async def get(app, path: str) -> httpx.Response:
         return await client.get(path)
 
 
+@pytest.mark.parametrize("wrap", ["wrapped", "add_middleware"])
+async def test_sentry_sdks_integrations_name_requests_by_their_own_style(sentry_init, wrap):
+    """With sentry_sdk's Starlette integration on, its "url" style names the request, as a framework's name would."""
+    transport = sentry_init(traces_sample_rate=1.0)  # default integrations: Starlette's is on
+    app = starlette_app()
+    if wrap == "wrapped":
+        app = SentryMiddleware(app)
+    else:
+        app.add_middleware(SentryMiddleware)  # sentry_sdk's middleware then runs around ours
+    assert (await get(app, "/items/42")).status_code == 500
+    sentry_sdk.flush()
+    (event,) = transport.items("event")
+    (transaction,) = transport.items("transaction")
+    for payload in (event, transaction):
+        assert payload["transaction"] == "/items/{item_id}"
+        assert payload["transaction_info"] == {"source": "route"}
+
+
 async def test_endpoint_style_names_the_view(sentry_init):
     """The default style names the view function as module.qualname, source component."""
     transport = sentry_init(auto_enabling_integrations=False)
