@@ -56,6 +56,7 @@ class Framework:
     broken: bool = True  # has /broken, a view that answers a bare 503
     hooked: bool = True  # reports through a framework hook, which must ignore unwrapped apps
     one_body_message: bool = False  # reads exactly content-length bytes, never the closing message
+    refuses_methods: bool = True  # answers DELETE /items/42 (a GET route) with a 405
     # With default integrations on, sentry_sdk's own integration for the framework names the
     # transaction first (otherwise the middleware names it, after the route).
     sdk_names_first: bool = False
@@ -123,6 +124,7 @@ FRAMEWORKS = (
         route="/items/<int:item_id>",
         view="frameworks.apps.django_app.item",
         sdk_names_first=True,
+        refuses_methods=False,  # its URLconf routes every method to the view
     ),
     Framework(
         name="falcon",
@@ -141,6 +143,7 @@ FRAMEWORKS = (
         app=blacksheep_app,
         route="/items/{item_id}",
         view="frameworks.apps.blacksheep_app.blacksheep_app.<locals>.item",
+        refuses_methods=False,  # its router answers a method no route has with a 404
         websockets=Websockets(
             frame="socket",
             init={"traces_sample_rate": 1.0},

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.anyio
 
 BROKEN = [f for f in FRAMEWORKS if f.broken]
 HOOKED = [f for f in FRAMEWORKS if f.hooked]
+REFUSING = [f for f in FRAMEWORKS if f.refuses_methods]
 
 
 def named(items: list[dict]) -> list[tuple[str, str]]:
@@ -110,6 +111,18 @@ async def test_unrouted_request_keeps_the_raw_path(framework: Framework, sentry_
     assert (await http(app, "/nowhere")).status_code == 404
     assert named(transport.transactions) == [("/nowhere", "url")]
     assert transport.events == []
+
+
+@pytest.mark.parametrize("framework", each("route names", REFUSING))
+async def test_method_the_route_lacks_is_named_after_the_route(
+    framework: Framework, sentry_init, http
+):
+    """A 405 (the path matched a route, the method did not) is named after the route template, source route."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = SentryMiddleware(framework.app(), transaction_style="url")
+    assert (await http(app, "/items/42", method="DELETE")).status_code == 405
+    assert (await http(app, "/items/43", method="DELETE")).status_code == 405
+    assert named(transport.transactions) == [(framework.route, "route")] * 2
 
 
 @pytest.mark.parametrize("framework", each("user"))

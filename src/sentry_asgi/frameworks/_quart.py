@@ -7,7 +7,7 @@ app claims: an exception an ``errorhandler`` answers goes through the app's
 the exception when its handler answers with a 5xx (``HTTPException``s are responses, never
 reported here: a 5xx one is the failed-status event's). The matched rule lives on Quart's
 request object, not in the scope, so the app's URL map matches the request again, only when a
-name is needed.
+name is needed; a method the matched rule does not allow (405) is named after that rule.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from quart.signals import got_request_exception, got_websocket_exception
 from werkzeug.datastructures import Headers
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from sentry_asgi._asgi import scope_headers
 from sentry_asgi._guard import contained
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from quart import Quart
+    from werkzeug.routing import MapAdapter, Rule
 
     from sentry_asgi._asgi import Scope
 
@@ -101,11 +102,33 @@ def _match(app: Quart, scope: Scope) -> Match | None:
         default_method=str(scope.get("method") or "GET"),
         path_info=path,
     )
+    websocket = scope.get("type") == "websocket"
     try:
-        rule, _ = adapter.match(return_rule=True, websocket=scope.get("type") == "websocket")
-    except HTTPException:  # not found, wrong method, or a redirect: no route to name
+        rule, _ = adapter.match(return_rule=True, websocket=websocket)
+    except MethodNotAllowed as refused:
+        refusing = _refusing_rule(adapter, refused, websocket=websocket)
+        return Match(root.rstrip("/") + refusing.rule, None) if refusing is not None else None
+    except HTTPException:  # not found, or a redirect: no route to name
         return None
     return Match(root.rstrip("/") + rule.rule, app.view_functions.get(str(rule.endpoint)))
+
+
+def _refusing_rule(
+    adapter: MapAdapter, refused: MethodNotAllowed, *, websocket: bool
+) -> Rule | None:
+    """The rule whose path the request matched, for a method it allows: the 405's route.
+
+    No view answered, so the request is named after the rule alone. The allowed methods come
+    as a set: the first in order, so that every process picks the same rule.
+    """
+    if not refused.valid_methods:
+        return None
+    method = min(refused.valid_methods)
+    try:
+        rule, _ = adapter.match(method=method, return_rule=True, websocket=websocket)
+    except HTTPException:
+        return None
+    return rule
 
 
 def install(app: Quart) -> Framework:
