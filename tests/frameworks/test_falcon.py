@@ -33,3 +33,31 @@ async def test_a_method_the_resource_lacks_is_named_after_its_route(sentry_init,
     (transaction,) = transport.transactions
     assert transaction["transaction"] == "/items/{item_id:int}"
     assert transaction["transaction_info"] == {"source": "route"}
+
+
+async def proxy(req, resp, **params):
+    """A sink: answers every path under its prefix."""
+    resp.status = 502
+
+
+@pytest.mark.parametrize(
+    ("style", "name", "source"),
+    [
+        ("url", "/proxy/(?P<rest>.+)", "route"),
+        ("endpoint", f"{__name__}.proxy", "component"),
+    ],
+)
+async def test_sink_is_named_after_its_prefix(style, name, source, sentry_init, http):
+    """Paths a sink drains are named after its prefix pattern (or the sink), events and transactions alike."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = falcon_app()
+    app.add_sink(proxy, r"/proxy/(?P<rest>.+)")
+    wrapped = SentryMiddleware(app, transaction_style=style)
+    assert (await http(wrapped, "/proxy/a/1")).status_code == 502
+    assert (await http(wrapped, "/proxy/b/2")).status_code == 502
+    assert (await http(wrapped, "/nowhere")).status_code == 404
+    names = [(t["transaction"], t["transaction_info"]["source"]) for t in transport.transactions]
+    assert names == [(name, source), (name, source), ("/nowhere", "url")]
+    assert [e["message"] for e in transport.events] == [
+        "502 Bad Gateway: GET /proxy/(?P<rest>.+)"
+    ] * 2

@@ -5,7 +5,8 @@ unhandled errors) that reports and then hands over to the handler it replaces, s
 response, the log line and any handler the app registered earlier are unchanged; the report
 comes before Falcon's log record, which sentry_sdk's DedupeIntegration then drops. Falcon keeps
 the matched route on its request object only, so the app's router finds it again when a name
-is needed (through ``_router``: Falcon has no public accessor for the app's router).
+is needed (through ``_router``: Falcon has no public accessor for the app's router), and so do
+its sinks (``_sink_and_static_routes``, likewise).
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ class _ReportThenHandle:
 
 def _match(app: App[Any, Any], scope: Scope) -> Match | None:
     router = getattr(app, "_router", None)
-    found = router.find(str(scope.get("path") or "/")) if router is not None else None
+    path = str(scope.get("path") or "/")
+    found = router.find(path) if router is not None else None
     if not found:
-        return None
+        return _sink(app, path)
     _, methods, _, template = found
     method = "WEBSOCKET" if scope.get("type") == "websocket" else str(scope.get("method"))
     responder = methods.get(method.upper())
@@ -57,6 +59,18 @@ def _match(app: App[Any, Any], scope: Scope) -> Match | None:
         # every resource, so no view to name the request after; the route template names it.
         responder = None
     return Match(template, responder)
+
+
+def _sink(app: App[Any, Any], path: str) -> Match | None:
+    """The sink Falcon drains a path no route matched to, named after its prefix pattern.
+
+    Falcon tries sinks and static routes in its own order, first match wins: a static route
+    serving the path names nothing.
+    """
+    for matcher, target, is_sink in getattr(app, "_sink_and_static_routes", ()):
+        if matcher.match(path):
+            return Match(matcher.pattern, target) if is_sink else None
+    return None
 
 
 def install(app: App[Any, Any]) -> Framework:
