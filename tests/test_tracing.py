@@ -132,6 +132,41 @@ async def test_name_the_app_set_survives_on_the_transaction_and_its_error(
         assert trace["source"] == event["transaction_info"]["source"] == source
 
 
+def name_on_isolation_scope(name: str, source: str | None) -> None:
+    sentry_sdk.get_isolation_scope().set_transaction_name(name, source=source)
+
+
+def name_through_configure_scope(name: str, source: str | None) -> None:
+    with (
+        pytest.warns(DeprecationWarning, match="configure_scope"),
+        sentry_sdk.configure_scope() as isolation,
+    ):
+        isolation.set_transaction_name(name, source=source)
+
+
+@pytest.mark.parametrize("source", [None, "custom"])
+@pytest.mark.parametrize("set_name", [name_on_isolation_scope, name_through_configure_scope])
+async def test_name_the_app_set_on_the_isolation_scope_survives(
+    sentry_init, lifecycle, set_name, source
+):
+    """A name set on the isolation scope names the transaction and its error, source custom unless given."""
+    transport = init(sentry_init, lifecycle)
+
+    async def checkout(request):
+        set_name("checkout", source)
+        raise RuntimeError("declined")
+
+    with pytest.raises(RuntimeError):
+        await call(
+            SentryMiddleware(Starlette(routes=[Route("/c/{n}", checkout)])), scope_with("/c/1")
+        )
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    (event,) = transport.events
+    assert (trace["name"], trace["source"]) == ("checkout", "custom")
+    assert (event["transaction"], event["transaction_info"]) == ("checkout", {"source": "custom"})
+
+
 async def test_exception_marks_the_transaction_internal_error(sentry_init, lifecycle):
     """A request that raised is internal_error (error when streaming) and its error shares the trace."""
     transport = init(sentry_init, lifecycle)

@@ -329,17 +329,19 @@ class Exchange:
         """Name an event now, unless the app or a framework named the request itself.
 
         The scope carries the name the middleware gave the transaction at its start; a
-        different one was set since (``set_transaction_name``) and is kept.
+        different one was set since (``set_transaction_name``) and is kept, and so is one set
+        on the isolation scope, which the current scope's would hide.
         """
         name = event.get("transaction")
+        trace = self.trace
         if name:
-            if self.trace is None:
+            if trace is None:
                 return
             info = event.get("transaction_info")
             source = info.get("source") if isinstance(info, dict) else None
-            if (name, source) != self.trace.given:
+            if (name, source) != trace.given:
                 return
-        name, source = self.name()
+        name, source = self.name() if trace is None else trace.final_name(self)
         event["transaction"] = name
         event["transaction_info"] = {"source": source}
 

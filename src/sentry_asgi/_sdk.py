@@ -22,6 +22,11 @@ and the continuous profiler's ``profile_lifecycle="trace"``) on entering and lea
 manager would also end it now, not with a streaming response's last chunk. The middleware starts
 and finishes the transaction itself, so it does those two steps itself, as the SDK does them.
 
+A name the app sets on the isolation scope (``set_transaction_name``, or ``configure_scope``)
+reaches neither the transaction, which the current scope holds, nor its events, where the
+current scope's name prevails; sentry_sdk keeps it in ``_transaction`` / ``_transaction_info``,
+read here so that the middleware can give it precedence over its own.
+
 ``sentry_sdk.isolation_scope()`` is a ``@contextmanager`` around a generator whose only work
 around its ``yield`` is a ``try``/``finally``. Driving that generator directly does the very same
 forks and resets without contextlib's wrapper, about 0.8 µs a request; any other shape falls
@@ -177,3 +182,15 @@ def stop_profiling(transaction: Any) -> None:
     continuous = getattr(transaction, "_continuous_profile", None)
     if continuous is not None:
         continuous.stop()
+
+
+def isolation_transaction_name() -> tuple[str | None, str | None]:
+    """The transaction name and source set on the isolation scope, if any (see above)."""
+    scope = sentry_sdk.get_isolation_scope()
+    name = getattr(scope, "_transaction", None)
+    info = getattr(scope, "_transaction_info", None)
+    source = info.get("source") if isinstance(info, dict) else None
+    return (
+        name if isinstance(name, str) else None,
+        source if isinstance(source, str) else None,
+    )

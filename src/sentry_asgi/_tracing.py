@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 import sentry_sdk
 
 from sentry_asgi._guard import contained
+from sentry_asgi._naming import CUSTOM
 from sentry_asgi._request import full_path
-from sentry_asgi._sdk import start_profiling, stop_profiling
+from sentry_asgi._sdk import isolation_transaction_name, start_profiling, stop_profiling
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -60,6 +61,7 @@ class Trace:
         "_opened_at",
         "_outcome",
         "given",
+        "isolation_given",
         "kind",
         "span",
         "streamed",
@@ -72,6 +74,8 @@ class Trace:
         # The name and source the middleware gave the span (and, through it, the scope): anything
         # else at the end was set by the app or a framework, and is theirs to keep.
         self.given = given
+        # The isolation scope's name at the start: a different one at the end is the app's.
+        self.isolation_given = isolation_transaction_name()
         self._outcome: str | None = None
         self._ended_at: datetime | None = None
         self._opened_at = _now()
@@ -93,6 +97,16 @@ class Trace:
             self.span.set_attribute(key, value)
         else:
             self.span.set_data(key, value)
+
+    def final_name(self, exchange: Exchange) -> tuple[str, str]:
+        """The name the app set on the isolation scope during the request, else the middleware's.
+
+        A name set without a source is the app's own choice: ``custom``.
+        """
+        name, source = isolation_transaction_name()
+        if name and (name, source) != self.isolation_given:
+            return name, source or CUSTOM
+        return exchange.name()
 
     def _end_handshake(self) -> None:
         if self._handshake is not None:
@@ -155,7 +169,7 @@ class Trace:
         if self.streamed:
             current = span.get_attributes().get("sentry.segment.name.source")
             if span.name == given_name and current == given_source:
-                span.name, source = exchange.name()
+                span.name, source = self.final_name(exchange)
                 span.set_attribute("sentry.segment.name.source", source)
             if self._outcome == "internal_error":  # streamed spans know only ok and error
                 span.status = "error"  # a client that left is not the app's failure
@@ -164,7 +178,7 @@ class Trace:
                     _describe_request(span, exchange)
         else:
             if span.name == given_name and span.source == given_source:
-                span.name, span.source = exchange.name()
+                span.name, span.source = self.final_name(exchange)
             if self._outcome is not None:
                 span.set_status(self._outcome)
         if self.kind == "websocket":
