@@ -1,4 +1,5 @@
 import gzip
+import html
 import json
 import os
 import threading
@@ -7,6 +8,8 @@ import zlib
 import brotli
 import pytest
 import sentry_sdk
+
+from sentry_asgi.inbox._layout import href
 
 from .helpers import envelope, event_item, get, post, sdk
 
@@ -302,6 +305,25 @@ def test_unknown_paths_and_methods(inbox):
     assert get(inbox, "/attachments/" + "9" * 5000)[0] == 404  # nor this, which int() refuses
     assert get(inbox, "/api/1/envelope/") == (405, "send envelopes with POST")
     assert post(inbox, b"", path="/")[0] == 405
+
+
+ODD_IDS = ["a/b", "a%2Fb", "%41", "50%done", "x y", "ü-id", "a?b", "a#b"]
+
+
+def test_any_stored_id_opens_its_pages(inbox):
+    """Each event and trace opens from the links the pages give, whatever its id holds ('/', '%', ...)."""
+    for n, odd in enumerate(ODD_IDS):
+        trace = {"trace_id": f"t{odd}", "span_id": "1" * 16}
+        event = {"event_id": odd, "message": f"message {n}.", "contexts": {"trace": trace}}
+        post(inbox, envelope(event_item(event)))
+    _, index = get(inbox, "/")
+    for n, odd in enumerate(ODD_IDS):
+        link = href("events", odd)
+        assert link in index
+        status, page = get(inbox, html.unescape(link))
+        assert (status, f"message {n}." in page) == (200, True), odd
+        status, page = get(inbox, html.unescape(href("traces", f"t{odd}")))
+        assert (status, link in page) == (200, True), odd
 
 
 def _request(inbox, method: str, path: str, body: bytes, headers: dict[str, str]):

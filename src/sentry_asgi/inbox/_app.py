@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote_to_bytes
 
 from sentry_asgi.inbox import _pages
 from sentry_asgi.inbox._decode import BadEncodingError, TooLargeError, decode
@@ -29,7 +29,8 @@ MAX_ENVELOPE_SIZE = 50 * 1024 * 1024
 
 # the two paths SDKs post to: a DSN's project endpoint, and Spotlight's
 _INGEST = re.compile(r"^/(?:api/[^/]+/envelope/?|stream/?)$")
-_PAGES = re.compile(r"^/(events|traces|attachments)/([^/]+)$")
+# matched on the path as sent: the key is percent-decoded once (see _layout.inbox_path)
+_PAGES = re.compile(rb"^/(events|traces|attachments)/([^/]+)$")
 _CSP = (
     b"default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self';"
     b" connect-src 'self'; base-uri 'none'; form-action 'none'"
@@ -94,9 +95,10 @@ class InboxApp:
             return 200, "application/json", json.dumps({"latest": latest}).encode()
         if path == "/inbox.js":
             return 200, "text/javascript; charset=utf-8", SCRIPT.encode()
-        match = _PAGES.match(path)
+        match = _PAGES.match(_raw_path(scope))
         if match:
-            return await self._page(match[1], unquote(match[2]))
+            key = unquote_to_bytes(match[2]).decode("utf-8", "replace")
+            return await self._page(match[1].decode("ascii"), key)
         raise _Refused(404, "not found")
 
     async def _page(self, kind: str, key: str) -> tuple[int, str, bytes]:
@@ -148,6 +150,16 @@ class InboxApp:
             for summary in received.summaries:
                 self.on_event(summary)
         return 200, "application/json", json.dumps({"id": received.event_id or None}).encode()
+
+
+def _raw_path(scope: Scope) -> bytes:
+    """The path as the client sent it, still percent-encoded.
+
+    ``path`` is decoded already: an id with a ``/`` would split in two, and one with a ``%``
+    be decoded twice. A server that keeps no ``raw_path`` gets its ``path`` encoded again.
+    """
+    raw = scope.get("raw_path")
+    return raw if isinstance(raw, bytes) else quote(scope["path"]).encode("ascii")
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+
+from sentry_asgi.inbox._layout import inbox_path
 
 if TYPE_CHECKING:
     from sentry_asgi.inbox._summary import Summary
@@ -35,8 +36,8 @@ def line(summary: Summary, base_url: str = "", *, colour: bool = False) -> str:
 def page_path(summary: Summary) -> str:
     """Where the inbox shows ``summary``: its trace for a transaction, else its event page."""
     if summary.kind == "transaction" and summary.trace_id:
-        return f"/traces/{quote(summary.trace_id, safe='')}"
-    return f"/events/{quote(summary.event_id, safe='')}"
+        return inbox_path("traces", summary.trace_id)
+    return inbox_path("events", summary.event_id)
 
 
 def _one_line(text: str, limit: int = 200) -> str:

@@ -93,9 +93,17 @@ def esc(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def inbox_path(*parts: str) -> str:
+    """Build a path under the inbox, each part percent-encoded (``/`` and ``%`` included).
+
+    The inbox decodes a page's key exactly once, from the path as sent: any stored id opens.
+    """
+    return "/" + "/".join(quote(part, safe="") for part in parts)
+
+
 def href(*parts: str) -> str:
-    """Build a path under the inbox, each part percent-encoded, escaped for an attribute."""
-    return esc("/" + "/".join(quote(part, safe="") for part in parts))
+    """Build a path under the inbox (see :func:`inbox_path`), escaped for an attribute."""
+    return esc(inbox_path(*parts))
 
 
 def clock(seconds: float | None) -> str:
