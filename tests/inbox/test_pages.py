@@ -98,6 +98,21 @@ def test_trace_page_shows_the_spans(page, demo_inbox, shot):
     shot("inbox-trace")
 
 
+def test_streamed_trace_opens_from_the_list_as_a_waterfall(page, inbox):
+    """A trace sent with span streaming is listed and drawn as a transaction's is."""
+    with (
+        sdk(dsn=inbox.dsn, traces_sample_rate=1.0, trace_lifecycle="stream"),
+        sentry_sdk.traces.start_span(name="nightly import", attributes={"sentry.op": "task"}),
+        sentry_sdk.traces.start_span(name="SELECT 1", attributes={"sentry.op": "db"}),
+    ):
+        pass
+    page.goto(inbox.url + "/")
+    page.locator("#transactions a", has_text="nightly import").click()
+    rows = page.locator(".waterfall tr.span-row")
+    expect(rows).to_have_count(2)
+    expect(rows.last).to_contain_text("db SELECT 1")
+
+
 def test_script_in_an_exception_message_does_not_run(page, inbox, shot):
     """Markup in an event shows as text on every page and never runs."""
     with sdk(dsn=inbox.dsn):

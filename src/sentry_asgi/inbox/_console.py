@@ -1,4 +1,4 @@
-"""One readable line per event or transaction, for the terminal the inbox runs in."""
+"""One readable line per event, transaction or segment, for the terminal the inbox runs in."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from sentry_asgi.inbox._layout import inbox_path
 if TYPE_CHECKING:
     from sentry_asgi.inbox._summary import Summary
 
+_LABELS = {"transaction": "TXN", "segment": "SEGMENT"}  # each the root of a trace
 _COLOURS = {"fatal": "31;1", "error": "31", "warning": "33", "info": "36", "debug": "2"}
 
 
 def line(summary: Summary, base_url: str = "", *, colour: bool = False) -> str:
     """Format ``summary`` as ``HH:MM:SS LEVEL title  request  duration  trace <id>  <link>``."""
-    label = "TXN" if summary.kind == "transaction" else summary.level.upper()
+    label = _LABELS.get(summary.kind) or summary.level.upper()
     if colour:
-        code = "32" if summary.kind == "transaction" else _COLOURS.get(summary.level, "0")
+        code = "32" if summary.kind in _LABELS else _COLOURS.get(summary.level, "0")
         label = f"\x1b[{code}m{label:<7}\x1b[0m"
     else:
         label = f"{label:<7}"
@@ -34,8 +35,8 @@ def line(summary: Summary, base_url: str = "", *, colour: bool = False) -> str:
 
 
 def page_path(summary: Summary) -> str:
-    """Where the inbox shows ``summary``: its trace for a transaction, else its event page."""
-    if summary.kind == "transaction" and summary.trace_id:
+    """Where the inbox shows ``summary``: its trace for a transaction or segment, else its event."""
+    if summary.kind in _LABELS and summary.trace_id:
         return inbox_path("traces", summary.trace_id)
     return inbox_path("events", summary.event_id)
 

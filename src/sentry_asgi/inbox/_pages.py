@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sentry_asgi.inbox._layout import clock, esc, href, key_values, level, page
+from sentry_asgi.inbox._spans import as_transactions
 from sentry_asgi.inbox._summary import exceptions, frames, summarize, timestamp
 
 if TYPE_CHECKING:
@@ -43,14 +44,16 @@ def _section(heading: str, rows: list[str], table_id: str = "", head: str = "") 
 
 
 def _transactions(store: Store) -> str:
+    """Transactions, and the segments of streamed traces, which take their place."""
     rows = [
         f'<tr><td><a href="{href("traces", t["trace_id"])}">{esc(t["title"])}</a></td>'
-        f'<td>{esc(t["request"])}</td><td class="num">{_ms(t["duration_ms"])}</td>'
+        f'<td>{esc(t["request"])}</td><td class="status">{esc(t["status"])}</td>'
+        f'<td class="num">{_ms(t["duration_ms"])}</td>'
         f'<td class="num">{clock(t["received"])}</td></tr>'
-        for t in store.events(kind="transaction", limit=50)
+        for t in store.traces(limit=50)
     ]
     head = (
-        '<tr><th>Transaction</th><th>Request</th><th class="num">Duration</th>'
+        '<tr><th>Transaction</th><th>Request</th><th>Status</th><th class="num">Duration</th>'
         '<th class="num">Received</th></tr>'
     )
     return _section("Transactions", rows, "transactions", head)
@@ -191,9 +194,10 @@ def _siblings(store: Store, fingerprint: str, event_id: str) -> str:
 def trace(store: Store, trace_id: str) -> str | None:
     """Every transaction of a trace as a waterfall of its spans, and the errors in it."""
     items = store.trace(trace_id)
-    if not items:
+    streamed = as_transactions(store.trace_spans(trace_id))
+    if not items and not streamed:
         return None
-    txns = [i for i in items if i.get("type") == "transaction"]
+    txns = [i for i in items if i.get("type") == "transaction"] + streamed
     errors = [i for i in items if i.get("type") != "transaction"]
     body = f"<h1>Trace <code>{esc(trace_id)}</code></h1>"
     for txn in txns:
@@ -242,7 +246,8 @@ def _waterfall(txn: dict[str, Any]) -> str:
         )
     return (
         f'<h2 class="txn">{esc(summary.title)} · {_ms(summary.duration_ms)}</h2>'
-        f'<p class="meta"><span><code>{esc(summary.request)}</span></code></p>'
+        f'<p class="meta"><span><code>{esc(summary.request)}</code></span>'
+        f'<span class="status">{esc(summary.status)}</span></p>'
         f'<table class="waterfall"><tr><th>Span</th><th class="num">Duration</th><th></th></tr>'
         f"{rows}</table>"
     )

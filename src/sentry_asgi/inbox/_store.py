@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sentry_asgi.inbox._envelope import EnvelopeError, Item
+from sentry_asgi.inbox._spans import is_segment, spans, summarize_span
 from sentry_asgi.inbox._summary import Summary, summarize, timestamp
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ CREATE TABLE IF NOT EXISTS events (
     transaction_name TEXT NOT NULL,
     request TEXT NOT NULL,
     duration_ms REAL,
-    data TEXT NOT NULL
+    data TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS events_fingerprint ON events (fingerprint, id);
 CREATE INDEX IF NOT EXISTS events_trace ON events (trace_id);
@@ -65,7 +67,25 @@ CREATE TABLE IF NOT EXISTS attachments (
     data BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS attachments_event ON attachments (event_id);
+CREATE TABLE IF NOT EXISTS spans (
+    id INTEGER PRIMARY KEY,
+    received REAL NOT NULL,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    is_segment INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL,
+    duration_ms REAL,
+    data TEXT NOT NULL,
+    UNIQUE (trace_id, span_id)
+);
+CREATE INDEX IF NOT EXISTS spans_segments ON spans (is_segment, received);
 """
+
+# Columns added after a table's first release: (table, column, definition). A database file made
+# before gets them when it is opened; one made after has them from its CREATE TABLE.
+_ADDED_COLUMNS = [("events", "status", "TEXT NOT NULL DEFAULT ''")]
 
 
 @dataclass
@@ -106,6 +126,21 @@ class Store:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")  # WAL keeps it crash-safe
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a database made by an earlier version up to this schema, keeping its rows."""
+        for table, column, definition in _ADDED_COLUMNS:
+            if column in self._columns(table):
+                continue
+            try:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+            except sqlite3.OperationalError:
+                if column not in self._columns(table):  # not another inbox adding it meanwhile
+                    raise
+
+    def _columns(self, table: str) -> set[str]:
+        return {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
 
     def close(self) -> None:
         """Close the connection; the WAL is folded back into the database file."""
@@ -133,7 +168,8 @@ class Store:
         """Return a number that grows whenever anything is stored: the pages poll it."""
         row = self._one(
             "SELECT (SELECT IFNULL(MAX(id), 0) FROM events) + (SELECT IFNULL(MAX(id), 0) FROM logs)"
-            " + (SELECT IFNULL(MAX(id), 0) FROM check_ins) AS n",
+            " + (SELECT IFNULL(MAX(id), 0) FROM check_ins) + (SELECT IFNULL(MAX(id), 0) FROM spans)"
+            " AS n",
         )
         return int(row["n"]) if row else 0
 
@@ -170,6 +206,25 @@ class Store:
         """Every event and transaction of one trace, with payload, oldest first."""
         rows = self._all("SELECT data FROM events WHERE trace_id = ? ORDER BY id", (trace_id,))
         return [dict(json.loads(row["data"])) for row in rows]
+
+    def trace_spans(self, trace_id: str) -> list[dict[str, Any]]:
+        """Every streamed span of one trace, as sent, in the order they arrived."""
+        rows = self._all("SELECT data FROM spans WHERE trace_id = ? ORDER BY id", (trace_id,))
+        return [dict(json.loads(row["data"])) for row in rows]
+
+    def traces(self, limit: int = 200) -> list[dict[str, Any]]:
+        """Transactions and segment spans, the roots of what traces show, newest first."""
+        rows = self._all(
+            "SELECT trace_id, title, request, status, duration_ms, received FROM ("
+            " SELECT trace_id, title, request, status, duration_ms, received"
+            " FROM events WHERE kind = 'transaction'"
+            " UNION ALL"
+            " SELECT trace_id, name, request, status, duration_ms, received FROM spans"
+            " WHERE is_segment = 1"
+            ") ORDER BY received DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(row) for row in rows]
 
     def logs(self, limit: int = 200) -> list[dict[str, Any]]:
         """Log records, newest first."""
@@ -215,12 +270,16 @@ class Store:
 
 _SELECT_SUMMARIES = (
     "SELECT id, event_id, kind, received, level, title, culprit, fingerprint, trace_id,"
-    " transaction_name, request, duration_ms FROM events"
+    " transaction_name, request, duration_ms, status FROM events"
 )
 _INSERT_EVENT = (
     "INSERT OR IGNORE INTO events (event_id, kind, received, level, title, culprit, fingerprint,"
-    " trace_id, transaction_name, request, duration_ms, data)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " trace_id, transaction_name, request, duration_ms, data, status)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_SPAN = (
+    "INSERT OR IGNORE INTO spans (received, trace_id, span_id, is_segment, name, request, status,"
+    " duration_ms, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_LOG = (
     "INSERT INTO logs (received, timestamp, level, body, trace_id, data) VALUES (?, ?, ?, ?, ?, ?)"
@@ -242,6 +301,8 @@ def _rows(item: Item, received: Received, now: float) -> list[_Row]:
         return [_event_row(item, received, now)]
     if item.type == "log":
         return _log_rows(item, received, now)
+    if item.type == "span":
+        return _span_rows(item, received, now)
     if item.type == "check_in":
         payload = item.json()
         received.check_ins += 1
@@ -276,8 +337,31 @@ def _event_row(item: Item, received: Received, now: float) -> _Row:
         summary.request,
         summary.duration_ms,
         json.dumps(payload),
+        summary.status,
     )
     return (_INSERT_EVENT, params)
+
+
+def _span_rows(item: Item, received: Received, now: float) -> list[_Row]:
+    rows = []
+    for span in spans(item):
+        summary = summarize_span(span)
+        segment = is_segment(span)
+        if segment:
+            received.summaries.append(summary)
+        params = (
+            now,
+            summary.trace_id,
+            summary.event_id,
+            segment,
+            summary.transaction,
+            summary.request,
+            summary.status,
+            summary.duration_ms,
+            json.dumps(span),
+        )
+        rows.append((_INSERT_SPAN, params))
+    return rows
 
 
 def _log_rows(item: Item, received: Received, now: float) -> list[_Row]:

@@ -17,7 +17,7 @@ class Summary:
     """The columns the inbox lists and prints for one event or transaction."""
 
     event_id: str
-    kind: str  # "error" for event items, "transaction" for transaction items
+    kind: str  # "error" for event items, "transaction" for transaction items, "segment" for spans
     level: str
     title: str
     culprit: str
@@ -26,16 +26,18 @@ class Summary:
     transaction: str
     request: str  # "GET http://host/path", or ""
     duration_ms: float | None
+    status: str = ""  # a transaction's or segment's: "ok", "internal_error", "error", ...
 
 
 def summarize(kind: str, event: dict[str, Any], fallback_id: str = "") -> Summary:
     """Summarise an event or transaction payload (``kind`` is the envelope item type)."""
     is_transaction = kind == "transaction"
     exc_type, exc_value, frame = _main_exception(event)
+    trace = _dict(_dict(event.get("contexts")).get("trace"))
     message = _message(event)
     # without a stack (a logged message), the logger's name says best where it came from
-    culprit = _culprit(frame) or _text(event.get("culprit")) or _text(event.get("logger"))
-    transaction = _text(event.get("transaction"))
+    culprit = _culprit(frame) or text(event.get("culprit")) or text(event.get("logger"))
+    transaction = text(event.get("transaction"))
     if is_transaction:
         title = transaction or "(unnamed transaction)"
     elif exc_type:
@@ -51,16 +53,17 @@ def summarize(kind: str, event: dict[str, Any], fallback_id: str = "") -> Summar
     else:
         group = ["message", _message_template(event) or message, culprit]
     return Summary(
-        event_id=_text(event.get("event_id")) or fallback_id,
+        event_id=text(event.get("event_id")) or fallback_id,
         kind="transaction" if is_transaction else "error",
-        level=_text(event.get("level")) or ("info" if is_transaction else "error"),
+        level=text(event.get("level")) or ("info" if is_transaction else "error"),
         title=title,
         culprit=culprit,
         fingerprint=hashlib.sha1("\0".join(group).encode(), usedforsecurity=False).hexdigest(),
-        trace_id=_text(_dict(_dict(event.get("contexts")).get("trace")).get("trace_id")),
+        trace_id=text(trace.get("trace_id")),
         transaction=transaction,
         request=_request_line(event),
         duration_ms=_duration_ms(event) if is_transaction else None,
+        status=text(trace.get("status")) if is_transaction else "",
     )
 
 
@@ -100,12 +103,12 @@ def _main_exception(event: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     stack = frames(main)
     in_app = [frame for frame in stack if frame.get("in_app")]
     frame = (in_app or stack or [{}])[-1]
-    return _text(main.get("type")), _text(main.get("value")), frame
+    return text(main.get("type")), text(main.get("value")), frame
 
 
 def _culprit(frame: dict[str, Any]) -> str:
-    where = _text(frame.get("module")) or _text(frame.get("filename"))
-    function = _text(frame.get("function"))
+    where = text(frame.get("module")) or text(frame.get("filename"))
+    function = text(frame.get("function"))
     if where and function:
         return f"{where} in {function}"
     return where or function
@@ -115,21 +118,21 @@ def _message(event: dict[str, Any]) -> str:
     logentry = _dict(event.get("logentry"))
     message = event.get("message")
     return (
-        _text(logentry.get("formatted"))
-        or _text(logentry.get("message"))
-        or (_text(message) if isinstance(message, str) else "")
-        or _text(_dict(message).get("formatted"))
+        text(logentry.get("formatted"))
+        or text(logentry.get("message"))
+        or (text(message) if isinstance(message, str) else "")
+        or text(_dict(message).get("formatted"))
     )
 
 
 def _message_template(event: dict[str, Any]) -> str:
     """Return the message before formatting, so ``"user %s"`` groups all users together."""
-    return _text(_dict(event.get("logentry")).get("message"))
+    return text(_dict(event.get("logentry")).get("message"))
 
 
 def _request_line(event: dict[str, Any]) -> str:
     request = _dict(event.get("request"))
-    method, url = _text(request.get("method")), _text(request.get("url"))
+    method, url = text(request.get("method")), text(request.get("url"))
     return f"{method} {url}".strip()
 
 
@@ -144,7 +147,7 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _text(value: object) -> str:
+def text(value: object) -> str:
     """Show a scalar as text; containers and None become ``""``."""
     if value is None or isinstance(value, (dict, list)):
         return ""
