@@ -130,6 +130,19 @@ async def test_a_mounted_app_that_is_no_router_is_named_after_its_mount(sentry_i
     assert transaction["transaction"] == "/api/static"
 
 
+async def test_path_a_mounted_wrapped_app_does_not_route_is_named_after_the_mount(sentry_init):
+    """A wrapped sub-app's 404 under Mount("/api") is named after the mount, never after the middleware."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = Starlette(routes=[Mount("/api", app=SentryMiddleware(starlette_app()))])
+    assert (await get(app, "/api/nowhere")).status_code == 404
+    sentry_sdk.flush()
+    (transaction,) = transport.transactions
+    assert (transaction["transaction"], transaction["transaction_info"]["source"]) == (
+        "/api",
+        "route",
+    )
+
+
 async def test_fastapi_router_included_under_a_prefix_is_named_with_it(sentry_init):
     """One APIRouter included under /v1 and /v2 names /v1/users/{user_id} and /v2/users/{user_id}."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)

@@ -32,7 +32,7 @@ from sentry_asgi._sdk import add_event_processor_once, attach_stacktrace_now, ov
 
 if TYPE_CHECKING:
     from sentry_asgi._asgi import Message, Receive, Scope, Send
-    from sentry_asgi._options import Options
+    from sentry_asgi._options import Options, TransactionStyle
     from sentry_asgi._tracing import Trace
     from sentry_asgi.frameworks import Framework, Match
 
@@ -47,6 +47,7 @@ class Exchange:
     __slots__ = (
         "_body",
         "_body_done",
+        "_entry_endpoint",
         "_matched",
         "_receive",
         "_reported",
@@ -84,6 +85,8 @@ class Exchange:
         self.client_options = client_options
         self.framework = framework  # the wrapped app's framework adapter, if it has one
         self.scope = scope
+        # Set by a router the app is mounted under (Starlette's Mount: the mounted app itself).
+        self._entry_endpoint = scope.get("endpoint")
         self._receive = receive
         self._send = send
         self.status: int | None = None
@@ -212,7 +215,7 @@ class Exchange:
 
     def _capture_failed_status(self, status: int) -> None:
         method = str(self.scope.get("method") or "").upper()
-        name, _ = resolve_name(self.scope, "url", self._route)
+        name, _ = self._resolve("url")
         try:
             phrase = HTTPStatus(status).phrase
         except ValueError:
@@ -273,7 +276,37 @@ class Exchange:
 
     def name(self) -> tuple[str, str]:
         """The transaction name and source, resolved now (routing may have run since)."""
-        return resolve_name(self.scope, self.options.transaction_style, self._route, self._endpoint)
+        return self._resolve(self.options.transaction_style)
+
+    def entered(self, framework: Framework | None, scope: Scope) -> None:
+        """The request reached a wrapped app mounted further in: name it after that app's routes.
+
+        Not through a copy of the scope (Litestar's ``copy_scope``): the names are read from
+        this exchange's scope, which that app's routing does not update.
+        """
+        if scope is not self.scope:
+            return
+        self.framework = framework
+        self._matched = None
+        self._entry_endpoint = scope.get("endpoint")
+
+    def _resolve(self, style: TransactionStyle) -> tuple[str, str]:
+        """Name the request after the wrapped app's routing, not a router it is mounted under.
+
+        A ``Mount`` outside the app leaves its own ``route`` and ``endpoint`` (the mounted app)
+        in the scope; a router inside the app replaces both. Until one does, the endpoint is
+        not the app's view, and the mount is the route only of an app with no routes we know.
+        """
+        outer = self._entry_endpoint
+        inside = outer is None or self.scope.get("endpoint") is not outer
+        return resolve_name(
+            self.scope,
+            style,
+            self._route,
+            self._endpoint,
+            scope_endpoint=inside,
+            scope_route=inside or self.framework is None,
+        )
 
     def _framework_match(self) -> Match | None:
         framework = self.framework
@@ -290,7 +323,7 @@ class Exchange:
 
     def route_template(self) -> str | None:
         """The matched route template, if known yet (before routing: if the framework can match)."""
-        template, source = resolve_name(self.scope, "url", self._route)
+        template, source = self._resolve("url")
         return template if source == "route" else None
 
     def _route(self, _scope: Scope) -> str | None:

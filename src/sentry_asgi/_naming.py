@@ -42,15 +42,16 @@ def qualified_name(obj: Any) -> str | None:
     return f"{module}.{qualname}" if isinstance(module, str) and module else qualname
 
 
-def route_template(scope: Scope) -> str | None:
+def route_template(scope: Scope, *, scope_route: bool = True) -> str | None:
     """The route template the framework matched, from the keys frameworks put in the scope.
 
     Starlette's and Litestar's templates are relative to the app's mount point, the scope's
     ``root_path`` (which may share a prefix with them: ``/items`` + ``/items/{id}``). When the
     matched route is a Starlette ``Mount`` itself (its app is no router), ``root_path``
     already ends with what the mount matched, so the mount's own template replaces that part.
+    ``scope_route=False`` skips Starlette's key, there a router's the app is mounted under.
     """
-    route = scope.get("route")
+    route = scope.get("route") if scope_route else None
     path = getattr(route, "path", None) if route is not None else None
     if route is not None:
         path = _included_path(scope, route) or path
@@ -84,22 +85,29 @@ def _included_path(scope: Scope, route: object) -> str | None:
     return path if isinstance(path, str) and path else None
 
 
-def resolve_name(
+def resolve_name(  # noqa: PLR0913 - the scope, the style, and where else routes are found
     scope: Scope,
     style: TransactionStyle,
     resolve_route: RouteResolver | None = None,
     resolve_endpoint: EndpointResolver | None = None,
+    *,
+    scope_endpoint: bool = True,
+    scope_route: bool = True,
 ) -> tuple[str, str]:
-    """Name a request per ``transaction_style``: endpoint, then route template, then raw path."""
+    """Name a request per ``transaction_style``: endpoint, then route template, then raw path.
+
+    ``scope_endpoint`` / ``scope_route`` False: the scope's ``endpoint`` / ``route`` were put
+    there by a router the app is mounted under, and are not the app's.
+    """
     if style == "endpoint":
-        endpoint = scope.get("endpoint")
+        endpoint = scope.get("endpoint") if scope_endpoint else None
         if endpoint is None and resolve_endpoint is not None:
             endpoint = resolve_endpoint(scope)
         if endpoint is not None:
             name = qualified_name(endpoint)
             if name:
                 return name, COMPONENT
-    template = route_template(scope)
+    template = route_template(scope, scope_route=scope_route)
     if template is None and resolve_route is not None:
         template = resolve_route(scope)
     if template is not None:

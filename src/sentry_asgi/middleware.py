@@ -117,14 +117,17 @@ class SentryMiddleware:
         kind = scope.get("type")
         client_options = None
         outer = _current.get()
-        if outer is None or not _owns(outer, scope):
-            if kind == "http" or kind == "websocket":  # noqa: PLR1714 - the hot path
-                client = sentry_sdk.Scope.get_client()
-                if client.is_active():
-                    client_options = client.options
-            elif kind == "lifespan":
-                await self._lifespan(scope, receive, send)
-                return
+        if outer is not None and _owns(outer, scope):
+            # A wrapped app mounted inside the one the outer middleware wraps: its routes count.
+            with contained():
+                outer.entered(self.framework, scope)
+        elif kind == "http" or kind == "websocket":  # noqa: PLR1714 - the hot path
+            client = sentry_sdk.Scope.get_client()
+            if client.is_active():
+                client_options = client.options
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
         if client_options is None:  # not ours to handle: pass straight through
             await self.app(scope, receive, send)
             return

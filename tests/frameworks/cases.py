@@ -57,6 +57,8 @@ class Framework:
     hooked: bool = True  # reports through a framework hook, which must ignore unwrapped apps
     one_body_message: bool = False  # reads exactly content-length bytes, never the closing message
     refuses_methods: bool = True  # answers DELETE /items/42 (a GET route) with a 405
+    # Routes the path below its mount point (Falcon routes the whole path: its own test).
+    routes_below_mount: bool = True
     # With default integrations on, sentry_sdk's own integration for the framework names the
     # transaction first (otherwise the middleware names it, after the route).
     sdk_names_first: bool = False
@@ -136,6 +138,7 @@ FRAMEWORKS = (
         user_frame="on_get",
         user_error="ValueError",
         one_body_message=True,
+        routes_below_mount=False,
         websockets=Websockets(frame="on_websocket", closes=True),
     ),
     Framework(

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 import pytest
 from conftest import call, http_scope
+from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from frameworks.cases import FRAMEWORKS, Framework, each, with_websockets
 from frameworks.helpers import frame_functions, websocket_scope
@@ -17,6 +21,7 @@ pytestmark = pytest.mark.anyio
 BROKEN = [f for f in FRAMEWORKS if f.broken]
 HOOKED = [f for f in FRAMEWORKS if f.hooked]
 REFUSING = [f for f in FRAMEWORKS if f.refuses_methods]
+MOUNTABLE = [f for f in FRAMEWORKS if f.routes_below_mount]
 
 
 def named(items: list[dict]) -> list[tuple[str, str]]:
@@ -123,6 +128,31 @@ async def test_method_the_route_lacks_is_named_after_the_route(
     assert (await http(app, "/items/42", method="DELETE")).status_code == 405
     assert (await http(app, "/items/43", method="DELETE")).status_code == 405
     assert named(transport.transactions) == [(framework.route, "route")] * 2
+
+
+def mounted_at_api(app: Any, outer: str, style: str) -> Any:
+    """``app``, wrapped, mounted at /api in a Starlette or FastAPI app (wrapped too, or not)."""
+    wrapped = SentryMiddleware(app, transaction_style=style)
+    if outer == "fastapi":
+        router = FastAPI()
+        router.mount("/api", wrapped)
+        return router
+    router = Starlette(routes=[Mount("/api", app=wrapped)])
+    return SentryMiddleware(router, transaction_style=style) if outer == "wrapped" else router
+
+
+@pytest.mark.parametrize("outer", ["starlette", "fastapi", "wrapped"])
+@pytest.mark.parametrize("framework", MOUNTABLE, ids=[f.name for f in MOUNTABLE])
+async def test_app_mounted_under_a_router_is_named_after_its_own_route(
+    framework: Framework, outer, sentry_init, http
+):
+    """A wrapped app mounted at /api is named /api plus its route, or its view: never the mount, nor the middleware."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = framework.app()
+    for style in ("url", "endpoint"):
+        assert (await http(mounted_at_api(app, outer, style), "/api/items/42")).status_code == 500
+    expected = [(f"/api{framework.route}", "route"), (framework.view, "component")]
+    assert named(transport.events) == named(transport.transactions) == expected
 
 
 @pytest.mark.parametrize("framework", each("user"))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import falcon.asgi
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
-from frameworks.apps.falcon_app import falcon_app
+from frameworks.apps.falcon_app import Items, falcon_app
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -61,3 +64,24 @@ async def test_sink_is_named_after_its_prefix(style, name, source, sentry_init, 
     assert [e["message"] for e in transport.events] == [
         "502 Bad Gateway: GET /proxy/(?P<rest>.+)"
     ] * 2
+
+
+@pytest.mark.parametrize(
+    ("style", "name", "source"),
+    [
+        ("url", "/api/items/{item_id:int}", "route"),
+        ("endpoint", "frameworks.apps.falcon_app.Items.on_get", "component"),
+    ],
+)
+async def test_mounted_app_is_named_after_its_own_route(style, name, source, sentry_init, http):
+    """Mounted at /api under Starlette, Falcon (which routes the whole path) is named after its route, not the mount."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = falcon.asgi.App()
+    app.add_route("/api/items/{item_id:int}", Items())
+    router = Starlette(routes=[Mount("/api", app=SentryMiddleware(app, transaction_style=style))])
+    assert (await http(router, "/api/items/42")).status_code == 500
+    assert [(e["transaction"], e["transaction_info"]["source"]) for e in transport.events] == [
+        (name, source)
+    ]
+    (transaction,) = transport.transactions
+    assert transaction["transaction"] == name
