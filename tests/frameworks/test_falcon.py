@@ -66,6 +66,20 @@ async def test_sink_is_named_after_its_prefix(style, name, source, sentry_init, 
     ] * 2
 
 
+@pytest.mark.parametrize("style", ["url", "endpoint"])
+async def test_static_route_is_named_after_its_prefix(style, sentry_init, http, tmp_path):
+    """Files a static route serves (or misses) are named after its prefix, source route, in either style."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    (tmp_path / "a.txt").write_text("a")
+    app = falcon_app()
+    app.add_static_route("/static", str(tmp_path))
+    wrapped = SentryMiddleware(app, transaction_style=style)
+    assert (await http(wrapped, "/static/a.txt")).text == "a"
+    assert (await http(wrapped, "/static/missing.css")).status_code == 404
+    names = [(t["transaction"], t["transaction_info"]["source"]) for t in transport.transactions]
+    assert names == [("/static", "route")] * 2
+
+
 @pytest.mark.parametrize(
     ("style", "name", "source"),
     [

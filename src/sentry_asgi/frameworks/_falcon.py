@@ -6,7 +6,7 @@ response, the log line and any handler the app registered earlier are unchanged;
 comes before Falcon's log record, which sentry_sdk's DedupeIntegration then drops. Falcon keeps
 the matched route on its request object only, so the app's router finds it again when a name
 is needed (through ``_router``: Falcon has no public accessor for the app's router), and so do
-its sinks (``_sink_and_static_routes``, likewise).
+its sinks and static routes (``_sink_and_static_routes``, likewise).
 """
 
 from __future__ import annotations
@@ -62,15 +62,26 @@ def _match(app: App[Any, Any], scope: Scope) -> Match | None:
 
 
 def _sink(app: App[Any, Any], path: str) -> Match | None:
-    """The sink Falcon drains a path no route matched to, named after its prefix pattern.
+    """The sink or static route Falcon serves a path no route matched with, named after its prefix.
 
-    Falcon tries sinks and static routes in its own order, first match wins: a static route
-    serving the path names nothing.
+    Falcon tries sinks and static routes in its own order, first match wins.
     """
     for matcher, target, is_sink in getattr(app, "_sink_and_static_routes", ()):
         if matcher.match(path):
-            return Match(matcher.pattern, target) if is_sink else None
+            return Match(matcher.pattern, target) if is_sink else _static(target)
     return None
+
+
+def _static(route: object) -> Match | None:
+    """A static route, named after its prefix (``/static``), as a mounted file server is.
+
+    Its responder is Falcon's file server, the same for every static route: no view to name
+    the request after. Falcon keeps the prefix, with a ``/`` appended, as ``_prefix`` only.
+    """
+    prefix = getattr(route, "_prefix", None)
+    if not isinstance(prefix, str):
+        return None
+    return Match(prefix.rstrip("/") or "/", None)
 
 
 def install(app: App[Any, Any]) -> Framework:
