@@ -85,6 +85,15 @@ def _included_path(scope: Scope, route: object) -> str | None:
     return path if isinstance(path, str) and path else None
 
 
+def _view_ran(scope: Scope) -> bool:
+    """Tell whether the scope's endpoint ran: Starlette's route answers a method it lacks (405).
+
+    Its router still puts that route and its view in the scope; the route names the request.
+    """
+    methods = getattr(scope.get("route"), "methods", None)
+    return not methods or scope.get("method") in methods
+
+
 def resolve_name(  # noqa: PLR0913 - the scope, the style, and where else routes are found
     scope: Scope,
     style: TransactionStyle,
@@ -100,7 +109,7 @@ def resolve_name(  # noqa: PLR0913 - the scope, the style, and where else routes
     there by a router the app is mounted under, and are not the app's.
     """
     if style == "endpoint":
-        endpoint = scope.get("endpoint") if scope_endpoint else None
+        endpoint = scope.get("endpoint") if scope_endpoint and _view_ran(scope) else None
         if endpoint is None and resolve_endpoint is not None:
             endpoint = resolve_endpoint(scope)
         if endpoint is not None:

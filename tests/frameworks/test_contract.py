@@ -118,13 +118,14 @@ async def test_unrouted_request_keeps_the_raw_path(framework: Framework, sentry_
     assert transport.events == []
 
 
+@pytest.mark.parametrize("style", ["url", "endpoint"])
 @pytest.mark.parametrize("framework", each("route names", REFUSING))
 async def test_method_the_route_lacks_is_named_after_the_route(
-    framework: Framework, sentry_init, http
+    framework: Framework, style, sentry_init, http
 ):
-    """A 405 (the path matched a route, the method did not) is named after the route template, source route."""
+    """A 405 (the path matched a route, the method did not) is named after the route template, source route, in either style: no view ran."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
-    app = SentryMiddleware(framework.app(), transaction_style="url")
+    app = SentryMiddleware(framework.app(), transaction_style=style)
     assert (await http(app, "/items/42", method="DELETE")).status_code == 405
     assert (await http(app, "/items/43", method="DELETE")).status_code == 405
     assert named(transport.transactions) == [(framework.route, "route")] * 2
