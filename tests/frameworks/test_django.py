@@ -6,6 +6,7 @@ import pytest
 
 from frameworks.apps.django_app import django_app
 from sentry_asgi import SentryMiddleware
+from sentry_asgi.frameworks._regex import readable
 
 pytestmark = pytest.mark.anyio
 
@@ -16,3 +17,42 @@ async def test_healthy_request_passes_through(sentry_init, http):
     response = await http(SentryMiddleware(django_app()), "/fine")
     assert (response.status_code, response.text) == (200, "ok")
     assert transport.events == []
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/articles/2024/", "/articles/{year}/"),
+        ("/archive/2024/7.html", "/archive/{var}/{var}.html"),
+        ("/page-2/listing/", "/page-{page}/listing/"),
+        ("/listing/", "/page-{page}/listing/"),
+        ("/v2/items/5", "/v{version}/items/<int:item_id>"),
+        ("/blog/hello-world/3/", "/blog/{slug}/{part}/"),
+    ],
+)
+async def test_regex_routes_are_named_readably(path, name, sentry_init, http):
+    """re_path routes, included or not, are named with their groups as {name} ({var} unnamed), not as regexes."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    response = await http(SentryMiddleware(django_app(), transaction_style="url"), path)
+    assert response.status_code == 200
+    (transaction,) = transport.transactions
+    assert (transaction["transaction"], transaction["transaction_info"]["source"]) == (
+        name,
+        "route",
+    )
+
+
+@pytest.mark.parametrize(
+    ("regex", "template"),
+    [
+        (r"^(?P<slug>(foo|bar)[)(]x)/$", "{slug}/"),  # groups and brackets inside a group
+        (r"^(?:en|fr)/home/$", "{var}/home/"),  # alternatives are one variable
+        (r"^page\d+/(?=x)x/$", "page{var}/x/"),  # a lookahead matches no characters
+        (r"(?i)^robots.txt$", "robots.txt"),  # flags dropped; a lone dot kept
+        (r"^\.well-known/(.*)$", ".well-known/{var}"),
+        (r"^x{2}/y{}/$", "x/y{}/"),  # a repeat count dropped; ``{}`` is literal text
+    ],
+)
+def test_regex_template_keeps_the_paths_text(regex, template):
+    """A route regex reads as its literal text, with its variable parts as {name} or {var}."""
+    assert readable(regex) == template

@@ -2,8 +2,10 @@
 
 The ``got_request_exception`` signal fires (with the exception being handled) before the
 log record is written, so the error is captured first and sentry_sdk's DedupeIntegration
-drops the log record's copy. Routes are not in the ASGI scope: ``django.urls.resolve``
-finds them when a name is needed.
+drops the log record's copy. Routes are not in the ASGI scope: the URLconf's resolver finds
+them again when a name is needed, walked as ``django.urls.resolve`` walks it, so that each
+pattern on the way is known: a ``path()`` route names itself (``items/<int:item_id>``), a
+``re_path()`` regex is made readable (``articles/{year}/``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from django.core.signals import got_request_exception
-from django.urls import Resolver404, resolve
+from django.urls import URLResolver, get_resolver, get_urlconf
+from django.urls.resolvers import RegexPattern
 
 from sentry_asgi.frameworks import Framework, Match
+from sentry_asgi.frameworks._regex import readable
 from sentry_asgi.frameworks._report import report
 
 if TYPE_CHECKING:
@@ -33,12 +37,39 @@ def _match(scope: Scope) -> Match | None:
     path = str(scope.get("path") or "/")
     if root and path.startswith(root):
         path = path[len(root) :] or "/"  # Django routes the path below its script prefix
-    try:
-        matched = resolve(path)
-    except Resolver404:
+    found = _resolve(get_resolver(get_urlconf()), path)
+    if found is None:
         return None
+    patterns, matched = found
     view = getattr(matched.func, "view_class", matched.func)  # a class-based view by its class
-    return Match(f"{root.rstrip('/')}/{matched.route}", view)
+    template = "".join(_readable(pattern) for pattern in patterns)
+    return Match(f"{root.rstrip('/')}/{template}", view)
+
+
+def _resolve(resolver: Any, path: str) -> tuple[list[Any], Any] | None:
+    """The patterns below ``resolver`` that lead to the path's view, outermost first, and its match.
+
+    Django's ``resolve`` keeps only their text, joined (``ResolverMatch.route``), where a regex
+    can no longer be told from a ``path()`` route.
+    """
+    matched = resolver.pattern.match(path)
+    if not matched:
+        return None
+    rest = matched[0]
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):  # an include()
+            found = _resolve(entry, rest)
+            if found is not None:
+                return [entry.pattern, *found[0]], found[1]
+        else:
+            match = entry.resolve(rest)
+            if match:
+                return [entry.pattern], match
+    return None
+
+
+def _readable(pattern: object) -> str:
+    return readable(str(pattern)) if isinstance(pattern, RegexPattern) else str(pattern)
 
 
 def install(_app: object) -> Framework:

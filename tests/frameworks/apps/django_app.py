@@ -7,7 +7,7 @@ import json
 import sentry_sdk
 from django.conf import settings
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import include, path, re_path
 
 if not settings.configured:
     settings.configure(
@@ -53,7 +53,16 @@ async def create_order(request):
     raise ValueError(json.loads(request.body)["name"])
 
 
+async def article(request, *args, **kwargs):
+    return HttpResponse("ok")
+
+
 urlpatterns = [
+    re_path(r"^articles/(?P<year>[0-9]{4})/$", article),
+    re_path(r"^archive/(\d{4})/(\d+)\.html$", article),
+    re_path(r"^(?:page-(?P<page>\d+)/)?listing/$", article),
+    re_path(r"^v(?P<version>[12])/", include([path("items/<int:item_id>", article)])),
+    path("blog/", include([re_path(r"^(?P<slug>[\w-]+)/(?:(?P<part>\d+)/)?$", article)])),
     path("orders", create_order),
     path("items/<int:item_id>", item),
     path("sync/<int:item_id>", sync_item),
