@@ -240,6 +240,45 @@ async def test_nested_middleware_reports_once(sentry_init):
     assert len(transport.transactions) == 1
 
 
+async def test_nested_middleware_under_a_middleware_that_copies_the_scope_reports_once(
+    sentry_init,
+):
+    """SentryMiddleware around a middleware replacing the scope's headers, around SentryMiddleware: one event, one transaction, one trace."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+
+    def adding_a_header(app):
+        async def middleware(scope, receive, send):
+            headers = [*scope["headers"], (b"x-added", b"1")]
+            await app({**scope, "headers": headers}, receive, send)
+
+        return middleware
+
+    app = SentryMiddleware(adding_a_header(SentryMiddleware(starlette_app())))
+    await get(app, "/items/3")
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert event["request"]["url"] == "http://testserver/items/3"
+    assert event["contexts"]["trace"]["trace_id"] == transaction["contexts"]["trace"]["trace_id"]
+
+
+async def test_a_request_a_view_sends_to_a_wrapped_app_in_process_is_reported_as_its_own(
+    sentry_init,
+):
+    """A view calling another wrapped app in process, which fails: that request is reported and traced as itself."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    backend = SentryMiddleware(starlette_app())
+
+    async def gateway(request):
+        answer = await get(backend, "/items/9")
+        return PlainTextResponse(f"fallback after {answer.status_code}")
+
+    app = SentryMiddleware(Starlette(routes=[Route("/quote", gateway)]))
+    assert (await get(app, "/quote")).text == "fallback after 500"
+    (event,) = transport.events
+    assert event["request"]["url"] == "http://testserver/items/9"
+    assert len(transport.transactions) == 2
+
+
 async def test_plain_response_passes_through(sentry_init):
     """A healthy Starlette response reaches the client byte for byte."""
     sentry_init(auto_enabling_integrations=False)

@@ -193,3 +193,28 @@ async def test_startup_failure_in_a_task_group_is_titled_after_its_error(sentry_
     assert (
         group["value"] == "ConnectionRefusedError: database down [unhandled errors in a TaskGroup]"
     )
+
+
+async def test_a_request_the_app_sends_itself_at_start_up_is_reported_as_its_own(sentry_init):
+    """A request the app sends to itself from its lifespan start-up is traced and reported as a request."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+
+    async def warm(request):
+        raise ValueError("cache warm-up failed")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        itself = httpx.ASGITransport(app=wrapped, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=itself, base_url="http://testserver") as client:
+            assert (await client.get("/warm")).status_code == 500
+        yield
+
+    wrapped = SentryMiddleware(Starlette(routes=[Route("/warm", warm)], lifespan=lifespan))
+    await call(wrapped, {"type": "lifespan", "asgi": {"version": "3.0"}}, STARTUP)
+    (event,) = transport.events
+    assert event["request"]["url"] == "http://testserver/warm"
+    assert [t["transaction"] for t in transport.transactions] == [event["transaction"]]

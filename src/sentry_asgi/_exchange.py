@@ -61,6 +61,7 @@ class Exchange:
         "close_code",
         "crashed",
         "disconnected",
+        "done",
         "error_seen",
         "errored",
         "framework",
@@ -97,6 +98,7 @@ class Exchange:
         self.error_seen = False
         self.errored = False  # an exception was reported: release health's "errored"
         self.crashed = False
+        self.done = False  # finished: a request started in its context is another one
         self.captured: BaseException | None = None
         self.trace: Trace | None = None
         self._body: BodyRecorder | None = None
@@ -179,6 +181,7 @@ class Exchange:
 
     def finished(self) -> None:
         """Report a failed status no exception explained, then finish the trace."""
+        self.done = True
         status = self.status
         pending = self.pending
         if pending is not None:

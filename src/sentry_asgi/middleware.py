@@ -197,17 +197,32 @@ class SentryMiddleware:
 _NONE: dict[str, Any] = {}
 
 
+# Mutable parts of a scope that a copy (``{**scope, "headers": [...]}``) still shares with it.
+_SHARED_BY_COPIES = ("headers", "asgi", "state", "extensions")
+
+
 def _owns(outer: Exchange, scope: Scope) -> bool:
     """Tell whether an outer SentryMiddleware handles this request, not another one.
 
-    Its scope is this one, or one a framework copied for a mounted app (Litestar's
-    ``copy_scope``), which shares its headers. Any other request's exchange leaked into this
-    context (see :meth:`SentryMiddleware._from_clean_state`).
+    Its scope is this one, or a copy a framework or middleware made on the way in (Litestar's
+    ``copy_scope``, a middleware replacing ``headers``), sharing the rest, while the outer
+    connection is still under way, its response not begun. A request the app sends itself (to an
+    app in the same process) shares nothing. A server starts the next request on a connection
+    only once the previous one's response began (or, with none sent, once it finished): such an
+    exchange leaked into this context (see :meth:`SentryMiddleware._from_clean_state`).
     """
     if outer.scope is scope:
         return True
-    headers = scope.get("headers")
-    return headers is not None and outer.scope.get("headers") is headers
+    original = outer.scope
+    return (
+        outer.status is None
+        and not outer.done
+        and original.get("type") == scope.get("type")
+        and any(
+            (part := scope.get(key)) is not None and original.get(key) is part
+            for key in _SHARED_BY_COPIES
+        )
+    )
 
 
 def _begin(
