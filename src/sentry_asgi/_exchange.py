@@ -340,10 +340,29 @@ class Exchange:
     def process_event(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
         """Attach request data and the request's name; keep secrets out of the event."""
         with contained():
-            if self._repeats_an_error(hint) or self._reports_a_disconnect(event, hint):
+            if (
+                self._awaits_its_answer(event, hint)
+                or self._repeats_an_error(hint)
+                or self._reports_a_disconnect(event, hint)
+            ):
                 return None
             self._process(event, hint)
         return event
+
+    def _awaits_its_answer(self, event: dict[str, Any], hint: dict[str, Any]) -> bool:
+        """Tell whether a framework integration reports an exception the app is still answering.
+
+        sentry_sdk's Litestar integration reports each exception Litestar handles, a domain error
+        the app's handler answers 404 included, under the mechanism the middleware uses: the
+        middleware reports that exception itself once the answer is a 5xx.
+        """
+        pending = self.pending
+        exc_info = hint.get("exc_info")
+        if pending is None or not exc_info or exc_info[1] is not pending[0]:
+            return False
+        values = (event.get("exception") or {}).get("values")
+        mechanism = values[-1].get("mechanism") if isinstance(values, list) and values else None
+        return isinstance(mechanism, dict) and mechanism.get("type") == pending[1]
 
     def _repeats_an_error(self, hint: dict[str, Any]) -> bool:
         """Tell whether this request already sent an event for the same exception object.

@@ -79,3 +79,18 @@ async def test_wrapped_app_mounted_with_a_copied_scope_reports_once(sentry_init,
     (event,) = transport.events
     assert event["exception"]["values"][-1]["value"] == "disk gone"
     assert len(transport.transactions) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("status", [404, 500])
+async def test_with_sentry_sdks_litestar_integration_the_answer_still_decides(
+    sentry_init, http, status
+):
+    """With sentry_sdk's Litestar integration on, an exception the app answers 404 is no error, and answered 500 is one event."""
+    from sentry_sdk.integrations.litestar import LitestarIntegration
+
+    transport = sentry_init(integrations=[LitestarIntegration()], traces_sample_rate=1.0)
+    assert (await http(SentryMiddleware(answering(status)), "/orders/3")).status_code == status
+    values = [event["exception"]["values"][-1] for event in transport.events]
+    assert [v["type"] for v in values] == ([] if status < 500 else ["OrderMissingError"])
+    assert all(v["mechanism"] == {"type": "litestar", "handled": False} for v in values)

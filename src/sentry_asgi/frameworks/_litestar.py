@@ -87,5 +87,7 @@ def _refusing_route(
 def install(app: Litestar) -> Framework:
     """Add the exception hook to this app (once, however often it is wrapped)."""
     if _after_exception not in app.after_exception:
-        app.after_exception.append(_after_exception)
+        # First: sentry_sdk's own Litestar integration, whose hook reports every exception, then
+        # finds it waiting for the app's answer (see Exchange.process_event).
+        app.after_exception.insert(0, _after_exception)
     return Framework(match=partial(_match, app), reroutes=True)
