@@ -1,5 +1,6 @@
 import gzip
 import re
+import time
 import zlib
 
 import brotli
@@ -102,6 +103,14 @@ def test_every_gzip_member_is_decoded():
         b'{"type":"event"}\n' + EVENT,
     )
     assert decode(gzip.compress(header) + gzip.compress(item), "gzip", 10_000) == header + item
+
+
+def test_a_gzip_body_of_many_tiny_members_decodes_in_time_linear_in_its_size():
+    """320,000 empty gzip members (6.4 MB) decode in well under 4 s, not in a time that grows with their square."""
+    body = gzip.compress(b"") * 320_000
+    started = time.perf_counter()
+    assert decode(body, "gzip", 50 * 1024 * 1024) == b""
+    assert time.perf_counter() - started < 4
 
 
 def test_gzip_members_share_one_limit():

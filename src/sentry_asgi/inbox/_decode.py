@@ -37,23 +37,35 @@ def decode(body: bytes, encoding: str, limit: int) -> bytes:
 def _zlib(body: bytes, limit: int, wbits: int) -> bytes:
     """Inflate each stream in turn (a gzip body may hold several members) with a cap on the total.
 
-    Each stream is asked for no more than what is left under the cap, plus one byte to know.
+    Each stream is asked for no more than what is left under the cap, plus one byte to know. It
+    is fed in pieces that double in size: zlib copies the input past a stream's end, and a
+    body of many tiny streams would otherwise copy the rest of itself once per stream.
     """
     chunks: list[bytes] = []
     size = 0
+    view = memoryview(body)
+    start = 0
     while True:
         inflater = zlib.decompressobj(wbits)
-        chunk = inflater.decompress(body, limit + 1 - size)
-        size += len(chunk)
-        if size > limit:
-            raise TooLargeError(limit)
-        if not inflater.eof:
-            msg = "compressed body is truncated"
-            raise BadEncodingError(msg)
-        chunks.append(chunk)
-        body = inflater.unused_data
-        if not body:
+        piece = _FIRST_PIECE
+        while not inflater.eof:
+            if start >= len(view):
+                msg = "compressed body is truncated"
+                raise BadEncodingError(msg)
+            fed = view[start : start + piece]
+            chunk = inflater.decompress(fed, limit + 1 - size)
+            size += len(chunk)
+            if size > limit:
+                raise TooLargeError(limit)
+            chunks.append(chunk)
+            start += len(fed) - len(inflater.unused_data)
+            piece *= 2
+        if start >= len(view):
             return b"".join(chunks)
+
+
+# The first piece of a stream fed to zlib: a gzip member's header and trailer alone are 18 bytes.
+_FIRST_PIECE = 256
 
 
 def _gzip(body: bytes, limit: int) -> bytes:
