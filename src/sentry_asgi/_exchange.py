@@ -316,13 +316,25 @@ class Exchange:
         if framework is None:
             return None
         if not framework.reroutes:
-            return framework.match(self.scope)
+            return self._ask(framework)
         if self._matched is None:
-            match = framework.match(self.scope)
+            match = self._ask(framework)
             if match is None:
                 return None  # not routed (yet): ask again next time
             self._matched = match
         return self._matched
+
+    def _ask(self, framework: Framework) -> Match | None:
+        """Where the framework routes this request; nowhere if its router fails on it.
+
+        The app's own routing code runs here (a path converter that looks a value up may raise,
+        as it did when the app routed the request): its failure is the request's, already
+        answered, and must not cost the request its name, transaction or event.
+        """
+        try:
+            return framework.match(self.scope)
+        except Exception:  # noqa: BLE001 - the app's router, not the middleware, failed
+            return None
 
     def route_template(self) -> str | None:
         """The matched route template, if known yet (before routing: if the framework can match)."""
@@ -485,16 +497,18 @@ class Exchange:
             merged.update(existing)  # what a framework or the user set wins
             clean = frozenset()
         event["request"] = merged
-        self._run_last()
-        if not is_transaction:
-            self._name_event(event)
-            exc_info = hint.get("exc_info")
-            if exc_info:
-                retitle_exception_group(event, exc_info[1])
-            elif secrets:
-                attach_stacktrace_now(event, self.client_options)
-        if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
-            secrets.scrub_tree(event, skip=clean)
+        try:
+            self._run_last()
+            if not is_transaction:
+                self._name_event(event)
+                exc_info = hint.get("exc_info")
+                if exc_info:
+                    retitle_exception_group(event, exc_info[1])
+                elif secrets:
+                    attach_stacktrace_now(event, self.client_options)
+        finally:  # a fault of ours above must not let the request's secrets out
+            if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
+                secrets.scrub_tree(event, skip=clean)
 
 
 def _same_place(url: str, ours: str) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from quart import Quart, abort
 from werkzeug.exceptions import HTTPException
@@ -101,3 +103,33 @@ async def test_a_quart_without_the_expected_handling_still_answers(sentry_init, 
     assert (response.status_code, response.text) == (500, "sorry")
     (event,) = transport.events
     assert event["message"] == "500 Internal Server Error: GET /boom"
+
+
+async def test_a_route_converter_that_raises_costs_the_request_nothing(sentry_init, http):
+    """A path converter raising on a request: its event is named by the path, keeps no secret, and the transaction is sent."""
+    from werkzeug.routing import BaseConverter
+
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    tenants = {"acme": 1}
+
+    class Tenant(BaseConverter):
+        def to_python(self, value):
+            return tenants[value]  # a KeyError for a tenant nobody registered
+
+    app = Quart(__name__)
+    app.url_map.converters["tenant"] = Tenant
+
+    @app.route("/t/<tenant:tenant>/items")
+    async def items(tenant):
+        return "ok"
+
+    headers = {"authorization": "Bearer s3cr3t-token"}
+    response = await http(
+        SentryMiddleware(app, transaction_style="url"), "/t/nobody/items", headers=headers
+    )
+    assert response.status_code == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["type"] == "KeyError"
+    assert event["transaction"] == "/t/nobody/items"
+    assert "s3cr3t-token" not in json.dumps(event)
+    assert [t["transaction"] for t in transport.transactions] == ["/t/nobody/items"]
