@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+
 import httpx
 import pytest
 import sentry_sdk
@@ -277,6 +280,30 @@ async def test_a_request_a_view_sends_to_a_wrapped_app_in_process_is_reported_as
     (event,) = transport.events
     assert event["request"]["url"] == "http://testserver/items/9"
     assert len(transport.transactions) == 2
+
+
+async def test_a_view_failing_after_an_in_process_request_is_reported_as_its_own_request(
+    sentry_init,
+):
+    """A view that fails after calling a wrapped app in process: its event has its own URL and name, and no secret."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    backend = SentryMiddleware(
+        Starlette(routes=[Route("/price", lambda _: PlainTextResponse("1"))])
+    )
+    token = secrets.token_hex(16)  # not in this file's source, which events quote
+
+    async def gateway(request):
+        await get(backend, "/price")
+        raise ValueError("quote failed")
+
+    app = SentryMiddleware(Starlette(routes=[Route("/quote", gateway)]))
+    transport_ = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport_, base_url="http://testserver") as client:
+        await client.get("/quote", headers={"authorization": f"Bearer {token}"})
+    (event,) = transport.events
+    assert event["request"]["url"] == "http://testserver/quote"
+    assert event["transaction"].endswith("gateway")
+    assert token not in json.dumps(event)
 
 
 async def test_plain_response_passes_through(sentry_init):

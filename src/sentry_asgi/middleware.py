@@ -132,7 +132,7 @@ class SentryMiddleware:
             await self.app(scope, receive, send)
             return
         if outer is not None:
-            await self._from_clean_state(scope, receive, send)
+            await self._from_clean_state(scope, receive, send, outer)
             return
 
         exchange = Exchange(self.options, scope, receive, send, client_options, self.framework)
@@ -168,20 +168,29 @@ class SentryMiddleware:
             restore_builtin_asgi_middleware(builtin)
             _current.set(None)
 
-    async def _from_clean_state(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _from_clean_state(
+        self, scope: Scope, receive: Receive, send: Send, outer: Exchange
+    ) -> None:
         """Handle a request that starts in another request's context, from fresh scopes.
 
         On asyncio, uvicorn starts a request from a context the previous request on the same
         connection left behind (after a large body paused reading, or a pipelined request:
         CPython's gh-140947). That context holds the previous request's exchange, its
         isolation scope (user, tags), its span and the flag that silences sentry_sdk's own ASGI
-        middleware: none of them is this request's.
+        middleware: none of them is this request's. A request the app sends to a wrapped app
+        in process runs in the sending request's own context: all of it is set back afterwards
+        (the exchange only while its request is still being handled: not a leftover one).
         """
         __tracebackhide__ = True
-        _current.set(None)
+        builtin = silence_builtin_asgi_middleware()  # the flag's value, to set back
         restore_builtin_asgi_middleware(None)
-        with fresh_scopes():
-            await self(scope, receive, send)
+        _current.set(None)
+        try:
+            with fresh_scopes():
+                await self(scope, receive, send)
+        finally:
+            restore_builtin_asgi_middleware(builtin)
+            _current.set(None if outer.done else outer)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         __tracebackhide__ = True
