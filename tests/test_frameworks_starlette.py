@@ -385,6 +385,32 @@ async def test_exception_a_handler_answers_404_is_not_reported(sentry_init, form
     assert transport.events == []
 
 
+class UnavailableError(Exception):
+    """A domain error that carries its own HTTP status, as many apps' errors do."""
+
+    status_code = 503
+
+
+async def unavailable(request):
+    raise UnavailableError(request.path_params["order_id"])
+
+
+async def test_with_sentry_sdks_integrations_a_status_code_on_the_exception_decides(sentry_init):
+    """With sentry_sdk's Starlette integration on, an exception carrying status_code 503 is reported though answered 404."""
+    transport = sentry_init()  # default integrations: Starlette's is on
+
+    async def not_found(request, exc):
+        return PlainTextResponse("not found", status_code=404)
+
+    app = Starlette(
+        routes=[Route("/orders/{order_id}", unavailable)],
+        exception_handlers={UnavailableError: not_found},
+    )
+    assert (await get(SentryMiddleware(app), "/orders/3")).status_code == 404
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["mechanism"] == {"type": "starlette", "handled": True}
+
+
 async def test_an_unwrapped_call_of_the_app_reports_nothing(sentry_init):
     """The app's wrapped handler reports nothing for a request no SentryMiddleware handles."""
     transport = sentry_init(auto_enabling_integrations=False)
