@@ -10,6 +10,7 @@ import pytest
 from conftest import call, http_scope
 from fastapi import FastAPI
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
 from frameworks.cases import FRAMEWORKS, Framework, each, with_websockets
@@ -45,6 +46,21 @@ async def test_view_error_is_reported_once_with_its_frame_and_request(
     assert event["request"]["url"] == "http://testserver/items/42"
     assert event["request"]["method"] == "GET"
     assert event["request"]["query_string"] == "q=1"
+
+
+@pytest.mark.parametrize("framework", each("errors"))
+async def test_view_error_behind_other_middleware_is_reported_as_itself(
+    framework: Framework, sentry_init, http
+):
+    """With middleware between it and the framework's app (CORSMiddleware(app)), a view's exception is still reported as itself, through the framework's hook."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = SentryMiddleware(CORSMiddleware(framework.app(), allow_origins=["https://a.example"]))
+    assert (await http(app, "/items/42")).status_code == 500
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert (value["type"], value["value"]) == ("ValueError", "item 42")
+    assert value["mechanism"] == {"type": framework.mechanism, "handled": False}
+    assert framework.view_frame in frame_functions(event)
 
 
 @pytest.mark.parametrize("framework", [pytest.param(f, id=f.name) for f in FRAMEWORKS])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from sentry_asgi._asgi import Scope
 
@@ -31,6 +31,7 @@ _ADAPTERS = {
 }
 # How far down a stack of middleware the frameworks' own parts are looked for.
 MIDDLEWARE_DEPTH = 32
+_STARLETTE = "_starlette"
 
 
 class Match(NamedTuple):
@@ -53,14 +54,23 @@ class Framework:
 def detect(app: object) -> Framework | None:
     """Recognise the app's framework by its class's package; install its hooks once.
 
-    None also for a framework whose hooks need no help naming requests (Starlette's).
+    The app may be middleware around the framework's app (``CORSMiddleware(quart_app)``, or
+    the stack ``add_middleware`` builds): each keeps the next as ``app``, followed down to the
+    first framework app. Starlette's own middleware leads to Starlette's ``ExceptionMiddleware``
+    when no other framework is below it. None also for a framework whose hooks need no help
+    naming requests (Starlette's).
     """
-    adapter = _adapter(app)
-    if adapter is None:
-        app = _starlette_middleware_below(app)
-        if app is None:
-            return None
-        adapter = _ADAPTERS["starlette"]
+    starlette_part = None
+    for candidate in _down_the_middleware(app):
+        adapter = _adapter(candidate)
+        if adapter == _STARLETTE and not hasattr(candidate, "build_middleware_stack"):
+            starlette_part = starlette_part or candidate  # a middleware, not the app
+        elif adapter is not None:
+            return _install(adapter, candidate)
+    return None if starlette_part is None else _install(_STARLETTE, starlette_part)
+
+
+def _install(adapter: str, app: object) -> Framework | None:
     module = importlib.import_module(f"{__name__}.{adapter}")
     framework: Framework | None = module.install(app)
     return framework
@@ -74,16 +84,10 @@ def _adapter(app: object) -> str | None:
     return None
 
 
-def _starlette_middleware_below(app: object) -> object | None:
-    """Starlette's own middleware below the app's, in a stack ``add_middleware`` built.
-
-    There, the middleware wraps the app's other middleware, each keeping the next as ``app``;
-    Starlette's ``ExceptionMiddleware``, holding the app's exception handlers, is at the bottom.
-    """
+def _down_the_middleware(app: object) -> Iterator[object]:
+    """The app, then each app it wraps in turn (as middleware keeps it: ``app``)."""
     for _ in range(MIDDLEWARE_DEPTH):
+        yield app
         app = cast("object", getattr(app, "app", None))
         if app is None:
-            return None
-        if _adapter(app) == _ADAPTERS["starlette"]:
-            return app
-    return None
+            return
