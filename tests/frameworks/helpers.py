@@ -27,3 +27,14 @@ def frame_functions(event: dict[str, Any]) -> list[str]:
     """The function names in the stack trace of the event's (innermost) exception."""
     frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
     return [frame.get("function") for frame in frames]
+
+
+def assert_reported_as_itself(
+    event: dict[str, Any], kind: str, value: str, mechanism: str, frame: str, url: str
+) -> None:
+    """The event is the one exception, unhandled under ``mechanism``, with its view's frame and the request."""
+    (reported,) = event["exception"]["values"]
+    assert (reported["type"], reported["value"]) == (kind, value)
+    assert reported["mechanism"] == {"type": mechanism, "handled": False}
+    assert frame in frame_functions(event)
+    assert event["request"]["url"] == url
