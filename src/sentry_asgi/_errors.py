@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 
 import sentry_sdk
-from sentry_sdk.utils import event_from_exception
+from sentry_sdk.utils import event_from_exception, exceptions_from_error_tuple
 
 MECHANISM = "asgi"
 
@@ -29,6 +29,35 @@ _DISCONNECT_TYPES = frozenset(
         ("django.http.request", "ClientDisconnected"),
     }
 )
+
+
+# Exceptions a framework raises from the app's own, adding nothing but the framework's frames:
+# Litestar's when the app fails after its response started (a stream, a background task).
+_WRAPPERS = frozenset({("litestar.exceptions.base_exceptions", "LitestarException")})
+
+
+def app_exception(exc: Exception) -> Exception:
+    """The app's own exception inside the ones a framework wrapped it in (``raise ... from``).
+
+    Reported as the wrapper, every such failure of every app would be titled and grouped alike.
+    """
+    while (type(exc).__module__, type(exc).__qualname__) in _WRAPPERS and isinstance(
+        exc.__cause__, Exception
+    ):
+        exc = exc.__cause__
+    return exc
+
+
+def describe_as(event: dict[str, Any], exc: BaseException, client_options: dict[str, Any]) -> None:
+    """Describe ``exc`` in an event built for a framework's wrapper of it, with its mechanism.
+
+    The chain and ExceptionGroup below ``exc`` are kept, as sentry_sdk builds them.
+    """
+    values = (event.get("exception") or {}).get("values") or [{}]
+    mechanism = values[-1].get("mechanism") or {}
+    own = {"type": mechanism.get("type", MECHANISM), "handled": mechanism.get("handled", False)}
+    exc_info = (type(exc), exc, exc.__traceback__)
+    event["exception"] = {"values": exceptions_from_error_tuple(exc_info, client_options, own)}
 
 
 def is_disconnect(exc: BaseException) -> bool:

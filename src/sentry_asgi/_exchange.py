@@ -17,7 +17,9 @@ from sentry_asgi import _sessions as sessions
 from sentry_asgi._body import BodyRecorder, parse_body, scrub_fields
 from sentry_asgi._errors import (
     MECHANISM,
+    app_exception,
     capture_exception,
+    describe_as,
     is_disconnect,
     is_unhandled,
     mark_dealt_with,
@@ -165,6 +167,10 @@ class Exchange:
 
     def failed(self, exc: Exception, mechanism: str = MECHANISM) -> None:
         """Report the app's (or a framework hook's) exception unless the client went away."""
+        own = app_exception(exc)
+        if own is not exc:
+            mark_dealt_with(exc)  # what the server logs: the framework's wrapper
+            exc = own
         if self.captured is exc:
             return
         gone = is_disconnect(exc) or (
@@ -503,12 +509,23 @@ class Exchange:
                 self._name_event(event)
                 exc_info = hint.get("exc_info")
                 if exc_info:
-                    retitle_exception_group(event, exc_info[1])
+                    self._describe_app_exception(event, exc_info[1])
                 elif secrets:
                     attach_stacktrace_now(event, self.client_options)
         finally:  # a fault of ours above must not let the request's secrets out
             if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
                 secrets.scrub_tree(event, skip=clean)
+
+    def _describe_app_exception(self, event: dict[str, Any], exc: BaseException) -> None:
+        """Title the event after the app's exception: not a framework's wrapper, not a group.
+
+        sentry_sdk's Litestar integration reports Litestar's wrapper of a failure after the
+        response started (the middleware reports the app's exception itself).
+        """
+        own = app_exception(exc) if isinstance(exc, Exception) else exc
+        if own is not exc:
+            describe_as(event, own, self.client_options)
+        retitle_exception_group(event, own)
 
 
 def _same_place(url: str, ours: str) -> bool:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 from litestar import Litestar, Request, Response, asgi, get
+from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
+from litestar.response import Stream
 from litestar.types import Receive, Scope, Send  # noqa: TC002 - likewise
 
 from frameworks.apps.litestar_app import litestar_app
+from frameworks.helpers import assert_reported_as_itself
 from sentry_asgi import SentryMiddleware
 
 
@@ -94,3 +97,65 @@ async def test_with_sentry_sdks_litestar_integration_the_answer_still_decides(
     values = [event["exception"]["values"][-1] for event in transport.events]
     assert [v["type"] for v in values] == ([] if status < 500 else ["OrderMissingError"])
     assert all(v["mechanism"] == {"type": "litestar", "handled": False} for v in values)
+
+
+class StreamBrokeError(Exception):
+    """The app's failure after its response started."""
+
+
+async def chunks():
+    yield b"first"
+    raise StreamBrokeError("feed gone")
+
+
+@get("/feed")
+async def feed() -> Stream:
+    return Stream(chunks())
+
+
+async def send_receipt() -> None:
+    raise StreamBrokeError("mailer gone")
+
+
+@get("/checkout")
+async def checkout() -> Response[str]:
+    return Response("paid", background=BackgroundTask(send_receipt))
+
+
+def sdk_integration(enabled: bool) -> list[object]:
+    from sentry_sdk.integrations.litestar import LitestarIntegration
+
+    return [LitestarIntegration()] if enabled else []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sdk", [False, True], ids=["alone", "with-sdk-integration"])
+async def test_exception_mid_stream_is_reported_and_titled_as_itself(sentry_init, http, sdk):
+    """A stream's generator failing after the headers went out: one event showing the app's exception, its frames, its title."""
+    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
+    response = await http(SentryMiddleware(Litestar([feed])), "/feed")
+    assert (response.status_code, response.text) == (200, "first")
+    (event,) = transport.events
+    leaf, group = event["exception"]["values"]
+    assert (leaf["type"], leaf["value"]) == ("StreamBrokeError", "feed gone")
+    assert "chunks" in [frame["function"] for frame in leaf["stacktrace"]["frames"]]
+    assert group["value"] == "StreamBrokeError: feed gone [unhandled errors in a TaskGroup]"
+    assert group["mechanism"]["type"] == "asgi"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sdk", [False, True], ids=["alone", "with-sdk-integration"])
+async def test_failing_background_task_is_reported_as_itself(sentry_init, http, sdk):
+    """A background task failing after the response: one event, the task's exception itself, not Litestar's wrapper."""
+    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
+    response = await http(SentryMiddleware(Litestar([checkout])), "/checkout")
+    assert (response.status_code, response.text) == (200, "paid")
+    (event,) = transport.events
+    assert_reported_as_itself(
+        event,
+        "StreamBrokeError",
+        "mailer gone",
+        "asgi",
+        "send_receipt",
+        "http://testserver/checkout",
+    )
