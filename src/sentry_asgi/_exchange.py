@@ -26,7 +26,7 @@ from sentry_asgi._errors import (
     retitle_exception_group,
 )
 from sentry_asgi._guard import contained, log_fault
-from sentry_asgi._naming import resolve_name
+from sentry_asgi._naming import COMPONENT, ROUTE, URL, resolve_name
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._request import build_request_data, decode_headers, header_value
 from sentry_asgi._scrub import FILTERED, Secrets
@@ -51,6 +51,7 @@ class Exchange:
         "_body_done",
         "_entry_endpoint",
         "_matched",
+        "_mount",
         "_receive",
         "_reported",
         "_request_data",
@@ -109,6 +110,7 @@ class Exchange:
         self._secrets: Secrets | None = None
         self._tail_scope: int | None = None
         self._matched: Match | None = None
+        self._mount = ""  # the path of mounts passed through that keep it out of root_path
         self._reported: BaseException | None = None
         # An exception a framework's handler is answering: a failure only if it answers 5xx.
         self.pending: tuple[Exception, str] | None = None
@@ -295,6 +297,9 @@ class Exchange:
         """
         if scope is not self.scope:
             return
+        outer = self.framework
+        if outer is not None and outer.mount is not None:
+            self._mount += (outer.mount(scope) or "").rstrip("/")
         self.framework = framework
         self._matched = None
         self._entry_endpoint = scope.get("endpoint")
@@ -308,7 +313,7 @@ class Exchange:
         """
         outer = self._entry_endpoint
         inside = outer is None or self.scope.get("endpoint") is not outer
-        return resolve_name(
+        name, source = resolve_name(
             self.scope,
             style,
             self._route,
@@ -316,6 +321,12 @@ class Exchange:
             scope_endpoint=inside,
             scope_route=inside or self.framework is None,
         )
+        if self._mount:  # the app's routes and path are below a mount that kept its own path
+            if source == URL and self.framework is None:  # no routes we can read: the mount's
+                return self._mount, ROUTE
+            if source != COMPONENT:
+                return self._mount + name, source
+        return name, source
 
     def _framework_match(self) -> Match | None:
         framework = self.framework

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from litestar import Litestar, Request, Response, asgi, get
+from litestar import Litestar, Request, Response, Router, asgi, get
 from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar.response import Stream
 from litestar.types import Receive, Scope, Send  # noqa: TC002 - likewise
+from quart import Quart
+from starlette.applications import Starlette
+from starlette.routing import Route
 
 from frameworks.apps.litestar_app import litestar_app
 from frameworks.helpers import assert_reported_as_itself
@@ -159,3 +162,94 @@ async def test_failing_background_task_is_reported_as_itself(sentry_init, http, 
         "send_receipt",
         "http://testserver/checkout",
     )
+
+
+# Litestar passes a mounted app the path below the mount, a slash appended, root_path unchanged.
+async def starlette_item(request: object) -> None:
+    raise ValueError("item")
+
+
+def starlette_below() -> Starlette:
+    return Starlette(routes=[Route("/items/{item_id:int}/", starlette_item)])
+
+
+def quart_below() -> Quart:
+    app = Quart(__name__)
+
+    @app.get("/items/<int:item_id>/")
+    async def quart_item(item_id: int) -> None:
+        raise ValueError("item")
+
+    return app
+
+
+async def plain_below(scope: Scope, receive: Receive, send: Send) -> None:
+    raise ValueError("item")
+
+
+INNER = {
+    "starlette": (starlette_below, "/items/{item_id:int}/", "starlette_item"),
+    "quart": (quart_below, "/items/<int:item_id>/", "quart_item"),
+}
+
+
+def mounted_at_sub(inner: object, style: str, **options: bool) -> Litestar:
+    """``inner``, wrapped, mounted at /api/sub in a Litestar app (a router's /api, then /sub)."""
+    wrapped = SentryMiddleware(inner, transaction_style=style)
+
+    @asgi("/sub", is_mount=True, **{"copy_scope": False, **options})
+    async def sub(scope: Scope, receive: Receive, send: Send) -> None:
+        await wrapped(scope, receive, send)
+
+    return Litestar([Router("/api", route_handlers=[sub])])
+
+
+def named(items: list[dict]) -> list[tuple[str, str]]:
+    """Each event's or transaction's name and its source."""
+    return [(item["transaction"], item["transaction_info"]["source"]) for item in items]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("inner", INNER)
+async def test_wrapped_app_mounted_in_litestar_is_named_after_its_own_route(
+    sentry_init, http, inner
+):
+    """A wrapped app under a Litestar mount is named the mount's path plus its route, or its view: never the mount."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    build, route, view = INNER[inner]
+    for style in ("url", "endpoint"):
+        app = SentryMiddleware(mounted_at_sub(build(), style), transaction_style=style)
+        assert (await http(app, "/api/sub/items/42")).status_code == 500
+    (url_name, endpoint_name) = named(transport.events)
+    assert named(transport.events) == named(transport.transactions)
+    assert url_name == (f"/api/sub{route}", "route")
+    assert endpoint_name[0].endswith(f".{view}")
+    assert endpoint_name[1] == "component"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("inner", "options"),
+    [(plain_below, {}), (starlette_below(), {"copy_scope": True})],
+    ids=["app-without-routes", "copied-scope"],
+)
+async def test_litestar_mount_whose_app_routes_unseen_is_named_after_the_mount(
+    sentry_init, http, inner, options
+):
+    """Under a Litestar mount, an app whose routing is not seen (no routes, or a copied scope) is named the mount's path, not an empty name."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    for style in ("url", "endpoint"):
+        app = SentryMiddleware(mounted_at_sub(inner, style, **options), transaction_style=style)
+        assert (await http(app, "/api/sub/items/42")).status_code == 500
+    assert named(transport.events) == named(transport.transactions) == [("/api/sub", "route")] * 2
+
+
+@pytest.mark.anyio
+async def test_path_a_wrapped_app_under_a_litestar_mount_does_not_route_keeps_the_mount(
+    sentry_init, http
+):
+    """A path the wrapped app under a Litestar mount does not route is named by its path, the mount's path in front."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = SentryMiddleware(mounted_at_sub(quart_below(), "url"), transaction_style="url")
+    assert (await http(app, "/api/sub/nowhere")).status_code == 404
+    assert named(transport.transactions) == [("/api/sub/nowhere/", "url")]

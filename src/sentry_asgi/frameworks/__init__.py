@@ -49,6 +49,10 @@ class Framework:
     # True when ``match`` runs the framework's router again: its answer is then kept for the
     # rest of the request, so routing runs at most once more, and only when a name is needed.
     reroutes: bool
+    # The path of the mount the framework passed the request on through, for a framework that
+    # passes the path below it on without moving the mount's path into ``root_path`` (Litestar):
+    # the routes of the app mounted there are below it.
+    mount: Callable[[Scope], str | None] | None = None
 
 
 def detect(app: object) -> Framework | None:

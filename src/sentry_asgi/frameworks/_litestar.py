@@ -4,13 +4,15 @@ Litestar calls the app's ``after_exception`` hooks with every exception it handl
 app's exception handlers answer it (a domain error may well become a 404), and puts the route
 template (``path_template``) and handler (``route_handler``) in the scope itself, once its
 router has run; before that, or when the router refuses the request, the app's router finds
-the route again.
+the route again. A mount (``@asgi(..., is_mount=True)``) gets an empty template, and the path
+below it as the request's path, ``root_path`` unchanged: it is named after its own path.
 """
 
 from __future__ import annotations
 
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from litestar.exceptions import HTTPException, MethodNotAllowedException, WebSocketException
 from litestar.utils import normalize_path
@@ -43,6 +45,9 @@ def _match(app: Litestar, scope: Scope) -> Match | None:
     handler = scope.get("route_handler")
     if handler is None:  # not routed yet, or refused by the router
         return _route(app, scope)
+    if getattr(handler, "is_mount", False):
+        mount = _mount(app, scope)
+        return Match(mount, None) if mount is not None else None
     view = getattr(handler, "fn", None)
     return Match(None, view) if view is not None else None
 
@@ -50,10 +55,7 @@ def _match(app: Litestar, scope: Scope) -> Match | None:
 def _route(app: Litestar, scope: Scope) -> Match | None:
     """Where the app's router sends the request; for a method the route lacks, that route."""
     root = str(scope.get("root_path") or "")
-    path = str(scope.get("path") or "/")
-    if root and path.startswith(root):
-        path = path[len(root) :]  # Litestar routes the path below the mount point
-    path = normalize_path(path)
+    path = _below_root(root, str(scope.get("path") or "/"))
     router = app.asgi_router
     try:
         _, handler, _, _, template = router.handle_routing(path=path, method=scope.get("method"))
@@ -62,7 +64,45 @@ def _route(app: Litestar, scope: Scope) -> Match | None:
         return Match(root.rstrip("/") + refusing, None) if refusing is not None else None
     except (HTTPException, ValueError):  # not found, or not a route for this kind of connection
         return None
+    if getattr(handler, "is_mount", False):
+        mount = _mount_path(app, handler, path)
+        return Match(root.rstrip("/") + mount, None) if mount is not None else None
     return Match(root.rstrip("/") + template, getattr(handler, "fn", None))
+
+
+def _below_root(root: str, path: str) -> str:
+    """The path Litestar routes: below the app's own mount point."""
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    return normalize_path(path)
+
+
+def _mount(app: Litestar, scope: Scope) -> str | None:
+    """The path of the mount the router passed the request on through, ``root_path`` first.
+
+    The router replaced the request's path with the path below the mount: the path the client
+    asked for is ``raw_path``, which only picks one of the mount's own paths.
+    """
+    handler = scope.get("route_handler")
+    if not getattr(handler, "is_mount", False):
+        return None
+    root = str(scope.get("root_path") or "")
+    raw = scope.get("raw_path")
+    path = unquote(raw.decode("latin-1")) if isinstance(raw, bytes) else ""
+    mount = _mount_path(app, handler, _below_root(root, path))
+    return root.rstrip("/") + mount if mount is not None else None
+
+
+def _mount_path(app: Litestar, handler: Any, path: str) -> str | None:
+    """The path, as the app's routers joined it, of the mount ``path`` is below."""
+    identifier = handler.name or str(handler)
+    mounts = [route.path for route in app.asgi_router.route_mapping.get(identifier, ())]
+    if len(mounts) == 1:
+        return mounts[0]
+    for mount in sorted(mounts, key=len, reverse=True):
+        if path == mount or path.startswith(mount.rstrip("/") + "/"):
+            return mount
+    return None
 
 
 def _refusing_route(
@@ -90,4 +130,4 @@ def install(app: Litestar) -> Framework:
         # First: sentry_sdk's own Litestar integration, whose hook reports every exception, then
         # finds it waiting for the app's answer (see Exchange.process_event).
         app.after_exception.insert(0, _after_exception)
-    return Framework(match=partial(_match, app), reroutes=True)
+    return Framework(match=partial(_match, app), reroutes=True, mount=partial(_mount, app))
