@@ -15,6 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sentry_asgi.frameworks import Framework, Match
+from sentry_asgi.frameworks._regex import readable
 from sentry_asgi.frameworks._report import report
 
 if TYPE_CHECKING:
@@ -64,11 +65,12 @@ def _match(app: App[Any, Any], scope: Scope) -> Match | None:
 def _sink(app: App[Any, Any], path: str) -> Match | None:
     """The sink or static route Falcon serves a path no route matched with, named after its prefix.
 
-    Falcon tries sinks and static routes in its own order, first match wins.
+    Falcon tries sinks and static routes in its own order, first match wins. A sink's prefix is
+    a regex, made readable: ``/proxy/(?P<rest>.+)`` is ``/proxy/{rest}``.
     """
     for matcher, target, is_sink in getattr(app, "_sink_and_static_routes", ()):
         if matcher.match(path):
-            return Match(matcher.pattern, target) if is_sink else _static(target)
+            return Match(readable(matcher.pattern), target) if is_sink else _static(target)
     return None
 
 
