@@ -192,6 +192,25 @@ def test_odd_span_fields_are_shown_as_well_as_they_can_be(inbox):
     assert page.count('class="span-row"') == 2
 
 
+@pytest.mark.parametrize("when", [10**400, float("inf")], ids=["beyond-float", "infinite"])
+def test_spans_and_transactions_timed_beyond_any_clock_are_stored_without_a_duration(inbox, when):
+    """A timestamp no float holds, or an infinite one, leaves the duration blank, never a 500."""
+    segment = span("a" * 16, start_timestamp=when, end_timestamp=1_700_000_001.0)
+    txn = {
+        "event_id": "c" * 32,
+        "type": "transaction",
+        "transaction": "GET /from-no-time",
+        "start_timestamp": 1_700_000_000.0,
+        "timestamp": when,
+        "contexts": {"trace": {"trace_id": TRACE_ID, "span_id": "b" * 16}},
+    }
+    body = envelope(span_item(segment), event_item(txn, "transaction"))
+    assert post(inbox, body)[0] == 200
+    assert [t["duration_ms"] for t in inbox.store.traces()] == [None, None]
+    status, page = get(inbox, f"/traces/{TRACE_ID}")
+    assert (status, page.count('class="span-row"')) == (200, 2)
+
+
 def test_a_database_from_the_previous_version_opens_and_keeps_its_rows(tmp_path):
     """An inbox file made before streamed spans were stored gains them and loses nothing."""
     path = str(tmp_path / "old.sqlite3")

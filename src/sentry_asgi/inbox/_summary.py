@@ -7,6 +7,7 @@ lookup tolerates the wrong shape: a summary is never the reason an event is refu
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,15 +84,20 @@ def frames(exception: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def timestamp(value: object) -> float | None:
-    """Read a protocol timestamp (seconds since the epoch, or an RFC 3339 string) as a float."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
-    return None
+    """Read a protocol timestamp (seconds since the epoch, or an RFC 3339 string) as a float.
+
+    JSON holds numbers no float can (``1e400``, an integer of 400 digits) and Python's reader
+    takes ``Infinity``: no moment in time, like a timestamp that is not one.
+    """
+    seconds = None
+    try:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)
+        elif isinstance(value, str):
+            seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except (OverflowError, ValueError):
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) else None
 
 
 def _main_exception(event: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
