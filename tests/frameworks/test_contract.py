@@ -63,6 +63,33 @@ async def test_view_error_behind_other_middleware_is_reported_as_itself(
     assert framework.view_frame in frame_functions(event)
 
 
+class StartedLater:
+    """A middleware that keeps its app out of sight: ``app`` fails until it has started."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    @property
+    def app(self) -> Any:
+        msg = "not started yet"
+        raise RuntimeError(msg)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.inner(scope, receive, send)
+
+
+@pytest.mark.parametrize("framework", each("errors"))
+async def test_middleware_whose_app_cannot_be_read_is_where_the_search_ends(
+    framework: Framework, sentry_init, http
+):
+    """A middleware whose ``app`` raises ends the search for a framework: no fault, the request still reported."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    hidden = StartedLater(framework.app())
+    app = SentryMiddleware(CORSMiddleware(hidden, allow_origins=["https://a.example"]))
+    assert (await http(app, "/items/42")).status_code == 500
+    assert [e["level"] for e in transport.events] == ["error"]
+
+
 @pytest.mark.parametrize("framework", [pytest.param(f, id=f.name) for f in FRAMEWORKS])
 async def test_two_wrapped_apps_still_report_once(framework: Framework, sentry_init, http):
     """Wrapping a second app of the framework installs no second hook: one event per error."""

@@ -65,7 +65,7 @@ def detect(app: object) -> Framework | None:
     naming requests (Starlette's).
     """
     starlette_part = None
-    for candidate in _down_the_middleware(app):
+    for candidate in down_the_middleware(app):
         adapter = _adapter(candidate)
         if adapter == _STARLETTE and not hasattr(candidate, "build_middleware_stack"):
             starlette_part = starlette_part or candidate  # a middleware, not the app
@@ -88,10 +88,17 @@ def _adapter(app: object) -> str | None:
     return None
 
 
-def _down_the_middleware(app: object) -> Iterator[object]:
-    """The app, then each app it wraps in turn (as middleware keeps it: ``app``)."""
+def down_the_middleware(app: object) -> Iterator[object]:
+    """The app, then each app it wraps in turn (as middleware keeps it: ``app``).
+
+    A middleware whose ``app`` cannot be read (a property failing before start-up) is the last:
+    what it wraps is out of sight, and no reason for the app not to start.
+    """
     for _ in range(MIDDLEWARE_DEPTH):
         yield app
-        app = cast("object", getattr(app, "app", None))
+        try:
+            app = cast("object", getattr(app, "app", None))
+        except Exception:  # noqa: BLE001 - the app's attribute, not the middleware, failed
+            return
         if app is None:
             return

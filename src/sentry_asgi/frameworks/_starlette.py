@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException, WebSocketException
 from starlette.middleware.exceptions import ExceptionMiddleware
 
 from sentry_asgi._guard import contained
-from sentry_asgi.frameworks import MIDDLEWARE_DEPTH
+from sentry_asgi.frameworks import down_the_middleware
 from sentry_asgi.frameworks._report import report
 
 if TYPE_CHECKING:
@@ -98,12 +98,9 @@ def _wrap_handlers(handlers: MutableMapping[Any, Handler]) -> None:
 
 def _wrap_handlers_below(app: object) -> None:
     """Wrap the handlers of the ExceptionMiddleware found by following the middleware down."""
-    for _ in range(MIDDLEWARE_DEPTH):
-        if isinstance(app, ExceptionMiddleware):
-            _wrap_handlers(app._exception_handlers)  # noqa: SLF001 - where Starlette keeps them
-            return
-        app = getattr(app, "app", None)
-        if app is None:
+    for layer in down_the_middleware(app):
+        if isinstance(layer, ExceptionMiddleware):
+            _wrap_handlers(layer._exception_handlers)  # noqa: SLF001 - where Starlette keeps them
             return
 
 
