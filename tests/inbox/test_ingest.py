@@ -363,6 +363,18 @@ def test_pages_show_events_whose_timestamps_no_clock_can_show(inbox, when):
     assert (status, "crumb" in page) == (200, True)
 
 
+@pytest.mark.parametrize("duration", [10**400, float("inf")], ids=["beyond-float", "infinite"])
+def test_check_in_lasting_beyond_any_clock_is_stored_without_a_duration(inbox, duration):
+    """A check-in's duration no float holds, or an infinite one, is left blank, never a 500."""
+    check_in = {"check_in_id": "x", "monitor_slug": "nightly", "status": "ok", "duration": duration}
+    assert post(inbox, envelope(({"type": "check_in"}, json.dumps(check_in).encode())))[0] == 200
+    assert [(c["monitor_slug"], c["duration"]) for c in inbox.store.check_ins()] == [
+        ("nightly", None)
+    ]
+    status, page = get(inbox, "/")
+    assert (status, "nightly" in page) == (200, True)
+
+
 @pytest.mark.parametrize("spans", [5, True, {"span_id": "b"}])
 def test_trace_page_shows_a_transaction_whose_spans_are_no_list(inbox, spans):
     """A transaction whose spans are not a list of objects is shown with its root span alone."""

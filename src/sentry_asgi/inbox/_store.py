@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentry_asgi.inbox._envelope import EnvelopeError, Item
 from sentry_asgi.inbox._spans import is_segment, spans, summarize_span
-from sentry_asgi.inbox._summary import Summary, summarize, timestamp
+from sentry_asgi.inbox._summary import Summary, number, summarize, timestamp
 
 if TYPE_CHECKING:
     from sentry_asgi.inbox._envelope import Envelope
@@ -307,7 +307,7 @@ def _rows(item: Item, received: Received, now: float) -> list[_Row]:
         payload = item.json()
         received.check_ins += 1
         slug, status = str(payload.get("monitor_slug") or ""), str(payload.get("status") or "")
-        duration = _number(payload.get("duration"))
+        duration = number(payload.get("duration"))
         return [(_INSERT_CHECK_IN, (now, slug, status, duration, json.dumps(payload)))]
     if item.type == "attachment":
         received.attachments += 1
@@ -384,10 +384,6 @@ def _log_rows(item: Item, received: Received, now: float) -> list[_Row]:
         )
         for record in records
     ]
-
-
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _where(**filters: str | None) -> tuple[str, tuple[str, ...]]:

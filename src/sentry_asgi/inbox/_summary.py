@@ -84,20 +84,28 @@ def frames(exception: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def timestamp(value: object) -> float | None:
-    """Read a protocol timestamp (seconds since the epoch, or an RFC 3339 string) as a float.
+    """Read a protocol timestamp (seconds since the epoch, or an RFC 3339 string) as a float."""
+    if isinstance(value, str):
+        try:
+            return number(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+        except (OverflowError, ValueError):
+            return None
+    return number(value)
+
+
+def number(value: object) -> float | None:
+    """Read a JSON number as a float; ``None`` for anything else.
 
     JSON holds numbers no float can (``1e400``, an integer of 400 digits) and Python's reader
-    takes ``Infinity``: no moment in time, like a timestamp that is not one.
+    takes ``Infinity`` and ``NaN``: none of them a duration or a moment in time.
     """
-    seconds = None
-    try:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            seconds = float(value)
-        elif isinstance(value, str):
-            seconds = datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except (OverflowError, ValueError):
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
-    return seconds if seconds is not None and math.isfinite(seconds) else None
+    try:
+        result = float(value)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None
 
 
 def _main_exception(event: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
