@@ -55,6 +55,7 @@ class Exchange:
         "_receive",
         "_reported",
         "_request_data",
+        "_routed",
         "_secrets",
         "_send",
         "_tail_scope",
@@ -89,6 +90,7 @@ class Exchange:
         self.client_options = client_options
         self.framework = framework  # the wrapped app's framework adapter, if it has one
         self.scope = scope
+        self._routed = scope  # the scope the innermost wrapped app routes, where names are
         # Set by a router the app is mounted under (Starlette's Mount: the mounted app itself).
         self._entry_endpoint = scope.get("endpoint")
         self._receive = receive
@@ -292,14 +294,16 @@ class Exchange:
     def entered(self, framework: Framework | None, scope: Scope) -> None:
         """The request reached a wrapped app mounted further in: name it after that app's routes.
 
-        Not through a copy of the scope (Litestar's ``copy_scope``): the names are read from
-        this exchange's scope, which that app's routing does not update.
+        Through a copy of the scope (a middleware between that passes on new headers), that app
+        routes the copy: the names are read from it. Not from a copy with another path (Litestar's
+        ``copy_scope`` of a mount): that names the request after the wrong place.
         """
-        if scope is not self.scope:
+        if scope is not self.scope and not _same_target(scope, self.scope):
             return
         outer = self.framework
         if outer is not None and outer.mount is not None:
             self._mount += (outer.mount(scope) or "").rstrip("/")
+        self._routed = scope
         self.framework = framework
         self._matched = None
         self._entry_endpoint = scope.get("endpoint")
@@ -312,9 +316,9 @@ class Exchange:
         not the app's view, and the mount is the route only of an app with no routes we know.
         """
         outer = self._entry_endpoint
-        inside = outer is None or self.scope.get("endpoint") is not outer
+        inside = outer is None or self._routed.get("endpoint") is not outer
         name, source = resolve_name(
-            self.scope,
+            self._routed,
             style,
             self._route,
             self._endpoint,
@@ -349,7 +353,7 @@ class Exchange:
         answered, and must not cost the request its name, transaction or event.
         """
         try:
-            return framework.match(self.scope)
+            return framework.match(self._routed)
         except Exception:  # noqa: BLE001 - the app's router, not the middleware, failed
             return None
 
@@ -537,6 +541,11 @@ class Exchange:
         if own is not exc:
             describe_as(event, own, self.client_options)
         retitle_exception_group(event, own)
+
+
+def _same_target(copy: Scope, scope: Scope) -> bool:
+    """Tell whether a copy of the scope asks for the same path under the same mount point."""
+    return copy.get("path") == scope.get("path") and copy.get("root_path") == scope.get("root_path")
 
 
 def _same_place(url: str, ours: str) -> bool:

@@ -174,18 +174,32 @@ async def test_method_the_route_lacks_is_named_after_the_route(
     assert named(transport.transactions) == [(framework.route, "route")] * 2
 
 
+def adding_a_header(app: Any) -> Any:
+    """A middleware that passes on a copy of the scope, with one more header."""
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        await app({**scope, "headers": [*scope["headers"], (b"x-seen", b"1")]}, receive, send)
+
+    return middleware
+
+
 def mounted_at_api(app: Any, outer: str, style: str) -> Any:
-    """``app``, wrapped, mounted at /api in a Starlette or FastAPI app (wrapped too, or not)."""
+    """``app``, wrapped, mounted at /api in a Starlette or FastAPI app (wrapped too, or not).
+
+    ``wrapped, copying``: with a middleware between the mount and the app that copies the scope.
+    """
     wrapped = SentryMiddleware(app, transaction_style=style)
     if outer == "fastapi":
         router = FastAPI()
         router.mount("/api", wrapped)
         return router
+    if outer == "wrapped, copying":
+        wrapped = adding_a_header(wrapped)
     router = Starlette(routes=[Mount("/api", app=wrapped)])
-    return SentryMiddleware(router, transaction_style=style) if outer == "wrapped" else router
+    return SentryMiddleware(router, transaction_style=style) if outer != "starlette" else router
 
 
-@pytest.mark.parametrize("outer", ["starlette", "fastapi", "wrapped"])
+@pytest.mark.parametrize("outer", ["starlette", "fastapi", "wrapped", "wrapped, copying"])
 @pytest.mark.parametrize("framework", MOUNTABLE, ids=[f.name for f in MOUNTABLE])
 async def test_app_mounted_under_a_router_is_named_after_its_own_route(
     framework: Framework, outer, sentry_init, http
