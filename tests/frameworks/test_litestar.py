@@ -211,14 +211,16 @@ def named(items: list[dict]) -> list[tuple[str, str]]:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("inner", INNER)
+@pytest.mark.parametrize("copy_scope", [False, True], ids=["own-scope", "copied-scope"])
 async def test_wrapped_app_mounted_in_litestar_is_named_after_its_own_route(
-    sentry_init, http, inner
+    sentry_init, http, inner, copy_scope
 ):
-    """A wrapped app under a Litestar mount is named the mount's path plus its route, or its view: never the mount."""
+    """A wrapped app under a Litestar mount, given the scope or a copy, is named the mount's path plus its route, or its view: never the mount."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
     build, route, view = INNER[inner]
     for style in ("url", "endpoint"):
-        app = SentryMiddleware(mounted_at_sub(build(), style), transaction_style=style)
+        mounted = mounted_at_sub(build(), style, copy_scope=copy_scope)
+        app = SentryMiddleware(mounted, transaction_style=style)
         assert (await http(app, "/api/sub/items/42")).status_code == 500
     (url_name, endpoint_name) = named(transport.events)
     assert named(transport.events) == named(transport.transactions)
@@ -228,18 +230,11 @@ async def test_wrapped_app_mounted_in_litestar_is_named_after_its_own_route(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(
-    ("inner", "options"),
-    [(plain_below, {}), (starlette_below(), {"copy_scope": True})],
-    ids=["app-without-routes", "copied-scope"],
-)
-async def test_litestar_mount_whose_app_routes_unseen_is_named_after_the_mount(
-    sentry_init, http, inner, options
-):
-    """Under a Litestar mount, an app whose routing is not seen (no routes, or a copied scope) is named the mount's path, not an empty name."""
+async def test_litestar_mount_of_an_app_without_routes_is_named_after_the_mount(sentry_init, http):
+    """Under a Litestar mount, an app without routes the middleware can read is named the mount's path, not an empty name."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
     for style in ("url", "endpoint"):
-        app = SentryMiddleware(mounted_at_sub(inner, style, **options), transaction_style=style)
+        app = SentryMiddleware(mounted_at_sub(plain_below, style), transaction_style=style)
         assert (await http(app, "/api/sub/items/42")).status_code == 500
     assert named(transport.events) == named(transport.transactions) == [("/api/sub", "route")] * 2
 
