@@ -26,9 +26,15 @@ from sentry_asgi._errors import (
     retitle_exception_group,
 )
 from sentry_asgi._guard import contained, log_fault
-from sentry_asgi._naming import COMPONENT, ROUTE, URL, resolve_name
+from sentry_asgi._naming import ROUTE, URL, resolve_name
 from sentry_asgi._privacy import policy_for
-from sentry_asgi._request import build_request_data, decode_headers, header_value
+from sentry_asgi._request import (
+    build_request_data,
+    decode_headers,
+    full_path,
+    header_value,
+    requested_path,
+)
 from sentry_asgi._scrub import FILTERED, Secrets
 from sentry_asgi._sdk import add_event_processor_once, attach_stacktrace_now, over_size_limit
 
@@ -112,7 +118,8 @@ class Exchange:
         self._secrets: Secrets | None = None
         self._tail_scope: int | None = None
         self._matched: Match | None = None
-        self._mount = ""  # the path of mounts passed through that keep it out of root_path
+        # The path of mounts passed through that keep it out of root_path (None: none was).
+        self._mount: str | None = None
         self._reported: BaseException | None = None
         # An exception a framework's handler is answering: a failure only if it answers 5xx.
         self.pending: tuple[Exception, str] | None = None
@@ -259,6 +266,7 @@ class Exchange:
                 policy,
                 self.options.trusted_proxies,
                 secrets,
+                path=self._client_path(),
             )
             self._secrets = secrets
         if body and self._body is not None and not self._body_done:
@@ -301,8 +309,9 @@ class Exchange:
         if scope is not self.scope and not _same_target(scope, self.scope):
             return
         outer = self.framework
-        if outer is not None and outer.mount is not None:
-            self._mount += (outer.mount(scope) or "").rstrip("/")
+        mount = outer.mount(scope) if outer is not None and outer.mount is not None else None
+        if mount is not None:
+            self._mount = (self._mount or "") + mount.rstrip("/")
         self._routed = scope
         self.framework = framework
         self._matched = None
@@ -325,12 +334,32 @@ class Exchange:
             scope_endpoint=inside,
             scope_route=inside or self.framework is None,
         )
-        if self._mount:  # the app's routes and path are below a mount that kept its own path
-            if source == URL and self.framework is None:  # no routes we can read: the mount's
-                return self._mount, ROUTE
-            if source != COMPONENT:
-                return self._mount + name, source
+        mount = self._mount or ""  # the app's routes are below a mount that kept its own path
+        if source == URL:
+            if mount and self.framework is None:  # no routes we can read: the mount's
+                return mount, ROUTE
+            return self._client_path() or mount + name, URL
+        if source == ROUTE:
+            return mount + name, ROUTE
         return name, source
+
+    def path(self) -> str:
+        """The path the client asked for, ``root_path`` included."""
+        return self._client_path() or full_path(self.scope)
+
+    def _client_path(self) -> str | None:
+        """The path the client asked for, if a mount replaced the scope's with the path below it.
+
+        Litestar's mounts do, in place: the path the client asked for is then only in ``raw_path``.
+        None otherwise: the scope's path is the client's (or the server gave no ``raw_path``).
+        """
+        framework = self.framework
+        below_a_mount = self._mount is not None or (
+            framework is not None
+            and framework.mount is not None
+            and framework.mount(self._routed) is not None
+        )
+        return requested_path(self.scope) if below_a_mount else None
 
     def _framework_match(self) -> Match | None:
         framework = self.framework

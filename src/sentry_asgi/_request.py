@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from sentry_asgi._asgi import scope_headers
 from sentry_asgi._client_ip import (
@@ -83,7 +83,23 @@ def _host(scope: Scope, host_header: str | None, scheme: str) -> str | None:
 def full_path(scope: Scope) -> str:
     """The path as the client sent it: root_path + path, never the mount prefix twice."""
     path = scope.get("path")
-    path = path if isinstance(path, str) else ""
+    return _under_root(scope, path if isinstance(path, str) else "")
+
+
+def requested_path(scope: Scope) -> str | None:
+    """The path the client asked for, decoded, from ``raw_path``; None if the server gave none.
+
+    For a scope whose ``path`` a framework replaced in place (Litestar's mounts): ``raw_path`` is
+    never rewritten. The server may give it with ``root_path`` in front or without.
+    """
+    raw = scope.get("raw_path")
+    if not isinstance(raw, (bytes, bytearray)) or not raw:
+        return None
+    return _under_root(scope, unquote(bytes(raw).decode("latin-1")))
+
+
+def _under_root(scope: Scope, path: str) -> str:
+    """``path`` with ``root_path`` in front, unless it already starts with it."""
     root = scope.get("root_path")
     if isinstance(root, str) and root and not _below(path, root):
         path = root.rstrip("/") + path
@@ -99,10 +115,10 @@ def _below(path: str, root: str) -> bool:
     return path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/")
 
 
-def url_of(scope: Scope, host_header: str | None) -> str:
-    """Scheme + host + root_path + path, without the query string."""
+def url_of(scope: Scope, host_header: str | None, path: str | None = None) -> str:
+    """Scheme + host + root_path + path (or the given full ``path``), without the query string."""
     scheme = _scheme(scope)
-    path = quote(full_path(scope), safe=_PATH_SAFE)
+    path = quote(full_path(scope) if path is None else path, safe=_PATH_SAFE)
     host = _host(scope, host_header, scheme)
     return f"{scheme}://{host}{path}" if host else path
 
@@ -177,16 +193,21 @@ def _headers(
     return sent
 
 
-def build_request_data(
+def build_request_data(  # noqa: PLR0913 - the request, how to filter it, the path asked for
     scope: Scope,
     headers: list[tuple[str, str]],
     policy: Policy,
     proxies: tuple[IPNetwork, ...],
     secrets: Secrets,
+    *,
+    path: str | None = None,
 ) -> dict[str, Any]:
-    """Build Sentry's ``request`` interface; filtered values are added to ``secrets``."""
+    """Build Sentry's ``request`` interface; filtered values are added to ``secrets``.
+
+    ``path``: the path the client asked for, when the scope's no longer is (root_path included).
+    """
     by_name = _joined(headers)
-    data: dict[str, Any] = {"url": url_of(scope, by_name.get("host"))}
+    data: dict[str, Any] = {"url": url_of(scope, by_name.get("host"), path)}
     method = scope.get("method")
     if isinstance(method, str) and _METHOD.fullmatch(method.upper()):
         data["method"] = method.upper()
@@ -247,4 +268,11 @@ def _values(by_name: dict[str, str], name: str) -> tuple[str, ...]:
     return (value,) if value else ()
 
 
-__all__ = ["FILTERED", "build_request_data", "decode_headers", "full_path", "url_of"]
+__all__ = [
+    "FILTERED",
+    "build_request_data",
+    "decode_headers",
+    "full_path",
+    "requested_path",
+    "url_of",
+]

@@ -205,7 +205,7 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
     if "method" in data:
         described["http.request.method"] = data["method"]
     described["url.full"] = f"{data['url']}?{query}" if query else data["url"]
-    described["url.path"] = full_path(exchange.scope)
+    described["url.path"] = exchange.path()
     route = exchange.route_template()
     if route is not None:
         described["http.route"] = route

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+import sentry_sdk
+from conftest import SDK_VERSION, CapturingTransport, call, http_scope
 from litestar import Litestar, Request, Response, Router, asgi, get
 from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
@@ -193,9 +195,9 @@ INNER = {
 }
 
 
-def mounted_at_sub(inner: object, style: str, **options: bool) -> Litestar:
-    """``inner``, wrapped, mounted at /api/sub in a Litestar app (a router's /api, then /sub)."""
-    wrapped = SentryMiddleware(inner, transaction_style=style)
+def mounted_at_sub(inner: object, style: str, *, wrap: bool = True, **options: bool) -> Litestar:
+    """``inner``, wrapped unless told, mounted at /api/sub in a Litestar app (a router's /api, then /sub)."""
+    wrapped = SentryMiddleware(inner, transaction_style=style) if wrap else inner
 
     @asgi("/sub", is_mount=True, **{"copy_scope": False, **options})
     async def sub(scope: Scope, receive: Receive, send: Send) -> None:
@@ -243,8 +245,77 @@ async def test_litestar_mount_of_an_app_without_routes_is_named_after_the_mount(
 async def test_path_a_wrapped_app_under_a_litestar_mount_does_not_route_keeps_the_mount(
     sentry_init, http
 ):
-    """A path the wrapped app under a Litestar mount does not route is named by its path, the mount's path in front."""
+    """A path the wrapped app under a Litestar mount does not route is named by the path the client asked for, the mount's path included."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
     app = SentryMiddleware(mounted_at_sub(quart_below(), "url"), transaction_style="url")
     assert (await http(app, "/api/sub/nowhere")).status_code == 404
-    assert named(transport.transactions) == [("/api/sub/nowhere/", "url")]
+    assert named(transport.transactions) == [("/api/sub/nowhere", "url")]
+
+
+def urls(transport: CapturingTransport) -> list[str]:
+    """The request URL of each event, then of each transaction."""
+    return [item["request"]["url"] for item in transport.events + transport.transactions]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("wrap", [False, True], ids=["plain-below", "wrapped-below"])
+@pytest.mark.parametrize("copy_scope", [False, True], ids=["own-scope", "copied-scope"])
+async def test_events_under_a_litestar_mount_carry_the_url_the_client_asked_for(
+    sentry_init, http, wrap, copy_scope
+):
+    """Under a Litestar mount, which rewrites the scope's path, the error and the transaction carry the URL the client asked for, percent-encoded as sent."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    mounted = mounted_at_sub(plain_below, "url", wrap=wrap, copy_scope=copy_scope)
+    response = await http(SentryMiddleware(mounted), "/api/sub/caf%C3%A9/a%20b?x=1")
+    assert response.status_code == 500
+    assert urls(transport) == ["http://testserver/api/sub/caf%C3%A9/a%20b"] * 2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("raw_path", [b"/api/sub/a", b"/app/api/sub/a"], ids=["raw", "raw-rooted"])
+@pytest.mark.parametrize("wrap", [False, True], ids=["plain-below", "wrapped-below"])
+async def test_url_under_a_litestar_mount_keeps_the_servers_root_path(sentry_init, raw_path, wrap):
+    """Behind a server's root_path, whether raw_path starts with it or not, the URL under a Litestar mount is root_path then the path asked for."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    mounted = mounted_at_sub(plain_below, "url", wrap=wrap)
+    scope = http_scope("/app/api/sub/a", raw_path=raw_path, root_path="/app")
+    await call(SentryMiddleware(mounted), scope)
+    assert urls(transport) == ["http://testserver/app/api/sub/a"] * 2
+
+
+@pytest.mark.anyio
+async def test_litestar_request_not_under_a_mount_keeps_its_url(sentry_init, http):
+    """A Litestar route that is no mount: the URL is the scope's path, as before."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    assert (await http(SentryMiddleware(answering(500)), "/orders/3/?x=1")).status_code == 500
+    assert urls(transport) == ["http://testserver/orders/3"] * 2
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(SDK_VERSION < (2, 75), reason="span streaming as in sentry-sdk 2.75")
+async def test_streamed_segment_under_a_litestar_mount_has_the_path_asked_for(sentry_init, http):
+    """A streamed segment under a Litestar mount has the URL and path the client asked for as url.full and url.path."""
+    transport = sentry_init(
+        auto_enabling_integrations=False, traces_sample_rate=1.0, trace_lifecycle="stream"
+    )
+    mounted = mounted_at_sub(plain_below, "url", wrap=False)
+    assert (await http(SentryMiddleware(mounted), "/api/sub/a%20b?x=1")).status_code == 500
+    sentry_sdk.flush()
+    spans = [span for batch in transport.items("span") for span in batch["items"]]
+    (segment,) = [span for span in spans if span["is_segment"]]
+    attributes = {name: value["value"] for name, value in segment["attributes"].items()}
+    assert attributes["url.full"] == "http://testserver/api/sub/a%20b?x=1"
+    assert attributes["url.path"] == "/api/sub/a b"
+
+
+@pytest.mark.anyio
+async def test_url_under_a_litestar_mount_at_the_root_keeps_its_host(sentry_init, http):
+    """Under a Litestar mount at /, which passes the path without its leading slash, the URL is the host, then the path asked for."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+
+    @asgi("/", is_mount=True, copy_scope=False)
+    async def everything(scope: Scope, receive: Receive, send: Send) -> None:
+        await plain_below(scope, receive, send)
+
+    assert (await http(SentryMiddleware(Litestar([everything])), "/x/y")).status_code == 500
+    assert urls(transport) == ["http://testserver/x/y"] * 2

@@ -51,7 +51,8 @@ class Framework:
     reroutes: bool
     # The path of the mount the framework passed the request on through, for a framework that
     # passes the path below it on without moving the mount's path into ``root_path`` (Litestar):
-    # the routes of the app mounted there are below it.
+    # the routes of the app mounted there are below it, and the path the client asked for is left
+    # only in ``raw_path``.
     mount: Callable[[Scope], str | None] | None = None
 
 
