@@ -40,10 +40,15 @@ def app_exception(exc: Exception) -> Exception:
     """The app's own exception inside the ones a framework wrapped it in (``raise ... from``).
 
     Reported as the wrapper, every such failure of every app would be titled and grouped alike.
+    A chain that leads back to itself (``exc.__cause__ = exc``) ends at the last one unseen.
     """
-    while (type(exc).__module__, type(exc).__qualname__) in _WRAPPERS and isinstance(
-        exc.__cause__, Exception
+    seen: set[int] = set()
+    while (
+        (type(exc).__module__, type(exc).__qualname__) in _WRAPPERS
+        and isinstance(exc.__cause__, Exception)
+        and id(exc.__cause__) not in seen
     ):
+        seen.add(id(exc))
         exc = exc.__cause__
     return exc
 

@@ -1,0 +1,59 @@
+"""Litestar's wrapper of a failure after the response started, taken off the app's exception."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import httpx
+import pytest
+from litestar import Litestar, Response, get
+from litestar.background_tasks import BackgroundTask
+from litestar.exceptions import LitestarException
+
+from sentry_asgi import SentryMiddleware
+
+
+def sdk_integration(enabled: bool) -> list[object]:
+    from sentry_sdk.integrations.litestar import LitestarIntegration
+
+    return [LitestarIntegration()] if enabled else []
+
+
+def get_within(seconds: float, app: object, path: str) -> httpx.Response:
+    """Send one request from a thread of its own: a request that never ends fails the test."""
+    answers: list[httpx.Response] = []
+
+    async def send() -> None:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            answers.append(await client.get(path))
+
+    thread = threading.Thread(target=asyncio.run, args=(send(),), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert answers, f"no answer within {seconds}s"
+    return answers[0]
+
+
+async def fail_in_a_loop() -> None:
+    error = LitestarException("upstream gone")
+    error.__cause__ = error
+    raise error
+
+
+@get("/loop")
+async def loop() -> Response[str]:
+    return Response("paid", background=BackgroundTask(fail_in_a_loop))
+
+
+@pytest.mark.parametrize("sdk", [False, True], ids=["alone", "with-sdk-integration"])
+def test_a_wrapped_exception_caused_by_itself_is_reported_without_hanging(sentry_init, sdk):
+    """A LitestarException whose cause is itself, wrapped after the response: reported once, the request ends."""
+    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
+    response = get_within(10, SentryMiddleware(Litestar([loop])), "/loop")
+    assert (response.status_code, response.text) == (200, "paid")
+    (event,) = transport.events
+    (reported,) = event["exception"]["values"]
+    assert (reported["type"], reported["value"]) == ("LitestarException", "upstream gone")
+    assert "fail_in_a_loop" in [frame["function"] for frame in reported["stacktrace"]["frames"]]
