@@ -463,11 +463,14 @@ class Exchange:
         event["transaction_info"] = {"source": source}
 
     def _reports_a_disconnect(self, event: dict[str, Any], hint: dict[str, Any]) -> bool:
-        """Tell whether an integration caught a client disconnect as if it were the app's bug."""
+        """Tell whether an integration caught a client disconnect as if it were the app's bug.
+
+        Also one a framework wrapped (Litestar's wrapper of a failed write mid-stream).
+        """
         exc_info = hint.get("exc_info")
         if exc_info is None or exc_info[1] is self.captured:  # ours: known not to be one
             return False
-        return is_disconnect(exc_info[1]) and is_unhandled(event)
+        return is_disconnect(_unwrapped(exc_info[1])) and is_unhandled(event)
 
     def _run_last(self) -> None:
         """Have :meth:`_after_integrations` run after the framework integrations' processors.
@@ -566,10 +569,15 @@ class Exchange:
         sentry_sdk's Litestar integration reports Litestar's wrapper of a failure after the
         response started (the middleware reports the app's exception itself).
         """
-        own = app_exception(exc) if isinstance(exc, Exception) else exc
+        own = _unwrapped(exc)
         if own is not exc:
             describe_as(event, own, self.client_options)
         retitle_exception_group(event, own)
+
+
+def _unwrapped(exc: BaseException) -> BaseException:
+    """The app's own exception inside a framework's wrapper of it (any other: itself)."""
+    return app_exception(exc) if isinstance(exc, Exception) else exc
 
 
 def _same_target(copy: Scope, scope: Scope) -> bool:

@@ -7,9 +7,12 @@ import threading
 
 import httpx
 import pytest
+from conftest import Conversation, http_scope
 from litestar import Litestar, Response, get
 from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import LitestarException
+from litestar.response import Stream
+from uvicorn.protocols.utils import ClientDisconnected
 
 from sentry_asgi import SentryMiddleware
 
@@ -57,3 +60,41 @@ def test_a_wrapped_exception_caused_by_itself_is_reported_without_hanging(sentry
     (reported,) = event["exception"]["values"]
     assert (reported["type"], reported["value"]) == ("LitestarException", "upstream gone")
     assert "fail_in_a_loop" in [frame["function"] for frame in reported["stacktrace"]["frames"]]
+
+
+async def chunks():
+    for _ in range(3):
+        yield b"chunk"
+
+
+@get("/feed")
+async def feed() -> Stream:
+    return Stream(chunks())
+
+
+async def stream_to_a_client_that_leaves(app: object, error: OSError) -> Conversation:
+    """Stream ``/feed`` through a server whose second write fails with ``error``."""
+    conversation = Conversation(app, http_scope("/feed"), [{"type": "http.request", "body": b""}])
+    write = conversation.send
+
+    async def send(message: dict[str, object]) -> None:
+        body = message["type"] == "http.response.body" and message.get("body")
+        if body and any(sent.get("body") for sent in conversation.sent):
+            raise error
+        await write(message)
+
+    conversation.send = send  # type: ignore[method-assign]
+    with pytest.raises(LitestarException):
+        await conversation.run()
+    return conversation
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sdk", [False, True], ids=["alone", "with-sdk-integration"])
+async def test_a_disconnect_mid_stream_is_not_reported(sentry_init, sdk):
+    """The server's write failing mid-stream because the client left, wrapped by Litestar: no event."""
+    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
+    app = SentryMiddleware(Litestar([feed]))
+    conversation = await stream_to_a_client_that_leaves(app, ClientDisconnected())
+    assert conversation.sent[0]["status"] == 200
+    assert transport.events == []
