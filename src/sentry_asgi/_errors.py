@@ -77,6 +77,12 @@ def is_disconnect(exc: BaseException) -> bool:
     return bool(leaves) and all(_is_disconnect_type(type(leaf)) for leaf in leaves)
 
 
+def is_os_error(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is an OSError, or a group of nothing else (a write failed in a task)."""
+    leaves = _leaves(exc)
+    return bool(leaves) and all(isinstance(leaf, OSError) for leaf in leaves)
+
+
 def _is_disconnect_type(kind: type) -> bool:
     return any((cls.__module__, cls.__qualname__) in _DISCONNECT_TYPES for cls in kind.__mro__)
 

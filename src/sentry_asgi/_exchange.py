@@ -21,6 +21,7 @@ from sentry_asgi._errors import (
     capture_exception,
     describe_as,
     is_disconnect,
+    is_os_error,
     is_unhandled,
     mark_dealt_with,
     retitle_exception_group,
@@ -184,9 +185,7 @@ class Exchange:
             exc = own
         if self.captured is exc:
             return
-        gone = is_disconnect(exc) or (
-            isinstance(exc, OSError) and (self.disconnected or self.send_failed)
-        )
+        gone = self._client_left(exc)
         if self.trace is not None:
             self.trace.set_outcome("cancelled" if gone else "internal_error")
         if gone:
@@ -470,7 +469,11 @@ class Exchange:
         exc_info = hint.get("exc_info")
         if exc_info is None or exc_info[1] is self.captured:  # ours: known not to be one
             return False
-        return is_disconnect(_unwrapped(exc_info[1])) and is_unhandled(event)
+        return self._client_left(_unwrapped(exc_info[1])) and is_unhandled(event)
+
+    def _client_left(self, exc: BaseException) -> bool:
+        """Tell whether ``exc`` is a disconnect, or a failed read or write of a client now gone."""
+        return is_disconnect(exc) or ((self.disconnected or self.send_failed) and is_os_error(exc))
 
     def _run_last(self) -> None:
         """Have :meth:`_after_integrations` run after the framework integrations' processors.

@@ -98,3 +98,13 @@ async def test_a_disconnect_mid_stream_is_not_reported(sentry_init, sdk):
     conversation = await stream_to_a_client_that_leaves(app, ClientDisconnected())
     assert conversation.sent[0]["status"] == 200
     assert transport.events == []
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sdk", [False, True], ids=["alone", "with-sdk-integration"])
+async def test_a_write_failing_mid_stream_is_not_reported(sentry_init, sdk):
+    """The server's write failing mid-stream (connection reset), in Litestar's task group and wrapper: no event."""
+    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
+    app = SentryMiddleware(Litestar([feed]))
+    await stream_to_a_client_that_leaves(app, ConnectionResetError("peer reset"))
+    assert transport.events == []
