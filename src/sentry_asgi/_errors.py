@@ -31,9 +31,15 @@ _DISCONNECT_TYPES = frozenset(
 )
 
 
-# Exceptions a framework raises from the app's own, adding nothing but the framework's frames:
-# Litestar's when the app fails after its response started (a stream, a background task).
-_WRAPPERS = frozenset({("litestar.exceptions.base_exceptions", "LitestarException")})
+# Exceptions a framework raises from the app's own, adding nothing but the framework's frames,
+# by class and the detail the framework gives them: Litestar's when the app fails after its
+# response started (a stream, a background task). A LitestarException the app raises from
+# another, with its own detail, is the app's exception: reported as itself.
+_WRAPPERS = {
+    ("litestar.exceptions.base_exceptions", "LitestarException"): (
+        "Exception caught after response started"
+    ),
+}
 
 
 def app_exception(exc: Exception) -> Exception:
@@ -44,13 +50,16 @@ def app_exception(exc: Exception) -> Exception:
     """
     seen: set[int] = set()
     while (
-        (type(exc).__module__, type(exc).__qualname__) in _WRAPPERS
-        and isinstance(exc.__cause__, Exception)
-        and id(exc.__cause__) not in seen
+        _is_wrapper(exc) and isinstance(exc.__cause__, Exception) and id(exc.__cause__) not in seen
     ):
         seen.add(id(exc))
         exc = exc.__cause__
     return exc
+
+
+def _is_wrapper(exc: BaseException) -> bool:
+    detail = _WRAPPERS.get((type(exc).__module__, type(exc).__qualname__))
+    return detail is not None and getattr(exc, "detail", None) == detail
 
 
 def describe_as(event: dict[str, Any], exc: BaseException, client_options: dict[str, Any]) -> None:

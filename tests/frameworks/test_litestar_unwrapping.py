@@ -16,6 +16,8 @@ from uvicorn.protocols.utils import ClientDisconnected
 
 from sentry_asgi import SentryMiddleware
 
+WRAPPERS_DETAIL = "Exception caught after response started"
+
 
 def sdk_integration(enabled: bool) -> list[object]:
     from sentry_sdk.integrations.litestar import LitestarIntegration
@@ -40,7 +42,7 @@ def get_within(seconds: float, app: object, path: str) -> httpx.Response:
 
 
 async def fail_in_a_loop() -> None:
-    error = LitestarException("upstream gone")
+    error = LitestarException(WRAPPERS_DETAIL)  # re-raised from a wrapped app of its own
     error.__cause__ = error
     raise error
 
@@ -58,7 +60,7 @@ def test_a_wrapped_exception_caused_by_itself_is_reported_without_hanging(sentry
     assert (response.status_code, response.text) == (200, "paid")
     (event,) = transport.events
     (reported,) = event["exception"]["values"]
-    assert (reported["type"], reported["value"]) == ("LitestarException", "upstream gone")
+    assert (reported["type"], reported["value"]) == ("LitestarException", WRAPPERS_DETAIL)
     assert "fail_in_a_loop" in [frame["function"] for frame in reported["stacktrace"]["frames"]]
 
 
@@ -108,3 +110,32 @@ async def test_a_write_failing_mid_stream_is_not_reported(sentry_init, sdk):
     app = SentryMiddleware(Litestar([feed]))
     await stream_to_a_client_that_leaves(app, ConnectionResetError("peer reset"))
     assert transport.events == []
+
+
+def load_api_key() -> str:
+    raise KeyError("api_key")
+
+
+@get("/pay")
+async def pay() -> str:
+    try:
+        return load_api_key()
+    except KeyError as missing:
+        raise LitestarException("payment provider misconfigured") from missing
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sdk", [False, True], ids=["alone", "with-sdk-integration"])
+async def test_the_apps_own_litestar_exception_is_reported_as_itself(sentry_init, http, sdk):
+    """A LitestarException the app raises from another error is the app's: titled after itself, its cause kept."""
+    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
+    response = await http(SentryMiddleware(Litestar([pay])), "/pay")
+    assert response.status_code == 500
+    (event,) = transport.events
+    cause, raised = event["exception"]["values"]
+    assert (raised["type"], raised["value"]) == (
+        "LitestarException",
+        "payment provider misconfigured",
+    )
+    assert (cause["type"], cause["value"]) == ("KeyError", "'api_key'")
+    assert "pay" in [frame["function"] for frame in raised["stacktrace"]["frames"]]
