@@ -62,16 +62,20 @@ def _is_wrapper(exc: BaseException) -> bool:
     return detail is not None and getattr(exc, "detail", None) == detail
 
 
-def describe_as(event: dict[str, Any], exc: BaseException, client_options: dict[str, Any]) -> None:
+def describe_as(
+    event: dict[str, Any], hint: dict[str, Any], exc: BaseException, client_options: dict[str, Any]
+) -> None:
     """Describe ``exc`` in an event built for a framework's wrapper of it, with its mechanism.
 
-    The chain and ExceptionGroup below ``exc`` are kept, as sentry_sdk builds them.
+    The chain and ExceptionGroup below ``exc`` are kept, as sentry_sdk builds them. The hint
+    names ``exc`` too: ``before_send`` sees the exception the event shows.
     """
     values = (event.get("exception") or {}).get("values") or [{}]
     mechanism = values[-1].get("mechanism") or {}
     own = {"type": mechanism.get("type", MECHANISM), "handled": mechanism.get("handled", False)}
     exc_info = (type(exc), exc, exc.__traceback__)
     event["exception"] = {"values": exceptions_from_error_tuple(exc_info, client_options, own)}
+    hint["exc_info"] = exc_info
 
 
 def is_disconnect(exc: BaseException) -> bool:

@@ -557,24 +557,24 @@ class Exchange:
             self._run_last()
             if not is_transaction:
                 self._name_event(event)
-                exc_info = hint.get("exc_info")
-                if exc_info:
-                    self._describe_app_exception(event, exc_info[1])
+                if hint.get("exc_info"):
+                    self._describe_app_exception(event, hint)
                 elif secrets:
                     attach_stacktrace_now(event, self.client_options)
         finally:  # a fault of ours above must not let the request's secrets out
             if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
                 secrets.scrub_tree(event, skip=clean)
 
-    def _describe_app_exception(self, event: dict[str, Any], exc: BaseException) -> None:
+    def _describe_app_exception(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
         """Title the event after the app's exception: not a framework's wrapper, not a group.
 
         sentry_sdk's Litestar integration reports Litestar's wrapper of a failure after the
         response started (the middleware reports the app's exception itself).
         """
+        exc = hint["exc_info"][1]
         own = _unwrapped(exc)
         if own is not exc:
-            describe_as(event, own, self.client_options)
+            describe_as(event, hint, own, self.client_options)
         retitle_exception_group(event, own)
 
 

@@ -139,3 +139,35 @@ async def test_the_apps_own_litestar_exception_is_reported_as_itself(sentry_init
     )
     assert (cause["type"], cause["value"]) == ("KeyError", "'api_key'")
     assert "pay" in [frame["function"] for frame in raised["stacktrace"]["frames"]]
+
+
+class MailerDownError(Exception):
+    """An error the app's before_send drops as expected."""
+
+
+async def send_receipt() -> None:
+    raise MailerDownError("mailer gone")
+
+
+@get("/checkout")
+async def checkout() -> Response[str]:
+    return Response("paid", background=BackgroundTask(send_receipt))
+
+
+def drop_mailer_errors(event: dict[str, object], hint: dict[str, object]) -> object:
+    exc_info = hint.get("exc_info")
+    return None if isinstance(exc_info and exc_info[1], MailerDownError) else event  # type: ignore[index]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sdk", [False, True], ids=["alone", "with-sdk-integration"])
+async def test_before_send_sees_the_exception_the_event_shows(sentry_init, http, sdk):
+    """A before_send dropping the app's exception by its hint drops it however Litestar wrapped it."""
+    transport = sentry_init(
+        auto_enabling_integrations=False,
+        integrations=sdk_integration(sdk),
+        before_send=drop_mailer_errors,
+    )
+    response = await http(SentryMiddleware(Litestar([checkout])), "/checkout")
+    assert (response.status_code, response.text) == (200, "paid")
+    assert transport.events == []
