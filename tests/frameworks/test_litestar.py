@@ -133,14 +133,25 @@ def sdk_integration(enabled: bool) -> list[object]:
     return [LitestarIntegration()] if enabled else []
 
 
+async def the_one_event(sentry_init, http, handler, path, answer, *, sdk) -> dict:
+    """Serve ``path`` from a wrapped Litestar app of ``handler``, answered ``answer``: its one event."""
+    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
+    response = await http(SentryMiddleware(Litestar([handler])), path)
+    assert (response.status_code, response.text) == answer
+    (event,) = transport.events
+    return event
+
+
+ALONE_AND_WITH_THE_INTEGRATION = pytest.mark.parametrize(
+    "sdk", [False, True], ids=["alone", "with-sdk-integration"]
+)
+
+
 @pytest.mark.anyio
-@pytest.mark.parametrize("sdk", [False, True], ids=["alone", "with-sdk-integration"])
+@ALONE_AND_WITH_THE_INTEGRATION
 async def test_exception_mid_stream_is_reported_and_titled_as_itself(sentry_init, http, sdk):
     """A stream's generator failing after the headers went out: one event showing the app's exception, its frames, its title."""
-    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
-    response = await http(SentryMiddleware(Litestar([feed])), "/feed")
-    assert (response.status_code, response.text) == (200, "first")
-    (event,) = transport.events
+    event = await the_one_event(sentry_init, http, feed, "/feed", (200, "first"), sdk=sdk)
     leaf, group = event["exception"]["values"]
     assert (leaf["type"], leaf["value"]) == ("StreamBrokeError", "feed gone")
     assert "chunks" in [frame["function"] for frame in leaf["stacktrace"]["frames"]]
@@ -149,13 +160,10 @@ async def test_exception_mid_stream_is_reported_and_titled_as_itself(sentry_init
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("sdk", [False, True], ids=["alone", "with-sdk-integration"])
+@ALONE_AND_WITH_THE_INTEGRATION
 async def test_failing_background_task_is_reported_as_itself(sentry_init, http, sdk):
     """A background task failing after the response: one event, the task's exception itself, not Litestar's wrapper."""
-    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
-    response = await http(SentryMiddleware(Litestar([checkout])), "/checkout")
-    assert (response.status_code, response.text) == (200, "paid")
-    (event,) = transport.events
+    event = await the_one_event(sentry_init, http, checkout, "/checkout", (200, "paid"), sdk=sdk)
     assert_reported_as_itself(
         event,
         "StreamBrokeError",
