@@ -126,6 +126,7 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
             warnings.filterwarnings(
                 "ignore", "`send_default_pii` is deprecated", DeprecationWarning
             )
+            close_client()
             sentry_sdk.init(transport=transport, **options)
         return transport
 
@@ -139,9 +140,15 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
     deactivate()
 
 
+def close_client() -> None:
+    """Stop the current client's threads, whose jitter draws from the global ``random`` mid-test."""
+    sentry_sdk.get_client().close()
+
+
 def deactivate() -> None:
     """Leave an inactive client with no integrations, so patched clients add no trace headers."""
     sessions.flush()
+    close_client()
     sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 
