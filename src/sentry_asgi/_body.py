@@ -153,8 +153,10 @@ def _multipart(body: bytes, content_type: str) -> dict[str, Any]:
 def _json_text(body: bytes) -> Any:
     """A body parsed as JSON if it is a JSON object or array, else None.
 
-    Many clients send JSON without a Content-Type, or as text/plain (it spares a CORS
-    preflight), and most frameworks parse it as JSON all the same.
+    Many clients send JSON without a Content-Type, as text/plain (it spares a CORS preflight),
+    text/json or application/octet-stream, and frameworks parse it as JSON all the same
+    (FastAPI takes any ``*/json``; Starlette's ``request.json()`` reads any body): its secret
+    fields must be found whatever the Content-Type says.
     """
     start = body.lstrip()[:1]
     if start not in (b"{", b"["):
@@ -180,10 +182,7 @@ def parse_body(body: bytes, content_type: str, secrets: Secrets) -> Any:
     elif kind == "multipart/form-data":
         parsed = _multipart(body, content_type)
     else:
-        parsed = _json_text(body) if kind in _MAYBE_JSON else None
+        parsed = _json_text(body)
         if parsed is None:
             parsed = body.decode("utf-8", errors="replace")
     return scrub_fields(parsed, secrets)
-
-
-_MAYBE_JSON = ("", "text/plain")
