@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from apps.failing import fail
+from conftest import call, http_scope, needs_data_collection
 from test_body import PASSWORD, body_scope, capture, json_reader
+
+from sentry_asgi import SentryMiddleware
+from sentry_asgi._scrub import FILTERED
 
 pytestmark = pytest.mark.anyio
 
@@ -23,3 +28,35 @@ async def test_json_body_under_any_other_content_type_is_parsed_and_filtered(
     event = await capture(transport, json_reader(), body_scope(content_type), messages)
     assert event["request"]["data"] == {"username": "bob", "password": "[Filtered]"}
     assert PASSWORD not in json.dumps(event)
+
+
+IDENTITY = "user-identity-" + "7f3a9c"  # built: the source lines sent hold no copy
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="default"),
+        pytest.param({"data_collection": {}}, marks=needs_data_collection, id="data_collection"),
+        pytest.param(
+            {
+                "data_collection": {
+                    "http_headers": {"request": {"mode": "allowlist", "terms": ["x-"]}}
+                }
+            },
+            marks=needs_data_collection,
+            id="allowlist",
+        ),
+    ],
+)
+async def test_identity_values_are_filtered_as_sentry_sdk_documents(sentry_init, options):
+    """Keys naming an identity (sentry_sdk's denylist term) are filtered under every policy."""
+    transport = sentry_init(**options)
+    headers = [(b"host", b"h"), (b"x-amzn-oidc-identity", IDENTITY.encode())]
+    scope = http_scope("/me", headers=headers, query_string=b"identity=" + IDENTITY.encode())
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(fail), scope)
+    (event,) = transport.events
+    assert event["request"]["headers"]["x-amzn-oidc-identity"] == FILTERED
+    assert event["request"]["query_string"] == f"identity={FILTERED}"
+    assert IDENTITY not in json.dumps(event)

@@ -25,6 +25,7 @@ SENSITIVE_TERMS = (
     "cookie",
     "credential",
     "csrf",
+    "identity",
     "jwt",
     "key",
     "passwd",
