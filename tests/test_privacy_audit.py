@@ -60,3 +60,22 @@ async def test_identity_values_are_filtered_as_sentry_sdk_documents(sentry_init,
     assert event["request"]["headers"]["x-amzn-oidc-identity"] == FILTERED
     assert event["request"]["query_string"] == f"identity={FILTERED}"
     assert IDENTITY not in json.dumps(event)
+
+
+SAPISID = "AbCdEf" + "Gh1234/xyz"
+
+
+@needs_data_collection
+async def test_cookies_named_like_session_ids_are_filtered_under_data_collection(sentry_init):
+    """Google's SAPISID, APISID, HSID and SSID cookies are session ids: filtered like ``sid``."""
+    transport = sentry_init(data_collection={})
+    cookie = f"SAPISID={SAPISID}; APISID={SAPISID}1; HSID={SAPISID}2; SSID={SAPISID}3; theme=dark"
+    headers = [(b"host", b"h"), (b"cookie", cookie.encode())]
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(fail), http_scope("/me", headers=headers))
+    (event,) = transport.events
+    sent = event["request"]["headers"]["cookie"]
+    assert sent == (
+        f"SAPISID={FILTERED}; APISID={FILTERED}; HSID={FILTERED}; SSID={FILTERED}; theme=dark"
+    )
+    assert SAPISID not in json.dumps(event)

@@ -42,6 +42,8 @@ SENSITIVE_TERMS = (
 )
 # Short names that are secrets only as a whole word (signed-URL signatures, session ids).
 SENSITIVE_WORDS = ("sig", "sid", "otp", "pin")
+# Endings that name session ids glued to a prefix: Google's SAPISID, APISID, HSID, SSID cookies.
+SENSITIVE_SUFFIXES = ("sid",)
 # Headers that carry end-user addresses or identities: personal data, not secrets.
 # "clientip", "socketip" and "_addr" catch Azure Front Door's X-Azure-ClientIP / X-Azure-SocketIP
 # and Envoy's X-Envoy-External-Address.
@@ -52,6 +54,8 @@ _SENSITIVE = re.compile(
     "|".join(SENSITIVE_TERMS)
     + r"|(?:^|[^a-z0-9])(?:"
     + "|".join(SENSITIVE_WORDS)
+    + r")(?:$|[^a-z0-9])|(?:"
+    + "|".join(SENSITIVE_SUFFIXES)
     + r")(?:$|[^a-z0-9])"
 )
 _PERSONAL = re.compile("|".join(PERSONAL_TERMS) + "|^(?:" + "|".join(PERSONAL_WORDS) + ")$")
