@@ -7,7 +7,7 @@ import json
 import pytest
 from apps.failing import fail
 from conftest import call, http_scope, needs_data_collection
-from test_body import PASSWORD, body_scope, capture, json_reader
+from test_body import PASSWORD, body_scope, capture, json_reader, reader
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._scrub import FILTERED
@@ -79,3 +79,28 @@ async def test_cookies_named_like_session_ids_are_filtered_under_data_collection
         f"SAPISID={FILTERED}; APISID={FILTERED}; HSID={FILTERED}; SSID={FILTERED}; theme=dark"
     )
     assert SAPISID not in json.dumps(event)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", f'{{"user": "bob", "password": "{PASSWORD}",}}'),
+        ("text/plain", f"user=bob&password={PASSWORD}"),
+        ("application/xml", f"<login><password>{PASSWORD}</password></login>"),
+    ],
+)
+async def test_unparsed_body_naming_a_secret_is_not_sent(sentry_init, content_type, body):
+    """A body that cannot be parsed into fields, yet names a secret, is not sent as text."""
+    transport = sentry_init()
+    messages = [{"type": "http.request", "body": body.encode()}]
+    event = await capture(transport, reader(), body_scope(content_type), messages)
+    assert event["request"]["data"] == FILTERED
+    assert PASSWORD not in json.dumps(event)
+
+
+async def test_unparsed_body_naming_no_secret_is_sent_as_text(sentry_init):
+    """A text body with no secret name in it is still sent as the app read it."""
+    transport = sentry_init()
+    messages = [{"type": "http.request", "body": b"hello, world"}]
+    event = await capture(transport, reader(), body_scope("text/plain"), messages)
+    assert event["request"]["data"] == "hello, world"

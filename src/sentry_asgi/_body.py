@@ -11,7 +11,7 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
-from sentry_asgi._privacy import is_sensitive
+from sentry_asgi._privacy import is_sensitive, mentions_secret
 from sentry_asgi._scrub import FILTERED, Secrets
 
 
@@ -176,7 +176,7 @@ def parse_body(body: bytes, content_type: str, secrets: Secrets) -> Any:
         try:
             parsed = json.loads(body)
         except ValueError:
-            parsed = body.decode("utf-8", errors="replace")
+            return _text(body, secrets)
     elif kind == "application/x-www-form-urlencoded":
         parsed = _form(body.decode("latin-1"), secrets)
     elif kind == "multipart/form-data":
@@ -184,5 +184,18 @@ def parse_body(body: bytes, content_type: str, secrets: Secrets) -> Any:
     else:
         parsed = _json_text(body)
         if parsed is None:
-            parsed = body.decode("utf-8", errors="replace")
+            return _text(body, secrets)
     return scrub_fields(parsed, secrets)
+
+
+def _text(body: bytes, secrets: Secrets) -> str:
+    """A body that is not fields, as text; withheld, and searched for whole, if it names a secret.
+
+    Its secrets cannot be told apart from the rest (malformed JSON, XML, a form sent as
+    text/plain): a body mentioning ``password`` or ``token`` may hold one anywhere.
+    """
+    text = body.decode("utf-8", errors="replace")
+    if not mentions_secret(text):
+        return text
+    secrets.add(text)
+    return FILTERED

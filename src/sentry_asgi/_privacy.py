@@ -71,6 +71,11 @@ def is_sensitive(key: str) -> bool:
     return _SENSITIVE.search(_normalise(key)) is not None
 
 
+def mentions_secret(text: str) -> bool:
+    """Tell whether free text (a body that is not fields) names a secret anywhere (not cached)."""
+    return _SENSITIVE.search(_normalise(text)) is not None
+
+
 @functools.lru_cache(maxsize=4096)
 def is_personal(key: str) -> bool:
     """Tell whether a header names end-user personal data such as a forwarded IP address."""
