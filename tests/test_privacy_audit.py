@@ -104,3 +104,39 @@ async def test_unparsed_body_naming_no_secret_is_sent_as_text(sentry_init):
     messages = [{"type": "http.request", "body": b"hello, world"}]
     event = await capture(transport, reader(), body_scope("text/plain"), messages)
     assert event["request"]["data"] == "hello, world"
+
+
+NEW_SESSION = "fresh-session-" + "91827364"
+NEW_TOKEN = "issued-token-" + "5551234abcd"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="default"),
+        pytest.param({"traces_sample_rate": 1.0}, id="traced"),
+        pytest.param({"data_collection": {}}, marks=needs_data_collection, id="data_collection"),
+    ],
+)
+async def test_secrets_the_app_sends_in_response_headers_stay_out(sentry_init, options):
+    """A session cookie or token the app issues in its response headers is not in the event."""
+    transport = sentry_init(**options)
+
+    async def app(scope, receive, send):
+        headers = [
+            (b"set-cookie", f"session={NEW_SESSION}; HttpOnly; Path=/".encode()),
+            (b"X-Auth-Token", NEW_TOKEN.encode()),
+            (b"content-type", b"text/plain"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        raise RuntimeError("after the response started")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), http_scope("/login"))
+    (event,) = transport.events
+    frame_vars = event["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"]
+    assert "headers" in frame_vars
+    text = json.dumps(event)
+    assert NEW_SESSION not in text
+    assert NEW_TOKEN not in text
+    assert "text/plain" in text

@@ -34,6 +34,7 @@ from sentry_asgi._request import (
     decode_headers,
     full_path,
     header_value,
+    learn_response_headers,
     requested_path,
 )
 from sentry_asgi._scrub import FILTERED, Secrets
@@ -62,6 +63,8 @@ class Exchange:
         "_receive",
         "_reported",
         "_request_data",
+        "_response_learned",
+        "_response_start",
         "_routed",
         "_secrets",
         "_send",
@@ -117,6 +120,9 @@ class Exchange:
         self._body_done = False
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
+        # The app's response start, kept as is: its headers are read only if an event is built.
+        self._response_start: Message | None = None
+        self._response_learned = False
         self._tail_scope: int | None = None
         self._matched: Match | None = None
         # The path of mounts passed through that keep it out of root_path (None: none was).
@@ -158,6 +164,7 @@ class Exchange:
         """Pass the app's message to the server, noting the response status."""
         try:
             if message.get("type") == "http.response.start":
+                self._response_start = message
                 status = message.get("status")
                 if isinstance(status, int):
                     self.status = status
@@ -268,6 +275,11 @@ class Exchange:
                 path=self._client_path(),
             )
             self._secrets = secrets
+        if self._response_start is not None and not self._response_learned:
+            self._response_learned = True
+            learn_response_headers(
+                self._response_start, policy_for(self.client_options), self._secrets
+            )
         if body and self._body is not None and not self._body_done:
             self._body_done = self._attach_body(self._request_data, self._secrets)
         return self._request_data, self._secrets

@@ -17,7 +17,7 @@ from sentry_asgi._client_ip import (
 from sentry_asgi._scrub import FILTERED, Secrets, filter_cookies, filter_pairs, filter_query
 
 if TYPE_CHECKING:
-    from sentry_asgi._asgi import Scope
+    from sentry_asgi._asgi import Message, Scope
     from sentry_asgi._options import IPNetwork
     from sentry_asgi._privacy import KeyRule, Policy
 
@@ -193,6 +193,20 @@ def _headers(
     return sent
 
 
+def learn_response_headers(message: Message, policy: Policy, secrets: Secrets) -> None:
+    """Remember the secrets the app sends in its response: a new session cookie, an issued token.
+
+    They never go into the request data, but the app's frames hold the headers it sent.
+    """
+    headers = decode_headers(message)
+    for name, value in headers:
+        if name == "set-cookie":  # "name=value; Path=/; HttpOnly": only the cookie is a secret
+            filter_cookies(value.partition(";")[0], policy.cookies, secrets)
+    filter_pairs(
+        ((name, value) for name, value in headers if name != "set-cookie"), policy.headers, secrets
+    )
+
+
 def build_request_data(  # noqa: PLR0913 - the request, how to filter it, the path asked for
     scope: Scope,
     headers: list[tuple[str, str]],
@@ -273,6 +287,7 @@ __all__ = [
     "build_request_data",
     "decode_headers",
     "full_path",
+    "learn_response_headers",
     "requested_path",
     "url_of",
 ]
