@@ -140,3 +140,16 @@ async def test_secrets_the_app_sends_in_response_headers_stay_out(sentry_init, o
     assert NEW_SESSION not in text
     assert NEW_TOKEN not in text
     assert "text/plain" in text
+
+
+async def test_secret_cut_off_by_the_value_length_limit_is_removed(sentry_init):
+    """A long token sentry_sdk cut at ``max_value_length`` ("eyJ...") loses what is left of it."""
+    transport = sentry_init(max_value_length=1024)
+    jwt = "eyJ" + "A1b2C3d4" * 180  # an access token longer than the limit, as Azure AD issues
+    headers = [(b"host", b"h"), (b"authorization", b"Bearer " + jwt.encode())]
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(fail), http_scope("/me", headers=headers))
+    (event,) = transport.events
+    frame_vars = event["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"]
+    assert "scope" in frame_vars
+    assert "A1b2C3d4" not in json.dumps(event)

@@ -177,6 +177,29 @@ def _replaced(text: str, needles: tuple[str, ...]) -> str:
                 text = text.replace(needle, FILTERED)
             else:
                 text = bounded.sub(FILTERED, text)
+    if text.endswith(TRUNCATED):
+        text = _without_cut_secret(text, needles)
+    return text
+
+
+# How sentry_sdk ends a string it cut at ``max_value_length`` (1024 characters before 2.x's
+# later releases, when frame variables are cut before event processors see them).
+TRUNCATED = "..."
+
+
+def _without_cut_secret(text: str, needles: tuple[str, ...]) -> str:
+    """Replace the start of a secret that a cut string ends with: ``"Bearer eyJhbG..."``.
+
+    The whole secret is no longer there to be found, yet what is left of it is most of it.
+    """
+    body = text[: -len(TRUNCATED)]
+    for needle in needles:
+        head = needle[:MIN_SECRET_LENGTH]
+        start = body.find(head, max(0, len(body) - len(needle) + 1))
+        while start != -1:
+            if needle.startswith(body[start:]):
+                return body[:start] + FILTERED + TRUNCATED
+            start = body.find(head, start + 1)
     return text
 
 
@@ -240,7 +263,9 @@ def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any
             continue
         scrubbed = value
         if type(value) is str:
-            if len(value) >= shortest:
+            if value.endswith(TRUNCATED):
+                scrubbed = _replaced(value, needles)
+            elif len(value) >= shortest:
                 for needle in needles:
                     if needle in value:
                         scrubbed = _replaced(value, needles)
