@@ -153,3 +153,19 @@ async def test_secret_cut_off_by_the_value_length_limit_is_removed(sentry_init):
     frame_vars = event["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"]
     assert "scope" in frame_vars
     assert "A1b2C3d4" not in json.dumps(event)
+
+
+REFERER_PASSWORD = "pa55" + "-w0rd-in-url"
+
+
+async def test_password_in_a_referer_url_is_filtered(sentry_init):
+    """The password of a Referer URL's userinfo (``https://user:pass@host/``) is not sent."""
+    transport = sentry_init()
+    referer = f"https://alice:{REFERER_PASSWORD}@partner.example/cb?x=1"
+    headers = [(b"host", b"h"), (b"referer", referer.encode())]
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(fail), http_scope("/me", headers=headers))
+    (event,) = transport.events
+    sent = event["request"]["headers"]["referer"]
+    assert sent == f"https://alice:{FILTERED}@partner.example/cb?x=1"
+    assert REFERER_PASSWORD not in json.dumps(event)

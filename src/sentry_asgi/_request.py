@@ -160,6 +160,20 @@ def _learn_lines(
                 secrets.add(value)
 
 
+_USERINFO_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)([^/?#]*)@")
+
+
+def _without_password(url: str, secrets: Secrets) -> str:
+    """Filter the password of a URL's userinfo (``https://user:pass@host/``), kept as a secret."""
+    match = _USERINFO_PASSWORD.match(url)
+    if match is None:
+        return url
+    password = match.group(2)
+    secrets.add(password)
+    secrets.add(unquote(password))
+    return f"{match.group(1)}{FILTERED}@{url[match.end() :]}"
+
+
 def _filter_url(url: str, rule: KeyRule, secrets: Secrets) -> str:
     """Filter the query parameters of a URL (a Referer) as the request's own are filtered."""
     rest, hash_mark, fragment = url.partition("#")
@@ -183,8 +197,8 @@ def _headers(
     if len(by_name) + len(cookies) < len(headers):  # a header came on several lines
         _learn_lines(headers, by_name, policy.headers, secrets)
     referer = by_name.get("referer")
-    if referer and "?" in referer and policy.query.mode != "all":
-        filtered = _filter_url(referer, policy.query, secrets)
+    if referer and ("?" in referer or "@" in referer) and policy.query.mode != "all":
+        filtered = _filter_url(_without_password(referer, secrets), policy.query, secrets)
         if sent.get("referer") == referer:
             sent["referer"] = filtered
     if policy.headers.mode == "off":
