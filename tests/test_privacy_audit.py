@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sentry_sdk
 from apps.failing import fail
 from conftest import call, http_scope, needs_data_collection
 from test_body import PASSWORD, body_scope, capture, json_reader, reader
@@ -169,3 +170,27 @@ async def test_password_in_a_referer_url_is_filtered(sentry_init):
     sent = event["request"]["headers"]["referer"]
     assert sent == f"https://alice:{FILTERED}@partner.example/cb?x=1"
     assert REFERER_PASSWORD not in json.dumps(event)
+
+
+QUERY_TOKEN = "qtok" + "99999999"
+
+
+async def test_secrets_in_bytes_the_app_attaches_are_removed(sentry_init):
+    """Bytes the app puts in extra, contexts or tags (the raw query string, the body) lose secrets."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        body = (await receive())["body"]
+        sentry_sdk.set_extra("query", scope["query_string"])
+        sentry_sdk.set_context("upload", {"body": body})
+        raise RuntimeError("rejected")
+
+    query = b"access_token=" + QUERY_TOKEN.encode()
+    body = json.dumps({"user": {"password": PASSWORD}}).encode()
+    scope = http_scope("/upload", method="POST", query_string=query)
+    event = await capture(transport, app, scope, [{"type": "http.request", "body": body}])
+    assert event["extra"]["query"] == f"access_token={FILTERED}"
+    assert "user" in event["contexts"]["upload"]["body"]
+    text = json.dumps(event)
+    assert QUERY_TOKEN not in text
+    assert PASSWORD not in text

@@ -247,6 +247,8 @@ def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any
     kind = type(node)
     if kind is str:
         return _replaced(node, needles) if len(node) >= shortest else node
+    if kind is bytes or kind is bytearray:
+        return _scrubbed_bytes(node, needles)
     if kind is dict or (kind is not list and kind is not tuple and isinstance(node, Mapping)):
         slots: Iterable[tuple[Any, Any]] = node.items()
         mapping = True
@@ -294,6 +296,16 @@ def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any
 
 
 _SCALARS = frozenset({int, float, bool})
+
+
+def _scrubbed_bytes(node: bytes | bytearray, needles: tuple[str, ...]) -> Any:
+    """Bytes the app attached (the raw query string, a body), as sentry_sdk's serializer sends them.
+
+    It decodes them as UTF-8; the text, once it held a secret, is sent in their place.
+    """
+    text = node.decode("utf-8", errors="replace")
+    scrubbed = _replaced(text, needles)
+    return node if scrubbed == text else scrubbed
 
 
 # Parts of an event that describe the SDK, the machine or the source code, never request data.
