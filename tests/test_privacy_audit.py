@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 
 import pytest
 import sentry_sdk
+from apps import read_body
 from apps.failing import fail
 from conftest import call, http_scope, needs_data_collection
 from test_body import PASSWORD, body_scope, capture, json_reader, reader
@@ -194,3 +197,34 @@ async def test_secrets_in_bytes_the_app_attaches_are_removed(sentry_init):
     text = json.dumps(event)
     assert QUERY_TOKEN not in text
     assert PASSWORD not in text
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_compressed_body_is_decompressed_and_its_secrets_filtered(sentry_init, encoding):
+    """A gzip or deflate request body is parsed as the app decompresses it, its secrets out."""
+    transport = sentry_init()
+    doc = {"user": {"name": "bob", "password": PASSWORD}}
+    compress = gzip.compress if encoding == "gzip" else zlib.compress
+
+    async def app(scope, receive, send):
+        payload = json.loads(
+            (gzip.decompress if encoding == "gzip" else zlib.decompress)(await read_body(receive))
+        )
+        raise RuntimeError(len(payload))
+
+    scope = body_scope("application/json")
+    scope["headers"].append((b"content-encoding", encoding.encode()))
+    messages = [{"type": "http.request", "body": compress(json.dumps(doc).encode())}]
+    event = await capture(transport, app, scope, messages)
+    assert event["request"]["data"] == {"user": {"name": "bob", "password": FILTERED}}
+    assert PASSWORD not in json.dumps(event)
+
+
+async def test_compression_bomb_is_not_inflated_past_the_cap(sentry_init):
+    """A body that inflates past what is recorded is neither sent nor held in memory."""
+    transport = sentry_init()
+    scope = body_scope("application/json")
+    scope["headers"].append((b"content-encoding", b"gzip"))
+    messages = [{"type": "http.request", "body": gzip.compress(b"[" + b"0," * 5_000_000 + b"0]")}]
+    event = await capture(transport, reader(), scope, messages)
+    assert "0,0,0" not in json.dumps(event["request"].get("data"))

@@ -8,6 +8,7 @@ ahead: the chunks the app receives are copied as they pass, up to a cap, and nev
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -56,6 +57,28 @@ class BodyRecorder:
         return bool(content_length and content_length.isdigit()) and self.size >= int(
             content_length or 0
         )
+
+
+# zlib's window bits for the request Content-Encodings an app may inflate (47: zlib or gzip).
+_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 47}
+
+
+def inflated(body: bytes, encoding: str, cap: int) -> bytes | None:
+    """The body as the app decompresses it; None for a coding not known, corrupt, or over ``cap``.
+
+    Never more than ``cap`` bytes are inflated: a small body may expand a thousandfold.
+    """
+    coding = encoding.strip().lower()
+    if coding in ("", "identity"):
+        return body
+    wbits = _WBITS.get(coding)
+    if wbits is None:
+        return None
+    try:
+        text = zlib.decompressobj(wbits).decompress(body, cap + 1)
+    except zlib.error:
+        return None
+    return text if len(text) <= cap else None
 
 
 def _learn_leaves(node: Any, secrets: Secrets, *, nested: bool = False) -> None:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import sentry_sdk
 
 from sentry_asgi import _sessions as sessions
-from sentry_asgi._body import BodyRecorder, parse_body, scrub_fields
+from sentry_asgi._body import BodyRecorder, inflated, parse_body, scrub_fields
 from sentry_asgi._errors import (
     MECHANISM,
     app_exception,
@@ -298,9 +298,16 @@ class Exchange:
             return True
         if not body.chunks or not body.whole(header_value(self.scope, b"content-length")):
             return False
+        raw = b"".join(body.chunks)
+        encoding = header_value(self.scope, b"content-encoding")
+        if encoding is not None:  # the app reads what it inflates: so are its secrets learned
+            decoded = inflated(raw, encoding, body.cap)
+            if decoded is None:
+                return True
+            raw = decoded
         content_type = header_value(self.scope, b"content-type") or ""
-        parsed = parse_body(b"".join(body.chunks), content_type, secrets)
-        if body.size <= body.sent:
+        parsed = parse_body(raw, content_type, secrets)
+        if len(raw) <= body.sent:
             data["data"] = parsed
         elif body.sent:
             data["data"] = over_size_limit()
