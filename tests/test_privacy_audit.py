@@ -228,3 +228,20 @@ async def test_compression_bomb_is_not_inflated_past_the_cap(sentry_init):
     messages = [{"type": "http.request", "body": gzip.compress(b"[" + b"0," * 5_000_000 + b"0]")}]
     event = await capture(transport, reader(), scope, messages)
     assert "0,0,0" not in json.dumps(event["request"].get("data"))
+
+
+async def test_client_address_the_app_sets_on_the_user_is_dropped_not_invalid(sentry_init):
+    """Without consent, a user's ip_address naming the client is left out, never "[Filtered]".
+
+    Sentry accepts only an address there: it would reject the event's field as invalid.
+    """
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        sentry_sdk.set_user({"id": "1", "ip_address": scope["client"][0]})
+        raise RuntimeError("rejected")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), http_scope("/me"))
+    (event,) = transport.events
+    assert event["user"] == {"id": "1"}

@@ -583,6 +583,7 @@ class Exchange:
         finally:  # a fault of ours above must not let the request's secrets out
             if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
                 secrets.scrub_tree(event, skip=clean)
+                _drop_filtered_address(event)
 
     def _describe_app_exception(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
         """Title the event after the app's exception: not a framework's wrapper, not a group.
@@ -595,6 +596,13 @@ class Exchange:
         if own is not exc:
             describe_as(event, hint, own, self.client_options)
         retitle_exception_group(event, own)
+
+
+def _drop_filtered_address(event: dict[str, Any]) -> None:
+    """Leave out a user's ip_address that was filtered: Sentry accepts only an address there."""
+    user = event.get("user")
+    if isinstance(user, dict) and user.get("ip_address") == FILTERED:
+        event["user"] = {key: value for key, value in user.items() if key != "ip_address"}
 
 
 def _unwrapped(exc: BaseException) -> BaseException:
