@@ -245,3 +245,38 @@ async def test_client_address_the_app_sets_on_the_user_is_dropped_not_invalid(se
         await call(SentryMiddleware(app), http_scope("/me"))
     (event,) = transport.events
     assert event["user"] == {"id": "1"}
+
+
+# A JSON Web Token: base64url of a JSON header, of JSON claims, and a signature.
+JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImVtYWlsIjoiYUBleC5jb20ifQ.c2lnbmF0dXJlLWJ5dGVz"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="default"),
+        pytest.param({"data_collection": {}}, marks=needs_data_collection, id="data_collection"),
+        pytest.param(
+            {"data_collection": {"url_query_params": {"mode": "off"}}},
+            marks=needs_data_collection,
+            id="query-off",
+        ),
+    ],
+)
+async def test_json_web_tokens_are_filtered_whatever_their_name(sentry_init, options):
+    """A JWT is a credential or signed identity claims under any name: X-Amzn-Oidc-Data, ?assertion=."""
+    transport = sentry_init(**options)
+    headers = [
+        (b"host", b"h"),
+        (b"x-amzn-oidc-data", JWT.encode()),
+        (b"content-type", b"application/json"),
+    ]
+    scope = http_scope(
+        "/cb", method="POST", headers=headers, query_string=f"assertion={JWT}".encode()
+    )
+    body = json.dumps({"grant": JWT, "scope": "openid"}).encode()
+    event = await capture(transport, reader(), scope, [{"type": "http.request", "body": body}])
+    request = event["request"]
+    assert request["headers"]["x-amzn-oidc-data"] == FILTERED
+    assert request["data"] == {"grant": FILTERED, "scope": "openid"}
+    assert JWT.split(".")[1] not in json.dumps(event)

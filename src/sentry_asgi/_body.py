@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from sentry_asgi._privacy import is_sensitive, mentions_secret
-from sentry_asgi._scrub import FILTERED, Secrets
+from sentry_asgi._scrub import FILTERED, Secrets, holds_jwt
 
 
 class BodyRecorder:
@@ -118,6 +118,9 @@ def scrub_fields(node: Any, secrets: Secrets) -> Any:
         return cleaned
     if isinstance(node, list):
         return [scrub_fields(value, secrets) for value in node]
+    if isinstance(node, str) and holds_jwt(node):  # a token whatever the field's name
+        secrets.add(node)
+        return FILTERED
     return node
 
 

@@ -351,6 +351,29 @@ _NEVER_SECRET = frozenset(
 )
 
 
+# A JSON Web Token (base64url of a JSON header and of JSON claims, both "eyJ", and a signature):
+# a bearer credential or signed identity claims, whatever name it is sent under.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
+
+
+def holds_jwt(value: str) -> bool:
+    """Tell whether a value holds a JSON Web Token ("Bearer eyJ..." included)."""
+    return "eyJ" in value and _JWT.search(value) is not None
+
+
+def _verdict(rule: KeyRule, name: str, value: str) -> bool | None:
+    """A key rule's verdict on one value: a JWT is filtered under any name, but with consent."""
+    verdict = rule.keeps(name)
+    if rule.mode != "all" and verdict is not False and holds_jwt(value):
+        return False if verdict else None
+    return verdict
+
+
+def _hidden(rule: KeyRule, name: str, value: str) -> bool:
+    """Tell whether a value left out (mode "off") is secret: its name says so, or it is a JWT."""
+    return rule.hides(name) or (rule.mode != "all" and holds_jwt(value))
+
+
 def filter_pairs(
     pairs: Iterable[tuple[str, str]], rule: KeyRule, secrets: Secrets
 ) -> list[tuple[str, str]]:
@@ -361,13 +384,13 @@ def filter_pairs(
     """
     kept = []
     for name, value in pairs:
-        verdict = rule.keeps(name)
+        verdict = _verdict(rule, name, value)
         if verdict:
             kept.append((name, value))
         elif verdict is False:
             secrets.add(value)
             kept.append((name, FILTERED))
-        elif rule.hides(name):
+        elif _hidden(rule, name, value):
             secrets.add(value)
     return kept
 
@@ -387,10 +410,10 @@ def filter_query(query: str, rule: KeyRule, secrets: Secrets) -> str:
     pieces = _QUERY_SEPARATOR.split(query)  # parameter, separator, parameter, ...
     for index in range(0, len(pieces), 2):
         raw_name, sep, raw_value = pieces[index].partition("=")
-        name = unquote_plus(raw_name)
-        verdict = rule.keeps(name)
-        if not verdict and (verdict is False or rule.hides(name)):
-            secrets.add(unquote_plus(raw_value))
+        name, value = unquote_plus(raw_name), unquote_plus(raw_value)
+        verdict = _verdict(rule, name, value)
+        if not verdict and (verdict is False or _hidden(rule, name, value)):
+            secrets.add(value)
             secrets.add(raw_value)
         if verdict is None:
             continue
@@ -407,7 +430,7 @@ def filter_cookies(header: str, rule: KeyRule, secrets: Secrets) -> str | None:
     kept = []
     for part in header.split(";"):
         name, sep, value = part.strip().partition("=")
-        verdict = rule.keeps(name)
+        verdict = _verdict(rule, name, value)
         if verdict:
             kept.append(f"{name}{sep}{value}")
         else:
