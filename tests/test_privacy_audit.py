@@ -6,6 +6,7 @@ import gzip
 import json
 import zlib
 
+import pydantic
 import pytest
 import sentry_sdk
 from apps import read_body
@@ -280,3 +281,26 @@ async def test_json_web_tokens_are_filtered_whatever_their_name(sentry_init, opt
     assert request["headers"]["x-amzn-oidc-data"] == FILTERED
     assert request["data"] == {"grant": FILTERED, "scope": "openid"}
     assert JWT.split(".")[1] not in json.dumps(event)
+
+
+LONG_KEY = "sk_live_" + "51HqLyjWDarjtT1zdp7dcXaBcDeFgHiJkLmNoPqRsTuVwXyZ0123"
+
+
+async def test_secret_shortened_in_the_middle_by_pydantic_is_removed(sentry_init):
+    """A long secret pydantic shortens in a validation error ("sk_live_51H...XyZ0123") is removed."""
+    transport = sentry_init()
+
+    class Charge(pydantic.BaseModel):
+        amount: int
+
+    async def app(scope, receive, send):
+        Charge(amount=dict(scope["headers"])[b"x-api-key"].decode())
+
+    headers = [(b"host", b"h"), (b"x-api-key", LONG_KEY.encode())]
+    with pytest.raises(pydantic.ValidationError):
+        await call(SentryMiddleware(app), http_scope("/charge", headers=headers))
+    (event,) = transport.events
+    message = event["exception"]["values"][-1]["value"]
+    assert "input_value=" in message
+    assert LONG_KEY[8:20] not in json.dumps(event)
+    assert LONG_KEY[-12:] not in json.dumps(event)

@@ -177,30 +177,63 @@ def _replaced(text: str, needles: tuple[str, ...]) -> str:
                 text = text.replace(needle, FILTERED)
             else:
                 text = bounded.sub(FILTERED, text)
-    if text.endswith(TRUNCATED):
-        text = _without_cut_secret(text, needles)
+    if TRUNCATED in text:
+        text = _without_cut_secrets(text, needles)
     return text
 
 
-# How sentry_sdk ends a string it cut at ``max_value_length`` (1024 characters before 2.x's
-# later releases, when frame variables are cut before event processors see them).
+# Where a long string was shortened: sentry_sdk ends one it cut at ``max_value_length`` with it
+# (frame variables are cut at 1024 characters, before event processors, by older releases), and
+# pydantic's errors show a long input as its start, "...", and its end.
 TRUNCATED = "..."
 
 
-def _without_cut_secret(text: str, needles: tuple[str, ...]) -> str:
-    """Replace the start of a secret that a cut string ends with: ``"Bearer eyJhbG..."``.
+def _without_cut_secrets(text: str, needles: tuple[str, ...]) -> str:
+    """Replace what is left of a secret cut at "...": ``"Bearer eyJhb..."``, ``"sk_live_5...XyZ"``.
 
-    The whole secret is no longer there to be found, yet what is left of it is most of it.
+    The whole secret is no longer there to be found, yet what is left of it is most of it: a
+    start of it (4 characters or more) right before "...", and, unless the string ends there,
+    an end of it right after.
     """
-    body = text[: -len(TRUNCATED)]
-    for needle in needles:
-        head = needle[:MIN_SECRET_LENGTH]
-        start = body.find(head, max(0, len(body) - len(needle) + 1))
-        while start != -1:
-            if needle.startswith(body[start:]):
-                return body[:start] + FILTERED + TRUNCATED
-            start = body.find(head, start + 1)
+    at = text.find(TRUNCATED)
+    while at != -1:
+        after = at + len(TRUNCATED)
+        for needle in needles:
+            start = _start_of(needle, text, at)
+            if start == -1:
+                continue
+            if after == len(text):
+                return text[:start] + FILTERED + TRUNCATED
+            end = _end_of(needle, text, after)
+            if end != -1:
+                text = text[:start] + FILTERED + text[end:]
+                after = start + len(FILTERED)
+                break
+        at = text.find(TRUNCATED, after)
     return text
+
+
+def _start_of(needle: str, text: str, end: int) -> int:
+    """Where the longest start of ``needle`` that ``text[:end]`` ends with begins; -1 if none."""
+    head = needle[:MIN_SECRET_LENGTH]
+    start = text.find(head, max(0, end - len(needle) + 1), end)
+    while start != -1:
+        if needle.startswith(text[start:end]):
+            return start
+        start = text.find(head, start + 1, end)
+    return -1
+
+
+def _end_of(needle: str, text: str, start: int) -> int:
+    """Where the longest end of ``needle`` that ``text[start:]`` starts with ends; -1 if none."""
+    tail = needle[-MIN_SECRET_LENGTH:]
+    found = text.rfind(tail, start, start + len(needle) - 1)
+    while found != -1:
+        end = found + len(tail)
+        if needle.endswith(text[start:end]):
+            return end
+        found = text.rfind(tail, start, end - 1)
+    return -1
 
 
 def _finds(needle: str, text: str) -> bool:
@@ -265,7 +298,7 @@ def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any
             continue
         scrubbed = value
         if type(value) is str:
-            if value.endswith(TRUNCATED):
+            if TRUNCATED in value:
                 scrubbed = _replaced(value, needles)
             elif len(value) >= shortest:
                 for needle in needles:
