@@ -304,3 +304,15 @@ async def test_secret_shortened_in_the_middle_by_pydantic_is_removed(sentry_init
     assert "input_value=" in message
     assert LONG_KEY[8:20] not in json.dumps(event)
     assert LONG_KEY[-12:] not in json.dumps(event)
+
+
+@pytest.mark.parametrize("field", ["pass", "pw", "passphrase", "passcode", "new_passphrase"])
+async def test_password_fields_under_other_names_are_filtered(sentry_init, field):
+    """A login form's ``pass`` or ``pw``, a key's passphrase, a passcode: passwords all."""
+    transport = sentry_init()
+    body = f"user=bob&{field}={PASSWORD}".encode()
+    messages = [{"type": "http.request", "body": body}]
+    scope = body_scope("application/x-www-form-urlencoded")
+    event = await capture(transport, reader(), scope, messages)
+    assert event["request"]["data"] == {"user": "bob", field: FILTERED}
+    assert PASSWORD not in json.dumps(event)

@@ -28,6 +28,8 @@ SENSITIVE_TERMS = (
     "identity",
     "jwt",
     "key",
+    "passcode",
+    "passphrase",
     "passwd",
     "password",
     "private",
@@ -40,8 +42,9 @@ SENSITIVE_TERMS = (
     "token",
     "xsrf",
 )
-# Short names that are secrets only as a whole word (signed-URL signatures, session ids).
-SENSITIVE_WORDS = ("sig", "sid", "otp", "pin")
+# Short names that are secrets only as a whole word (signed-URL signatures, session ids, a login
+# form's password).
+SENSITIVE_WORDS = ("sig", "sid", "otp", "pin", "pass", "pw")
 # Endings that name session ids glued to a prefix: Google's SAPISID, APISID, HSID, SSID cookies.
 SENSITIVE_SUFFIXES = ("sid",)
 # Headers that carry end-user addresses or identities: personal data, not secrets.
