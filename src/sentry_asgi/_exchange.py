@@ -63,7 +63,6 @@ class Exchange:
         "_receive",
         "_reported",
         "_request_data",
-        "_response_learned",
         "_response_start",
         "_routed",
         "_secrets",
@@ -86,6 +85,8 @@ class Exchange:
         "status",
         "trace",
     )
+    # The app's response start, set when it is sent and never initialised: no cost per request.
+    _response_start: Message | None
 
     def __init__(  # noqa: PLR0913, PLR0917 - the connection and everything it runs under
         self,
@@ -120,9 +121,6 @@ class Exchange:
         self._body_done = False
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
-        # The app's response start, kept as is: its headers are read only if an event is built.
-        self._response_start: Message | None = None
-        self._response_learned = False
         self._tail_scope: int | None = None
         self._matched: Match | None = None
         # The path of mounts passed through that keep it out of root_path (None: none was).
@@ -275,11 +273,10 @@ class Exchange:
                 path=self._client_path(),
             )
             self._secrets = secrets
-        if self._response_start is not None and not self._response_learned:
-            self._response_learned = True
-            learn_response_headers(
-                self._response_start, policy_for(self.client_options), self._secrets
-            )
+        response_start: Message | None = getattr(self, "_response_start", None)
+        if response_start is not None:
+            self._response_start = None  # learned once
+            learn_response_headers(response_start, policy_for(self.client_options), self._secrets)
         if body and self._body is not None and not self._body_done:
             self._body_done = self._attach_body(self._request_data, self._secrets)
         return self._request_data, self._secrets
