@@ -316,3 +316,30 @@ async def test_password_fields_under_other_names_are_filtered(sentry_init, field
     event = await capture(transport, reader(), scope, messages)
     assert event["request"]["data"] == {"user": "bob", field: FILTERED}
     assert PASSWORD not in json.dumps(event)
+
+
+WS_TOKEN = "opaque" + "-ws-token-4242"
+
+
+@pytest.mark.parametrize(
+    "protocols",
+    [
+        f"access_token, {WS_TOKEN}",
+        f"graphql-ws, base64url.bearer.authorization.k8s.io.{WS_TOKEN}",
+    ],
+)
+async def test_token_sent_as_a_websocket_subprotocol_is_filtered(sentry_init, protocols):
+    """Browsers cannot set Authorization on a websocket: a token in Sec-WebSocket-Protocol is one."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await receive()
+        raise RuntimeError("refused")
+
+    headers = [(b"host", b"h"), (b"sec-websocket-protocol", protocols.encode())]
+    scope = http_scope("/live", type="websocket", scheme="wss", headers=headers)
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), scope, [{"type": "websocket.connect"}])
+    (event,) = transport.events
+    assert event["request"]["headers"]["sec-websocket-protocol"] == FILTERED
+    assert WS_TOKEN not in json.dumps(event)

@@ -14,6 +14,7 @@ from sentry_asgi._client_ip import (
     resolve_client,
     x_forwarded_for,
 )
+from sentry_asgi._privacy import mentions_secret
 from sentry_asgi._scrub import FILTERED, Secrets, filter_cookies, filter_pairs, filter_query
 
 if TYPE_CHECKING:
@@ -201,6 +202,12 @@ def _headers(
         filtered = _filter_url(_without_password(referer, secrets), policy.query, secrets)
         if sent.get("referer") == referer:
             sent["referer"] = filtered
+    protocols = by_name.get("sec-websocket-protocol")
+    if protocols and policy.headers.mode != "all" and mentions_secret(protocols):
+        # Browsers cannot set Authorization on a websocket: tokens travel as subprotocols.
+        secrets.add(protocols)
+        if "sec-websocket-protocol" in sent:
+            sent["sec-websocket-protocol"] = FILTERED
     if policy.headers.mode == "off":
         return {}
     sent.update((name, value) for name, value in cookies.items() if value)
