@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sentry_sdk
 from conftest import call, http_scope
+from frameworks.helpers import websocket_scope
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
@@ -39,6 +40,25 @@ async def test_failed_status_becomes_one_error_event(sentry_init):
     assert event["level"] == "error"
     assert event["request"]["url"] == "http://testserver/items/42"
     assert event["contexts"]["response"] == {"status_code": 503}
+
+
+def denying(status: int):
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.http.response.start", "status": status, "headers": []})
+        await send({"type": "websocket.http.response.body", "body": b""})
+
+    return app
+
+
+@pytest.mark.parametrize(("status", "reported"), [(503, True), (403, False)])
+async def test_websocket_denied_with_a_failed_status_is_reported(sentry_init, status, reported):
+    """A websocket handshake denied with a 5xx response is an error event, as an HTTP 5xx is."""
+    transport = sentry_init()
+    scope = {**websocket_scope("/live"), "extensions": {"websocket.http.response": {}}}
+    await call(SentryMiddleware(denying(status)), scope, [{"type": "websocket.connect"}])
+    messages = [event["message"] for event in transport.events]
+    assert messages == (["503 Service Unavailable: /live"] if reported else [])
 
 
 async def test_status_outside_the_set_is_not_reported(sentry_init):

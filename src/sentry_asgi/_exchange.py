@@ -159,9 +159,13 @@ class Exchange:
         return message
 
     async def send(self, message: Message) -> None:
-        """Pass the app's message to the server, noting the response status."""
+        """Pass the app's message to the server, noting the response status.
+
+        A websocket handshake denied with a response (``websocket.http.response.start``) has one.
+        """
         try:
-            if message.get("type") == "http.response.start":
+            kind = message.get("type")
+            if kind == "http.response.start" or kind == "websocket.http.response.start":  # noqa: PLR1714 - the hot path
                 self._response_start = message
                 status = message.get("status")
                 if isinstance(status, int):
