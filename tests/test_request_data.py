@@ -141,6 +141,18 @@ async def test_malformed_or_missing_parts_never_break_the_event(sentry_init, ove
     assert event["request"]["url"] == url
 
 
+@pytest.mark.parametrize(("scheme", "port"), [("http", "80"), ("https", "443")])
+async def test_a_default_port_given_as_text_is_left_out_of_the_url(sentry_init, scheme, port):
+    """Granian gives the server's port as text: the scheme's default port is still left out."""
+    transport = sentry_init()
+    # What granian sends for an HTTP/1.0 request without a Host header.
+    scope = http_scope(
+        "/orders/7", scheme=scheme, headers=[(b"host", b"")], server=("127.0.0.1", port)
+    )
+    event = await capture_one(transport, scope)
+    assert event["request"]["url"] == f"{scheme}://127.0.0.1/orders/7"
+
+
 async def test_websocket_url_uses_ws_scheme(sentry_init):
     """A websocket connection's error carries a ws:// (or wss://) URL."""
     transport = sentry_init()

@@ -78,7 +78,10 @@ def _host(scope: Scope, host_header: str | None, scheme: str) -> str | None:
         return None
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
-    return host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    default = _DEFAULT_PORTS.get(scheme)
+    # Granian gives the port as text.
+    is_default = port is None or (default is not None and str(port) == str(default))
+    return host if is_default else f"{host}:{port}"
 
 
 def full_path(scope: Scope) -> str:
