@@ -408,6 +408,25 @@ async def test_websocket_connection_records_handshake_close_code_and_duration(se
     assert tx["request"]["url"] == "ws://h/ws"
 
 
+async def test_websocket_close_code_is_the_first_close_the_client_s_when_it_left(sentry_init):
+    """A client that dropped (1006) is the connection's close code, not the app's close sent after it."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+
+    async def closing_anyway(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        await receive()  # the client is gone
+        await send({"type": "websocket.close"})  # hypercorn, granian and daphne accept it
+
+    scope = scope_with("/ws", type="websocket")
+    del scope["method"]
+    messages = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1006}]
+    await call(SentryMiddleware(closing_anyway), scope, messages)
+    sentry_sdk.flush()
+    (tx,) = transport.transactions
+    assert tx["contexts"]["trace"]["data"]["websocket.close_code"] == 1006
+
+
 async def test_websocket_spans_of_the_app_are_children_of_the_segment(sentry_init):
     """A streamed websocket's handshake span never becomes the parent of the app's spans."""
     if not STREAMING:

@@ -71,7 +71,6 @@ class Exchange:
         "abandoned",
         "captured",
         "client_options",
-        "close_code",
         "crashed",
         "disconnected",
         "done",
@@ -108,7 +107,6 @@ class Exchange:
         self._send = send
         self.status: int | None = None
         self.disconnected = False
-        self.close_code: int | None = None
         self.send_failed = False
         self.abandoned = False  # the app raised because the client went away
         self.error_seen = False
@@ -154,8 +152,8 @@ class Exchange:
                 self.trace.client_left()
         elif kind == "websocket.disconnect":
             self.disconnected = True
-            code = message.get("code", 1005)
-            self.close_code = code if isinstance(code, int) else None
+            if self.trace is not None:
+                self.trace.closed(message.get("code", 1005))
         return message
 
     async def send(self, message: Message) -> None:

@@ -56,6 +56,7 @@ class Trace:
 
     __slots__ = (
         "_close_code",
+        "_closed",
         "_ended_at",
         "_handshake",
         "_opened_at",
@@ -80,6 +81,7 @@ class Trace:
         self._ended_at: datetime | None = None
         self._opened_at = _now()
         self._close_code: int | None = None
+        self._closed = False
         self._handshake: Any = None
         if kind == "websocket":
             self._handshake = self._child("websocket.handshake", "handshake")
@@ -128,11 +130,20 @@ class Trace:
             self._end_handshake()
         elif kind == "websocket.close":
             self._end_handshake()
-            code = message.get("code", 1000)
-            self._close_code = code if isinstance(code, int) else None
+            self.closed(message.get("code", 1000))
         elif kind == "websocket.http.response.start":  # handshake denied with a response
             self._end_handshake()
             self.set_http_status(message.get("status"))
+
+    def closed(self, code: object) -> None:
+        """Note a websocket close, the app's or the client's: the first one is the connection's.
+
+        A server may take the app's close after the client went away (hypercorn, granian and
+        daphne do): the connection had ended with the client's code.
+        """
+        if not self._closed:
+            self._closed = True
+            self._close_code = code if isinstance(code, int) else None
 
     def set_http_status(self, code: object) -> None:
         """Record the response status code and the span status it implies."""
@@ -153,11 +164,9 @@ class Trace:
         """Record why the request ended early: ``internal_error`` or ``cancelled``."""
         self._outcome = status
 
-    def _describe_websocket(self, exchange: Exchange) -> None:
+    def _describe_websocket(self) -> None:
         self._set("websocket.duration_seconds", (_now() - self._opened_at).total_seconds())
         code = self._close_code
-        if code is None and exchange.disconnected:
-            code = exchange.close_code
         if code is not None:
             self._set("websocket.close_code", code)
 
@@ -182,7 +191,7 @@ class Trace:
             if self._outcome is not None:
                 span.set_status(self._outcome)
         if self.kind == "websocket":
-            self._describe_websocket(exchange)
+            self._describe_websocket()
         if self.streamed:
             span.end(self._ended_at)
         else:
