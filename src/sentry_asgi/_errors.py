@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from contextvars import ContextVar
 from typing import Any
 
 import sentry_sdk
@@ -120,6 +121,11 @@ _LIFESPAN_GIVING_UP = {
 # (logger, message) of server log lines that repeat a lifespan failure the middleware reports
 # in this process, and how many times each is still expected (once per reported failure).
 _lifespan_repeats: Counter[tuple[str, str]] = Counter()
+# uvicorn's default websocket protocol logs this error after every handshake the app denied with
+# an HTTP response (it counts only an accepted or closed handshake as complete).
+_DENIAL_LOG_LINE = ("uvicorn.error", "ASGI callable returned without completing handshake.")
+# Set in the context of a connection the app denied with a response: that line is false there.
+_denied: ContextVar[bool] = ContextVar("sentry_asgi_denied", default=False)
 _filter_installed = False
 
 
@@ -166,6 +172,15 @@ def expect_lifespan_repeats(phase: str, message: object) -> None:
         _lifespan_repeats[giving_up] += 1
 
 
+def expect_denial_log() -> None:
+    """Note that the app denied the websocket in this context with an HTTP response.
+
+    uvicorn then logs it, from this context once the app returned, as a handshake the app never
+    completed.
+    """
+    _denied.set(True)
+
+
 def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
     """Drop a server's log record of an exception the middleware already dealt with."""
     if not hint or hint.get(_OWN_REPORT):
@@ -176,24 +191,38 @@ def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]
     exc_info = hint.get("exc_info")
     if exc_info and getattr(exc_info[1], _REPORTED, False):
         return None
+    return None if _repeats_in_words(event, record) else event
+
+
+def _repeats_in_words(event: dict[str, Any], record: Any) -> bool:
+    """Tell whether a server's log line only says in words what the middleware already knows."""
     if _lifespan_repeats and _repeats_lifespan_failure(record):
-        return None
+        return True
+    if _denied.get() and _line(record) == _DENIAL_LOG_LINE:
+        _denied.set(False)
+        return True
     logger = event.get("logger")
     if isinstance(logger, str):
         message = (event.get("logentry") or {}).get("message") or event.get("message") or ""
         for prefix, line in _REPEATED_LOG_LINES:
             if logger.startswith(prefix) and str(message).startswith(line):
-                return None
-    return event
+                return True
+    return False
+
+
+def _line(record: Any) -> tuple[str, str] | None:
+    """A log record's logger and message, when its message is plain text without arguments."""
+    name, message = getattr(record, "name", None), getattr(record, "msg", None)
+    if not isinstance(name, str) or not isinstance(message, str) or getattr(record, "args", None):
+        return None
+    return name, message
 
 
 def _repeats_lifespan_failure(record: Any) -> bool:
     """Tell whether a log record is one :func:`expect_lifespan_repeats` noted, and count it off."""
-    name, message = getattr(record, "name", None), getattr(record, "msg", None)
-    if not isinstance(name, str) or not isinstance(message, str) or getattr(record, "args", None):
-        return False
-    key = (name, message)
-    if _lifespan_repeats[key] <= 0:  # a Counter answers 0 for a missing key, without adding it
+    key = _line(record)
+    # A Counter answers 0 for a missing key, without adding it.
+    if key is None or _lifespan_repeats[key] <= 0:
         return False
     _lifespan_repeats[key] -= 1
     if _lifespan_repeats[key] <= 0:

@@ -20,6 +20,7 @@ from sentry_asgi._errors import (
     app_exception,
     capture_exception,
     describe_as,
+    expect_denial_log,
     is_disconnect,
     is_os_error,
     is_unhandled,
@@ -210,6 +211,8 @@ class Exchange:
         if pending is not None:
             self.pending = None  # its frames hold this exchange: no cycle past the request
             self._report_pending(*pending, status)
+        if status is not None and self.scope.get("type") == "websocket":
+            expect_denial_log()  # the app answered the handshake with a response
         failed = status in self.options.failed_request_status_codes
         if (
             status is not None

@@ -1,0 +1,38 @@
+"""Websockets through real servers: what each server does around the app's handshake."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from servers import free_port, receiver, serve, server_env
+from test_e2e_servers import APP, command
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+pytestmark = pytest.mark.e2e
+
+# The servers that let an app deny a handshake with an HTTP response (daphne does not).
+DENIAL_SERVERS = ["uvicorn", "hypercorn", "granian"]
+
+
+def deny(base: str, status: int) -> int:
+    """Open a websocket the app denies with ``status``; the status the client received."""
+    with pytest.raises(InvalidStatus) as denial, connect(f"{base}/denied/{status}"):
+        pass
+    return denial.value.response.status_code
+
+
+@pytest.mark.parametrize("server", DENIAL_SERVERS)
+def test_a_denied_handshake_is_an_error_only_when_its_status_is_one(server: str):
+    """A handshake denied with a 403 sends no event, one denied with a 503 sends one: also under uvicorn, which logs an error after every denial."""
+    with receiver() as inbox:
+        port = free_port()
+        argv = ["apps.denial_app:app" if part == APP else part for part in command(server, port)]
+        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
+            assert deny(f"ws://127.0.0.1:{port}", 403) == 403
+            assert deny(f"ws://127.0.0.1:{port}", 503) == 503
+            assert httpx.get(f"http://127.0.0.1:{port}/health").text == "ok"
+            inbox.wait_for("transaction", 3)
+            events = inbox.wait_for("event", 2, timeout=1.0)  # time for one too many to arrive
+    titles = [event.get("message") or event["logentry"]["message"] for event in events]
+    assert titles == ["503 Service Unavailable: /denied/{status:int}"]
