@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import time
+from contextlib import ExitStack
+
 import httpx
 import pytest
 from servers import free_port, receiver, serve, server_env
@@ -36,3 +40,19 @@ def test_a_denied_handshake_is_an_error_only_when_its_status_is_one(server: str)
             events = inbox.wait_for("event", 2, timeout=1.0)  # time for one too many to arrive
     titles = [event.get("message") or event["logentry"]["message"] for event in events]
     assert titles == ["503 Service Unavailable: /denied/{status:int}"]
+
+
+def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction():
+    """A request hypercorn cancels when it stops, before the app answered, is a cancelled transaction, not an ok one."""
+    with receiver() as inbox, ExitStack() as after_the_server:
+        port = free_port()
+        argv = ["apps.starlette_app:app" if p == APP else p for p in command("hypercorn", port)]
+        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
+            # Closed only once the server has stopped: the client never left.
+            client = after_the_server.enter_context(socket.create_connection(("127.0.0.1", port)))
+            head = b"POST /upload HTTP/1.1\r\nhost: h\r\nx-user: u-1\r\ncontent-length: 100\r\n\r\n"
+            client.sendall(head + b"only the first bytes")
+            time.sleep(0.5)  # the app is reading the body when the server stops
+        (transaction,) = inbox.wait_for("transaction", 1)
+    assert transaction["transaction"] == "/upload"
+    assert transaction["contexts"]["trace"]["status"] == "cancelled"

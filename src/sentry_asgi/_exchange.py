@@ -7,6 +7,7 @@ filtering secrets) waits until an event is actually built.
 
 from __future__ import annotations
 
+import asyncio
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -150,7 +151,7 @@ class Exchange:
         elif kind == "http.disconnect":
             self.disconnected = True
             if self.trace is not None:
-                self.trace.client_left()
+                self.trace.cut_short()
         elif kind == "websocket.disconnect":
             self.disconnected = True
             if self.trace is not None:
@@ -202,6 +203,17 @@ class Exchange:
             return
         self.captured = exc
         capture_exception(exc, mechanism)
+
+    def raised(self, exc: BaseException) -> None:
+        """The app raised: report its exception, or note a cancellation.
+
+        A server cancels the app when it stops (hypercorn does): the request was cut short. An
+        interruption (``KeyboardInterrupt``) is no outcome of the request.
+        """
+        if isinstance(exc, Exception):
+            self.failed(exc)
+        elif isinstance(exc, asyncio.CancelledError) and self.trace is not None:
+            self.trace.cut_short()
 
     def finished(self) -> None:
         """Report a failed status no exception explained, then finish the trace."""

@@ -155,8 +155,8 @@ class Trace:
         else:
             self.span.set_http_status(code)
 
-    def client_left(self) -> None:
-        """The client disconnected: ``cancelled``, unless the response was already complete."""
+    def cut_short(self) -> None:
+        """The client left, or the server cancelled the app: ``cancelled``, unless answered."""
         if self._ended_at is None and self._outcome is None:
             self._outcome = "cancelled"
 

@@ -148,11 +148,11 @@ class SentryMiddleware:
                     log_fault()
                 try:
                     await self.app(scope, exchange.receive, exchange.send)
-                except Exception:
+                except BaseException:
                     # Not bound to a name: sentry_sdk reads this frame's variables, and one
                     # holding the exception, whose traceback holds this frame, is a cycle.
                     with contained():
-                        exchange.failed(cast("Exception", sys.exc_info()[1]))
+                        exchange.raised(cast("BaseException", sys.exc_info()[1]))
                     raise
                 finally:
                     try:
