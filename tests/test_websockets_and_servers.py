@@ -42,11 +42,15 @@ def test_a_denied_handshake_is_an_error_only_when_its_status_is_one(server: str)
     assert titles == ["503 Service Unavailable: /denied/{status:int}"]
 
 
-def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction():
+@pytest.mark.parametrize("worker", ["asyncio", "trio"])
+def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(worker: str):
     """A request hypercorn cancels when it stops, before the app answered, is a cancelled transaction, not an ok one."""
+    if worker == "trio":
+        pytest.importorskip("trio")
     with receiver() as inbox, ExitStack() as after_the_server:
         port = free_port()
         argv = ["apps.starlette_app:app" if p == APP else p for p in command("hypercorn", port)]
+        argv[-1:-1] = ["--worker-class", worker]
         with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
             # Closed only once the server has stopped: the client never left.
             client = after_the_server.enter_context(socket.create_connection(("127.0.0.1", port)))

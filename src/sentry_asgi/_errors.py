@@ -91,6 +91,17 @@ def is_disconnect(exc: BaseException) -> bool:
     return bool(leaves) and all(_is_disconnect_type(type(leaf)) for leaf in leaves)
 
 
+# How the event loop cancels the app's task: asyncio's, and trio's (hypercorn's trio worker).
+_CANCELLATION_TYPES = frozenset({("asyncio.exceptions", "CancelledError"), ("trio", "Cancelled")})
+
+
+def is_cancellation(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is the event loop cancelling the task it was raised in."""
+    return any(
+        (cls.__module__, cls.__qualname__) in _CANCELLATION_TYPES for cls in type(exc).__mro__
+    )
+
+
 def is_os_error(exc: BaseException) -> bool:
     """Tell whether ``exc`` is an OSError, or a group of nothing else (a write failed in a task)."""
     leaves = _leaves(exc)

@@ -7,7 +7,6 @@ filtering secrets) waits until an event is actually built.
 
 from __future__ import annotations
 
-import asyncio
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -22,6 +21,7 @@ from sentry_asgi._errors import (
     capture_exception,
     describe_as,
     expect_denial_log,
+    is_cancellation,
     is_disconnect,
     is_os_error,
     is_unhandled,
@@ -207,12 +207,12 @@ class Exchange:
     def raised(self, exc: BaseException) -> None:
         """The app raised: report its exception, or note a cancellation.
 
-        A server cancels the app when it stops (hypercorn does): the request was cut short. An
-        interruption (``KeyboardInterrupt``) is no outcome of the request.
+        A server cancels the app when it stops (hypercorn does, on asyncio and trio): the request
+        was cut short. An interruption (``KeyboardInterrupt``) is no outcome of the request.
         """
         if isinstance(exc, Exception):
             self.failed(exc)
-        elif isinstance(exc, asyncio.CancelledError) and self.trace is not None:
+        elif self.trace is not None and is_cancellation(exc):
             self.trace.cut_short()
 
     def finished(self) -> None:
