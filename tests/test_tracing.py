@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import inspect
 import time
 
@@ -588,3 +589,18 @@ async def test_streaming_switched_on_through_experiments_streams_the_request(sen
     sentry_sdk.flush()
     assert transport.transactions == []
     assert trace_of(transport, "stream")["name"] == "/items/{item_id}"
+
+
+async def test_streaming_experiment_on_a_release_without_streaming_gives_a_transaction(sentry_init):
+    """Where sentry_sdk cannot stream, the experiment's spelling leaves requests traced as it would."""
+    transport = sentry_init(
+        auto_enabling_integrations=False,
+        traces_sample_rate=1.0,
+        _experiments={"trace_lifecycle": "stream"},
+    )
+    await call(SentryMiddleware(app(), transaction_style="url"), scope_with("/items/1"))
+    sentry_sdk.flush()
+    if importlib.util.find_spec("sentry_sdk.traces") is None:
+        assert trace_of(transport, "static")["name"] == "/items/{item_id}"
+    else:
+        assert transport.transactions == []

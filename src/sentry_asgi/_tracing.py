@@ -8,6 +8,7 @@ the isolation scope already links errors to the trace.
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
     from sentry_asgi._exchange import Exchange
 
 ORIGIN = "auto.http.sentry_asgi"
+
+# Releases before span streaming have no such module and ignore the lifecycle option: a
+# transaction per request, as sentry_sdk itself would trace them there.
+STREAMING_AVAILABLE = importlib.util.find_spec("sentry_sdk.traces") is not None
 
 
 def may_sample(options: Mapping[str, Any], incoming: Mapping[str, str] | None) -> bool:

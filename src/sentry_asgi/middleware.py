@@ -27,7 +27,7 @@ from sentry_asgi._sdk import (
     restore_builtin_asgi_middleware,
     silence_builtin_asgi_middleware,
 )
-from sentry_asgi._tracing import may_sample, start_trace, streaming_api
+from sentry_asgi._tracing import STREAMING_AVAILABLE, may_sample, start_trace, streaming_api
 from sentry_asgi.frameworks import detect
 
 if TYPE_CHECKING:
@@ -244,7 +244,7 @@ def _begin(
     lifecycle = options.get("trace_lifecycle") or (options.get("_experiments") or _NONE).get(
         "trace_lifecycle"
     )
-    streamed = lifecycle == "stream"
+    streamed = lifecycle == "stream" and STREAMING_AVAILABLE
     if streamed and not sdk_outside:  # outside, it continued the trace and runs the segment
         traces = streaming_api()
         if incoming:
