@@ -7,6 +7,7 @@ import json
 import pytest
 from apps.failing import fail
 from conftest import call, http_scope, needs_data_collection
+from sentry_sdk.scrubber import EventScrubber
 
 from sentry_asgi import SentryMiddleware
 
@@ -90,6 +91,27 @@ async def test_pii_opt_in_sends_headers_and_address(sentry_init):
     event = await capture_one(transport, secret_scope())
     assert event["request"]["env"]["REMOTE_ADDR"] == "203.0.113.7"
     assert event["request"]["headers"]["x-forwarded-for"] == "198.51.100.23"
+
+
+@pytest.mark.parametrize(
+    ("scrubber", "cookie", "authorization"),
+    [
+        ({}, "[Filtered]", "[Filtered]"),
+        (
+            {"event_scrubber": EventScrubber(denylist=[])},
+            "sessionid=sess-987654321; theme=dark",
+            "Bearer tok-abcdef123456",
+        ),
+    ],
+)
+async def test_sdks_scrubber_decides_the_cookie_and_authorization_sent_with_pii(
+    sentry_init, scrubber, cookie, authorization
+):
+    """With PII consent sentry_sdk's default scrubber still hides them; an empty denylist sends them."""
+    transport = sentry_init(send_default_pii=True, **scrubber)
+    headers = (await capture_one(transport, secret_scope()))["request"]["headers"]
+    assert (headers["cookie"], headers["authorization"]) == (cookie, authorization)
+    assert headers["x-api-key"] == "key-0123456789"
 
 
 @needs_data_collection
