@@ -8,7 +8,7 @@ import secrets
 import httpx
 import pytest
 import sentry_sdk
-from conftest import call
+from conftest import call, http_scope
 from fastapi import APIRouter, Depends, FastAPI, Query, WebSocket
 from frameworks.apps.starlette_app import UserFromHeader
 from frameworks.helpers import assert_reported_as_itself, websocket_scope
@@ -232,6 +232,31 @@ async def test_with_sentry_sdk_integrations_active_there_is_one_event_and_one_tr
     assert len(transport.events) == 1
     assert len(transport.transactions) == 1
     assert transport.transactions[0]["transaction"] == "/items/{item_id}"
+
+
+async def chained(request):
+    try:
+        {}[request.url.path]
+    except KeyError as error:
+        raise ValueError("chained") from error
+
+
+@pytest.mark.parametrize(
+    ("integrations", "cause", "mechanism"),
+    [("default", type(None), "starlette"), ("disabled", KeyError, "asgi")],
+)
+async def test_only_without_sentry_sdks_integrations_does_the_server_get_the_cause(
+    sentry_init, integrations, cause, mechanism
+):
+    """Their middleware re-raises from None: the server loses the cause; the event keeps it."""
+    options = {"auto_enabling_integrations": False} if integrations == "disabled" else {}
+    transport = sentry_init(**options)
+    with pytest.raises(ValueError, match="chained") as raised:
+        await call(SentryMiddleware(Starlette(routes=[Route("/", chained)])), http_scope())
+    assert isinstance(raised.value.__cause__, cause)
+    (event,) = transport.events
+    assert [value["type"] for value in event["exception"]["values"]] == ["KeyError", "ValueError"]
+    assert event["exception"]["values"][-1]["mechanism"]["type"] == mechanism
 
 
 async def test_nested_middleware_reports_once(sentry_init):
