@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import call
+from starlette.applications import Starlette
 
 from sentry_asgi import SentryMiddleware
 
@@ -87,3 +89,13 @@ def test_valid_options_are_normalised():
     assert not options.exclude_paths[0].fullmatch("/healthy")
     assert [str(n) for n in options.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
     assert options.failed_request_status_codes == {500, 501, 502, 503, 504}
+
+
+@pytest.mark.anyio
+async def test_options_given_to_add_middleware_are_checked_on_the_apps_first_call():
+    """Starlette builds an added middleware when first called, at lifespan start-up if it runs."""
+    app = Starlette()
+    app.add_middleware(SentryMiddleware, transaction_style="path")  # nothing built yet
+    lifespan = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
+    with pytest.raises(ValueError, match="'transaction_style' must be one of"):
+        await call(app, lifespan, [{"type": "lifespan.startup"}])
