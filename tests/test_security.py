@@ -551,3 +551,38 @@ async def test_a_secret_field_inside_a_secret_field_is_learned_whatever_it_holds
         await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body}])
     (event,) = transport.events
     assert event["exception"]["values"][-1]["value"] == f"login failed pw={FILTERED}"
+
+
+def charge(amount: int, source: str, status: str) -> None:
+    """A payment helper whose parameters share names with fields of the event itself."""
+    raise RuntimeError(f"{amount} declined: {status}")
+
+
+async def test_a_secret_under_a_name_the_event_also_uses_is_still_removed(sentry_init):
+    """A local variable, extra or context called source, type or status holds the app's data."""
+    transport = sentry_init()
+    token = "tok_" + "1Nv0abcdEFGH"  # built: the source lines sent hold no copy
+
+    async def app(scope, receive, send):
+        body = json.loads((await receive())["body"])
+        sentry_sdk.set_extra("type", body["card_token"])
+        sentry_sdk.set_context("payment", {"source": body["card_token"]})
+        charge(100, source=body["card_token"], status="pending")
+
+    body = json.dumps({"card_token": token}).encode()
+    scope = http_scope(
+        method="POST", headers=[(b"host", b"h"), (b"content-type", b"application/json")]
+    )
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body}])
+    (event,) = transport.events
+    (frame,) = [
+        f
+        for f in event["exception"]["values"][-1]["stacktrace"]["frames"]
+        if f["function"] == "charge"
+    ]
+    assert frame["vars"]["source"] == repr(FILTERED)
+    assert frame["vars"]["status"] == "'pending'"
+    assert event["extra"]["type"] == FILTERED
+    assert event["contexts"]["payment"] == {"source": FILTERED}
+    assert token not in json.dumps(event)

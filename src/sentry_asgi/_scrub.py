@@ -162,11 +162,11 @@ class Secrets:
         if isinstance(node, MutableMapping):
             for key, value in list(node.items()):
                 if key not in skip and key not in _NEVER_SECRET:
-                    scrubbed = _walk(value, needles, shortest, 1)
+                    scrubbed = _walk(value, needles, shortest, 1, _below(key, _NEVER_SECRET))
                     if scrubbed is not value:
                         node[key] = scrubbed
             return node
-        return _walk(node, needles, shortest, 0)
+        return _walk(node, needles, shortest, 0, _NEVER_SECRET)
 
 
 def _replaced(text: str, needles: tuple[str, ...]) -> str:
@@ -270,12 +270,15 @@ _KEY_SECRET_LENGTH = 8
 _MAX_DEPTH = 64
 
 
-def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any:  # noqa: C901, PLR0912
+def _walk(  # noqa: C901, PLR0912
+    node: Any, needles: tuple[str, ...], shortest: int, depth: int, skip: frozenset[str]
+) -> Any:
     """Return ``node`` with every secret replaced: ``node`` itself when it holds none.
 
     The error path's loop, unrolled for speed: the needle test runs inline, and a container is
     copied only once something in it changes. Dicts and sequences share one loop over (slot,
-    value): a sequence's slots are its indexes, never in ``_NEVER_SECRET`` and never strings.
+    value): a sequence's slots are its indexes, never in ``skip`` and never strings. ``skip``
+    holds the keys left alone here: the event's own fields, none in the app's own data.
     """
     kind = type(node)
     if kind is str:
@@ -294,7 +297,7 @@ def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any
         return FILTERED
     copy: Any = None
     for slot, value in slots:
-        if slot in _NEVER_SECRET:
+        if slot in skip:
             continue
         scrubbed = value
         if type(value) is str:
@@ -306,7 +309,7 @@ def _walk(node: Any, needles: tuple[str, ...], shortest: int, depth: int) -> Any
                         scrubbed = _replaced(value, needles)
                         break
         elif value is not None and type(value) not in _SCALARS:
-            scrubbed = _walk(value, needles, shortest, depth + 1)
+            scrubbed = _walk(value, needles, shortest, depth + 1, _below(slot, skip))
         renamed = False
         if type(slot) is str and len(slot) >= _KEY_SECRET_LENGTH:
             for needle in needles:
@@ -339,6 +342,20 @@ def _scrubbed_bytes(node: bytes | bytearray, needles: tuple[str, ...]) -> Any:
     text = node.decode("utf-8", errors="replace")
     scrubbed = _replaced(text, needles)
     return node if scrubbed == text else scrubbed
+
+
+def _below(slot: Any, skip: frozenset[str]) -> frozenset[str]:
+    """The keys to leave alone under ``slot``: none in data the app named itself.
+
+    A frame's local variables, extra, tags, user, breadcrumb and span data, and the contexts the
+    app set are keyed by the app's own names: a variable called ``source`` or ``status`` holds
+    what the app put there, a card token as likely as anything.
+    """
+    if not skip or slot in _APP_DATA:
+        return _NOTHING
+    if skip is _CONTEXTS:  # one context: sentry_sdk's own, or one the app set
+        return _NEVER_SECRET if slot in _SDK_CONTEXTS else _NOTHING
+    return _CONTEXTS if slot == "contexts" else skip
 
 
 # Parts of an event that describe the SDK, the machine or the source code, never request data.
@@ -382,6 +399,13 @@ _NEVER_SECRET = frozenset(
         "server_name",
     }
 )
+_NOTHING: frozenset[str] = frozenset()
+# The keys of the event's contexts: left alone as everywhere in the event's own fields, a
+# distinct object so that :func:`_below` knows its children are contexts.
+_CONTEXTS: frozenset[str] = frozenset([*_NEVER_SECRET])
+_SDK_CONTEXTS = frozenset({"trace", "response", "otel", "profile", "flags"})
+# Keys whose values the app names and fills: a frame's variables, extra, tags, user, crumb data.
+_APP_DATA = frozenset({"vars", "extra", "tags", "user", "data"})
 
 
 # A JSON Web Token (base64url of a JSON header and of JSON claims, both "eyJ", and a signature):
