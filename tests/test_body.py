@@ -100,6 +100,17 @@ async def test_body_over_the_cap_is_only_an_annotation(sentry_init):
     assert event["_meta"]["request"]["data"][""]["rem"][0][0] == "!config"
 
 
+@pytest.mark.parametrize(("size", "attached"), [(20_000, True), (1_000_001, False)])
+async def test_always_attaches_a_body_up_to_sentrys_event_size_limit(sentry_init, size, attached):
+    """max_request_body_size='always' sends a body larger than 'medium', up to 1 MB."""
+    transport = sentry_init(max_request_body_size="always")
+    messages = [{"type": "http.request", "body": b"x" * size}]
+    event = await capture(transport, reader(), body_scope("text/plain"), messages)
+    assert event["request"].get("data", "").startswith("x") is attached
+    removed = event.get("_meta", {}).get("request", {}).get("data", {}).get("", {}).get("rem")
+    assert (removed is not None and removed[0][0] == "!config") is not attached
+
+
 async def test_never_means_no_body(sentry_init):
     """max_request_body_size='never' attaches nothing."""
     transport = sentry_init(max_request_body_size="never")
