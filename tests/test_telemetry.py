@@ -69,6 +69,37 @@ async def test_scrub_span_removes_the_requests_secrets_from_streamed_spans(sentr
         assert child["name"] == "verify Bearer [Filtered]"
 
 
+async def test_span_and_log_attributes_named_like_their_own_fields_are_scrubbed(sentry_init):
+    """An attribute the app calls status or type is its data: the hooks search it too."""
+    transport = sentry_init(
+        enable_logs=True,
+        traces_sample_rate=1.0,
+        trace_lifecycle="stream",
+        before_send_log=scrub_log,
+        before_send_span=scrub_span,
+    )
+
+    async def app(scope, receive, send):
+        auth = dict(scope["headers"])[b"authorization"].decode()
+        sentry_sdk.logger.warning("rejected", attributes={"status": auth})
+        with sentry_sdk.traces.start_span(name="verify") as span:
+            span.set_attribute("status", auth)
+            span.set_attribute("type", auth)
+        await respond(send)
+
+    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
+    sentry_sdk.flush()
+    spans = [item for batch in transport.items("span") for item in batch["items"]]
+    logs = [item for batch in transport.items("log") for item in batch["items"]]
+    assert TOKEN not in json.dumps([spans, logs])
+    assert logs[0]["attributes"]["status"]["value"] == "Bearer [Filtered]"
+    child = next(span for span in spans if not span["is_segment"])
+    assert (child["status"], child["attributes"]["status"]["value"]) == (
+        "ok",
+        "Bearer [Filtered]",
+    )
+
+
 def test_the_hooks_pass_items_outside_a_request_through():
     """Outside a request there is nothing to remove: the very same item comes back."""
     item = {"body": f"Bearer {TOKEN}", "attributes": {}}

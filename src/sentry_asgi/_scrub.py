@@ -347,9 +347,10 @@ def _scrubbed_bytes(node: bytes | bytearray, needles: tuple[str, ...]) -> Any:
 def _below(slot: Any, skip: frozenset[str]) -> frozenset[str]:
     """The keys to leave alone under ``slot``: none in data the app named itself.
 
-    A frame's local variables, extra, tags, user, breadcrumb and span data, and the contexts the
-    app set are keyed by the app's own names: a variable called ``source`` or ``status`` holds
-    what the app put there, a card token as likely as anything.
+    A frame's local variables, extra, tags, user, breadcrumb and span data, log and span
+    attributes, and the contexts the app set are keyed by the app's own names: a variable
+    called ``source`` or ``status`` holds what the app put there, a card token as likely as
+    anything.
     """
     if not skip or slot in _APP_DATA:
         return _NOTHING
@@ -404,8 +405,9 @@ _NOTHING: frozenset[str] = frozenset()
 # distinct object so that :func:`_below` knows its children are contexts.
 _CONTEXTS: frozenset[str] = frozenset([*_NEVER_SECRET])
 _SDK_CONTEXTS = frozenset({"trace", "response", "otel", "profile", "flags"})
-# Keys whose values the app names and fills: a frame's variables, extra, tags, user, crumb data.
-_APP_DATA = frozenset({"vars", "extra", "tags", "user", "data"})
+# Keys whose values the app names and fills: a frame's variables, extra, tags, user, breadcrumb
+# and span data, and the attributes of a log or a streamed span.
+_APP_DATA = frozenset({"vars", "extra", "tags", "user", "data", "attributes"})
 
 
 # A JSON Web Token (base64url of a JSON header and of JSON claims, both "eyJ", and a signature):
