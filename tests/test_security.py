@@ -123,6 +123,12 @@ def test_client_ip_walks_from_the_right_past_trusted_hops(peer, hops, expected):
     assert client_ip(peer, hops, PROXIES) == expected
 
 
+@pytest.mark.parametrize("peer", ["::ffff:10.0.0.5", "::ffff:a00:5"])
+def test_an_ipv4_proxy_seen_through_a_dual_stack_socket_is_trusted(peer):
+    """A server on :: (granian) writes an IPv4 peer as ::ffff:10.0.0.5: still the proxy."""
+    assert client_ip(peer, ["203.0.113.5"], PROXIES) == "203.0.113.5"
+
+
 def test_forwarded_header_for_values_are_parsed():
     """RFC 7239 Forwarded and X-Forwarded-For are both read, left to right."""
     assert forwarded_for(['for=192.0.2.60;proto=http, for="[2001:db8::1]:4711"']) == [

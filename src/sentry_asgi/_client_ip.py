@@ -34,7 +34,14 @@ def _parse(entry: str) -> IPAddress | None:
 
 
 def _trusted(address: IPAddress, proxies: tuple[IPNetwork, ...]) -> bool:
-    return any(address in network for network in proxies)
+    """Tell whether an address is a trusted proxy's, also as a dual-stack socket writes it.
+
+    A server listening on ``::`` (granian does) sees an IPv4 proxy as ``::ffff:10.0.0.5``.
+    """
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return any(
+        address in network or (mapped is not None and mapped in network) for network in proxies
+    )
 
 
 def is_trusted(text: str, proxies: tuple[IPNetwork, ...]) -> bool:
