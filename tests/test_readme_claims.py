@@ -5,7 +5,11 @@ from __future__ import annotations
 import inspect
 import re
 from pathlib import Path
+from typing import Any
 
+import pytest
+import sentry_sdk
+from conftest import call, http_scope
 from sentry_sdk.consts import ClientConstructor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,8 +24,8 @@ def section(text: str, title: str) -> str:
 def init_options_named_in_readme() -> set[str]:
     """Every sentry_sdk.init option the README's examples pass or its Options section names."""
     names = set()
-    for call in re.findall(r"sentry_sdk\.init\(([^)]*)\)", README):
-        names.update(re.findall(r"(\w+)=", call))
+    for arguments in re.findall(r"sentry_sdk\.init\(([^)]*)\)", README):
+        names.update(re.findall(r"(\w+)=", arguments))
     listed = README.split("Everything else comes from `sentry_sdk.init`:", 1)[1].split("\n\n")[0]
     names.update(re.findall(r"`([a-z_]+)(?:=[^`]*)?`", listed))
     return names
@@ -36,3 +40,45 @@ def test_init_options_the_installed_sdk_lacks_are_named_with_their_release():
         name for name in missing if not re.search(rf"`{name}`[^.]*?\b2\.\d+", compatibility)
     ]
     assert unexplained == []
+
+
+def snippet_after(text: str, lead: str) -> str:
+    """The first Python code block after the line ``lead``."""
+    return text.split(f"\n{lead}\n", 1)[1].split("```python\n", 1)[1].split("\n```", 1)[0]
+
+
+def quickstart_app(lead: str) -> Any:
+    """The app a quickstart builds, run as written (the fixture has initialised sentry_sdk)."""
+    code = snippet_after(README, lead).replace("sentry_sdk.init(dsn=...)\n", "")
+    namespace: dict[str, Any] = {}
+    exec(compile(code, lead, "exec"), namespace)  # noqa: S102 - the README's own example
+    return namespace["app"]
+
+
+@pytest.mark.anyio
+async def test_starlette_quickstart_reports_the_views_error_once(sentry_init):
+    """The original README's Starlette example, as this README gives it, reports "nope" once."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = quickstart_app("Starlette (as in the original README):")
+    with pytest.raises(ValueError, match="nope"):
+        await call(app, http_scope("/"))
+    (event,) = transport.events
+    (error,) = event["exception"]["values"]
+    assert (error["value"], error["mechanism"]) == ("nope", {"type": "asgi", "handled": False})
+
+
+@pytest.mark.anyio
+async def test_fastapi_quickstart_serves_and_names_by_url(sentry_init):
+    """The FastAPI quickstart answers as FastAPI does and names its transactions by route."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = quickstart_app("FastAPI:")
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"item_id": item_id}
+
+    conversation = await call(app, http_scope("/items/7"))
+    assert conversation.sent[0]["status"] == 200
+    sentry_sdk.flush()
+    (transaction,) = transport.transactions
+    assert transaction["transaction"] == "/items/{item_id}"
