@@ -13,6 +13,7 @@ from conftest import call, http_scope, needs_data_collection
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._client_ip import client_ip, forwarded_for, resolve_client, x_forwarded_for
 from sentry_asgi._options import build_options
+from sentry_asgi._privacy import is_personal, is_sensitive
 from sentry_asgi._scrub import FILTERED
 from sentry_asgi._sdk import builtin_flag_available
 
@@ -592,3 +593,21 @@ async def test_a_secret_under_a_name_the_event_also_uses_is_still_removed(sentry
     assert event["extra"]["type"] == FILTERED
     assert event["contexts"]["payment"] == {"source": FILTERED}
     assert token not in json.dumps(event)
+
+
+@pytest.mark.parametrize(
+    ("name", "secret", "personal"),
+    [
+        ("connect.sid", True, False),
+        ("X-OTP-Code", True, False),
+        ("design", False, False),
+        ("pinned", False, False),
+        ("X-Remote-User", False, True),
+        ("Via", False, True),
+        ("X-Via-Route", False, False),
+        ("User-Agent", False, False),
+    ],
+)
+def test_secret_and_ip_bearing_names_are_told_as_security_md_says(name, secret, personal):
+    """sig, sid, otp and pin count as words of their own; Via only as the whole name."""
+    assert (is_sensitive(name), is_personal(name)) == (secret, personal)
