@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import pytest
@@ -72,6 +73,15 @@ def test_not_an_app_is_rejected():
     """Wrapping something that is not callable fails at once."""
     with pytest.raises(TypeError, match="needs an ASGI application"):
         SentryMiddleware(None)
+
+
+def test_trusted_proxies_take_ipaddress_objects_too():
+    """An ipaddress network or address is as good as its text; a bare int is no address."""
+    middleware = SentryMiddleware(
+        app,
+        trusted_proxies=[ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_address("::1")],
+    )
+    assert [str(n) for n in middleware.options.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
 
 
 def test_valid_options_are_normalised():

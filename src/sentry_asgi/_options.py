@@ -18,6 +18,12 @@ DEFAULT_HTTP_METHODS_TO_CAPTURE = frozenset(HTTP_METHODS - {"OPTIONS", "HEAD"})
 DEFAULT_FAILED_REQUEST_STATUS_CODES = frozenset(range(500, 600))
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_IP_OBJECTS = (
+    ipaddress.IPv4Address,
+    ipaddress.IPv6Address,
+    ipaddress.IPv4Network,
+    ipaddress.IPv6Network,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +102,7 @@ def _networks(value: object) -> tuple[IPNetwork, ...]:
     items = _items("trusted_proxies", value, allowed)
     networks = []
     for entry in items:
-        if not isinstance(entry, str):
+        if not isinstance(entry, (str, *_IP_OBJECTS)):  # an int would pass for an address
             raise _fail("trusted_proxies", allowed, entry)
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
