@@ -62,6 +62,8 @@ class Framework:
     # With default integrations on, sentry_sdk's own integration for the framework names the
     # transaction first (otherwise the middleware names it, after the route).
     sdk_names_first: bool = False
+    # Matches a request before the app runs, so traces_sampler gets its route (once it started).
+    routes_up_front: bool = True
     websockets: Websockets | None = None  # None: the framework has no websockets ("n/a")
 
     def __post_init__(self) -> None:
@@ -77,6 +79,7 @@ _STARLETTE_BASED: dict[str, Any] = {
     "mechanism": "asgi",
     "broken": False,
     "hooked": False,
+    "routes_up_front": False,  # routing runs inside the app, after the transaction started
     "websockets": Websockets(frame="socket", raises=True),
 }
 

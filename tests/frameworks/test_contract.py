@@ -143,6 +143,24 @@ async def test_url_style_names_the_route_template(framework: Framework, sentry_i
 
 
 @pytest.mark.parametrize("framework", each("route names"))
+async def test_traces_sampler_gets_the_route_where_the_framework_matches_up_front(
+    framework: Framework, sentry_init, http
+):
+    """http.route is the template where the framework can route before its app runs, else absent."""
+    routes = []
+
+    def sampler(context: dict[str, Any]) -> float:
+        routes.append(context.get("http.route"))
+        return 1.0
+
+    sentry_init(auto_enabling_integrations=False, traces_sampler=sampler)
+    app = SentryMiddleware(framework.app())
+    await http(app, "/items/42")  # BlackSheep starts on its first request when no lifespan ran
+    await http(app, "/items/43")
+    assert routes[-1] == (framework.route if framework.routes_up_front else None)
+
+
+@pytest.mark.parametrize("framework", each("route names"))
 async def test_endpoint_style_names_the_view(framework: Framework, sentry_init, http):
     """The default style names the view (module and qualname), source component, for events and transactions."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
