@@ -561,7 +561,7 @@ async def test_a_secret_field_inside_a_secret_field_is_learned_whatever_it_holds
 
 
 def charge(amount: int, source: str, status: str) -> None:
-    """A payment helper whose parameters share names with fields of the event itself."""
+    """A payment function whose parameters share names with fields of the event itself."""
     raise RuntimeError(f"{amount} declined: {status}")
 
 
