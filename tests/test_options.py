@@ -85,16 +85,16 @@ def test_trusted_proxies_take_ipaddress_objects_too():
 
 
 def test_valid_options_are_normalised():
-    """Methods are upper-cased, plain paths match exactly, networks are parsed."""
+    """Registered methods (WebDAV's too) are upper-cased, plain paths match exactly, networks parsed."""
     middleware = SentryMiddleware(
         app,
-        http_methods_to_capture=["get", "post"],
+        http_methods_to_capture=["get", "post", "propfind", "QUERY"],
         exclude_paths=["/health", re.compile(r"/metrics.*")],
         trusted_proxies=["10.0.0.0/8", "::1"],
         failed_request_status_codes=range(500, 505),
     )
     options = middleware.options
-    assert options.http_methods_to_capture == {"GET", "POST"}
+    assert options.http_methods_to_capture == {"GET", "POST", "PROPFIND", "QUERY"}
     assert options.exclude_paths[0].fullmatch("/health")
     assert not options.exclude_paths[0].fullmatch("/healthy")
     assert [str(n) for n in options.trusted_proxies] == ["10.0.0.0/8", "::1/128"]

@@ -303,6 +303,15 @@ async def test_head_and_options_are_not_traced_by_default(sentry_init):
     assert len(transport.transactions) == 1
 
 
+async def test_registered_methods_beyond_the_standard_nine_are_traced_by_default(sentry_init):
+    """A WebDAV PROPFIND and a QUERY are requests like any other: each is a transaction."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    for method in ("PROPFIND", "QUERY"):
+        await call(SentryMiddleware(app()), scope_with("/items/1", method=method))
+    sentry_sdk.flush()
+    assert [t["request"]["method"] for t in transport.transactions] == ["PROPFIND", "QUERY"]
+
+
 async def test_excluded_paths_are_not_traced_but_errors_are_reported(sentry_init):
     """A health check starts no transaction; an error there is still an event."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)

@@ -10,8 +10,17 @@ from typing import Literal
 
 TransactionStyle = Literal["endpoint", "url"]
 TRANSACTION_STYLES: tuple[TransactionStyle, ...] = ("endpoint", "url")
+# IANA's HTTP Method Registry (WebDAV's PROPFIND, CalDAV's MKCALENDAR, ...) and QUERY: a
+# method out of it is a typo far more often than a request a server will ever see.
 HTTP_METHODS = frozenset(
-    {"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"}
+    {
+        *("ACL", "BASELINE-CONTROL", "BIND", "CHECKIN", "CHECKOUT", "CONNECT", "COPY", "DELETE"),
+        *("GET", "HEAD", "LABEL", "LINK", "LOCK", "MERGE", "MKACTIVITY", "MKCALENDAR", "MKCOL"),
+        *("MKREDIRECTREF", "MKWORKSPACE", "MOVE", "OPTIONS", "ORDERPATCH", "PATCH", "POST"),
+        *("PROPFIND", "PROPPATCH", "PUT", "QUERY", "REBIND", "REPORT", "SEARCH", "TRACE"),
+        *("UNBIND", "UNCHECKOUT", "UNLINK", "UNLOCK", "UPDATE", "UPDATEREDIRECTREF"),
+        "VERSION-CONTROL",
+    }
 )
 # OPTIONS and HEAD are pre-flights and probes: tracing them burns quota and says nothing.
 DEFAULT_HTTP_METHODS_TO_CAPTURE = frozenset(HTTP_METHODS - {"OPTIONS", "HEAD"})
@@ -64,7 +73,7 @@ def _methods(value: object) -> frozenset[str]:
         if not isinstance(method, str) or method.upper() not in HTTP_METHODS:
             raise _fail(
                 "http_methods_to_capture",
-                "HTTP methods out of " + str(sorted(HTTP_METHODS)),
+                "registered HTTP methods (GET, POST, PUT, PATCH, DELETE, PROPFIND, QUERY, ...)",
                 method,
             )
         methods.add(method.upper())
