@@ -426,6 +426,20 @@ async def test_a_client_on_the_servers_own_address_is_not_scrubbed_from_it(
     assert "[Filtered]:8000" not in text
 
 
+async def test_a_local_client_seen_through_a_dual_stack_socket_is_not_scrubbed(sentry_init):
+    """A server listening on "::" sees a local IPv4 client as ::ffff:127.0.0.1: still this machine."""
+    transport = sentry_init()
+    scope = http_scope("/user", headers=[(b"host", b"localhost:8000")])
+    scope["client"] = ("::ffff:127.0.0.1", 50000)
+
+    async def app(scope, receive, send):
+        peer = scope["client"][0]
+        raise RuntimeError(f"refused {peer}")
+
+    event, _ = await sent_text(transport, scope, app)
+    assert event["exception"]["values"][0]["value"] == "refused ::ffff:127.0.0.1"
+
+
 async def test_addresses_are_removed_whole_and_trusted_proxies_not_at_all(sentry_init):
     """A client address is removed where it stands alone; other hosts and trusted proxies stay."""
     transport = sentry_init()

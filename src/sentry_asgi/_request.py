@@ -278,7 +278,8 @@ def build_request_data(  # noqa: PLR0913 - the request, how to filter it, the pa
     return data
 
 
-_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# A dual-stack socket (a server listening on "::") shows a local IPv4 client as ::ffff:127.0.0.1.
+_LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1", "localhost")
 
 
 def _server_names(scope: Scope, host_header: str | None) -> set[str]:
