@@ -153,6 +153,20 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 PYTHON = sys.executable
+SERVERS = ["uvicorn", "hypercorn", "granian", "daphne"]
+
+
+def server_command(server: str, app: str, port: int) -> list[str]:
+    """The documented way to serve ``app`` (``module:attribute``) with ``server`` on 127.0.0.1:``port``."""
+    return {
+        "uvicorn": [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)],
+        "hypercorn": [PYTHON, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", app],
+        "granian": [
+            *(PYTHON, "-m", "granian", "--interface", "asgi"),
+            *("--host", "127.0.0.1", "--port", str(port), app),
+        ],
+        "daphne": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
+    }[server]
 
 
 def server_env(**values: str) -> dict[str, str]:

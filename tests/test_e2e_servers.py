@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import relay_problems
-from servers import PYTHON, free_port, receiver, serve, server_env, stop
+from servers import SERVERS, free_port, receiver, serve, server_command, server_env, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -24,20 +24,6 @@ TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 APP = "apps.lifespan_app:app"
 
 
-def command(server: str, port: int) -> list[str]:
-    """The documented way to serve ``APP`` with ``server`` on 127.0.0.1:``port``."""
-    return {
-        "uvicorn": [PYTHON, "-m", "uvicorn", APP, "--host", "127.0.0.1", "--port", str(port)],
-        "hypercorn": [PYTHON, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", APP],
-        "granian": [
-            *(PYTHON, "-m", "granian", "--interface", "asgi"),
-            *("--host", "127.0.0.1", "--port", str(port), APP),
-        ],
-        "daphne": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), APP],
-    }[server]
-
-
-SERVERS = ["uvicorn", "hypercorn", "granian", "daphne"]
 SPEAKS_LIFESPAN = {"uvicorn", "hypercorn", "granian"}  # Daphne never sends a lifespan scope
 
 # The server logs the exception the middleware re-raised, and sentry_sdk's logging integration
@@ -105,7 +91,7 @@ def run_server(server: str, tmp: Path) -> Run:
     with receiver() as inbox:
         port = free_port()
         env = server_env(SENTRY_DSN=inbox.dsn, E2E_LIFESPAN_LOG=str(lifespan_log))
-        with serve(command(server, port), port, env) as process:
+        with serve(server_command(server, APP, port), port, env) as process:
             responses = drive(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
             # Read once the app has served (granian's main process listens before its worker
             # has run the start-up).
@@ -238,7 +224,7 @@ def test_failed_startup_is_one_error_event(server: str):
     with receiver() as inbox:
         port = free_port()
         app = "apps.failing_startup_app:app"
-        argv = [app if part == APP else part for part in command(server, port)]
+        argv = server_command(server, app, port)
         env = server_env(SENTRY_DSN=inbox.dsn)
         process = subprocess.Popen(
             argv,
@@ -269,7 +255,7 @@ def test_a_request_after_a_large_upload_on_the_same_connection_is_its_own(server
     """
     with receiver() as inbox:
         port = free_port()
-        argv = ["apps.starlette_app:app" if part == APP else part for part in command(server, port)]
+        argv = server_command(server, "apps.starlette_app:app", port)
         with (
             serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)),
             httpx.Client(base_url=f"http://127.0.0.1:{port}") as client,

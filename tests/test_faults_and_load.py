@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 import pytest
 import sentry_sdk
 from conftest import call, deactivate, http_scope, relay_problems
+from fastapi import Depends, FastAPI
 from sentry_sdk.transport import Transport
+from starlette.responses import StreamingResponse
 
 from sentry_asgi import SentryMiddleware
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
 
 pytestmark = pytest.mark.anyio
 
@@ -228,3 +230,65 @@ def test_rate_limited_sentry_does_not_affect_requests():
 def test_relay_problems_is_not_vacuous():
     """The normaliser check used on every event does reject a broken one."""
     assert relay_problems({"level": "catastrophic"}) != []
+
+
+def streaming_fastapi() -> FastAPI:
+    """A FastAPI app whose requests set a user in a dependency, stream, fail midway or fail."""
+    api = FastAPI()
+
+    async def user() -> None:
+        sentry_sdk.set_user({"id": "u-1"})
+
+    async def lines(fail: bool) -> AsyncIterator[str]:
+        yield "first\n"
+        if fail:
+            msg = "stream failed"
+            raise RuntimeError(msg)
+        yield "last\n"
+
+    @api.get("/stream/{mode}", dependencies=[Depends(user)])
+    async def stream(mode: str) -> StreamingResponse:
+        if mode == "fail":
+            msg = "view failed"
+            raise RuntimeError(msg)
+        return StreamingResponse(lines(mode == "midway"), media_type="text/event-stream")
+
+    return api
+
+
+@pytest.mark.parametrize("tracing", [None, 1.0])
+async def test_no_memory_growth_per_request_in_a_real_framework(tracing):
+    """Streamed, failed, abandoned FastAPI requests with a user from a dependency leave live objects flat."""
+    transport = Discarding()
+    sentry_sdk.init(
+        dsn="http://public@127.0.0.1:9/1",
+        transport=transport,
+        traces_sample_rate=tracing,
+        release="leak@1",
+    )
+    middleware = SentryMiddleware(streaming_fastapi(), transaction_style="url")
+    request = {"type": "http.request", "body": b""}
+    modes = {
+        "ok": [request],
+        "midway": [request],
+        "fail": [request],
+        # Starlette listens for the disconnect before ASGI 2.4 and cancels the stream.
+        "left": [request, {"type": "http.disconnect"}],
+    }
+
+    async def batch(n: int) -> None:
+        for i in range(n):
+            mode = list(modes)[i % len(modes)]
+            scope = http_scope(f"/stream/{mode}", asgi={"version": "3.0", "spec_version": "2.0"})
+            with suppress(RuntimeError):
+                await call(middleware, scope, list(modes[mode]))
+
+    await batch(300)
+    gc.collect()
+    before = len(gc.get_objects())
+    await batch(800)
+    gc.collect()
+    after = len(gc.get_objects())
+    deactivate()
+    assert transport.count > 300
+    assert after - before < 300, f"{after - before} objects more after 800 requests"

@@ -10,6 +10,7 @@ import pytest
 import sentry_sdk
 from conftest import call, http_scope
 from fastapi import APIRouter, Depends, FastAPI, Query, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
 from frameworks.apps.starlette_app import UserFromHeader
 from frameworks.helpers import assert_reported_as_itself, websocket_scope
 from starlette.applications import Starlette
@@ -554,3 +555,26 @@ async def test_fastapi_websocket_validation_close_is_not_reported(sentry_init):
     )
     assert conversation.sent[-1]["code"] == 1008
     assert transport.events == []
+
+
+@DEFAULTS
+@pytest.mark.parametrize("style", ["endpoint", "url"])
+async def test_preflight_and_404_are_named_after_the_path_asked_for(sentry_init, options, style):
+    """A CORS pre-flight the CORS middleware answers, and a 404, are named after their path."""
+    transport = sentry_init(traces_sample_rate=1.0, **options)
+    api = FastAPI()
+    api.add_middleware(CORSMiddleware, allow_origins=["https://shop.example"], allow_methods=["*"])
+
+    @api.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"item": item_id}
+
+    app = SentryMiddleware(api, transaction_style=style, http_methods_to_capture=["OPTIONS", "GET"])
+    transport_ = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport_, base_url="http://testserver") as client:
+        preflight = {"origin": "https://shop.example", "access-control-request-method": "GET"}
+        assert (await client.options("/items/5", headers=preflight)).status_code == 200
+        assert (await client.get("/nowhere/7")).status_code == 404
+    sentry_sdk.flush()
+    names = [(t["transaction"], t["transaction_info"]["source"]) for t in transport.transactions]
+    assert names == [("/items/5", "url"), ("/nowhere/7", "url")]
