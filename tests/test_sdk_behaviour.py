@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import http.client
 import warnings
 
 import pytest
 import sentry_sdk
 from conftest import call, http_scope
+from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+from servers import receiver
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._sdk import add_event_processor_once, fast_isolation_available
@@ -88,3 +91,23 @@ def test_a_forked_scope_inherits_the_processor_list_and_gets_ours_once():
     add_event_processor_once(fork, processor)
     add_event_processor_once(fork, processor)
     assert fork._event_processors == [processor]
+
+
+@pytest.mark.skipif(SDK < (2, 75), reason="span streaming as README describes it is 2.75's")
+def test_an_upload_to_a_dsn_with_a_port_is_traced_as_the_apps_own_request(sentry_init):
+    """sentry_sdk traces an upload to its own DSN when the DSN names a port: README's span-streaming limit."""
+    with receiver() as sentry:
+        transport = sentry_init(
+            dsn=sentry.dsn,
+            traces_sample_rate=1.0,
+            trace_lifecycle="stream",
+        )
+        host, port = sentry.server_address[:2]
+        with sentry_sdk.traces.start_span(name="request"):
+            connection = http.client.HTTPConnection(host, port)
+            connection.request("POST", "/api/1/envelope/", body=Envelope().serialize())
+            assert connection.getresponse().status == 200
+            connection.close()
+    sentry_sdk.flush()
+    names = [span["name"] for batch in transport.items("span") for span in batch["items"]]
+    assert f"POST http://{host}:{port}/api/1/envelope/" in names
