@@ -9,7 +9,7 @@ import time
 
 import pytest
 import sentry_sdk
-from conftest import call, http_scope
+from conftest import NORMALIZER, call, http_scope
 from sentry_sdk.consts import ClientConstructor
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, StreamingResponse
@@ -131,6 +131,27 @@ async def test_name_the_app_set_survives_on_the_transaction_and_its_error(
     assert trace["name"] == event["transaction"] == "checkout"
     if source:
         assert trace["source"] == event["transaction_info"]["source"] == source
+
+
+async def test_name_the_app_set_without_a_source_is_sent_as_custom_and_kept_by_sentry(
+    sentry_init, lifecycle
+):
+    """A name set on the current scope without a source is the app's own: custom, never the raw path's url."""
+    transport = init(sentry_init, lifecycle)
+    name = "/orders/123/checkout"  # Sentry rewrites url-source names: /orders/*/checkout
+
+    async def checkout(request):
+        sentry_sdk.get_current_scope().set_transaction_name(name)
+        raise RuntimeError("declined")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(Starlette(routes=[Route("/c", checkout)])), scope_with("/c"))
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    (event,) = transport.events
+    assert (trace["name"], trace["source"]) == (name, "custom")
+    assert (event["transaction"], event["transaction_info"]) == (name, {"source": "custom"})
+    assert NORMALIZER.normalize_event(event)["transaction"] == name
 
 
 def name_on_isolation_scope(name: str, source: str | None) -> None:

@@ -478,8 +478,9 @@ class Exchange:
         """Name an event now, unless the app or a framework named the request itself.
 
         The scope carries the name the middleware gave the transaction at its start; a
-        different one was set since (``set_transaction_name``) and is kept, and so is one set
-        on the isolation scope, which the current scope's would hide.
+        different one was set since (``set_transaction_name``) and is kept, ``custom`` if set
+        without a source, and so is one set on the isolation scope, which the current scope's
+        would hide.
         """
         name = event.get("transaction")
         trace = self.trace
@@ -489,6 +490,8 @@ class Exchange:
             info = event.get("transaction_info")
             source = info.get("source") if isinstance(info, dict) else None
             if (name, source) != trace.given:
+                if isinstance(info, dict) and source is not None:  # the scope's own: a copy
+                    event["transaction_info"] = {**info, "source": trace.source_of(name, source)}
                 return
         name, source = self.name() if trace is None else trace.final_name(self)
         event["transaction"] = name

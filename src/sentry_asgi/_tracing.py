@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sentry_sdk
 
 from sentry_asgi._guard import contained
-from sentry_asgi._naming import CUSTOM
+from sentry_asgi._naming import CUSTOM, URL
 from sentry_asgi._request import full_path
 from sentry_asgi._sdk import isolation_transaction_name, start_profiling, stop_profiling
 
@@ -115,6 +115,16 @@ class Trace:
             return name, source or CUSTOM
         return exchange.name()
 
+    def source_of(self, name: object, source: Any) -> Any:
+        """The source of a name the app set since: ``custom`` where it gave none over a raw path.
+
+        sentry_sdk leaves the source as it was when a name comes without one, and Sentry would
+        rewrite the app's own name as a path (``/orders/*/checkout``) were it left ``url``.
+        """
+        given_name, given_source = self.given
+        renamed = name != given_name and source == given_source == URL
+        return CUSTOM if renamed else source
+
     def _end_handshake(self) -> None:
         if self._handshake is not None:
             handshake, self._handshake = self._handshake, None
@@ -184,7 +194,9 @@ class Trace:
             current = span.get_attributes().get("sentry.segment.name.source")
             if span.name == given_name and current == given_source:
                 span.name, source = self.final_name(exchange)
-                span.set_attribute("sentry.segment.name.source", source)
+            else:
+                source = self.source_of(span.name, current)
+            span.set_attribute("sentry.segment.name.source", source)
             if self._outcome == "internal_error":  # streamed spans know only ok and error
                 span.status = "error"  # a client that left is not the app's failure
             if span.sampled:
@@ -193,6 +205,8 @@ class Trace:
         else:
             if span.name == given_name and span.source == given_source:
                 span.name, span.source = self.final_name(exchange)
+            else:
+                span.source = self.source_of(span.name, span.source)
             if self._outcome is not None:
                 span.set_status(self._outcome)
         if self.kind == "websocket":
