@@ -8,8 +8,7 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
-from servers import free_port, receiver, serve, server_env
-from test_e2e_servers import APP, command
+from servers import free_port, receiver, serve, server_command, server_env
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -31,7 +30,7 @@ def test_a_denied_handshake_is_an_error_only_when_its_status_is_one(server: str)
     """A handshake denied with a 403 sends no event, one denied with a 503 sends one: also under uvicorn, which logs an error after every denial."""
     with receiver() as inbox:
         port = free_port()
-        argv = ["apps.denial_app:app" if part == APP else part for part in command(server, port)]
+        argv = server_command(server, "apps.denial_app:app", port)
         with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
             assert deny(f"ws://127.0.0.1:{port}", 403) == 403
             assert deny(f"ws://127.0.0.1:{port}", 503) == 503
@@ -45,11 +44,9 @@ def test_a_denied_handshake_is_an_error_only_when_its_status_is_one(server: str)
 @pytest.mark.parametrize("worker", ["asyncio", "trio"])
 def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(worker: str):
     """A request hypercorn cancels when it stops, before the app answered, is a cancelled transaction, not an ok one."""
-    if worker == "trio":
-        pytest.importorskip("trio")
     with receiver() as inbox, ExitStack() as after_the_server:
         port = free_port()
-        argv = ["apps.starlette_app:app" if p == APP else p for p in command("hypercorn", port)]
+        argv = server_command("hypercorn", "apps.starlette_app:app", port)
         argv[-1:-1] = ["--worker-class", worker]
         with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
             # Closed only once the server has stopped: the client never left.
