@@ -309,7 +309,8 @@ def _walk(  # noqa: C901, PLR0912
                         scrubbed = _replaced(value, needles)
                         break
         elif value is not None and type(value) not in _SCALARS:
-            scrubbed = _walk(value, needles, shortest, depth + 1, _below(slot, skip))
+            below = _below(slot, skip) if skip else skip  # in the app's own data: nothing
+            scrubbed = _walk(value, needles, shortest, depth + 1, below)
         renamed = False
         if type(slot) is str and len(slot) >= _KEY_SECRET_LENGTH:
             for needle in needles:
@@ -420,10 +421,12 @@ def holds_jwt(value: str) -> bool:
     return "eyJ" in value and _JWT.search(value) is not None
 
 
-def _verdict(rule: KeyRule, name: str, value: str) -> bool | None:
-    """A key rule's verdict on one value: a JWT is filtered under any name, but with consent."""
-    verdict = rule.keeps(name)
-    if rule.mode != "all" and verdict is not False and holds_jwt(value):
+def _with_jwt(rule: KeyRule, verdict: bool | None, value: str) -> bool | None:  # noqa: FBT001 - a verdict, not a flag
+    """A key rule's verdict on a value with "eyJ" in it: a JWT is filtered under any name.
+
+    Callers test for "eyJ" themselves: most values have none, and pay no call for it.
+    """
+    if rule.mode != "all" and verdict is not False and _JWT.search(value) is not None:
         return False if verdict else None
     return verdict
 
@@ -443,7 +446,9 @@ def filter_pairs(
     """
     kept = []
     for name, value in pairs:
-        verdict = _verdict(rule, name, value)
+        verdict = rule.keeps(name)
+        if "eyJ" in value:
+            verdict = _with_jwt(rule, verdict, value)
         if verdict:
             kept.append((name, value))
         elif verdict is False:
@@ -469,10 +474,12 @@ def filter_query(query: str, rule: KeyRule, secrets: Secrets) -> str:
     pieces = _QUERY_SEPARATOR.split(query)  # parameter, separator, parameter, ...
     for index in range(0, len(pieces), 2):
         raw_name, sep, raw_value = pieces[index].partition("=")
-        name, value = unquote_plus(raw_name), unquote_plus(raw_value)
-        verdict = _verdict(rule, name, value)
-        if not verdict and (verdict is False or _hidden(rule, name, value)):
-            secrets.add(value)
+        name = unquote_plus(raw_name)
+        verdict = rule.keeps(name)
+        if "eyJ" in raw_value:
+            verdict = _with_jwt(rule, verdict, unquote_plus(raw_value))
+        if not verdict and (verdict is False or _hidden(rule, name, raw_value)):
+            secrets.add(unquote_plus(raw_value))
             secrets.add(raw_value)
         if verdict is None:
             continue
@@ -489,7 +496,9 @@ def filter_cookies(header: str, rule: KeyRule, secrets: Secrets) -> str | None:
     kept = []
     for part in header.split(";"):
         name, sep, value = part.strip().partition("=")
-        verdict = _verdict(rule, name, value)
+        verdict = rule.keeps(name)
+        if "eyJ" in value:
+            verdict = _with_jwt(rule, verdict, value)
         if verdict:
             kept.append(f"{name}{sep}{value}")
         else:
