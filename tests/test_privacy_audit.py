@@ -111,6 +111,53 @@ async def test_unparsed_body_naming_no_secret_is_sent_as_text(sentry_init):
     assert event["request"]["data"] == "hello, world"
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "the keyboard and the monkey",
+        "the passenger's compass",
+        "a bypass road",
+        "<note>the session starts at nine</note>",
+        "the author has authority",
+    ],
+)
+async def test_text_body_with_secret_names_inside_ordinary_words_is_sent(sentry_init, body):
+    """A text body is sent when secret names appear in it only inside ordinary words."""
+    transport = sentry_init()
+    messages = [{"type": "http.request", "body": body.encode()}]
+    event = await capture(transport, reader(), body_scope("text/plain"), messages)
+    assert event["request"]["data"] == body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"api_key={PASSWORD}",
+        f"apiKey: {PASSWORD}",
+        f"<password>{PASSWORD}</password>",
+        f'{{"token": "{PASSWORD}",}}',
+        f"passwd={PASSWORD}",
+        f"pass {PASSWORD}",
+        f"session_id={PASSWORD}",
+        f"session={PASSWORD}",
+        f"sessionid={PASSWORD}",
+        f"PHPSESSID={PASSWORD}",
+        f"accesstoken={PASSWORD}",
+        f"apikey={PASSWORD}",
+        f"Authorization: Basic {PASSWORD}",
+        f"X-Auth-Token: {PASSWORD}",
+        f"client_secret={PASSWORD}",
+    ],
+)
+async def test_text_body_naming_a_secret_as_a_word_or_name_part_is_not_sent(sentry_init, body):
+    """A text body naming a secret as a word or as part of a name (api_key, apiKey) is withheld."""
+    transport = sentry_init()
+    messages = [{"type": "http.request", "body": body.encode()}]
+    event = await capture(transport, reader(), body_scope("text/plain"), messages)
+    assert event["request"]["data"] == FILTERED
+    assert PASSWORD not in json.dumps(event)
+
+
 NEW_SESSION = "fresh-session-" + "91827364"
 NEW_TOKEN = "issued-token-" + "5551234abcd"
 

@@ -74,9 +74,37 @@ def is_sensitive(key: str) -> bool:
     return _SENSITIVE.search(_normalise(key)) is not None
 
 
+# A word of free text holding a secret name somewhere, searched for in the text lowered letter for
+# letter (so its place is the same in the text); it starts only where a word starts, so a long word
+# costs one pass.
+_WORD_WITH_TERM = re.compile(
+    r"(?<![a-z0-9])[a-z0-9]*?(?:" + "|".join((*SENSITIVE_TERMS, *SENSITIVE_WORDS)) + r")[a-z0-9]*"
+)
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_NAME_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+# In free text a secret name counts as a whole word or name part, or in one of these forms: the
+# ordinary words "keyboard", "monkey", "author" or "session" name no secret.
+_SECRET_PART = re.compile(
+    rf"(?:{'|'.join(SENSITIVE_TERMS)})s?|{'|'.join(SENSITIVE_WORDS)}"
+    r"|\w*(?:token|secret|password|passwd|credential|signature|cookie)s?|\w*sid"
+    r"|(?:api|access|secret|private|signing|session|client)keys?"
+    r"|auth(?:n|z|ori[sz](?:ation|e[ds]?)|enticat(?:ion|e[ds]?))s?|sessionid|sessionids"
+)
+# "session" names a secret when it is part of a longer name (session_id) or a field (session=).
+_SESSION_FIELD = re.compile(r"(?<=[_-])session|session(?=[_-]|[\"']?\s*[=:])")
+
+
 def mentions_secret(text: str) -> bool:
-    """Tell whether free text (a body that is not fields) names a secret anywhere (not cached)."""
-    return _SENSITIVE.search(_normalise(text)) is not None
+    """Tell whether free text (a body that is not fields) names a secret as a word or name part.
+
+    ``api_key``, ``apiKey``, ``<password>``, ``"token":`` and ``passwd=`` do; ``keyboard`` does not.
+    """
+    lowered = text.translate(_ASCII_LOWER)
+    for word in _WORD_WITH_TERM.finditer(lowered):
+        parts = _NAME_PARTS.findall(text, word.start(), word.end())
+        if any(_SECRET_PART.fullmatch(part.lower()) for part in parts):
+            return True
+    return _SESSION_FIELD.search(lowered) is not None
 
 
 @functools.lru_cache(maxsize=4096)
