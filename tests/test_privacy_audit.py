@@ -268,6 +268,26 @@ async def test_compressed_body_is_decompressed_and_its_secrets_filtered(sentry_i
     assert PASSWORD not in json.dumps(event)
 
 
+async def test_gzip_body_in_several_members_is_inflated_whole(sentry_init):
+    """A gzip body in several members (as gzip.decompress reads it) is parsed whole, its secrets out."""
+    transport = sentry_init()
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen.update(json.loads(gzip.decompress(await read_body(receive))))
+        api_token = seen["api_token"]
+        raise RuntimeError(len(api_token))
+
+    scope = body_scope("application/json")
+    scope["headers"].append((b"content-encoding", b"gzip"))
+    second = f'"api_token": "{PASSWORD}"}}'.encode()
+    body = gzip.compress(b'{"user": "bob", ') + gzip.compress(second)
+    event = await capture(transport, app, scope, [{"type": "http.request", "body": body}])
+    assert seen["api_token"] == PASSWORD
+    assert PASSWORD not in json.dumps(event)
+    assert event["request"]["data"] == {"user": "bob", "api_token": FILTERED}
+
+
 async def test_compression_bomb_is_not_inflated_past_the_cap(sentry_init):
     """A body that inflates past what is recorded is neither sent nor held in memory."""
     transport = sentry_init()

@@ -7,6 +7,8 @@ ahead: the chunks the app receives are copied as they pass, up to a cap, and nev
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import zlib
 from typing import Any
@@ -60,7 +62,8 @@ class BodyRecorder:
 
 
 # zlib's window bits for the request Content-Encodings an app may inflate (47: zlib or gzip).
-_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 47}
+_GZIP = 31
+_WBITS = {"gzip": _GZIP, "x-gzip": _GZIP, "deflate": 47}
 
 
 def inflated(body: bytes, encoding: str, cap: int) -> bytes | None:
@@ -75,10 +78,20 @@ def inflated(body: bytes, encoding: str, cap: int) -> bytes | None:
     if wbits is None:
         return None
     try:
-        text = zlib.decompressobj(wbits).decompress(body, cap + 1)
-    except zlib.error:
+        text = _gunzipped(body, cap) if wbits == _GZIP else _unzipped(body, wbits, cap)
+    except (OSError, EOFError, zlib.error):  # corrupt or cut short: the app cannot read it either
         return None
     return text if len(text) <= cap else None
+
+
+def _gunzipped(body: bytes, cap: int) -> bytes:
+    """Every member of a gzip body, as ``gzip.decompress`` reads them, up to ``cap`` + 1 bytes."""
+    with gzip.GzipFile(fileobj=io.BytesIO(body)) as members:
+        return members.read(cap + 1)
+
+
+def _unzipped(body: bytes, wbits: int, cap: int) -> bytes:
+    return zlib.decompressobj(wbits).decompress(body, cap + 1)
 
 
 def _learn_leaves(node: Any, secrets: Secrets, *, nested: bool = False) -> None:
