@@ -186,6 +186,9 @@ def _replaced(text: str, needles: tuple[str, ...]) -> str:
 # (frame variables are cut at 1024 characters, before event processors, by older releases), and
 # pydantic's errors show a long input as its start, "...", and its end.
 TRUNCATED = "..."
+# How many (cut, secret) pairs one string may cost: a validation error with dozens of cut
+# inputs, checked against dozens of secrets, is well within it.
+_CUT_CHECKS = 10_000
 
 
 def _without_cut_secrets(text: str, needles: tuple[str, ...]) -> str:
@@ -193,10 +196,19 @@ def _without_cut_secrets(text: str, needles: tuple[str, ...]) -> str:
 
     The whole secret is no longer there to be found, yet what is left of it is most of it: a
     start of it (4 characters or more) right before "...", and, unless the string ends there,
-    an end of it right after.
+    an end of it right after. Only secrets whose start is in ``text`` are tried; a text with
+    more cuts to try than :data:`_CUT_CHECKS` allows is withheld whole, so that text made of
+    "..." cannot hold the event loop.
     """
+    needles = tuple(needle for needle in needles if needle[:MIN_SECRET_LENGTH] in text)
+    if not needles:
+        return text
+    cuts_left = _CUT_CHECKS // len(needles)
     at = text.find(TRUNCATED)
     while at != -1:
+        cuts_left -= 1
+        if cuts_left < 0:
+            return FILTERED
         after = at + len(TRUNCATED)
         for needle in needles:
             start = _start_of(needle, text, at)
