@@ -195,6 +195,22 @@ async def test_secrets_the_app_sends_in_response_headers_stay_out(sentry_init, o
     assert "text/plain" in text
 
 
+async def test_secrets_in_every_response_start_the_app_sends_stay_out(sentry_init):
+    """A token in a first response start stays out when the app sends a second one (refused)."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        issued = [(b"x-auth-token", NEW_TOKEN.encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": issued})
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+        raise RuntimeError("the server refused the second start")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), http_scope("/login"))
+    (event,) = transport.events
+    assert NEW_TOKEN not in json.dumps(event)
+
+
 async def test_secret_cut_off_by_the_value_length_limit_is_removed(sentry_init):
     """A long token sentry_sdk cut at ``max_value_length`` ("eyJ...") loses what is left of it."""
     transport = sentry_init(max_value_length=1024)

@@ -59,6 +59,7 @@ class Exchange:
     __slots__ = (
         "_body",
         "_body_done",
+        "_earlier_starts",
         "_entry_endpoint",
         "_matched",
         "_mount",
@@ -88,6 +89,8 @@ class Exchange:
     )
     # The app's response start, set when it is sent and never initialised: no cost per request.
     _response_start: Message | None
+    # Response starts sent before another one (which the server refuses): only a faulty app has any.
+    _earlier_starts: tuple[Message, ...]
 
     def __init__(  # noqa: PLR0913, PLR0917 - the connection and everything it runs under
         self,
@@ -166,6 +169,8 @@ class Exchange:
         try:
             kind = message.get("type")
             if kind == "http.response.start" or kind == "websocket.http.response.start":  # noqa: PLR1714 - the hot path
+                if self.status is not None:  # a second start: the app's frames hold both
+                    self._keep_earlier_start()
                 self._response_start = message
                 status = message.get("status")
                 if isinstance(status, int):
@@ -183,6 +188,11 @@ class Exchange:
         except OSError:
             self.send_failed = True  # the server could not write: the client is gone
             raise
+
+    def _keep_earlier_start(self) -> None:
+        earlier: Message | None = getattr(self, "_response_start", None)
+        if earlier is not None:
+            self._earlier_starts = (*getattr(self, "_earlier_starts", ()), earlier)
 
     # -- outcomes ----------------------------------------------------------------------------
 
@@ -293,7 +303,10 @@ class Exchange:
         response_start: Message | None = getattr(self, "_response_start", None)
         if response_start is not None:
             self._response_start = None  # learned once
-            learn_response_headers(response_start, policy_for(self.client_options), self._secrets)
+            starts = (*getattr(self, "_earlier_starts", ()), response_start)
+            self._earlier_starts = ()
+            for start in starts:
+                learn_response_headers(start, policy_for(self.client_options), self._secrets)
         if body and self._body is not None and not self._body_done:
             self._body_done = self._attach_body(self._request_data, self._secrets)
         return self._request_data, self._secrets
