@@ -211,6 +211,27 @@ async def test_secrets_in_every_response_start_the_app_sends_stay_out(sentry_ini
     assert NEW_TOKEN not in json.dumps(event)
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param([("x-auth-token", NEW_TOKEN)], id="text"),
+        pytest.param([[b"x-auth-token", NEW_TOKEN.encode()]], id="lists"),
+    ],
+)
+async def test_secret_in_response_headers_the_server_would_refuse_stays_out(sentry_init, headers):
+    """A token in response headers sent as text, not bytes (the server refuses them), stays out."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        raise RuntimeError("the server refused the headers")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), http_scope("/login"))
+    (event,) = transport.events
+    assert NEW_TOKEN not in json.dumps(event)
+
+
 async def test_secret_cut_off_by_the_value_length_limit_is_removed(sentry_init):
     """A long token sentry_sdk cut at ``max_value_length`` ("eyJ...") loses what is left of it."""
     transport = sentry_init(max_value_length=1024)

@@ -40,10 +40,15 @@ def decode_headers(scope: Scope) -> list[tuple[str, str]]:
     for pair in headers:
         try:
             name, value = pair
-            decoded.append((bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1")))
+            decoded.append((_as_text(name).lower(), _as_text(value)))
         except (TypeError, ValueError):
             continue  # a server bug is not a reason to lose the event
     return decoded
+
+
+def _as_text(raw: object) -> str:
+    """A header name or value as text: bytes as Latin-1, text (which an app may send) as it is."""
+    return raw if isinstance(raw, str) else bytes(raw).decode("latin-1")  # type: ignore[call-overload]
 
 
 def header_value(scope: Scope, name: bytes) -> str | None:
