@@ -436,7 +436,9 @@ async def test_secret_shortened_in_the_middle_by_pydantic_is_removed(sentry_init
     assert LONG_KEY[-12:] not in json.dumps(event)
 
 
-@pytest.mark.parametrize("field", ["pass", "pw", "passphrase", "passcode", "new_passphrase"])
+@pytest.mark.parametrize(
+    "field", ["pass", "pw", "user_pass", "db-pw", "passphrase", "passcode", "new_passphrase"]
+)
 async def test_password_fields_under_other_names_are_filtered(sentry_init, field):
     """A login form's ``pass`` or ``pw``, a key's passphrase, a passcode: passwords all."""
     transport = sentry_init()
@@ -446,6 +448,21 @@ async def test_password_fields_under_other_names_are_filtered(sentry_init, field
     event = await capture(transport, reader(), scope, messages)
     assert event["request"]["data"] == {"user": "bob", field: FILTERED}
     assert PASSWORD not in json.dumps(event)
+
+
+async def test_fields_starting_with_the_word_pass_or_pw_are_sent(sentry_init):
+    """``pass_through``, ``pass_rate`` or ``pw_policy`` name no password: sent, and not searched for."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        json.loads(await read_body(receive))
+        raise RuntimeError("proxying disabled in release mode")
+
+    doc = {"pass_through": "disabled", "pass_rate": "release", "pw_policy": "strong"}
+    messages = [{"type": "http.request", "body": json.dumps(doc).encode()}]
+    event = await capture(transport, app, body_scope("application/json"), messages)
+    assert event["request"]["data"] == doc
+    assert event["exception"]["values"][-1]["value"] == "proxying disabled in release mode"
 
 
 WS_TOKEN = "opaque" + "-ws-token-4242"

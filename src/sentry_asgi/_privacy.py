@@ -45,6 +45,9 @@ SENSITIVE_TERMS = (
 # Short names that are secrets only as a whole word (signed-URL signatures, session ids, a login
 # form's password).
 SENSITIVE_WORDS = ("sig", "sid", "otp", "pin", "pass", "pw")
+# Of those, the words that name a password only as a name's last word (user_pass, db-pw, pass[]):
+# pass_through, pass_rate and pw_policy are settings, not secrets.
+SENSITIVE_LAST_WORDS = ("pass", "pw")
 # Endings that name session ids glued to a prefix: Google's SAPISID, APISID, HSID, SSID cookies.
 SENSITIVE_SUFFIXES = ("sid",)
 # Headers that carry end-user addresses or identities: personal data, not secrets.
@@ -56,8 +59,10 @@ PERSONAL_WORDS = ("via",)
 _SENSITIVE = re.compile(
     "|".join(SENSITIVE_TERMS)
     + r"|(?:^|[^a-z0-9])(?:"
-    + "|".join(SENSITIVE_WORDS)
-    + r")(?:$|[^a-z0-9])|(?:"
+    + "|".join(word for word in SENSITIVE_WORDS if word not in SENSITIVE_LAST_WORDS)
+    + r")(?:$|[^a-z0-9])|(?:^|[^a-z0-9])(?:"
+    + "|".join(SENSITIVE_LAST_WORDS)
+    + r")(?:$|[^a-z0-9_])|(?:"
     + "|".join(SENSITIVE_SUFFIXES)
     + r")(?:$|[^a-z0-9])"
 )
