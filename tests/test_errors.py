@@ -121,6 +121,7 @@ async def test_a_task_group_of_disconnects_is_not_reported(sentry_init):
     assert transport.events == []
     assert is_disconnect(ExceptionGroup("g", [ClientDisconnect()]))  # noqa: F821
     assert not is_disconnect(ExceptionGroup("g", [ClientDisconnect(), KeyError()]))  # noqa: F821
+    assert is_disconnect(BaseExceptionGroup("g", [ClientDisconnect(), asyncio.CancelledError()]))  # noqa: F821
 
 
 async def test_starlettes_500_after_a_disconnect_and_the_servers_log_of_it_are_not_reported(
@@ -328,3 +329,39 @@ async def test_sentry_sdks_own_middleware_outside_does_not_report_it_again(sentr
     assert event["exception"]["values"][-1]["mechanism"]["type"] == "asgi"
     sentry_sdk.capture_exception(raised.value)  # the app's own report of it, handled, is kept
     assert len(transport.events) == 2
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="BaseExceptionGroup is Python 3.11+")
+def test_an_error_beside_the_servers_cancellation_in_a_trio_nursery_is_reported(sentry_init):
+    """A task failing while the server cancels its nursery is reported once, with the group."""
+    import trio
+
+    transport = sentry_init(traces_sample_rate=1.0)
+
+    async def fails_on_the_way_out() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            raise ValueError("cleanup failed")
+
+    async def app(scope, receive, send):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fails_on_the_way_out)
+            await trio.sleep_forever()
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        pass
+
+    async def server_stopping() -> None:
+        with trio.move_on_after(0.05):  # the server cancels the app as it stops
+            await SentryMiddleware(app)(http_scope(), receive, send)
+
+    with pytest.raises(BaseExceptionGroup) as raised:  # noqa: F821 - Python 3.11+, skipped before
+        trio.run(server_stopping)
+    (error,) = transport.events
+    assert "ValueError" in [value["type"] for value in error["exception"]["values"]]
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "internal_error"

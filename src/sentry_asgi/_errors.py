@@ -43,7 +43,7 @@ _WRAPPERS = {
 }
 
 
-def app_exception(exc: Exception) -> Exception:
+def app_exception(exc: BaseException) -> BaseException:
     """The app's own exception inside the ones a framework wrapped it in (``raise ... from``).
 
     Reported as the wrapper, every such failure of every app would be titled and grouped alike.
@@ -87,7 +87,7 @@ def is_disconnect(exc: BaseException) -> bool:
     """
     if getattr(exc, "exceptions", None) is None:  # the usual case: no group
         return _is_disconnect_type(type(exc))
-    leaves = _leaves(exc)
+    leaves = _uncancelled_leaves(exc)
     return bool(leaves) and all(_is_disconnect_type(type(leaf)) for leaf in leaves)
 
 
@@ -102,9 +102,18 @@ def is_cancellation(exc: BaseException) -> bool:
     )
 
 
+def holds_error(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is an error, or a group holding one.
+
+    A task group cancelled from outside (the server stopping) while one of its tasks failed
+    raises both together (trio does): a BaseExceptionGroup, no Exception, that holds the error.
+    """
+    return isinstance(exc, Exception) or any(isinstance(leaf, Exception) for leaf in _leaves(exc))
+
+
 def is_os_error(exc: BaseException) -> bool:
     """Tell whether ``exc`` is an OSError, or a group of nothing else (a write failed in a task)."""
-    leaves = _leaves(exc)
+    leaves = _uncancelled_leaves(exc)
     return bool(leaves) and all(isinstance(leaf, OSError) for leaf in leaves)
 
 
@@ -270,6 +279,11 @@ def _leaves(group: BaseException) -> list[BaseException]:
     if not isinstance(inner, (list, tuple)):
         return [group]
     return [leaf for exc in inner for leaf in _leaves(exc)]
+
+
+def _uncancelled_leaves(group: BaseException) -> list[BaseException]:
+    """A group's leaves but the cancellations a task group adds beside what its tasks raised."""
+    return [leaf for leaf in _leaves(group) if not is_cancellation(leaf)]
 
 
 def _describe(exc: BaseException) -> str:

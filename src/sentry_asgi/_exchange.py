@@ -21,6 +21,7 @@ from sentry_asgi._errors import (
     capture_exception,
     describe_as,
     expect_denial_log,
+    holds_error,
     is_cancellation,
     is_disconnect,
     is_os_error,
@@ -196,7 +197,7 @@ class Exchange:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def failed(self, exc: Exception, mechanism: str = MECHANISM) -> None:
+    def failed(self, exc: BaseException, mechanism: str = MECHANISM) -> None:
         """Report the app's (or a framework hook's) exception unless the client went away."""
         own = app_exception(exc)
         if own is not exc:
@@ -220,7 +221,7 @@ class Exchange:
         A server cancels the app when it stops (hypercorn does, on asyncio and trio): the request
         was cut short. An interruption (``KeyboardInterrupt``) is no outcome of the request.
         """
-        if isinstance(exc, Exception):
+        if holds_error(exc):
             self.failed(exc)
         elif self.trace is not None and is_cancellation(exc):
             self.trace.cut_short()
