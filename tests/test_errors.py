@@ -365,3 +365,30 @@ def test_an_error_beside_the_servers_cancellation_in_a_trio_nursery_is_reported(
     assert "ValueError" in [value["type"] for value in error["exception"]["values"]]
     (transaction,) = transport.transactions
     assert transaction["contexts"]["trace"]["status"] == "internal_error"
+
+
+def test_a_trio_nursery_the_server_cancels_is_a_cancelled_transaction(sentry_init):
+    """A nursery the server cancels raises a group of Cancelled: still a cancelled request."""
+    import trio
+
+    transport = sentry_init(traces_sample_rate=1.0)
+
+    async def app(scope, receive, send):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(trio.sleep_forever)
+            await trio.sleep_forever()
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        pass
+
+    async def server_stopping() -> None:
+        with trio.move_on_after(0.05):  # the server cancels the app as it stops
+            await SentryMiddleware(app)(http_scope(), receive, send)
+
+    trio.run(server_stopping)
+    assert transport.events == []
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "cancelled"

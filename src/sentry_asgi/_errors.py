@@ -96,10 +96,18 @@ _CANCELLATION_TYPES = frozenset({("asyncio.exceptions", "CancelledError"), ("tri
 
 
 def is_cancellation(exc: BaseException) -> bool:
-    """Tell whether ``exc`` is the event loop cancelling the task it was raised in."""
-    return any(
-        (cls.__module__, cls.__qualname__) in _CANCELLATION_TYPES for cls in type(exc).__mro__
-    )
+    """Tell whether ``exc`` is the event loop cancelling the task it was raised in.
+
+    A trio nursery cancelled from outside raises a group of its tasks' Cancelled.
+    """
+    if getattr(exc, "exceptions", None) is None:  # the usual case: no group
+        return _is_cancellation_type(type(exc))
+    leaves = _leaves(exc)
+    return bool(leaves) and all(_is_cancellation_type(type(leaf)) for leaf in leaves)
+
+
+def _is_cancellation_type(kind: type) -> bool:
+    return any((cls.__module__, cls.__qualname__) in _CANCELLATION_TYPES for cls in kind.__mro__)
 
 
 def holds_error(exc: BaseException) -> bool:
@@ -283,7 +291,7 @@ def _leaves(group: BaseException) -> list[BaseException]:
 
 def _uncancelled_leaves(group: BaseException) -> list[BaseException]:
     """A group's leaves but the cancellations a task group adds beside what its tasks raised."""
-    return [leaf for leaf in _leaves(group) if not is_cancellation(leaf)]
+    return [leaf for leaf in _leaves(group) if not _is_cancellation_type(type(leaf))]
 
 
 def _describe(exc: BaseException) -> str:
