@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import inspect
 import time
@@ -634,3 +635,39 @@ async def test_streaming_experiment_on_a_release_without_streaming_gives_a_trans
         assert trace_of(transport, "static")["name"] == "/items/{item_id}"
     else:
         assert transport.transactions == []
+
+
+ANSWERS = {
+    "closed": [{"type": "websocket.accept"}, {"type": "websocket.close", "code": 1000}],
+    "denied": [
+        {"type": "websocket.http.response.start", "status": 403, "headers": []},
+        {"type": "websocket.http.response.body", "body": b""},
+    ],
+}
+
+
+@pytest.mark.parametrize("cancelled", [False, True])
+@pytest.mark.parametrize("answer", ["closed", "denied"])
+async def test_a_websocket_cancelled_after_its_answer_keeps_its_status(
+    sentry_init, answer, cancelled
+):
+    """A connection closed or denied is not cancelled by the server stopping the app's cleanup."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+
+    async def cleaning_up(scope, receive, send):
+        await receive()
+        for message in ANSWERS[answer]:
+            await send(message)
+        if cancelled:  # the server stops while the app still writes its records
+            asyncio.get_running_loop().call_soon(asyncio.current_task().cancel)
+            await asyncio.sleep(3600)
+
+    scope = {**scope_with("/ws", type="websocket"), "extensions": {"websocket.http.response": {}}}
+    del scope["method"]
+    with contextlib.suppress(asyncio.CancelledError):
+        await call(SentryMiddleware(cleaning_up), scope, [{"type": "websocket.connect"}])
+    sentry_sdk.flush()
+    (tx,) = transport.transactions
+    assert tx["contexts"]["trace"].get("status") == (
+        None if answer == "closed" else "permission_denied"
+    )

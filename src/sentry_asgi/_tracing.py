@@ -138,7 +138,7 @@ class Trace:
         kind = message.get("type")
         if kind == "http.response.start":
             self.set_http_status(message.get("status"))
-        elif kind == "http.response.body":
+        elif kind in ("http.response.body", "websocket.http.response.body"):
             if not message.get("more_body", False):
                 self._ended_at = _now()  # a streaming response ends here, not at its headers
         elif kind == "websocket.accept":
@@ -171,8 +171,12 @@ class Trace:
             self.span.set_http_status(code)
 
     def cut_short(self) -> None:
-        """The client left, or the server cancelled the app: ``cancelled``, unless answered."""
-        if self._ended_at is None and self._outcome is None:
+        """The client left, or the server cancelled the app: ``cancelled``, unless answered.
+
+        A websocket that had closed or been denied was answered: the app's cleanup after it is no
+        part of it.
+        """
+        if self._ended_at is None and self._outcome is None and not self._closed:
             self._outcome = "cancelled"
 
     def set_outcome(self, status: str) -> None:
