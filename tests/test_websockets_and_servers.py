@@ -9,7 +9,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 from servers import free_port, receiver, serve, server_command, server_env
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +20,8 @@ DENIAL_SERVERS = ["uvicorn", "hypercorn", "granian"]
 
 def deny(base: str, status: int) -> int:
     """Open a websocket the app denies with ``status``; the status the client received."""
-    with pytest.raises(InvalidStatus) as denial, connect(f"{base}/denied/{status}"):
+    path = "" if base.endswith("/from-a-task") else "/denied"
+    with pytest.raises(InvalidStatus) as denial, connect(f"{base}{path}/{status}"):
         pass
     return denial.value.response.status_code
 
@@ -39,6 +40,22 @@ def test_a_denied_handshake_is_an_error_only_when_its_status_is_one(server: str)
             events = inbox.wait_for("event", 2, timeout=1.0)  # time for one too many to arrive
     titles = [event.get("message") or event["logentry"]["message"] for event in events]
     assert titles == ["503 Service Unavailable: /denied/{status:int}"]
+
+
+def test_uvicorns_error_after_a_denial_the_app_left_unfinished_is_an_event():
+    """The error line uvicorn logs after a denial whose body never ended is an event: no answer went out."""
+    with receiver() as inbox:
+        port = free_port()
+        argv = server_command("uvicorn", "apps.denial_app:app", port)
+        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
+            with pytest.raises(WebSocketException), connect(f"ws://127.0.0.1:{port}/unfinished"):
+                pass
+            assert deny(f"ws://127.0.0.1:{port}", 403) == 403
+            assert deny(f"ws://127.0.0.1:{port}/from-a-task", 403) == 403
+            inbox.wait_for("transaction", 3)
+            events = inbox.wait_for("event", 2, timeout=1.0)  # time for one too many to arrive
+    titles = [event.get("message") or event["logentry"]["message"] for event in events]
+    assert titles == ["ASGI callable returned without completing handshake."]
 
 
 @pytest.mark.parametrize("worker", ["asyncio", "trio"])

@@ -201,10 +201,11 @@ def expect_lifespan_repeats(phase: str, message: object) -> None:
 
 
 def expect_denial_log() -> None:
-    """Note that the app denied the websocket in this context with an HTTP response.
+    """Note that the app denied the websocket in this context with a whole HTTP response.
 
     uvicorn then logs it, from this context once the app returned, as a handshake the app never
-    completed.
+    completed. It logs the same line after a denial whose body never ended: the client got no
+    answer, and that line is an error.
     """
     _denied.set(True)
 

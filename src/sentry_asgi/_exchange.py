@@ -60,6 +60,7 @@ class Exchange:
     __slots__ = (
         "_body",
         "_body_done",
+        "_denial_sent",
         "_earlier_starts",
         "_entry_endpoint",
         "_matched",
@@ -92,6 +93,8 @@ class Exchange:
     _response_start: Message | None
     # Response starts sent before another one (which the server refuses): only a faulty app has any.
     _earlier_starts: tuple[Message, ...]
+    # Set, likewise, once a websocket denial's whole response went out.
+    _denial_sent: bool
 
     def __init__(  # noqa: PLR0913, PLR0917 - the connection and everything it runs under
         self,
@@ -176,6 +179,8 @@ class Exchange:
                 status = message.get("status")
                 if isinstance(status, int):
                     self.status = status
+            elif kind == "websocket.http.response.body" and not message.get("more_body", False):
+                self._denial_sent = True
         except AttributeError:  # not a mapping: the server's to refuse, not ours
             await self._send(message)
             return
@@ -234,8 +239,13 @@ class Exchange:
         if pending is not None:
             self.pending = None  # its frames hold this exchange: no cycle past the request
             self._report_pending(*pending, status)
-        if status is not None and self.scope.get("type") == "websocket":
-            expect_denial_log()  # the app answered the handshake with a response
+        # In this context, not the app's: the app may have denied from a task of its own.
+        if (
+            status is not None
+            and self.scope.get("type") == "websocket"
+            and getattr(self, "_denial_sent", False)
+        ):
+            expect_denial_log()  # the app answered the handshake with a whole response
         failed = status in self.options.failed_request_status_codes
         if (
             status is not None
