@@ -331,6 +331,23 @@ async def test_sentry_sdks_own_middleware_outside_does_not_report_it_again(sentr
     assert len(transport.events) == 2
 
 
+def stopped_by_the_server(app) -> None:
+    """Run one request of ``app`` under trio, cancelled 50 ms in, as a stopping server does."""
+    import trio
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        pass
+
+    async def server_stopping() -> None:
+        with trio.move_on_after(0.05):
+            await SentryMiddleware(app)(http_scope(), receive, send)
+
+    trio.run(server_stopping)
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="BaseExceptionGroup is Python 3.11+")
 def test_an_error_beside_the_servers_cancellation_in_a_trio_nursery_is_reported(sentry_init):
     """A task failing while the server cancels its nursery is reported once, with the group."""
@@ -349,18 +366,8 @@ def test_an_error_beside_the_servers_cancellation_in_a_trio_nursery_is_reported(
             nursery.start_soon(fails_on_the_way_out)
             await trio.sleep_forever()
 
-    async def receive():
-        return {"type": "http.request", "body": b""}
-
-    async def send(message):
-        pass
-
-    async def server_stopping() -> None:
-        with trio.move_on_after(0.05):  # the server cancels the app as it stops
-            await SentryMiddleware(app)(http_scope(), receive, send)
-
     with pytest.raises(BaseExceptionGroup) as raised:  # noqa: F821 - Python 3.11+, skipped before
-        trio.run(server_stopping)
+        stopped_by_the_server(app)
     (error,) = transport.events
     assert "ValueError" in [value["type"] for value in error["exception"]["values"]]
     (transaction,) = transport.transactions
@@ -378,17 +385,7 @@ def test_a_trio_nursery_the_server_cancels_is_a_cancelled_transaction(sentry_ini
             nursery.start_soon(trio.sleep_forever)
             await trio.sleep_forever()
 
-    async def receive():
-        return {"type": "http.request", "body": b""}
-
-    async def send(message):
-        pass
-
-    async def server_stopping() -> None:
-        with trio.move_on_after(0.05):  # the server cancels the app as it stops
-            await SentryMiddleware(app)(http_scope(), receive, send)
-
-    trio.run(server_stopping)
+    stopped_by_the_server(app)
     assert transport.events == []
     (transaction,) = transport.transactions
     assert transaction["contexts"]["trace"]["status"] == "cancelled"

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sentry_sdk
@@ -20,7 +20,7 @@ from starlette.responses import StreamingResponse
 from sentry_asgi import SentryMiddleware
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 pytestmark = pytest.mark.anyio
 
@@ -136,17 +136,35 @@ class Discarding(Transport):
         self.count += 1
 
 
-@pytest.mark.parametrize("tracing", [None, 1.0])
-async def test_no_memory_growth_per_request(tracing):
-    """Thousands of requests (errors, bodies, tracing) leave the number of live objects flat."""
+def discarding_client(tracing: float | None, **options: Any) -> Discarding:
+    """A real client with release health on, whose transport serialises and drops each envelope."""
     transport = Discarding()
     sentry_sdk.init(
         dsn="http://public@127.0.0.1:9/1",
         transport=transport,
         traces_sample_rate=tracing,
         release="leak@1",
-        auto_enabling_integrations=False,
+        **options,
     )
+    return transport
+
+
+async def live_object_growth(batch: Callable[[int], Awaitable[None]], n: int) -> int:
+    """How many more live objects there are after ``n`` requests than before, once warmed up."""
+    await batch(300)  # warm caches, interned strings, lazily created SDK state
+    gc.collect()
+    before = len(gc.get_objects())
+    await batch(n)
+    gc.collect()
+    after = len(gc.get_objects())
+    deactivate()
+    return after - before
+
+
+@pytest.mark.parametrize("tracing", [None, 1.0])
+async def test_no_memory_growth_per_request(tracing):
+    """Thousands of requests (errors, bodies, tracing) leave the number of live objects flat."""
+    transport = discarding_client(tracing, auto_enabling_integrations=False)
 
     async def app(scope, receive, send):
         await receive()
@@ -172,15 +190,9 @@ async def test_no_memory_growth_per_request(tracing):
                     middleware, http_scope(path, method="POST", headers=scope_headers), list(body)
                 )
 
-    await batch(300)  # warm caches, interned strings, lazily created SDK state
-    gc.collect()
-    before = len(gc.get_objects())
-    await batch(2000)
-    gc.collect()
-    after = len(gc.get_objects())
-    deactivate()
+    growth = await live_object_growth(batch, 2000)
     assert transport.count > 200
-    assert after - before < 300, f"{after - before} objects more after 2000 requests"
+    assert growth < 300, f"{growth} objects more after 2000 requests"
 
 
 @pytest.mark.e2e
@@ -259,13 +271,7 @@ def streaming_fastapi() -> FastAPI:
 @pytest.mark.parametrize("tracing", [None, 1.0])
 async def test_no_memory_growth_per_request_in_a_real_framework(tracing):
     """Streamed, failed, abandoned FastAPI requests with a user from a dependency leave live objects flat."""
-    transport = Discarding()
-    sentry_sdk.init(
-        dsn="http://public@127.0.0.1:9/1",
-        transport=transport,
-        traces_sample_rate=tracing,
-        release="leak@1",
-    )
+    transport = discarding_client(tracing)
     middleware = SentryMiddleware(streaming_fastapi(), transaction_style="url")
     request = {"type": "http.request", "body": b""}
     modes = {
@@ -283,12 +289,6 @@ async def test_no_memory_growth_per_request_in_a_real_framework(tracing):
             with suppress(RuntimeError):
                 await call(middleware, scope, list(modes[mode]))
 
-    await batch(300)
-    gc.collect()
-    before = len(gc.get_objects())
-    await batch(800)
-    gc.collect()
-    after = len(gc.get_objects())
-    deactivate()
+    growth = await live_object_growth(batch, 800)
     assert transport.count > 300
-    assert after - before < 300, f"{after - before} objects more after 800 requests"
+    assert growth < 300, f"{growth} objects more after 800 requests"

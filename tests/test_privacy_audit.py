@@ -21,6 +21,14 @@ from sentry_asgi._scrub import FILTERED
 pytestmark = pytest.mark.anyio
 
 
+async def event_of_failing(transport, scope):
+    """Serve one request the app fails; return the one event sent for it."""
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(fail), scope)
+    (event,) = transport.events
+    return event
+
+
 @pytest.mark.parametrize(
     "content_type", ["text/json", "application/x-json", "application/octet-stream"]
 )
@@ -60,9 +68,7 @@ async def test_identity_values_are_filtered_as_sentry_sdk_documents(sentry_init,
     transport = sentry_init(**options)
     headers = [(b"host", b"h"), (b"x-amzn-oidc-identity", IDENTITY.encode())]
     scope = http_scope("/me", headers=headers, query_string=b"identity=" + IDENTITY.encode())
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(fail), scope)
-    (event,) = transport.events
+    event = await event_of_failing(transport, scope)
     assert event["request"]["headers"]["x-amzn-oidc-identity"] == FILTERED
     assert event["request"]["query_string"] == f"identity={FILTERED}"
     assert IDENTITY not in json.dumps(event)
@@ -77,9 +83,7 @@ async def test_cookies_named_like_session_ids_are_filtered_under_data_collection
     transport = sentry_init(data_collection={})
     cookie = f"SAPISID={SAPISID}; APISID={SAPISID}1; HSID={SAPISID}2; SSID={SAPISID}3; theme=dark"
     headers = [(b"host", b"h"), (b"cookie", cookie.encode())]
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(fail), http_scope("/me", headers=headers))
-    (event,) = transport.events
+    event = await event_of_failing(transport, http_scope("/me", headers=headers))
     sent = event["request"]["headers"]["cookie"]
     assert sent == (
         f"SAPISID={FILTERED}; APISID={FILTERED}; HSID={FILTERED}; SSID={FILTERED}; theme=dark"
@@ -237,9 +241,7 @@ async def test_secret_cut_off_by_the_value_length_limit_is_removed(sentry_init):
     transport = sentry_init(max_value_length=1024)
     jwt = "eyJ" + "A1b2C3d4" * 180  # an access token longer than the limit, as Azure AD issues
     headers = [(b"host", b"h"), (b"authorization", b"Bearer " + jwt.encode())]
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(fail), http_scope("/me", headers=headers))
-    (event,) = transport.events
+    event = await event_of_failing(transport, http_scope("/me", headers=headers))
     frame_vars = event["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"]
     assert "scope" in frame_vars
     assert "A1b2C3d4" not in json.dumps(event)
@@ -278,9 +280,7 @@ async def test_password_in_a_referer_url_is_filtered(sentry_init):
     transport = sentry_init()
     referer = f"https://alice:{REFERER_PASSWORD}@partner.example/cb?x=1"
     headers = [(b"host", b"h"), (b"referer", referer.encode())]
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(fail), http_scope("/me", headers=headers))
-    (event,) = transport.events
+    event = await event_of_failing(transport, http_scope("/me", headers=headers))
     sent = event["request"]["headers"]["referer"]
     assert sent == f"https://alice:{FILTERED}@partner.example/cb?x=1"
     assert REFERER_PASSWORD not in json.dumps(event)

@@ -100,6 +100,20 @@ def init(sentry_init, lifecycle, **options):
     )
 
 
+async def named_in_the_view(transport, lifecycle, name, source=None):
+    """Serve a view that names the request and fails; return its trace and its error event."""
+
+    async def checkout(request):
+        sentry_sdk.get_current_scope().set_transaction_name(name, source=source)
+        raise RuntimeError("declined")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(Starlette(routes=[Route("/c", checkout)])), scope_with("/c"))
+    sentry_sdk.flush()
+    (event,) = transport.events
+    return trace_of(transport, lifecycle), event
+
+
 async def test_one_transaction_per_request_named_after_the_route(sentry_init, lifecycle):
     """The route template names the transaction even though routing ran after the middleware started."""
     transport = init(sentry_init, lifecycle)
@@ -118,17 +132,9 @@ async def test_name_the_app_set_survives_on_the_transaction_and_its_error(
     sentry_init, lifecycle, source
 ):
     """set_transaction_name in the view, with or without a source, names the transaction and its error."""
-    transport = init(sentry_init, lifecycle)
-
-    async def checkout(request):
-        sentry_sdk.get_current_scope().set_transaction_name("checkout", source=source)
-        raise RuntimeError("declined")
-
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(Starlette(routes=[Route("/c", checkout)])), scope_with("/c"))
-    sentry_sdk.flush()
-    trace = trace_of(transport, lifecycle)
-    (event,) = transport.events
+    trace, event = await named_in_the_view(
+        init(sentry_init, lifecycle), lifecycle, "checkout", source
+    )
     assert trace["name"] == event["transaction"] == "checkout"
     if source:
         assert trace["source"] == event["transaction_info"]["source"] == source
@@ -138,18 +144,8 @@ async def test_name_the_app_set_without_a_source_is_sent_as_custom_and_kept_by_s
     sentry_init, lifecycle
 ):
     """A name set on the current scope without a source is the app's own: custom, never the raw path's url."""
-    transport = init(sentry_init, lifecycle)
     name = "/orders/123/checkout"  # Sentry rewrites url-source names: /orders/*/checkout
-
-    async def checkout(request):
-        sentry_sdk.get_current_scope().set_transaction_name(name)
-        raise RuntimeError("declined")
-
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(Starlette(routes=[Route("/c", checkout)])), scope_with("/c"))
-    sentry_sdk.flush()
-    trace = trace_of(transport, lifecycle)
-    (event,) = transport.events
+    trace, event = await named_in_the_view(init(sentry_init, lifecycle), lifecycle, name)
     assert (trace["name"], trace["source"]) == (name, "custom")
     assert (event["transaction"], event["transaction_info"]) == (name, {"source": "custom"})
     assert NORMALIZER.normalize_event(event)["transaction"] == name
@@ -608,9 +604,8 @@ async def test_streamed_segment_describes_the_request_without_its_secrets(sentry
             assert secret not in sent
 
 
-@pytest.mark.skipif(not STREAMING, reason="this sentry-sdk has no span streaming")
-async def test_streaming_switched_on_through_experiments_streams_the_request(sentry_init):
-    """sentry_sdk also streams with _experiments={"trace_lifecycle": "stream"}: so does the request."""
+async def test_streaming_switched_on_through_experiments_streams_where_the_sdk_can(sentry_init):
+    """_experiments={"trace_lifecycle": "stream"} streams the request, or where sentry_sdk cannot stream gives a transaction."""
     transport = sentry_init(
         auto_enabling_integrations=False,
         traces_sample_rate=1.0,
@@ -618,23 +613,10 @@ async def test_streaming_switched_on_through_experiments_streams_the_request(sen
     )
     await call(SentryMiddleware(app(), transaction_style="url"), scope_with("/items/1"))
     sentry_sdk.flush()
-    assert transport.transactions == []
-    assert trace_of(transport, "stream")["name"] == "/items/{item_id}"
-
-
-async def test_streaming_experiment_on_a_release_without_streaming_gives_a_transaction(sentry_init):
-    """Where sentry_sdk cannot stream, the experiment's spelling leaves requests traced as it would."""
-    transport = sentry_init(
-        auto_enabling_integrations=False,
-        traces_sample_rate=1.0,
-        _experiments={"trace_lifecycle": "stream"},
-    )
-    await call(SentryMiddleware(app(), transaction_style="url"), scope_with("/items/1"))
-    sentry_sdk.flush()
-    if importlib.util.find_spec("sentry_sdk.traces") is None:
-        assert trace_of(transport, "static")["name"] == "/items/{item_id}"
-    else:
+    streams = importlib.util.find_spec("sentry_sdk.traces") is not None
+    if streams:
         assert transport.transactions == []
+    assert trace_of(transport, "stream" if streams else "static")["name"] == "/items/{item_id}"
 
 
 ANSWERS = {
