@@ -351,6 +351,43 @@ async def test_gzip_body_in_several_members_is_inflated_whole(sentry_init):
     assert event["request"]["data"] == {"user": "bob", "api_token": FILTERED}
 
 
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "compress"),
+    [
+        ("deflate", _raw_deflate),  # what many clients send as "deflate": no zlib header
+        ("gzip, identity", gzip.compress),
+        ("identity, gzip", gzip.compress),
+        ("deflate, gzip", lambda data: gzip.compress(zlib.compress(data))),
+        ("GZIP ,  DEFLATE", lambda data: zlib.compress(gzip.compress(data))),
+    ],
+)
+async def test_raw_deflate_and_coding_lists_are_inflated_as_listed(sentry_init, encoding, compress):
+    """Raw deflate and a list of codings (undone last first) are inflated, their secrets out."""
+    transport = sentry_init()
+    doc = {"user": {"name": "bob", "password": PASSWORD}}
+    scope = body_scope("application/json")
+    scope["headers"].append((b"content-encoding", encoding.encode()))
+    messages = [{"type": "http.request", "body": compress(json.dumps(doc).encode())}]
+    event = await capture(transport, reader(), scope, messages)
+    assert event["request"]["data"] == {"user": {"name": "bob", "password": FILTERED}}
+
+
+@pytest.mark.parametrize("encoding", ["br", "gzip, br", "gzip, , x-unknown"])
+async def test_body_in_a_coding_not_known_is_not_sent(sentry_init, encoding):
+    """A body whose codings include one not inflated here is left out, never sent as bytes."""
+    transport = sentry_init()
+    scope = body_scope("application/json")
+    scope["headers"].append((b"content-encoding", encoding.encode()))
+    body = gzip.compress(json.dumps({"password": PASSWORD}).encode())
+    event = await capture(transport, reader(), scope, [{"type": "http.request", "body": body}])
+    assert "data" not in event["request"]
+
+
 async def test_compression_bomb_is_not_inflated_past_the_cap(sentry_init):
     """A body that inflates past what is recorded is neither sent nor held in memory."""
     transport = sentry_init()

@@ -63,25 +63,31 @@ class BodyRecorder:
 
 # zlib's window bits for the request Content-Encodings an app may inflate (47: zlib or gzip).
 _GZIP = 31
+_RAW_DEFLATE = -15
 _WBITS = {"gzip": _GZIP, "x-gzip": _GZIP, "deflate": 47}
 
 
 def inflated(body: bytes, encoding: str, cap: int) -> bytes | None:
     """The body as the app decompresses it; None for a coding not known, corrupt, or over ``cap``.
 
-    Never more than ``cap`` bytes are inflated: a small body may expand a thousandfold.
+    Codings listed one after another (``gzip, deflate``) were applied in that order: they are
+    undone last first. Never more than ``cap`` bytes are inflated at any step: a small body may
+    expand a thousandfold.
     """
-    coding = encoding.strip().lower()
-    if coding in ("", "identity"):
-        return body
-    wbits = _WBITS.get(coding)
-    if wbits is None:
-        return None
-    try:
-        text = _gunzipped(body, cap) if wbits == _GZIP else _unzipped(body, wbits, cap)
-    except (OSError, EOFError, zlib.error):  # corrupt or cut short: the app cannot read it either
-        return None
-    return text if len(text) <= cap else None
+    codings = [coding.strip().lower() for coding in encoding.split(",")]
+    for coding in reversed(codings):
+        if coding in ("", "identity"):
+            continue
+        wbits = _WBITS.get(coding)
+        if wbits is None:
+            return None
+        try:
+            body = _gunzipped(body, cap) if wbits == _GZIP else _undeflated(body, wbits, cap)
+        except (OSError, EOFError, zlib.error):  # corrupt or cut short: the app cannot read it
+            return None
+        if len(body) > cap:
+            return None
+    return body
 
 
 def _gunzipped(body: bytes, cap: int) -> bytes:
@@ -90,8 +96,12 @@ def _gunzipped(body: bytes, cap: int) -> bytes:
         return members.read(cap + 1)
 
 
-def _unzipped(body: bytes, wbits: int, cap: int) -> bytes:
-    return zlib.decompressobj(wbits).decompress(body, cap + 1)
+def _undeflated(body: bytes, wbits: int, cap: int) -> bytes:
+    """A zlib (or gzip) stream, or a raw deflate one: many clients send that as ``deflate``."""
+    try:
+        return zlib.decompressobj(wbits).decompress(body, cap + 1)
+    except zlib.error:
+        return zlib.decompressobj(_RAW_DEFLATE).decompress(body, cap + 1)
 
 
 def _learn_leaves(node: Any, secrets: Secrets, *, nested: bool = False) -> None:
