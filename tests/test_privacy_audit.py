@@ -398,6 +398,64 @@ async def test_compression_bomb_is_not_inflated_past_the_cap(sentry_init):
     assert "0,0,0" not in json.dumps(event["request"].get("data"))
 
 
+@pytest.mark.parametrize("encoding", [None, "br"])
+async def test_secrets_of_a_body_too_large_to_learn_are_learned_from_the_frames(
+    sentry_init, encoding
+):
+    """A body not read for secrets (over 10 kB, or in an unknown coding) has them found by name.
+
+    The app's own variables hold what it parsed: the value under a secret key there, and one in
+    a variable with a secret name, is removed from the whole event (from every copy of it).
+    """
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        body = await read_body(receive)
+        payload = json.loads(body)
+        pw = payload["user"]["password"]
+        greeting = f"welcome back, bob, you typed {pw}"
+        raise RuntimeError(len(greeting))
+
+    doc = {"user": {"name": "bob", "password": PASSWORD}, "avatar": "A" * 20_000}
+    scope = body_scope("application/json")
+    if encoding:  # the app inflates it its own way: nothing here can
+        scope["headers"].append((b"content-encoding", encoding.encode()))
+    messages = [{"type": "http.request", "body": json.dumps(doc).encode()}]
+    event = await capture(transport, app, scope, messages)
+    text = json.dumps(event)
+    assert PASSWORD not in text
+    assert "bob" in text  # only the secret is removed
+    frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
+    assert frame["vars"]["greeting"] == f"'welcome back, bob, you typed {FILTERED}'"
+
+
+async def test_message_stack_holding_a_body_too_large_to_learn_has_its_secrets_removed(
+    sentry_init,
+):
+    """With attach_stacktrace, a message's stack over a large parsed body has no secret in it.
+
+    Ordinary short values under names that look secret (a loop's ``key``) are left alone.
+    """
+    transport = sentry_init(attach_stacktrace=True)
+
+    async def app(scope, receive, send):
+        payload = json.loads(await read_body(receive))
+        for key in payload:  # noqa: B007 - a loop variable named like a secret
+            pass
+        sentry_sdk.capture_message(f"signed up {len(payload)}")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    doc = {"user": {"name": "bob", "password": PASSWORD}, "notes": "n" * 20_000}
+    messages = [{"type": "http.request", "body": json.dumps(doc).encode()}]
+    await call(SentryMiddleware(app), body_scope("application/json"), messages)
+    (event,) = transport.events
+    assert PASSWORD not in json.dumps(event)
+    frames = event["threads"]["values"][0]["stacktrace"]["frames"]
+    (app_frame,) = (frame for frame in frames if frame["function"] == "app")
+    assert app_frame["vars"]["key"] == "'notes'"
+
+
 async def test_client_address_the_app_sets_on_the_user_is_dropped_not_invalid(sentry_init):
     """Without consent, a user's ip_address naming the client is left out, never "[Filtered]".
 

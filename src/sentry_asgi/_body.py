@@ -11,11 +11,14 @@ import gzip
 import io
 import json
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from sentry_asgi._privacy import is_sensitive, mentions_secret
 from sentry_asgi._scrub import FILTERED, Secrets, holds_jwt
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class BodyRecorder:
@@ -25,7 +28,7 @@ class BodyRecorder:
     is 0) is recorded all the same, up to ``cap``, to learn the secrets the app parsed from it.
     """
 
-    __slots__ = ("cap", "chunks", "ended", "sent", "size", "too_large")
+    __slots__ = ("cap", "chunks", "ended", "sent", "size", "too_large", "unlearned")
 
     def __init__(self, cap: int, sent: int | None = None) -> None:
         self.cap = cap
@@ -34,6 +37,7 @@ class BodyRecorder:
         self.size = 0
         self.too_large = False
         self.ended = False
+        self.unlearned = False  # its secrets could not be read from it: too large, or encoded
 
     def record(self, message: Any) -> None:
         """Copy one ``http.request`` message's body, dropping everything once over the cap."""
@@ -41,7 +45,7 @@ class BodyRecorder:
         if isinstance(body, (bytes, bytearray)) and body and not self.too_large:
             self.size += len(body)
             if self.size > self.cap:
-                self.too_large = True
+                self.too_large = self.unlearned = True
                 self.chunks.clear()  # never hold more than the cap
             else:
                 self.chunks.append(bytes(body))
@@ -126,6 +130,55 @@ def _learn_leaves(node: Any, secrets: Secrets, *, nested: bool = False) -> None:
 
 
 _LONG = 8
+
+
+def learn_from_variables(event: dict[str, Any], secrets: Secrets) -> None:
+    """Learn the secrets of a body that could not be read, from what the app parsed out of it.
+
+    The app's frame variables hold it: a value under a secret key in a dict (its parsed body), or
+    a variable with a secret name. Only values that look like secrets are learned (long, or with
+    a digit): a loop's ``key = "name"`` must not take every "name" out of the event.
+    """
+    for frame in _frames(event):
+        variables = frame.get("vars")
+        if isinstance(variables, dict):
+            _learn_keyed(variables, secrets)
+
+
+def _frames(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for section in ("exception", "threads"):
+        container = event.get(section)
+        values = container.get("values") if isinstance(container, dict) else None
+        for value in values if isinstance(values, list) else ():
+            stacktrace = value.get("stacktrace") if isinstance(value, dict) else None
+            frames = stacktrace.get("frames") if isinstance(stacktrace, dict) else None
+            if isinstance(frames, list):
+                yield from (frame for frame in frames if isinstance(frame, dict))
+
+
+def _learn_keyed(node: Any, secrets: Secrets) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(key, str) and is_sensitive(key):
+                _learn_leaves(_unrepr(value), secrets, nested=True)
+            else:
+                _learn_keyed(value, secrets)
+    elif isinstance(node, list):
+        for value in node:
+            _learn_keyed(value, secrets)
+
+
+def _unrepr(node: Any) -> Any:
+    """The values sentry_sdk wrote as ``repr`` into frame variables (``"'hunter2'"``), as text."""
+    if isinstance(node, str):
+        if len(node) >= 2 and node[0] in "'\"" and node[-1] == node[0]:
+            return node[1:-1]
+        return node
+    if isinstance(node, dict):
+        return {key: _unrepr(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_unrepr(value) for value in node]
+    return node
 
 
 def scrub_fields(node: Any, secrets: Secrets) -> Any:

@@ -14,7 +14,13 @@ from urllib.parse import urlsplit
 import sentry_sdk
 
 from sentry_asgi import _sessions as sessions
-from sentry_asgi._body import BodyRecorder, inflated, parse_body, scrub_fields
+from sentry_asgi._body import (
+    BodyRecorder,
+    inflated,
+    learn_from_variables,
+    parse_body,
+    scrub_fields,
+)
 from sentry_asgi._errors import (
     MECHANISM,
     app_exception,
@@ -341,6 +347,7 @@ class Exchange:
         if encoding is not None:  # the app reads what it inflates: so are its secrets learned
             decoded = inflated(raw, encoding, body.cap)
             if decoded is None:
+                body.unlearned = True
                 return True
             raw = decoded
         content_type = header_value(self.scope, b"content-type") or ""
@@ -617,10 +624,13 @@ class Exchange:
             self._run_last()
             if not is_transaction:
                 self._name_event(event)
+                unlearned = self._body is not None and self._body.unlearned
                 if hint.get("exc_info"):
                     self._describe_app_exception(event, hint)
-                elif secrets:
+                elif secrets or unlearned:
                     attach_stacktrace_now(event, self.client_options)
+                if unlearned:  # what the app parsed from the body is in its variables
+                    learn_from_variables(event, secrets)
         finally:  # a fault of ours above must not let the request's secrets out
             if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
                 secrets.scrub_tree(event, skip=clean)
