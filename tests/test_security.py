@@ -50,6 +50,26 @@ async def test_attach_stacktrace_message_events_are_scrubbed_too(sentry_init):
         assert form not in text
 
 
+async def test_attach_stacktrace_message_stack_ends_at_the_app_like_sentry_sdks_own(sentry_init):
+    """A message's stack ends with the frame that captured it: none of the middleware's own.
+
+    sentry_sdk leaves its own frames out; the processor that builds the stack is no more the
+    app's story (its variables would hold the event being built).
+    """
+    transport = sentry_init(attach_stacktrace=True)
+
+    async def app(scope, receive, send):
+        sentry_sdk.capture_message("checkout slow")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
+    (event,) = transport.events
+    frames = event["threads"]["values"][0]["stacktrace"]["frames"]
+    assert frames[-1]["function"] == "app"
+    assert not any(frame["module"].startswith("sentry_asgi") for frame in frames)
+
+
 async def test_secret_encodings_are_scrubbed_from_frame_variables(sentry_init):
     """JSON-, repr- and URL-encoded copies of a secret in local variables are removed."""
     transport = sentry_init()

@@ -3,8 +3,8 @@
 With ``attach_stacktrace=True`` sentry_sdk adds a stack trace to message events *after* event
 processors ran, so its frame variables (the ASGI scope with its raw Cookie and Authorization
 headers among them) would escape scrubbing. The middleware builds that same stack trace itself,
-inside its event processor, with sentry_sdk's own ``current_stacktrace``, and sentry_sdk then
-leaves it alone.
+inside its event processor, with sentry_sdk's own ``current_stacktrace`` (less the processor's
+own frames), and sentry_sdk then leaves it alone.
 
 ``AnnotatedValue`` is how sentry_sdk tells Relay that a value was removed on purpose (here: a
 body over the size limit); its serializer turns it into the event's ``_meta``.
@@ -150,6 +150,9 @@ def over_size_limit() -> Any:
     return AnnotatedValue.removed_because_over_size_limit()
 
 
+_PACKAGE = __name__.partition(".")[0] + "."
+
+
 def attach_stacktrace_now(event: dict[str, Any], options: dict[str, Any]) -> None:
     """Add the stack trace sentry_sdk would add later, as it would, so that it can be scrubbed."""
     if (
@@ -162,6 +165,12 @@ def attach_stacktrace_now(event: dict[str, Any], options: dict[str, Any]) -> Non
             include_local_variables=options.get("include_local_variables", True),
             max_value_length=options.get("max_value_length"),
         )
+        # sentry_sdk leaves its own frames out; so are this package's (this processor's own).
+        stacktrace["frames"] = [
+            frame
+            for frame in stacktrace["frames"]
+            if not str(frame.get("module") or "").startswith(_PACKAGE)
+        ]
         event["threads"] = {
             "values": [{"stacktrace": stacktrace, "crashed": False, "current": True}]
         }
