@@ -102,6 +102,7 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         _traces_sample_rate()
+        _check_dsn()
     except ValueError as exc:
         print(f"sentry-asgi run: {exc}", file=sys.stderr)  # noqa: T201
         return 1
@@ -174,6 +175,24 @@ def _traces_sample_rate() -> float | None:
         msg = f"SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1, not {text!r}"
         raise ValueError(msg)
     return rate
+
+
+def _check_dsn() -> None:
+    """Raise a ValueError saying why SENTRY_DSN, when set, is no DSN sentry_sdk can send to.
+
+    Said once, before anything starts: sentry_sdk.init would raise it as a traceback in every
+    worker process, and uvicorn would start worker after worker.
+    """
+    from sentry_sdk.utils import Dsn  # noqa: PLC0415 - sentry_sdk's own reading of a DSN
+
+    text = os.environ.get("SENTRY_DSN")
+    if not text:
+        return
+    try:
+        Dsn(text)
+    except ValueError as exc:  # sentry_sdk's BadDsn, or a port out of range
+        msg = f"SENTRY_DSN is not a DSN: {exc}"
+        raise ValueError(msg) from None
 
 
 def load_app() -> Any:

@@ -107,6 +107,12 @@ def test_inbox_command_reports_a_busy_port(tmp_path):
             "sentry-asgi run: SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1, not 'often'",
         ),
         (
+            ["run", "app:app", "--workers", "2"],
+            {"SENTRY_DSN": "http://127.0.0.1:8969/1"},
+            1,
+            "sentry-asgi run: SENTRY_DSN is not a DSN: Missing public key",
+        ),
+        (
             ["run", "no_such_module:app", "--port", "0", "--inbox-port", "0"],
             {},
             1,
@@ -115,7 +121,7 @@ def test_inbox_command_reports_a_busy_port(tmp_path):
     ],
 )
 def test_bad_arguments_are_one_clear_line(tmp_path, args, env, status, message):
-    """A bad port, database, sample rate or app is said in one line, with no traceback."""
+    """A bad port, database, sample rate, DSN or app is said in one line, with no traceback."""
     missing = str(tmp_path / "missing")
     result = subprocess.run(
         [*COMMAND, *(arg.format(missing=missing) for arg in args)],
