@@ -1,4 +1,6 @@
 import re
+import sqlite3
+import threading
 
 import pytest
 
@@ -144,3 +146,23 @@ def test_store_ignores_a_resent_event():
     store.add(parse(body))
     assert [i.count for i in store.issues()] == [1]
     store.close()
+
+
+def test_store_opening_a_new_file_another_inbox_is_creating_waits_for_it(tmp_path):
+    """A new file another inbox holds locked (both started at once) is waited for, not refused."""
+    path = str(tmp_path / "inbox.sqlite3")
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # the other inbox, creating the tables
+    other.execute("CREATE TABLE IF NOT EXISTS creating (x)")
+    released = threading.Timer(0.3, other.execute, ("COMMIT",))
+    released.start()
+    try:
+        store = Store(path)
+    finally:
+        released.join()
+        other.close()
+    store.add(parse(b'{}\n{"type":"event"}\n{"message":"stored"}\n'))
+    assert [e["title"] for e in store.events()] == ["stored"]
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -83,6 +83,9 @@ CREATE TABLE IF NOT EXISTS spans (
 CREATE INDEX IF NOT EXISTS spans_segments ON spans (is_segment, received);
 """
 
+_BUSY_TIMEOUT = 10.0
+"""Seconds to wait for another inbox process that holds the file's lock."""
+
 # Columns added after a table's first release: (table, column, definition). A database file made
 # before gets them when it is opened; one made after has them from its CREATE TABLE.
 _ADDED_COLUMNS = [("events", "status", "TEXT NOT NULL DEFAULT ''")]
@@ -121,12 +124,30 @@ class Store:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA busy_timeout = 10000")  # other inbox processes on the same file
+        # other inbox processes on the same file
+        self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
         if path != ":memory:":
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._use_wal()
             self._db.execute("PRAGMA synchronous = NORMAL")  # WAL keeps it crash-safe
         self._db.executescript(_SCHEMA)
         self._add_missing_columns()
+
+    def _use_wal(self) -> None:
+        """Switch the file to WAL, waiting for another inbox that is creating it at this moment.
+
+        SQLite refuses a journal mode change it cannot lock for at once ("database is locked"),
+        without the busy timeout's wait: two inboxes started together on a new file collide here.
+        """
+        deadline = time.monotonic() + _BUSY_TIMEOUT
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+            else:
+                return
 
     def _add_missing_columns(self) -> None:
         """Bring a database made by an earlier version up to this schema, keeping its rows."""
