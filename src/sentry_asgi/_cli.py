@@ -131,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
         pass
     finally:
         if inbox is not None:
-            inbox.stop()
+            _stop_inbox(inbox)
     return 0
 
 
@@ -153,6 +153,19 @@ def _start_inbox(port: int, db: str) -> InboxServer:
         flush=True,
     )
     return inbox
+
+
+def _stop_inbox(inbox: InboxServer) -> None:
+    """Stop the inbox once the app's last events reached it.
+
+    An app served in this process sends what it captured while stopping (in its lifespan
+    shutdown, say) from sentry_sdk's background thread; left to sentry_sdk's flush at exit,
+    it would find its inbox stopped. Worker processes have flushed theirs as they ended.
+    """
+    import sentry_sdk  # noqa: PLC0415
+
+    sentry_sdk.flush()
+    inbox.stop()
 
 
 def _why_not(exc: OSError | sqlite3.Error, host: str, port: int, db: str) -> str:

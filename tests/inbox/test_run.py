@@ -1,5 +1,7 @@
+import sqlite3
 import urllib.error
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,41 @@ def test_run_with_a_dsn_sends_there(inbox):
 def _text(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
         return str(response.read().decode())
+
+
+# An app that reports as it stops: sixty events, captured in its lifespan shutdown.
+SHUTDOWN_APP = """
+import sentry_sdk
+
+async def app(scope, receive, send):
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    for n in range(60):
+        sentry_sdk.capture_message(f"stopping {n}")
+    await send({"type": "lifespan.shutdown.complete"})
+"""
+
+
+def test_run_stops_its_inbox_only_after_the_app_s_last_events_reached_it(tmp_path):
+    """Events the app captures as it stops (its lifespan shutdown) are all stored by the inbox."""
+    (tmp_path / "stopping_app.py").write_text(SHUTDOWN_APP)
+    db = tmp_path / "inbox.sqlite3"
+    proc = Process(
+        "run",
+        "stopping_app:app",
+        "--app-dir",
+        str(tmp_path),
+        "--port",
+        str(free_port()),
+        "--inbox-port",
+        "0",
+        "--inbox-db",
+        str(db),
+        env=without_sentry_env(),
+    )
+    try:
+        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+    finally:
+        assert proc.stop() == 0
+    with closing(sqlite3.connect(db)) as stored:
+        assert stored.execute("SELECT COUNT(*) FROM events").fetchone() == (60,)
