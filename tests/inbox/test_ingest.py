@@ -392,3 +392,21 @@ def test_trace_page_shows_a_transaction_whose_spans_are_no_list(inbox, spans):
     status, page = get(inbox, f"/traces/{trace_id}")
     assert status == 200
     assert page.count('class="span-row"') == 1
+
+
+def test_a_transaction_whose_payload_names_no_type_is_drawn_as_one(inbox):
+    """A transaction item is a transaction whether or not its payload says "type", never an error."""
+    trace_id = "b" * 32
+    txn = {
+        "event_id": "c" * 32,
+        "transaction": "GET /untyped",
+        "start_timestamp": 1_700_000_000.0,
+        "timestamp": 1_700_000_000.5,
+        "contexts": {"trace": {"trace_id": trace_id, "span_id": "a" * 16}},
+        "spans": [{"span_id": "d" * 16, "parent_span_id": "a" * 16, "op": "db"}],
+    }
+    assert post(inbox, envelope(event_item(txn, "transaction")))[0] == 200
+    for path in (f"/traces/{trace_id}", f"/events/{'c' * 32}"):
+        status, page = get(inbox, path)
+        assert (status, page.count('class="span-row"')) == (200, 2)
+        assert "Errors in this trace" not in page

@@ -342,6 +342,8 @@ def _rows(item: Item, received: Received, now: float) -> list[_Row]:
 
 def _event_row(item: Item, received: Received, now: float) -> _Row:
     payload = item.json()
+    if item.type == "transaction":  # the item says what it is; the payload may leave it out
+        payload["type"] = "transaction"
     summary = summarize(item.type, payload, received.event_id or uuid.uuid4().hex)
     received.summaries.append(summary)
     received.event_id = received.event_id or summary.event_id
