@@ -273,6 +273,12 @@ def test_loopback_inbox_refuses_other_host_names(inbox):
     assert get(inbox, "/", headers={"Host": f"localhost:{inbox.port}"})[0] == 200
 
 
+def test_loopback_inbox_answers_to_its_names_in_any_case(inbox):
+    """Host names are case-insensitive: LOCALHOST is as loopback as localhost."""
+    assert get(inbox, "/", headers={"Host": f"LocalHost:{inbox.port}"})[0] == 200
+    assert get(inbox, "/", headers={"Host": "ATTACKER.example:8969"})[0] == 421
+
+
 def test_unknown_paths_and_methods(inbox):
     """Anything else is a plain 404 or 405."""
     assert get(inbox, "/nope")[0] == 404

@@ -237,7 +237,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 
 def _hostname(headers: dict[str, str]) -> str:
-    host = headers.get("host", "")
+    host = headers.get("host", "").lower()  # host names are case-insensitive (RFC 3986)
     if host.startswith("["):
         return host[: host.find("]") + 1]
     return host.rsplit(":", 1)[0]
