@@ -1,3 +1,4 @@
+import logging
 import re
 import socket
 import sqlite3
@@ -147,3 +148,15 @@ def test_an_inbox_whose_database_cannot_open_leaves_no_socket_listening(tmp_path
         InboxServer("127.0.0.1", port, str(tmp_path / "missing" / "inbox.sqlite3"))
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))  # would fail with EADDRINUSE while the inbox's socket lives
+
+
+def test_inbox_beside_an_app_logs_no_start_or_stop_of_its_own(caplog):
+    """The app's uvicorn sets uvicorn's log level for both: the inbox's stop is not told twice."""
+    server = InboxServer("127.0.0.1", 0, ":memory:")
+    caplog.set_level(logging.INFO, logger="uvicorn.error")  # as the app's uvicorn config does
+    server.start()
+    logging.getLogger("uvicorn.error").info("the app's own line")  # still told
+    server.stop()
+    assert [r.getMessage() for r in caplog.records if r.name == "uvicorn.error"] == [
+        "the app's own line"
+    ]

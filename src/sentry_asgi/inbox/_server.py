@@ -20,6 +20,8 @@ from sentry_asgi.inbox._console import line
 from sentry_asgi.inbox._store import Store
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sentry_asgi.inbox._summary import Summary
 
 DEFAULT_PORT = 8969  # Spotlight's port: SDKs with spotlight=True find the inbox there
@@ -58,6 +60,7 @@ class InboxServer:
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
+        self._quieted: list[tuple[str, Callable[[logging.LogRecord], bool]]] = []
 
     @property
     def dsn(self) -> str:
@@ -89,9 +92,16 @@ class InboxServer:
         """Serve on a daemon thread; returns once the inbox accepts requests."""
         self._thread = threading.Thread(target=self.server.run, args=([self.sock],), daemon=True)
         self._thread.start()
-        # The app's uvicorn logs every request; the inbox's own are the SDK's, and only noise.
+        # The app's uvicorn logs every request, and its start and stop at the level the app's
+        # config sets for both servers: the inbox's requests are the SDK's, and its stop would
+        # be told twice. Only the inbox's warnings and errors are worth a line.
         thread_id = self._thread.ident
-        logging.getLogger("uvicorn.access").addFilter(lambda r: r.thread != thread_id)
+        self._quieted = [
+            ("uvicorn.access", lambda r: r.thread != thread_id),
+            ("uvicorn.error", lambda r: r.thread != thread_id or r.levelno >= logging.WARNING),
+        ]
+        for name, keep in self._quieted:
+            logging.getLogger(name).addFilter(keep)
         while not self.server.started:
             if not self._thread.is_alive():
                 msg = "the inbox server stopped while starting"
@@ -103,6 +113,8 @@ class InboxServer:
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        for name, keep in self._quieted:  # a later thread may be given the same id
+            logging.getLogger(name).removeFilter(keep)
         self.sock.close()
         self.store.close()
 
