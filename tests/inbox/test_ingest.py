@@ -106,6 +106,18 @@ def test_spotlight_stream(inbox):
     assert [e["title"] for e in inbox.store.events()] == ["through spotlight"]
 
 
+def test_an_event_sent_both_to_the_dsn_and_to_spotlight_is_one_event(inbox):
+    """With a DSN and Spotlight both naming the inbox, each event prints once, its file listed once."""
+    printed = []
+    inbox.app.on_event = printed.append
+    with sdk(dsn=inbox.dsn, spotlight=f"{inbox.url}/stream"), sentry_sdk.new_scope() as scope:
+        scope.add_attachment(bytes=b"hello\n", filename="notes.txt")
+        sentry_sdk.capture_message("sent twice")
+    assert [summary.title for summary in printed] == ["sent twice"]
+    [event] = inbox.store.events()
+    assert [a["filename"] for a in inbox.store.attachments(event["event_id"])] == ["notes.txt"]
+
+
 @pytest.mark.parametrize("algo", ["gzip", "br"])
 def test_sdk_compressed_bodies(inbox, algo):
     """The SDK's gzip and brotli bodies are decoded."""

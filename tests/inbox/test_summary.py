@@ -166,3 +166,14 @@ def test_store_opening_a_new_file_another_inbox_is_creating_waits_for_it(tmp_pat
     store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_store_adds_attachments_sent_after_their_event():
+    """Attachments in an envelope of their own, after their event, are added to it."""
+    store = Store(":memory:")
+    event_id = "3" * 32
+    store.add(parse(b'{"event_id":"' + event_id.encode() + b'"}\n{"type":"event"}\n{}\n'))
+    later = b'{"type":"attachment","length":2,"filename":"late.txt"}\nhi\n'
+    store.add(parse(b'{"event_id":"' + event_id.encode() + b'"}\n' + later))
+    assert [a["filename"] for a in store.attachments(event_id)] == ["late.txt"]
+    store.close()

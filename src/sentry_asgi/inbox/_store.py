@@ -176,14 +176,27 @@ class Store:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for table_rows in rows:
-                    for sql, params in table_rows:
-                        self._db.execute(sql, params)
+                self._insert([row for item_rows in rows for row in item_rows], received)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
         return received
+
+    def _insert(self, rows: list[_Row], received: Received) -> None:
+        """Insert the rows, and report the events and segments that are new.
+
+        An envelope whose event is stored already was sent again (a retry, or a DSN and
+        Spotlight both naming this inbox): its attachments are stored too, and nothing is news.
+        """
+        resent = False
+        for sql, params, summary in sorted(rows, key=lambda row: row[0] == _INSERT_ATTACHMENT):
+            if sql == _INSERT_ATTACHMENT and resent:
+                continue
+            added = self._db.execute(sql, params).rowcount > 0
+            resent = resent or (sql == _INSERT_EVENT and not added)
+            if added and summary is not None:
+                received.summaries.append(summary)
 
     def latest(self) -> int:
         """Return a number that grows whenever anything is stored: the pages poll it."""
@@ -313,7 +326,8 @@ _INSERT_ATTACHMENT = (
     " VALUES (?, ?, ?, ?, ?, ?)"
 )
 
-_Row = tuple[str, tuple[Any, ...]]
+_Row = tuple[str, tuple[Any, ...], "Summary | None"]
+"""An INSERT, its parameters, and what to report once it adds a row (an event or a segment)."""
 
 
 def _rows(item: Item, received: Received, now: float) -> list[_Row]:
@@ -323,19 +337,19 @@ def _rows(item: Item, received: Received, now: float) -> list[_Row]:
     if item.type == "log":
         return _log_rows(item, received, now)
     if item.type == "span":
-        return _span_rows(item, received, now)
+        return _span_rows(item, now)
     if item.type == "check_in":
         payload = item.json()
         received.check_ins += 1
         slug, status = str(payload.get("monitor_slug") or ""), str(payload.get("status") or "")
         duration = number(payload.get("duration"))
-        return [(_INSERT_CHECK_IN, (now, slug, status, duration, json.dumps(payload)))]
+        return [(_INSERT_CHECK_IN, (now, slug, status, duration, json.dumps(payload)), None)]
     if item.type == "attachment":
         received.attachments += 1
         filename = str(item.headers.get("filename") or "attachment")
         content_type = str(item.headers.get("content_type") or "application/octet-stream")
         params = (now, received.event_id, filename, content_type, len(item.payload), item.payload)
-        return [(_INSERT_ATTACHMENT, params)]
+        return [(_INSERT_ATTACHMENT, params, None)]
     received.ignored.append(item.type)
     return []
 
@@ -345,7 +359,6 @@ def _event_row(item: Item, received: Received, now: float) -> _Row:
     if item.type == "transaction":  # the item says what it is; the payload may leave it out
         payload["type"] = "transaction"
     summary = summarize(item.type, payload, received.event_id or uuid.uuid4().hex)
-    received.summaries.append(summary)
     received.event_id = received.event_id or summary.event_id
     params = (
         summary.event_id,
@@ -362,16 +375,14 @@ def _event_row(item: Item, received: Received, now: float) -> _Row:
         json.dumps(payload),
         summary.status,
     )
-    return (_INSERT_EVENT, params)
+    return (_INSERT_EVENT, params, summary)
 
 
-def _span_rows(item: Item, received: Received, now: float) -> list[_Row]:
+def _span_rows(item: Item, now: float) -> list[_Row]:
     rows = []
     for span in spans(item):
         summary = summarize_span(span)
         segment = is_segment(span)
-        if segment:
-            received.summaries.append(summary)
         params = (
             now,
             summary.trace_id,
@@ -383,7 +394,7 @@ def _span_rows(item: Item, received: Received, now: float) -> list[_Row]:
             summary.duration_ms,
             json.dumps(span),
         )
-        rows.append((_INSERT_SPAN, params))
+        rows.append((_INSERT_SPAN, params, summary if segment else None))
     return rows
 
 
@@ -404,6 +415,7 @@ def _log_rows(item: Item, received: Received, now: float) -> list[_Row]:
                 str(record.get("trace_id") or ""),
                 json.dumps(record),
             ),
+            None,
         )
         for record in records
     ]
