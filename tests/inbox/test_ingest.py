@@ -8,6 +8,7 @@ import zlib
 import brotli
 import pytest
 import sentry_sdk
+from sentry_sdk.crons import capture_checkin
 
 from sentry_asgi.inbox._layout import href
 
@@ -116,6 +117,16 @@ def test_an_event_sent_both_to_the_dsn_and_to_spotlight_is_one_event(inbox):
     assert [summary.title for summary in printed] == ["sent twice"]
     [event] = inbox.store.events()
     assert [a["filename"] for a in inbox.store.attachments(event["event_id"])] == ["notes.txt"]
+
+
+def test_logs_and_check_ins_sent_both_to_the_dsn_and_to_spotlight_are_stored_once(inbox):
+    """The very same envelope, from a DSN and from Spotlight, is stored once: logs have no id."""
+    sentry_logger = pytest.importorskip("sentry_sdk.logger")  # sentry-sdk 2.35 and later
+    with sdk(dsn=inbox.dsn, spotlight=f"{inbox.url}/stream", enable_logs=True):
+        sentry_logger.info("logged once")
+        capture_checkin(monitor_slug="nightly", status="ok")
+    assert [log["body"] for log in inbox.store.logs()] == ["logged once"]
+    assert [c["monitor_slug"] for c in inbox.store.check_ins()] == ["nightly"]
 
 
 @pytest.mark.parametrize("algo", ["gzip", "br"])

@@ -6,6 +6,7 @@ read) and lenient about content: unknown item types pass through untouched for t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Envelope:
 
     headers: dict[str, Any]
     items: list[Item]
+    digest: bytes = b""  # of the whole body: the same envelope sent twice has the same digest
 
 
 def parse(body: bytes) -> Envelope:
@@ -60,7 +62,7 @@ def parse(body: bytes) -> Envelope:
             raise EnvelopeError(msg)
         payload, pos = _payload(body, pos, item_headers, len(items))
         items.append(Item(item_headers, payload, len(items)))
-    return Envelope(headers, items)
+    return Envelope(headers, items, hashlib.sha256(body).digest())
 
 
 def _line(body: bytes, pos: int) -> tuple[bytes, int]:

@@ -81,6 +81,10 @@ CREATE TABLE IF NOT EXISTS spans (
     UNIQUE (trace_id, span_id)
 );
 CREATE INDEX IF NOT EXISTS spans_segments ON spans (is_segment, received);
+CREATE TABLE IF NOT EXISTS envelopes (
+    digest BLOB PRIMARY KEY,
+    received REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 _BUSY_TIMEOUT = 10.0
@@ -176,12 +180,24 @@ class Store:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._insert([row for item_rows in rows for row in item_rows], received)
+                if self._first_time(envelope, now):
+                    self._insert([row for item_rows in rows for row in item_rows], received)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
         return received
+
+    def _first_time(self, envelope: Envelope, now: float) -> bool:
+        """Record the envelope; tell whether it is new, or the very same one sent again.
+
+        sentry_sdk sends each envelope to its DSN and to Spotlight: when both name this inbox,
+        the second copy (logs and check-ins included, which have no id to tell) adds nothing.
+        """
+        if not envelope.digest:
+            return True
+        sql = "INSERT OR IGNORE INTO envelopes (digest, received) VALUES (?, ?)"
+        return self._db.execute(sql, (envelope.digest, now)).rowcount > 0
 
     def _insert(self, rows: list[_Row], received: Received) -> None:
         """Insert the rows, and report the events and segments that are new.
