@@ -211,6 +211,8 @@ def _check_dsn() -> None:
 def load_app() -> Any:
     """Import the app named by `run`, initialise sentry_sdk from the environment, and wrap it.
 
+    An app that initialises sentry_sdk itself, as it is imported, keeps its own client.
+
     uvicorn calls this in each worker process, so each one has its own SDK client.
     """
     import sentry_sdk  # noqa: PLC0415
@@ -226,6 +228,10 @@ def load_app() -> Any:
         # said as uvicorn says it of an app it imports itself: a factory's error is a traceback
         logging.getLogger("uvicorn.error").error("Error loading ASGI app. %s", exc)  # noqa: TRY400
         sys.exit(1)
+    if sentry_sdk.get_client().is_active():
+        # the app set sentry_sdk up as it imported: a second init would drop its options,
+        # its before_send (what it scrubs) among them
+        return SentryMiddleware(app)
     # SENTRY_DSN, SENTRY_ENVIRONMENT and SENTRY_RELEASE are read by sentry_sdk itself
     sentry_sdk.init(
         traces_sample_rate=_traces_sample_rate(),

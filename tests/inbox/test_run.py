@@ -1,3 +1,4 @@
+import json
 import sqlite3
 import urllib.error
 import urllib.request
@@ -129,3 +130,48 @@ def test_run_stops_its_inbox_only_after_the_app_s_last_events_reached_it(tmp_pat
         assert proc.stop() == 0
     with closing(sqlite3.connect(db)) as stored:
         assert stored.execute("SELECT COUNT(*) FROM events").fetchone() == (60,)
+
+
+# An app that sets sentry_sdk up itself, with a before_send hook that marks what it let through.
+SELF_INITIALISED_APP = """
+import sentry_sdk
+
+def before_send(event, hint):
+    event.setdefault("tags", {})["checked_by"] = "the app"
+    return event
+
+sentry_sdk.init(before_send=before_send)
+
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        raise RuntimeError("failing under its own sentry_sdk options")
+"""
+
+
+def test_run_keeps_the_sentry_sdk_options_of_an_app_that_initialises_it(tmp_path):
+    """An app's own sentry_sdk.init (its before_send scrubbing, say) is kept, not replaced."""
+    (tmp_path / "self_initialised.py").write_text(SELF_INITIALISED_APP)
+    port = free_port()
+    db = tmp_path / "inbox.sqlite3"
+    proc = Process(
+        "run",
+        "self_initialised:app",
+        "--app-dir",
+        str(tmp_path),
+        "--port",
+        str(port),
+        "--inbox-port",
+        "0",
+        "--inbox-db",
+        str(db),
+        env=without_sentry_env(),
+    )
+    try:
+        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+        assert fetch(f"http://127.0.0.1:{port}/") == 500
+        proc.expect(r"ERROR   RuntimeError: failing under its own sentry_sdk options")
+    finally:
+        assert proc.stop() == 0
+    with closing(sqlite3.connect(db)) as stored:
+        [(data,)] = stored.execute("SELECT data FROM events WHERE kind = 'error'").fetchall()
+    assert json.loads(data)["tags"] == {"checked_by": "the app"}
