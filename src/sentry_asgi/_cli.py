@@ -107,9 +107,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"sentry-asgi run: {exc}", file=sys.stderr)  # noqa: T201
         return 1
     try:
-        inbox = (
-            None if os.environ.get("SENTRY_DSN") else _start_inbox(args.inbox_port, args.inbox_db)
-        )
+        inbox = None if os.environ.get("SENTRY_DSN") else _start_inbox(args)
     except (OSError, sqlite3.Error) as exc:
         why = _why_not(exc, "127.0.0.1", args.inbox_port, args.inbox_db)
         print(f"sentry-asgi run: the inbox {why}", file=sys.stderr)  # noqa: T201
@@ -135,10 +133,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_inbox(port: int, db: str) -> InboxServer:
+def _start_inbox(args: argparse.Namespace) -> InboxServer:
     """Start an inbox on a thread and point this process and its workers at it."""
     from sentry_asgi.inbox._server import InboxServer  # noqa: PLC0415 - needs the extra
 
+    # the port asked for the app is the app's, even when it is the inbox's: take a free one
+    port, db = (0 if args.inbox_port == args.port else args.inbox_port), args.inbox_db
     try:
         inbox = InboxServer("127.0.0.1", port, db)
     except OSError as exc:

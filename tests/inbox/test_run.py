@@ -175,3 +175,27 @@ def test_run_keeps_the_sentry_sdk_options_of_an_app_that_initialises_it(tmp_path
     with closing(sqlite3.connect(db)) as stored:
         [(data,)] = stored.execute("SELECT data FROM events WHERE kind = 'error'").fetchall()
     assert json.loads(data)["tags"] == {"checked_by": "the app"}
+
+
+def test_run_on_the_inbox_port_leaves_that_port_to_the_app():
+    """`run --port 8969` (the inbox's port) serves the app there; its inbox takes a free port."""
+    port = free_port()
+    proc = Process(
+        "run",
+        "demo_app:app",
+        "--app-dir",
+        EXAMPLES,
+        "--port",
+        str(port),
+        "--inbox-port",
+        str(port),
+        env=without_sentry_env(),
+    )
+    try:
+        inbox_url = proc.expect(r"events go to the local inbox\. Open (http://\S+) to see them")[1]
+        proc.expect(rf"Uvicorn running on http://127\.0\.0\.1:{port}")
+        assert inbox_url != f"http://127.0.0.1:{port}"
+        assert fetch(f"http://127.0.0.1:{port}/items/7") == 200
+        proc.expect(r"TXN     \S+  GET http://127\.0\.0\.1:\d+/items/7")
+    finally:
+        assert proc.stop() == 0
