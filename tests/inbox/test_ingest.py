@@ -302,6 +302,14 @@ def test_loopback_inbox_answers_to_its_names_in_any_case(inbox):
     assert get(inbox, "/", headers={"Host": "ATTACKER.example:8969"})[0] == 421
 
 
+def test_the_empty_issue_list_names_this_inbox_s_own_dsn(inbox):
+    """With no error yet, the front page offers the DSN and Spotlight URL of this very inbox."""
+    status, page = get(inbox, "/")
+    assert status == 200
+    assert f"SENTRY_DSN={inbox.dsn}" in page
+    assert f'spotlight="{inbox.url}/stream"' in page
+
+
 def test_unknown_paths_and_methods(inbox):
     """Anything else is a plain 404 or 405."""
     assert get(inbox, "/nope")[0] == 404

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     Receive = Callable[[], Awaitable[Message]]
     Send = Callable[[Message], Awaitable[None]]
 
+DEFAULT_SEND_TO = ("http://local@127.0.0.1:8969/1", "http://localhost:8969/stream")
+"""The DSN and the Spotlight URL of an inbox on its default port."""
+
 MAX_ENVELOPE_SIZE = 50 * 1024 * 1024
 """Bytes, before and after decompression; larger envelopes get a 413."""
 
@@ -56,12 +59,14 @@ class InboxApp:
         on_event: Callable[[Summary], None] | None = None,
         allowed_hosts: Collection[str] | None = None,
         max_envelope_size: int = MAX_ENVELOPE_SIZE,
+        send_to: tuple[str, str] = DEFAULT_SEND_TO,
     ) -> None:
         self.store = store
         self.on_event = on_event
         # Loopback-only inboxes answer only to loopback names, which stops DNS rebinding.
         self.allowed_hosts = allowed_hosts
         self.max_envelope_size = max_envelope_size
+        self.send_to = send_to  # the DSN and the Spotlight URL the empty issue list offers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -88,7 +93,7 @@ class InboxApp:
         if method not in ("GET", "HEAD"):
             raise _Refused(405, "method not allowed")
         if path == "/":
-            html = await asyncio.to_thread(_pages.index, self.store)
+            html = await asyncio.to_thread(_pages.index, self.store, self.send_to)
             return 200, "text/html; charset=utf-8", html.encode()
         if path == "/api/latest":
             latest = await asyncio.to_thread(self.store.latest)

@@ -12,8 +12,12 @@ if TYPE_CHECKING:
     from sentry_asgi.inbox._store import Store
 
 
-def index(store: Store) -> str:
-    """Issues grouped by fingerprint, then recent transactions, logs and check-ins."""
+def index(store: Store, send_to: tuple[str, str]) -> str:
+    """Issues grouped by fingerprint, then recent transactions, logs and check-ins.
+
+    With no issue yet, it says how to send to this inbox: ``send_to`` is its DSN and the URL
+    for Spotlight, on whatever address and port it listens.
+    """
     latest = store.latest()
     issues = store.issues()
     rows = "".join(
@@ -28,8 +32,8 @@ def index(store: Store) -> str:
         f'<th class="num">Last seen</th></tr>{rows}</table>'
         if issues
         else '<p class="empty" id="issues">No errors yet. Point an SDK at this inbox: '
-        "<code>SENTRY_DSN=http://local@127.0.0.1:8969/1</code>, or "
-        "<code>spotlight=True</code>.</p>"
+        f"<code>SENTRY_DSN={esc(send_to[0])}</code>, or "
+        f'<code>spotlight="{esc(send_to[1])}"</code>.</p>'
     )
     body += _transactions(store) + _logs(store) + _check_ins(store)
     return page("Issues", body, live=latest)

@@ -48,6 +48,7 @@ class InboxServer:
             self.store,
             on_event=self._print,
             allowed_hosts=LOOPBACK_NAMES | {self.host} if loopback else None,
+            send_to=(self.dsn, f"{self.url}/stream"),
         )
         self.colour = sys.stdout.isatty()
         config = uvicorn.Config(
