@@ -1,5 +1,7 @@
 import logging
+import os
 import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -11,7 +13,7 @@ import sentry_sdk
 
 from sentry_asgi.inbox._server import InboxServer
 
-from .helpers import COMMAND, Process, sdk, without_sentry_env
+from .helpers import COMMAND, Process, envelope, event_item, sdk, without_sentry_env
 
 
 def test_without_the_extra_main_prints_the_install_line():
@@ -57,6 +59,47 @@ def test_inbox_command_prints_events_and_keeps_them_across_restarts(tmp_path):
             assert "kept across restarts" in response.read().decode()
     finally:
         assert second.stop() == 0
+
+
+@pytest.mark.e2e
+def test_inbox_whose_output_cannot_show_an_event_s_text_still_stores_it():
+    """Output with no code for a character (not UTF-8) prints a ? there; the SDK gets its 200."""
+    proc = Process(
+        "inbox", "--port", "0", "--db", ":memory:", env={**os.environ, "PYTHONIOENCODING": "ascii"}
+    )
+    try:
+        url = proc.expect(r"^sentry-asgi inbox on (\S+) ")[1]
+        body = envelope(event_item({"message": "café ☕ closed"}))
+        status = urllib.request.urlopen(url + "/api/1/envelope/", body, timeout=10).status  # noqa: S310
+        assert status == 200
+        proc.expect(r"^\d\d:\d\d:\d\d ERROR   caf\? \? closed  ")
+    finally:
+        assert proc.stop() == 0
+
+
+@pytest.mark.e2e
+def test_inbox_whose_output_was_closed_still_stores_events():
+    """With its output closed (a pager or grep that quit), events still get a 200."""
+    proc = subprocess.Popen(
+        [*COMMAND, "inbox", "--port", "0", "--db", ":memory:"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        url = re.search(r"on (\S+) ", proc.stdout.readline())[1]
+        while not proc.stdout.readline().startswith("  stored in "):  # the rest of the banner
+            pass
+        proc.stdout.close()  # nobody reads its lines any more
+        body = envelope(event_item({"message": "printed to no one"}))
+        for _ in range(2):  # the first line may still fit in the pipe
+            status = urllib.request.urlopen(url + "/api/1/envelope/", body, timeout=10).status  # noqa: S310
+            assert status == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
 
 
 @pytest.mark.e2e

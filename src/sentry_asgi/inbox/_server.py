@@ -6,6 +6,7 @@ printed, before the first request can arrive.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -120,7 +121,15 @@ class InboxServer:
         self.store.close()
 
     def _print(self, summary: Summary) -> None:
-        print(line(summary, self.url, colour=self.colour), flush=True)  # noqa: T201 - its job
+        """Print the event's line in what the terminal can show: never a reason to refuse it.
+
+        A terminal or file that is not UTF-8 (redirected output on Windows, say) gets a ``?``
+        for each character it has no code for, and a closed one gets nothing.
+        """
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        text = line(summary, self.url, colour=self.colour)
+        with contextlib.suppress(OSError):
+            print(text.encode(encoding, "replace").decode(encoding), flush=True)  # noqa: T201
 
 
 def _bind(host: str, port: int) -> socket.socket:
