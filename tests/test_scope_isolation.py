@@ -8,6 +8,9 @@ import logging
 import pytest
 import sentry_sdk
 from conftest import call, http_scope
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi import _sessions as sessions
@@ -146,6 +149,26 @@ async def test_only_exceptions_and_failed_statuses_make_a_session_errored(sentry
     sentry_sdk.flush()
     assert len(transport.events) == 3
     assert session_totals(transport) == {"exited": 2, "errored": 1}
+
+
+async def test_sentry_sdks_middleware_around_ours_counts_each_request_once(sentry_init):
+    """With sentry_sdk's middleware around ours, its session counts each request, a failed status errored."""
+    transport = sentry_init(release="shop@1.0")  # its Starlette integration wraps the app
+
+    async def view(request):
+        if request.url.path == "/fail":
+            raise RuntimeError("x")
+        return PlainTextResponse("", status_code=503 if request.url.path == "/failed" else 200)
+
+    app = Starlette(routes=[Route(path, view) for path in ("/ok", "/fail", "/failed")])
+    app.add_middleware(SentryMiddleware)
+    await call(app, http_scope("/ok"))
+    await call(app, http_scope("/failed"))
+    with pytest.raises(RuntimeError):
+        await call(app, http_scope("/fail"))
+    sessions.flush()
+    sentry_sdk.flush()
+    assert session_totals(transport) == {"exited": 1, "errored": 1, "crashed": 1}
 
 
 def session_totals(transport) -> dict[str, int]:

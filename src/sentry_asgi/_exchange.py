@@ -47,7 +47,12 @@ from sentry_asgi._request import (
     requested_path,
 )
 from sentry_asgi._scrub import FILTERED, Secrets
-from sentry_asgi._sdk import add_event_processor_once, attach_stacktrace_now, over_size_limit
+from sentry_asgi._sdk import (
+    add_event_processor_once,
+    attach_stacktrace_now,
+    mark_session_errored,
+    over_size_limit,
+)
 
 if TYPE_CHECKING:
     from sentry_asgi._asgi import Message, Receive, Scope, Send
@@ -91,6 +96,7 @@ class Exchange:
         "options",
         "pending",
         "scope",
+        "sdk_session",
         "send_failed",
         "status",
         "trace",
@@ -130,6 +136,8 @@ class Exchange:
         self.done = False  # finished: a request started in its context is another one
         self.captured: BaseException | None = None
         self.trace: Trace | None = None
+        # The session sentry_sdk's own ASGI middleware, running around ours, counts this request in.
+        self.sdk_session: Any = None
         self._body: BodyRecorder | None = None
         self._body_done = False
         self._request_data: dict[str, Any] | None = None
@@ -263,14 +271,17 @@ class Exchange:
             self._capture_failed_status(status)
         if self.trace is not None:
             self.trace.finish(self)
-        sessions.record(
-            self.client_options,
-            sessions.CRASHED
-            if self.crashed
-            else sessions.ERRORED
-            if self.errored or failed
-            else sessions.EXITED,
-        )
+        if self.sdk_session is None:
+            sessions.record(
+                self.client_options,
+                sessions.CRASHED
+                if self.crashed
+                else sessions.ERRORED
+                if self.errored or failed
+                else sessions.EXITED,
+            )
+        elif failed:
+            mark_session_errored(self.sdk_session)
         # The request is over. Its exception's frames hold this exchange: keeping the exception
         # would make a reference cycle, freed only when the garbage collector runs.
         self.captured = self._reported = None

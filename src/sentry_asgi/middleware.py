@@ -24,6 +24,7 @@ from sentry_asgi._sdk import (
     enter_isolation_scope,
     fresh_scopes,
     leave_isolation_scope,
+    request_session,
     restore_builtin_asgi_middleware,
     silence_builtin_asgi_middleware,
 )
@@ -237,8 +238,10 @@ def _owns(outer: Exchange, scope: Scope) -> bool:
 def _begin(
     exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any], *, sdk_outside: bool
 ) -> None:
-    """Set the request's scope up: trace continuation, span."""
+    """Set the request's scope up: trace continuation, span, session."""
     sentry_scope.clear_breadcrumbs()  # crumbs from start-up or import time are not this request's
+    if sdk_outside:  # its middleware tracks the request's session: counting it here is a second
+        exchange.sdk_session = request_session()
     incoming = incoming_trace(exchange.scope)
     # sentry_sdk's own rule: the option when set, else its earlier experimental spelling.
     lifecycle = options.get("trace_lifecycle") or (options.get("_experiments") or _NONE).get(
