@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import importlib.util
 import inspect
 import time
 
 import pytest
 import sentry_sdk
-from conftest import NORMALIZER, call, http_scope
+from conftest import NORMALIZER, Conversation, call, http_scope
 from sentry_sdk.consts import ClientConstructor
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, StreamingResponse
@@ -341,6 +342,32 @@ async def test_excluded_paths_are_not_traced_but_errors_are_reported(sentry_init
     sentry_sdk.flush()
     assert [t["request"]["url"] for t in transport.transactions] == ["http://h/items/2"]
     assert len(transport.events) == 1
+
+
+@pytest.mark.parametrize("excluded", [True, False])
+async def test_a_name_set_at_start_up_never_names_a_request(sentry_init, lifecycle, excluded):
+    """A start-up transaction's name, left on the scopes requests start from, names none of them."""
+    transport = init(sentry_init, lifecycle)
+    middleware = SentryMiddleware(app(), exclude_paths=["/boom"] if excluded else [])
+
+    async def start_up_then_serve():
+        if lifecycle == "stream":
+            with sentry_sdk.traces.start_span(name="load-models"):
+                pass
+        else:
+            with sentry_sdk.start_transaction(name="load-models"):
+                pass
+        request = Conversation(middleware, scope_with("/boom"), [{"type": "http.request"}])
+        await request.app(request.scope, request.receive, request.send)  # a server's context
+
+    with pytest.raises(RuntimeError):
+        await asyncio.create_task(start_up_then_serve(), context=contextvars.Context())
+    sentry_sdk.flush()
+    (event,) = transport.events
+    assert (event["transaction"], event["transaction_info"]["source"]) == (
+        "test_tracing.boom",
+        "component",
+    )
 
 
 async def test_streaming_response_ends_with_its_last_chunk(sentry_init):

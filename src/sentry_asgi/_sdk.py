@@ -25,7 +25,9 @@ and finishes the transaction itself, so it does those two steps itself, as the S
 A name the app sets on the isolation scope (``set_transaction_name``, or ``configure_scope``)
 reaches neither the transaction, which the current scope holds, nor its events, where the
 current scope's name prevails; sentry_sdk keeps it in ``_transaction`` / ``_transaction_info``,
-read here so that the middleware can give it precedence over its own.
+read here so that the middleware can give it precedence over its own. A name set before the
+request, outside any (a start-up transaction or span leaves its name on the scopes the server
+starts requests from), is no request's: the request's own scopes drop it.
 
 sentry_sdk's own ASGI middleware, where it runs around ours, tracks the request's session itself,
 as its isolation scope's ``_session`` (which the forked one shares): that session counts the
@@ -218,3 +220,18 @@ def mark_session_errored(session: Any) -> None:
     """Count an error in a sentry_sdk session that has none yet: it is then sent as errored."""
     if not session.errors:
         session.update(errors=1)
+
+
+_NAMED_SCOPES = hasattr(sentry_sdk.Scope, "_transaction")
+_current_scope = sentry_sdk.Scope.get_current_scope
+
+
+def forget_inherited_name(isolation: Scope) -> None:
+    """Drop a transaction name the request's scopes inherited from outside any request."""
+    if not _NAMED_SCOPES:  # pragma: no cover - only if sentry_sdk renames it
+        return
+    current = _current_scope()
+    if isolation._transaction is not None or current._transaction is not None:  # noqa: SLF001
+        for scope in (isolation, current):
+            scope._transaction = None  # noqa: SLF001 - see above
+            scope._transaction_info = {}  # noqa: SLF001

@@ -22,6 +22,7 @@ from sentry_asgi._options import (
 from sentry_asgi._propagation import incoming_trace
 from sentry_asgi._sdk import (
     enter_isolation_scope,
+    forget_inherited_name,
     fresh_scopes,
     leave_isolation_scope,
     request_session,
@@ -242,6 +243,8 @@ def _begin(
     sentry_scope.clear_breadcrumbs()  # crumbs from start-up or import time are not this request's
     if sdk_outside:  # its middleware tracks the request's session: counting it here is a second
         exchange.sdk_session = request_session()
+    else:  # nor is a name set then (outside, sentry_sdk's middleware set the request's own)
+        forget_inherited_name(sentry_scope)
     incoming = incoming_trace(exchange.scope)
     # sentry_sdk's own rule: the option when set, else its earlier experimental spelling.
     lifecycle = options.get("trace_lifecycle") or (options.get("_experiments") or _NONE).get(
