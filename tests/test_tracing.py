@@ -344,6 +344,38 @@ async def test_excluded_paths_are_not_traced_but_errors_are_reported(sentry_init
     assert len(transport.events) == 1
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_spans_the_app_starts_in_an_untraced_request_are_not_sent(
+    sentry_init, lifecycle, method
+):
+    """An excluded path or method sends none of the app's spans; its error still joins the trace."""
+    transport = init(sentry_init, lifecycle)
+    outgoing = []
+
+    async def health(request):
+        outgoing.append(sentry_sdk.get_traceparent())
+        with (
+            sentry_sdk.traces.start_span(name="ping")
+            if lifecycle == "stream"
+            else sentry_sdk.start_span(op="db", name="ping")
+        ):
+            raise RuntimeError("database down")
+
+    routes = [Route("/health", health, methods=["GET", "HEAD"])]
+    middleware = SentryMiddleware(Starlette(routes=routes), exclude_paths=["/health"])
+    upstream = (b"sentry-trace", f"{TRACE_ID}-{PARENT}-1".encode())
+    with pytest.raises(RuntimeError):
+        await call(middleware, scope_with("/health", upstream, method=method))
+    sentry_sdk.flush()
+    assert transport.transactions == []
+    assert transport.items("span") == []
+    (event,) = transport.events
+    assert event["contexts"]["trace"]["trace_id"] == TRACE_ID
+    (traceparent,) = outgoing
+    assert traceparent.startswith(f"{TRACE_ID}-")
+    assert traceparent.count("-") == 1  # no decision made here: sentry_sdk's own propagation
+
+
 @pytest.mark.parametrize("excluded", [True, False])
 async def test_a_name_set_at_start_up_never_names_a_request(sentry_init, lifecycle, excluded):
     """A start-up transaction's name, left on the scopes requests start from, names none of them."""

@@ -252,6 +252,33 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
     span.set_attributes({k: v for k, v in described.items() if k not in existing})
 
 
+def _untraced(exchange: Exchange, kind: str) -> Trace | None:
+    """An excluded request's segment that records nothing: the app's spans are no segments.
+
+    Streamed, a span started with no active span is a segment of its own, sampled and sent: a
+    health check's database ping would be one, every time. As children of this one, they record
+    nothing; outgoing requests carry the trace and, as without streaming, no sampling decision.
+    A sentry_sdk release whose no-op span is built otherwise leaves the request without one.
+    """
+    scope = sentry_sdk.get_current_scope()
+    context = scope.get_active_propagation_context()
+    name, source = exchange.name()
+    try:
+        span = streaming_api().NoOpStreamedSpan(
+            name=name,
+            attributes={"sentry.segment.name.source": source},  # events read name and source
+            scope=scope,
+            trace_id=context.trace_id,
+            parent_span_id=context.parent_span_id,
+            parent_sampled=context.parent_sampled,
+            baggage=context.baggage,
+            sampled=None,
+        )
+    except TypeError:  # pragma: no cover - only where sentry_sdk's constructor differs
+        return None
+    return Trace(span, streamed=True, kind=kind, given=(name, source))
+
+
 def start_trace(
     exchange: Exchange, incoming: Mapping[str, str] | None, *, streamed: bool
 ) -> Trace | None:
@@ -259,13 +286,13 @@ def start_trace(
     scope = exchange.scope
     kind = str(scope.get("type"))
     options = exchange.options
-    if kind == "http":
-        method = str(scope.get("method") or "").upper()
-        if method not in options.http_methods_to_capture:
-            return None
     path = full_path(scope)
-    if any(pattern.fullmatch(path) for pattern in options.exclude_paths):
-        return None
+    excluded = (
+        kind == "http"
+        and str(scope.get("method") or "").upper() not in options.http_methods_to_capture
+    ) or any(pattern.fullmatch(path) for pattern in options.exclude_paths)
+    if excluded:
+        return _untraced(exchange, kind) if streamed else None
     name, source = exchange.name()
     op = f"{kind}.server"
     sampling_context = {"asgi_scope": scope, "http.method": scope.get("method"), "url.path": path}
