@@ -495,6 +495,29 @@ async def test_websocket_connection_records_handshake_close_code_and_duration(se
     assert tx["request"]["url"] == "ws://h/ws"
 
 
+@pytest.mark.parametrize(
+    ("answer", "code", "status"),
+    [("websocket.accept", 101, "ok"), ("websocket.close", 403, "permission_denied")],
+)
+async def test_websocket_status_is_its_handshake_s_answer(
+    sentry_init, lifecycle, answer, code, status
+):
+    """Accepted is 101 and ok; closed before accepting, the server answers 403: in both lifecycles."""
+    transport = init(sentry_init, lifecycle)
+
+    async def answering(scope, receive, send):
+        await receive()
+        await send({"type": answer})
+
+    scope = scope_with("/ws", type="websocket")
+    del scope["method"]
+    await call(SentryMiddleware(answering), scope, [{"type": "websocket.connect"}])
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert trace["code"] == code
+    assert trace["status"] == (status if lifecycle == "static" else "ok")
+
+
 async def test_websocket_close_code_is_the_first_close_the_client_s_when_it_left(sentry_init):
     """A client that dropped (1006) is the connection's close code, not the app's close sent after it."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
@@ -710,5 +733,5 @@ async def test_a_websocket_cancelled_after_its_answer_keeps_its_status(
     sentry_sdk.flush()
     (tx,) = transport.transactions
     assert tx["contexts"]["trace"].get("status") == (
-        None if answer == "closed" else "permission_denied"
+        "ok" if answer == "closed" else "permission_denied"
     )

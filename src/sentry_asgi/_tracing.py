@@ -143,7 +143,10 @@ class Trace:
                 self._ended_at = _now()  # a streaming response ends here, not at its headers
         elif kind == "websocket.accept":
             self._end_handshake()
+            self.set_http_status(101)
         elif kind == "websocket.close":
+            if self._handshake is not None:  # closed before accepting: the server answers 403
+                self.set_http_status(403)
             self._end_handshake()
             self.closed(message.get("code", 1000))
         elif kind == "websocket.http.response.start":  # handshake denied with a response
