@@ -277,7 +277,7 @@ def _untraced(exchange: Exchange, kind: str) -> Trace | None:
             baggage=context.baggage,
             sampled=None,
         )
-    except TypeError:  # pragma: no cover - only where sentry_sdk's constructor differs
+    except (AttributeError, TypeError):  # pragma: no cover - a sentry_sdk without that class
         return None
     return Trace(span, streamed=True, kind=kind, given=(name, source))
 
