@@ -8,6 +8,7 @@ import contextvars
 import importlib.util
 import inspect
 import time
+from datetime import datetime
 
 import pytest
 import sentry_sdk
@@ -89,6 +90,14 @@ def trace_of(transport, lifecycle):
         "start": span["start_timestamp"],
         "end": span["end_timestamp"],
     }
+
+
+def duration(trace) -> float:
+    """Seconds from a root span's start to its end, as ``trace_of`` reads them."""
+    start, end = trace["start"], trace["end"]
+    if isinstance(start, str):  # a transaction's timestamps are ISO 8601 strings
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    return float(end - start)
 
 
 def init(sentry_init, lifecycle, **options):
@@ -416,21 +425,34 @@ async def test_streaming_response_ends_with_its_last_chunk(sentry_init):
 
     await call(SentryMiddleware(Starlette(routes=[Route("/s", stream)])), scope_with("/s"))
     sentry_sdk.flush()
-    (tx,) = transport.transactions
-    from datetime import datetime
+    assert duration(trace_of(transport, "static")) >= 0.15
 
-    start = (
-        datetime.fromisoformat(tx["start_timestamp"])
-        if isinstance(tx["start_timestamp"], str)
-        else tx["start_timestamp"]
-    )
-    end = (
-        datetime.fromisoformat(tx["timestamp"])
-        if isinstance(tx["timestamp"], str)
-        else tx["timestamp"]
-    )
-    duration = (end - start).total_seconds() if isinstance(start, datetime) else end - start
-    assert duration >= 0.15
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        {"type": "http.response.pathsend", "path": "/srv/files/report.pdf"},
+        {"type": "http.response.zerocopysend", "file": 7, "more_body": False},
+    ],
+    ids=["pathsend", "zerocopysend"],
+)
+async def test_response_sent_from_a_file_ends_with_its_last_message(sentry_init, lifecycle, last):
+    """A response the server sends from a file ends there: work and a disconnect after it are not part of it."""
+    transport = init(sentry_init, lifecycle)
+
+    async def file_then_background_work(scope, receive, send):
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send(last)
+        await asyncio.sleep(0.3)  # a background task, as Starlette runs after a FileResponse
+        await receive()  # the server's http.disconnect once the client has its answer
+
+    disconnect = [{"type": "http.request", "body": b""}, {"type": "http.disconnect"}]
+    await call(SentryMiddleware(file_then_background_work), scope_with("/file"), disconnect)
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert trace["status"] == "ok"
+    assert duration(trace) < 0.3
 
 
 async def test_client_leaving_a_streaming_response_cancels_the_transaction(sentry_init, lifecycle):

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
     from sentry_asgi._exchange import Exchange
 
 ORIGIN = "auto.http.sentry_asgi"
+# The messages that carry a response's body; the one without ``more_body`` is its last. The
+# zero-copy extension sends a file's bytes in them too (``http.response.pathsend``, a whole
+# file, is the last message by itself).
+_BODY_MESSAGES = frozenset(
+    {"http.response.body", "http.response.zerocopysend", "websocket.http.response.body"}
+)
 
 # Releases before span streaming have no such module and ignore the lifecycle option: a
 # transaction per request, as sentry_sdk itself would trace them there.
@@ -138,9 +144,11 @@ class Trace:
         kind = message.get("type")
         if kind == "http.response.start":
             self.set_http_status(message.get("status"))
-        elif kind in ("http.response.body", "websocket.http.response.body"):
+        elif kind in _BODY_MESSAGES:
             if not message.get("more_body", False):
                 self._ended_at = _now()  # a streaming response ends here, not at its headers
+        elif kind == "http.response.pathsend":  # the server sends the file: the response ends
+            self._ended_at = _now()
         elif kind == "websocket.accept":
             self._end_handshake()
             self.set_http_status(101)
