@@ -97,3 +97,28 @@ async def test_mounted_app_is_named_after_its_own_route(style, name, source, sen
     ]
     (transaction,) = transport.transactions
     assert transaction["transaction"] == name
+
+
+@pytest.mark.parametrize(
+    ("style", "name"),
+    [
+        ("url", "/items/{item_id:int}"),
+        ("endpoint", "frameworks.apps.falcon_app.Items.on_get"),
+    ],
+)
+async def test_path_with_a_trailing_slash_the_app_strips_is_named_after_its_route(
+    style, name, sentry_init, http
+):
+    """With strip_url_path_trailing_slash, a path ending in a slash is named after the route Falcon routed it to."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = falcon_app()
+    app.req_options.strip_url_path_trailing_slash = True
+    app.add_sink(proxy, r"/proxy$")
+    wrapped = SentryMiddleware(app, transaction_style=style)
+    assert (await http(wrapped, "/items/9/")).status_code == 500
+    assert (await http(wrapped, "/proxy/")).status_code == 502
+    assert [e.get("transaction") for e in transport.events][:1] == [name]
+    assert [t["transaction"] for t in transport.transactions] == [
+        name,
+        "/proxy" if style == "url" else f"{__name__}.proxy",
+    ]

@@ -46,9 +46,18 @@ class _ReportThenHandle:
             await self.handler(req, resp, ex, params, ws=ws)
 
 
+def _routed_path(app: App[Any, Any], scope: Scope) -> str:
+    """The path Falcon routes: the scope's, its trailing slash gone where the app strips it."""
+    path = str(scope.get("path") or "/")
+    strips = getattr(app.req_options, "strip_url_path_trailing_slash", False)
+    if strips and len(path) != 1 and path.endswith("/"):
+        return path[:-1]
+    return path
+
+
 def _match(app: App[Any, Any], scope: Scope) -> Match | None:
     router = getattr(app, "_router", None)
-    path = str(scope.get("path") or "/")
+    path = _routed_path(app, scope)
     found = router.find(path) if router is not None else None
     if not found:
         return _sink(app, path)
