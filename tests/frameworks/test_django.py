@@ -56,3 +56,25 @@ async def test_regex_routes_are_named_readably(path, name, sentry_init, http):
 def test_regex_template_keeps_the_paths_text(regex, template):
     """A route regex reads as its literal text, with its variable parts as {name} or {var}."""
     assert readable(regex) == template
+
+
+@pytest.mark.parametrize(
+    ("style", "name"),
+    [
+        ("url", "/app/items/<int:item_id>"),
+        ("endpoint", "frameworks.apps.django_app.item"),
+    ],
+)
+async def test_forced_script_name_is_below_what_django_routes(style, name, sentry_init, http):
+    """With FORCE_SCRIPT_NAME, the request is named after the route Django matched below it."""
+    from django.test import override_settings
+
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    with override_settings(FORCE_SCRIPT_NAME="/app"):
+        response = await http(
+            SentryMiddleware(django_app(), transaction_style=style), "/app/items/3"
+        )
+    assert response.status_code == 500
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert event["transaction"] == transaction["transaction"] == name

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from django.core.handlers.asgi import get_script_prefix
 from django.core.signals import got_request_exception
 from django.urls import URLResolver, get_resolver, get_urlconf
 from django.urls.resolvers import RegexPattern
@@ -33,10 +34,11 @@ def _on_exception(sender: object, **kwargs: Any) -> None:  # noqa: ARG001 - a re
 
 
 def _match(scope: Scope) -> Match | None:
-    root = scope.get("root_path") or ""
+    # Django routes the path below its script prefix: FORCE_SCRIPT_NAME, else the root path.
+    root = str(get_script_prefix(scope))
     path = str(scope.get("path") or "/")
     if root and path.startswith(root):
-        path = path[len(root) :] or "/"  # Django routes the path below its script prefix
+        path = path[len(root) :] or "/"
     found = _resolve(get_resolver(get_urlconf()), path)
     if found is None:
         return None
