@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from blacksheep import Response
+from blacksheep import Application, Response
 from blacksheep.contents import TextContent
+from blacksheep.server.routing import Router
 
 from frameworks.apps.blacksheep_app import blacksheep_app
 from sentry_asgi import SentryMiddleware
@@ -26,3 +27,28 @@ async def test_an_earlier_catch_all_handler_still_answers(sentry_init, http):
     assert (await http(wrapped, "/items/9")).status_code == 503
     (event,) = transport.events
     assert event["exception"]["values"][-1]["value"] == "item 9"
+
+
+@pytest.mark.parametrize(
+    ("style", "name"),
+    [("url", "/api/cats/{cat_id}"), ("endpoint", f"{__name__}.sub_router_app.<locals>.cat")],
+)
+async def test_route_of_a_sub_router_names_the_request(style, name, sentry_init, http):
+    """A route a sub-router holds (Router(sub_routers=[...])) names the request, events and transactions alike."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    wrapped = SentryMiddleware(sub_router_app(), transaction_style=style)
+    assert (await http(wrapped, "/api/cats/3")).status_code == 500
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert event["transaction"] == transaction["transaction"] == name
+
+
+def sub_router_app() -> Application:
+    """An app whose routes live in a sub-router with a prefix."""
+    api = Router(prefix="/api")
+
+    @api.get("/cats/{cat_id}")
+    async def cat(cat_id: int):
+        raise ValueError(f"cat {cat_id}")
+
+    return Application(router=Router(sub_routers=[api]))

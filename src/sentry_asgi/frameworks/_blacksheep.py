@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from blacksheep import Application, Request, Response
+    from blacksheep.server.routing import Route, Router
 
     from sentry_asgi._asgi import Scope
 
@@ -67,7 +68,7 @@ def _match(app: Application, scope: Scope) -> Match | None:
     if not app.started:
         return None  # routes are registered at start-up, and the router caches a miss for good
     method = "GET_WS" if scope.get("type") == "websocket" else str(scope.get("method") or "GET")
-    route = app.router.get_matching_route(method, path)
+    route = _matching_route(app.router, method, path)
     if route is None:
         return None
     template = route.pattern.decode("utf-8", "replace")
@@ -75,6 +76,19 @@ def _match(app: Application, scope: Scope) -> Match | None:
     # keeps the view as ``root_fn``, the normalisation as ``__wrapped__``.
     view = inspect.unwrap(getattr(route.handler, "root_fn", route.handler))
     return Match(root.rstrip("/") + template, view)
+
+
+def _matching_route(router: Router, method: str, path: str) -> Route | None:
+    """The route BlackSheep matches: its sub-routers' first, in order, then the router's own.
+
+    A router with sub-routers (``Router(sub_routers=[...])``) asks them first; BlackSheep keeps
+    them as ``_sub_routers`` only.
+    """
+    for sub_router in getattr(router, "_sub_routers", None) or ():
+        route = _matching_route(sub_router, method, path)
+        if route is not None:
+            return route
+    return router.get_matching_route(method, path)
 
 
 def install(app: Application) -> Framework:
