@@ -78,3 +78,27 @@ async def test_forced_script_name_is_below_what_django_routes(style, name, sentr
     (event,) = transport.events
     (transaction,) = transport.transactions
     assert event["transaction"] == transaction["transaction"] == name
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+async def test_route_below_a_language_prefix_is_named_in_the_paths_language(
+    language, sentry_init, http
+):
+    """Below i18n_patterns, a request is named after its route in the language its path names, whichever is active."""
+    from django.test import override_settings
+
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    with override_settings(
+        ROOT_URLCONF="frameworks.apps.django_i18n_urls",
+        MIDDLEWARE=["django.middleware.locale.LocaleMiddleware"],
+        LANGUAGES=[("en", "English"), ("de", "German")],
+        LANGUAGE_CODE="en",
+    ):
+        app = SentryMiddleware(django_app(), transaction_style="url")
+        response = await http(app, f"/{language}/items/3")
+    assert response.status_code == 200
+    (transaction,) = transport.transactions
+    assert (transaction["transaction"], transaction["transaction_info"]["source"]) == (
+        f"/{language}/items/<int:item_id>",
+        "route",
+    )

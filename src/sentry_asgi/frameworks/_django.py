@@ -13,10 +13,12 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.handlers.asgi import get_script_prefix
 from django.core.signals import got_request_exception
 from django.urls import URLResolver, get_resolver, get_urlconf
-from django.urls.resolvers import RegexPattern
+from django.urls.resolvers import LocalePrefixPattern, RegexPattern
+from django.utils.translation import get_language_from_path
 
 from sentry_asgi.frameworks import Framework, Match
 from sentry_asgi.frameworks._regex import readable
@@ -42,32 +44,53 @@ def _match(scope: Scope) -> Match | None:
     found = _resolve(get_resolver(get_urlconf()), path)
     if found is None:
         return None
-    patterns, matched = found
+    texts, matched = found
     view = getattr(matched.func, "view_class", matched.func)  # a class-based view by its class
-    template = "".join(_readable(pattern) for pattern in patterns)
+    template = "".join(texts[1:])  # below the URLconf's own ``^/``
     return Match(f"{root.rstrip('/')}/{template}", view)
 
 
-def _resolve(resolver: Any, path: str) -> tuple[list[Any], Any] | None:
-    """The patterns below ``resolver`` that lead to the path's view, outermost first, and its match.
+def _resolve(resolver: Any, path: str) -> tuple[list[str], Any] | None:
+    """The texts of the patterns that lead to the path's view, ``resolver``'s first, and its match.
 
     Django's ``resolve`` keeps only their text, joined (``ResolverMatch.route``), where a regex
     can no longer be told from a ``path()`` route.
     """
-    matched = resolver.pattern.match(path)
-    if not matched:
+    matched = _pattern_match(resolver.pattern, path)
+    if matched is None:
         return None
-    rest = matched[0]
+    rest, text = matched
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):  # an include()
             found = _resolve(entry, rest)
             if found is not None:
-                return [entry.pattern, *found[0]], found[1]
+                return [text, *found[0]], found[1]
         else:
             match = entry.resolve(rest)
             if match:
-                return [entry.pattern], match
+                return [text, _readable(entry.pattern)], match
     return None
+
+
+def _pattern_match(pattern: Any, path: str) -> tuple[str, str] | None:
+    """The path below ``pattern`` and the pattern's text, if it matches the path's start.
+
+    A language prefix (``i18n_patterns``) is the language the path names, which Django's
+    LocaleMiddleware activates for the request: not the language active where a name is needed.
+    """
+    if isinstance(pattern, LocalePrefixPattern):
+        prefix = _language_prefix(pattern, path)
+        return (path[len(prefix) :], prefix) if path.startswith(prefix) else None
+    matched = pattern.match(path)
+    return (matched[0], _readable(pattern)) if matched else None
+
+
+def _language_prefix(pattern: LocalePrefixPattern, path: str) -> str:
+    """``pattern.language_prefix`` with the path's own language active, as Django routes it."""
+    language = get_language_from_path(f"/{path}") or settings.LANGUAGE_CODE
+    if language == settings.LANGUAGE_CODE and not pattern.prefix_default_language:
+        return ""
+    return f"{language}/"
 
 
 def _readable(pattern: object) -> str:

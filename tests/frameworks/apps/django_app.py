@@ -49,6 +49,10 @@ async def fine(request):
     return HttpResponse("ok")
 
 
+async def fine_item(request, item_id):
+    return HttpResponse(f"item {item_id}")
+
+
 async def create_order(request):
     raise ValueError(json.loads(request.body)["name"])
 
