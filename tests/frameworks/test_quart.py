@@ -131,3 +131,26 @@ async def test_a_route_converter_that_raises_costs_the_request_nothing(sentry_in
     assert event["transaction"] == "/t/nobody/items"
     assert "s3cr3t-token" not in json.dumps(event)
     assert [t["transaction"] for t in transport.transactions] == ["/t/nobody/items"]
+
+
+def tenant_app() -> Quart:
+    """An app that routes subdomains of its SERVER_NAME, one tenant each."""
+    app = Quart(__name__, subdomain_matching=True)
+    app.config["SERVER_NAME"] = "example.com"
+
+    @app.route("/items/<int:item_id>", subdomain="<tenant>")
+    async def tenant_item(tenant: str, item_id: int):
+        return f"{tenant} {item_id}"
+
+    return app
+
+
+@pytest.mark.parametrize("host", ["acme.example.com", "acme.example.com:80"])
+async def test_route_of_a_subdomain_is_named_as_quart_binds_it(host, sentry_init, http):
+    """A route matched on a subdomain of SERVER_NAME (default port or not) is named after its rule."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    wrapped = SentryMiddleware(tenant_app(), transaction_style="url")
+    response = await http(wrapped, "/items/3", headers={"host": host})
+    assert response.text == "acme 3"
+    (transaction,) = transport.transactions
+    assert transaction["transaction"] == "/items/<int:item_id>"

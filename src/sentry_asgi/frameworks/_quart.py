@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from sentry_asgi._asgi import Scope
 
 MECHANISM = "quart"
+# The port a host named without one has, by scheme, as Quart leaves it out of the host it binds.
+_DEFAULT_PORTS = {"http": ":80", "ws": ":80", "https": ":443", "wss": ":443"}
 
 
 async def _on_exception(sender: object, exception: Exception, **kwargs: Any) -> None:  # noqa: ARG001 - a receiver's signature
@@ -95,13 +97,7 @@ def _match(app: Quart, scope: Scope) -> Match | None:
     path = str(scope.get("path") or "/")
     if root and path.startswith(root):
         path = path[len(root) :] or "/"  # Quart routes the path below the mount point
-    adapter = app.url_map.bind(
-        _host(scope),
-        script_name=root or None,
-        url_scheme=str(scope.get("scheme") or "http"),
-        default_method=str(scope.get("method") or "GET"),
-        path_info=path,
-    )
+    adapter = _bind(app, scope, root, path)
     websocket = scope.get("type") == "websocket"
     try:
         rule, _ = adapter.match(return_rule=True, websocket=websocket)
@@ -111,6 +107,42 @@ def _match(app: Quart, scope: Scope) -> Match | None:
     except HTTPException:  # not found, or a redirect: no route to name
         return None
     return Match(root.rstrip("/") + rule.rule, app.view_functions.get(str(rule.endpoint)))
+
+
+def _bind(app: Quart, scope: Scope, root: str, path: str) -> MapAdapter:
+    """The app's URL map bound to the request as Quart binds it (``create_url_adapter``).
+
+    Its ``SERVER_NAME`` is the host, and the rest of the request's host the subdomain, unless
+    the app matches whole hosts; a default port is no part of either.
+    """
+    scheme = str(scope.get("scheme") or "http")
+    requested = _without_default_port(scheme, _host(scope).lower())
+    server_name = app.config.get("SERVER_NAME")
+    host = _without_default_port(scheme, server_name.lower()) if server_name else requested
+    subdomain = None if app.subdomain_matching else (app.url_map.default_subdomain or None)
+    if subdomain is None and not app.url_map.host_matching:
+        subdomain = _subdomain(requested, host)
+    return app.url_map.bind(
+        host,
+        script_name=root or None,
+        subdomain=subdomain,
+        url_scheme=scheme,
+        default_method=str(scope.get("method") or "GET"),
+        path_info=path,
+    )
+
+
+def _without_default_port(scheme: str, host: str) -> str:
+    port = _DEFAULT_PORTS.get(scheme)
+    return host.removesuffix(port) if port else host
+
+
+def _subdomain(requested: str, server_name: str) -> str:
+    """The part of the requested host in front of the server name (Quart's ``<invalid>``: none)."""
+    requested_parts, server_parts = requested.split("."), server_name.split(".")
+    if requested_parts[-len(server_parts) :] != server_parts:
+        return "<invalid>"
+    return ".".join(filter(None, requested_parts[: -len(server_parts)]))
 
 
 def _refusing_rule(
