@@ -52,3 +52,19 @@ def sub_router_app() -> Application:
         raise ValueError(f"cat {cat_id}")
 
     return Application(router=Router(sub_routers=[api]))
+
+
+async def test_path_with_an_encoded_slash_is_named_after_its_route(sentry_init, http):
+    """A segment holding an encoded slash (%2F) is named after the route BlackSheep matched on the raw path."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = Application(router=Router())
+
+    @app.router.get("/files/{name}")
+    async def file(name: str):
+        raise LookupError(name)
+
+    wrapped = SentryMiddleware(app, transaction_style="url")
+    assert (await http(wrapped, "/files/a%2Fb")).status_code == 500
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert event["transaction"] == transaction["transaction"] == "/files/{name}"

@@ -61,24 +61,36 @@ def _report_then_handle(handler: Handler | None) -> Handler:
 
 
 def _match(app: Application, scope: Scope) -> Match | None:
-    root = str(scope.get("root_path") or "")
-    path = str(scope.get("path") or "/")
-    if root and path.startswith(root):
-        path = path[len(root) :] or "/"  # BlackSheep routes the path below the mount point
     if not app.started:
         return None  # routes are registered at start-up, and the router caches a miss for good
     method = "GET_WS" if scope.get("type") == "websocket" else str(scope.get("method") or "GET")
-    route = _matching_route(app.router, method, path)
+    route = _matching_route(app.router, method, _routed_path(scope))
     if route is None:
         return None
     template = route.pattern.decode("utf-8", "replace")
     # The route's handler is the app's middleware chain around the normalised view: the chain
     # keeps the view as ``root_fn``, the normalisation as ``__wrapped__``.
     view = inspect.unwrap(getattr(route.handler, "root_fn", route.handler))
-    return Match(root.rstrip("/") + template, view)
+    return Match(str(scope.get("root_path") or "").rstrip("/") + template, view)
 
 
-def _matching_route(router: Router, method: str, path: str) -> Route | None:
+def _routed_path(scope: Scope) -> bytes:
+    """The path BlackSheep routes: ``raw_path`` as the client encoded it, below ``root_path``.
+
+    Not the decoded ``path``, in which an encoded slash (``%2F``) would split a segment.
+    """
+    raw = scope.get("raw_path")
+    if isinstance(raw, (bytes, bytearray)):
+        path = bytes(raw)
+    else:  # no raw_path from the server: BlackSheep encodes the path
+        path = str(scope.get("path") or "/").encode()
+    root = str(scope.get("root_path") or "").encode()
+    if root and path.startswith(root):
+        path = path[len(root) :] or b"/"
+    return path
+
+
+def _matching_route(router: Router, method: str, path: bytes) -> Route | None:
     """The route BlackSheep matches: its sub-routers' first, in order, then the router's own.
 
     A router with sub-routers (``Router(sub_routers=[...])``) asks them first; BlackSheep keeps
