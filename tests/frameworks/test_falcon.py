@@ -122,3 +122,38 @@ async def test_path_with_a_trailing_slash_the_app_strips_is_named_after_its_rout
         name,
         "/proxy" if style == "url" else f"{__name__}.proxy",
     ]
+
+
+class OutOfStockError(Exception):
+    """A domain error the app answers itself."""
+
+
+class Stock:
+    """A responder whose domain error the app's own handler answers."""
+
+    async def on_get(self, req, resp, status):
+        raise OutOfStockError(status)
+
+
+@pytest.mark.parametrize(("status", "reported"), [(503, True), (404, False)])
+async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
+    status, reported, sentry_init, http
+):
+    """An exception the app's handler for its class answers 5xx is reported as itself, once; one answered 404 is not."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = falcon.asgi.App()
+    app.add_route("/stock/{status:int}", Stock())
+
+    async def answer(req, resp, ex, params):
+        resp.status = ex.args[0]
+
+    app.add_error_handler(OutOfStockError, answer)
+    wrapped = SentryMiddleware(app)
+    SentryMiddleware(app)  # wrapping twice adds nothing
+    assert (await http(wrapped, f"/stock/{status}")).status_code == status
+    if reported:
+        (event,) = transport.events
+        assert event["exception"]["values"][-1]["type"] == "OutOfStockError"
+        assert event["exception"]["values"][-1]["mechanism"] == {"type": "falcon", "handled": False}
+    else:
+        assert transport.events == []

@@ -14,6 +14,9 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from falcon import HTTPError, HTTPStatus, http_status_to_code
+from falcon.util import get_argnames
+
 from sentry_asgi.frameworks import Framework, Match
 from sentry_asgi.frameworks._regex import readable
 from sentry_asgi.frameworks._report import report
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from sentry_asgi._asgi import Scope
 
 MECHANISM = "falcon"
+_SERVER_ERROR = 500
 
 
 class _ReportThenHandle:
@@ -95,9 +99,68 @@ def _static(route: object) -> Match | None:
     return Match(prefix.rstrip("/") or "/", None)
 
 
+class _ReportIfAnswered5xx:
+    """A handler the app registered for one exception class, reporting what it answers 5xx.
+
+    A domain error answered 404 is no error; an answer of 503 is the app's failure, reported as
+    the exception. A websocket's handler answers with no response: reported, as a close.
+    """
+
+    __slots__ = ("handler", "takes_ws")
+
+    def __init__(self, handler: Callable[..., Awaitable[None]]) -> None:
+        self.handler = handler
+        self.takes_ws = _takes_ws(handler)
+
+    async def __call__(
+        self, req: Any, resp: Any, ex: Exception, params: dict[str, Any], ws: Any = None
+    ) -> None:
+        if ws is not None and self.takes_ws:
+            await self.handler(req, resp, ex, params, ws=ws)
+        else:
+            await self.handler(req, resp, ex, params)
+        if resp is None or _status_code(resp.status) >= _SERVER_ERROR:
+            report(ex, MECHANISM)
+
+
+def _takes_ws(handler: Callable[..., Any]) -> bool:
+    """Tell whether Falcon would pass the handler the websocket (as its ``ws`` argument)."""
+    try:
+        return "ws" in get_argnames(handler)
+    except (TypeError, ValueError):  # no signature to read: Falcon passes none either
+        return False
+
+
+def _status_code(status: Any) -> int:
+    try:
+        return int(http_status_to_code(status))
+    except ValueError:  # not a status Falcon can answer with either
+        return 0
+
+
+def _is_the_apps_error(app: App[Any, Any], key: type, handler: object) -> bool:
+    """Tell whether a handler answers an exception that may be the app's failure.
+
+    Not Falcon's own handlers, nor one for its HTTP errors (exceptions that are responses).
+    """
+    if key is Exception or issubclass(key, (HTTPError, HTTPStatus)):
+        return False
+    return getattr(handler, "__self__", None) is not app and not isinstance(
+        handler, _ReportIfAnswered5xx
+    )
+
+
 def install(app: App[Any, Any]) -> Framework:
-    """Put the reporting handler in front of the app's ``Exception`` handler, once."""
-    current = app._error_handlers.get(Exception)  # noqa: SLF001 - to keep what it replaces
+    """Report through the app's error handlers, once: before and after, as each answers.
+
+    Before its ``Exception`` handler; after the handlers it registered for other exception
+    classes, when they answer 5xx.
+    """
+    handlers = app._error_handlers  # noqa: SLF001 - to keep what it replaces
+    current = handlers.get(Exception)
     if current is not None and not isinstance(current, _ReportThenHandle):
         app.add_error_handler(Exception, _ReportThenHandle(current))
+    for key, handler in list(handlers.items()):
+        if _is_the_apps_error(app, key, handler):
+            app.add_error_handler(key, _ReportIfAnswered5xx(handler))
     return Framework(match=partial(_match, app), reroutes=True)
