@@ -68,3 +68,33 @@ async def test_path_with_an_encoded_slash_is_named_after_its_route(sentry_init, 
     (event,) = transport.events
     (transaction,) = transport.transactions
     assert event["transaction"] == transaction["transaction"] == "/files/{name}"
+
+
+class OutOfStockError(Exception):
+    """A domain error the app answers itself."""
+
+
+@pytest.mark.parametrize(("status", "reported"), [(503, True), (404, False)])
+async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
+    status, reported, sentry_init, http
+):
+    """An exception the app's handler for its class answers 5xx is reported as itself, once; one answered 404 is not."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = Application(router=Router())
+
+    @app.router.get("/stock/{code}")
+    async def stock(code: int):
+        raise OutOfStockError(code)
+
+    async def answer(app, request, exc):
+        return Response(exc.args[0], content=TextContent("out of stock"))
+
+    app.exceptions_handlers[OutOfStockError] = answer
+    wrapped = SentryMiddleware(app)
+    SentryMiddleware(app)  # wrapping twice adds nothing
+    assert (await http(wrapped, f"/stock/{status}")).status_code == status
+    if reported:
+        (event,) = transport.events
+        assert event["exception"]["values"][-1]["type"] == "OutOfStockError"
+    else:
+        assert transport.events == []

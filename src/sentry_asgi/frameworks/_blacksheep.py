@@ -14,6 +14,8 @@ import weakref
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from blacksheep.exceptions import HTTPException
+
 from sentry_asgi.frameworks import Framework, Match
 from sentry_asgi.frameworks._report import report
 
@@ -103,10 +105,30 @@ def _matching_route(router: Router, method: str, path: bytes) -> Route | None:
     return router.get_matching_route(method, path)
 
 
+def _is_the_apps_error(key: object) -> bool:
+    """Tell whether a handler's key is an exception class whose answer may be the app's failure.
+
+    Not a status code, nor an ``HTTPException`` class: those exceptions are responses.
+    """
+    return (
+        isinstance(key, type)
+        and issubclass(key, Exception)
+        and key is not Exception
+        and not issubclass(key, HTTPException)
+    )
+
+
 def install(app: Application) -> Framework:
-    """Put the reporting handler in front of the app's ``Exception`` handler, once."""
+    """Report through the app's exception handlers, once.
+
+    In front of its ``Exception`` handler; around the handlers it has for other exception
+    classes, reporting what they answer 5xx.
+    """
     handlers: Any = app.exceptions_handlers
     current = handlers.get(Exception)
     if current not in _OURS:
         handlers[Exception] = _report_then_handle(current)
+    for key, handler in list(handlers.items()):
+        if _is_the_apps_error(key) and handler not in _OURS:
+            handlers[key] = _report_then_handle(handler)
     return Framework(match=partial(_match, app), reroutes=True)
