@@ -118,6 +118,43 @@ async def test_mount_prefix_is_kept_when_the_route_starts_like_it(
     assert event["transaction"] == transaction["transaction"] == name
 
 
+def tenant_mounts() -> Starlette:
+    """Routes below Mounts with path parameters: the tenant's sub-app, the organisation's routes."""
+    tenant_api = FastAPI()
+
+    @tenant_api.get("/things/{thing_id}")
+    async def thing(thing_id: int):
+        raise ValueError(thing_id)
+
+    return Starlette(
+        routes=[
+            Mount("/t/{tenant}", app=tenant_api),
+            Mount(
+                "/orgs/{org_id:int}",
+                routes=[Mount("/teams/{team}", routes=[Route("/items/{item_id}", item)])],
+            ),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/t/acme/things/3", "/t/{tenant}/things/{thing_id}"),
+        ("/orgs/42/teams/blue/items/5", "/orgs/{org_id:int}/teams/{team}/items/{item_id}"),
+    ],
+)
+async def test_mount_with_path_parameters_is_named_after_its_template(sentry_init, path, name):
+    """A Mount's path parameters are its template in the name, never the values the request matched."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    await get(SentryMiddleware(tenant_mounts(), transaction_style="url"), path)
+    sentry_sdk.flush()
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert event["transaction"] == transaction["transaction"] == name
+    assert transaction["transaction_info"] == {"source": "route"}
+
+
 async def test_a_mounted_app_that_is_no_router_is_named_after_its_mount(sentry_init):
     """A request routed to a mounted plain ASGI app is named after the mount, prefix not doubled."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)

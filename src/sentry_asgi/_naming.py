@@ -61,12 +61,21 @@ def route_template(scope: Scope, *, scope_route: bool = True) -> str | None:
     if not isinstance(path, str) or not path:
         return None
     root = scope.get("root_path")
+    if route is not None and scope.get("path_params") and "app_root_path" in scope:
+        root = _mounted_root(scope) or root  # below a Mount, whose match may hold parameters
     if isinstance(root, str) and root:
         if mount:
             depth = path.count("/")
             root = root.rsplit("/", depth)[0] if root.count("/") >= depth else ""
         path = root.rstrip("/") + path
     return path
+
+
+def _mounted_root(scope: Scope) -> str | None:
+    """The root path with Starlette's Mounts as their templates (imported only for Starlette's)."""
+    from sentry_asgi.frameworks._starlette import mounted_root  # noqa: PLC0415 - Starlette's only
+
+    return mounted_root(scope)
 
 
 def _included_path(scope: Scope, route: object) -> str | None:

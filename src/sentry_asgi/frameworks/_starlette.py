@@ -24,13 +24,16 @@ from starlette._utils import is_async_callable
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException, WebSocketException
 from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.routing import Host, Match, Mount
 
 from sentry_asgi._guard import contained
 from sentry_asgi.frameworks import down_the_middleware
 from sentry_asgi.frameworks._report import report
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, MutableMapping
+    from collections.abc import Callable, Iterable, MutableMapping
+
+    from sentry_asgi._asgi import Scope
 
     Handler = Callable[..., Any]
 
@@ -117,6 +120,47 @@ class _WrapHandlersOnBuild:
         with contained():
             _wrap_handlers_below(stack)
         return stack
+
+
+def mounted_root(scope: Scope) -> str | None:
+    """The root path with each Mount the request passed through as its template, not its match.
+
+    A Mount with path parameters (``Mount("/orgs/{org_id}", ...)``) puts the path it matched
+    (``/orgs/42``) in ``root_path``, a name per organisation. Starlette keeps only the last route
+    it matched: the Mounts are found again from its outermost router (``scope["router"]``),
+    matched as that router matched them. None when the way there cannot be retraced, also when
+    the app's own path convertors fail on it.
+    """
+    root = scope.get("root_path")
+    probe = {**scope, "root_path": scope.get("app_root_path", ""), "path_params": {}}
+    templates = [str(probe["root_path"]).rstrip("/")]
+    routes = getattr(scope.get("router"), "routes", ())
+    try:
+        while probe["root_path"] != root:
+            route = _matching_mount(routes, probe)
+            if route is None:
+                return None  # not the way Starlette came
+            if isinstance(route, Mount):
+                templates.append(route.path)
+            routes = route.routes
+    except Exception:  # noqa: BLE001 - the app's convertors, as when Starlette routed it
+        return None
+    return "".join(templates)
+
+
+def _matching_mount(routes: Iterable[object], probe: dict[str, Any]) -> Mount | Host | None:
+    """The Mount or Host that matches the probe, which then goes below it.
+
+    Only those lead further down; an endpoint matched first would have left the root path as it
+    was, so none did.
+    """
+    for route in routes:
+        if isinstance(route, (Mount, Host)):
+            match, child = route.matches(probe)
+            if match is Match.FULL:
+                probe.update(child)
+                return route
+    return None
 
 
 def install(app: object) -> None:
