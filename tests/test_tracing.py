@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import gc
 import importlib.util
 import inspect
 import time
@@ -14,6 +15,7 @@ import pytest
 import sentry_sdk
 from conftest import NORMALIZER, Conversation, call, http_scope
 from sentry_sdk.consts import ClientConstructor
+from sentry_sdk.profiler.transaction_profiler import teardown_profiler
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
@@ -589,6 +591,24 @@ async def test_websocket_spans_of_the_app_are_children_of_the_segment(sentry_ini
     }
 
 
+@pytest.fixture
+def gc_paused():
+    """No garbage collection while sentry_sdk's profiler samples every thread's stack.
+
+    On Python 3.11, ``sys._current_frames()`` (the profiler's sampler) can start a collection
+    that frees a ``threading.local`` while it holds the interpreter's thread-list lock, and the
+    process deadlocks (CPython gh-106883, fixed in 3.12 only). Collected before, then paused,
+    nothing can be freed mid-sample; the transaction profiler's thread is stopped after.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        teardown_profiler()
+        gc.enable()
+
+
 async def busy(scope, receive, send):
     deadline = time.monotonic() + 0.2
     while time.monotonic() < deadline:  # enough samples for a profile Sentry keeps
@@ -598,7 +618,7 @@ async def busy(scope, receive, send):
 
 
 @pytest.mark.filterwarnings("ignore:Transaction-based profiling is deprecated")
-async def test_sampled_transaction_carries_its_profile(sentry_init):
+async def test_sampled_transaction_carries_its_profile(sentry_init, gc_paused):
     """With profiles_sample_rate, a sampled request's transaction is profiled, start to finish."""
     transport = sentry_init(
         auto_enabling_integrations=False, traces_sample_rate=1.0, profiles_sample_rate=1.0
@@ -616,7 +636,7 @@ async def test_sampled_transaction_carries_its_profile(sentry_init):
     "profile_lifecycle" not in inspect.signature(ClientConstructor.__init__).parameters,
     reason=f"sentry-sdk {sentry_sdk.VERSION} has no trace-lifecycle profiling",
 )
-async def test_trace_lifecycle_profiler_stops_when_the_request_ends(sentry_init):
+async def test_trace_lifecycle_profiler_stops_when_the_request_ends(sentry_init, gc_paused):
     """The continuous profiler, run per trace, stops with the request and sends what it sampled."""
     transport = sentry_init(
         auto_enabling_integrations=False,
