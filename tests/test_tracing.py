@@ -591,6 +591,53 @@ async def test_websocket_spans_of_the_app_are_children_of_the_segment(sentry_ini
     }
 
 
+async def db_query(request):
+    with sentry_sdk.traces.start_span(name="db"):
+        pass
+    return PlainTextResponse("ok")
+
+
+async def named_then_queries(scope, receive, send):
+    sentry_sdk.get_isolation_scope().set_transaction_name("items", source="custom")
+    response = await db_query(None)
+    await response(scope, receive, send)
+
+
+def segment_names(transport):
+    """Each streamed span's name, with the segment name it carries."""
+    spans = [span for item in transport.items("span") for span in item["items"]]
+    return {span["name"]: span["attributes"]["sentry.segment.name"]["value"] for span in spans}
+
+
+@pytest.mark.parametrize(
+    ("served", "segment"),
+    [
+        (Starlette(routes=[Route("/items/{item_id}", db_query)]), "test_tracing.db_query"),
+        (named_then_queries, "items"),
+    ],
+    ids=["routed", "named-by-the-app"],
+)
+@pytest.mark.parametrize("hooked", [False, True], ids=["no-hook", "app-hook"])
+async def test_child_spans_carry_the_request_s_name_not_its_path(
+    sentry_init, served, segment, hooked
+):
+    """A streamed child span ending after routing carries the request's name, not /items/1."""
+    if not STREAMING:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} has no span streaming")
+    seen = []
+
+    def before_send_span(span, hint):
+        seen.append(span["attributes"]["sentry.segment.name"])
+        return span
+
+    options = {"before_send_span": before_send_span} if hooked else {}
+    transport = init(sentry_init, "stream", **options)
+    await call(SentryMiddleware(served), scope_with("/items/1"))
+    sentry_sdk.flush()
+    assert segment_names(transport) == {"db": segment, segment: segment}
+    assert seen == ([segment, segment] if hooked else [])
+
+
 @pytest.fixture
 def gc_paused():
     """No garbage collection while sentry_sdk's profiler samples every thread's stack.

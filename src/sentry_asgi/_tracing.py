@@ -131,6 +131,31 @@ class Trace:
         renamed = name != given_name and source == given_source == URL
         return CUSTOM if renamed else source
 
+    def _named_by_us(self) -> bool:
+        """Tell whether the segment still has the name the middleware gave it: no one renamed it."""
+        span = self.span
+        source = span.get_attributes().get("sentry.segment.name.source")
+        return (span.name, source) == self.given
+
+    def name_child(self, child: dict[str, Any], exchange: Exchange) -> None:
+        """Give a streamed child span of this segment the name the segment is getting.
+
+        sentry_sdk copies the segment's name onto a child when the child ends, before the request
+        is named at its end: the raw path (``/items/1``), one value per item. The child ends after
+        routing has run (in the view, or around it), and the name is resolved as it stands then.
+        """
+        attributes = child.get("attributes")
+        span = self.span
+        if (
+            child.get("is_segment")
+            or not isinstance(attributes, dict)
+            or attributes.get("sentry.segment.id") != span.span_id
+            or span.end_timestamp is not None  # named already, and copied as it is
+            or not self._named_by_us()
+        ):
+            return
+        attributes["sentry.segment.name"] = self.final_name(exchange)[0]
+
     def _end_handshake(self) -> None:
         if self._handshake is not None:
             handshake, self._handshake = self._handshake, None
@@ -207,7 +232,7 @@ class Trace:
         given_name, given_source = self.given
         if self.streamed:
             current = span.get_attributes().get("sentry.segment.name.source")
-            if span.name == given_name and current == given_source:
+            if self._named_by_us():
                 span.name, source = self.final_name(exchange)
             else:
                 source = self.source_of(span.name, current)

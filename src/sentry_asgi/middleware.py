@@ -65,6 +65,39 @@ def _process_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any
     return exchange.process_event(event, hint)
 
 
+class _NamingChildSpans:
+    """A ``before_send_span`` giving a request's child spans its name, before the app's own hook.
+
+    sentry_sdk offers no other way to see a streamed span before it is sent. Installed on a
+    client's options when it first streams a request's segment; the hook the app set is kept,
+    and sees each span with its name corrected.
+    """
+
+    __slots__ = ("then",)
+
+    def __init__(self, then: Any) -> None:
+        self.then = then
+
+    def __call__(self, span: dict[str, Any], hint: dict[str, Any]) -> Any:
+        exchange = _current.get()
+        trace = exchange.trace if exchange is not None else None
+        if trace is not None and trace.streamed:
+            with contained():
+                trace.name_child(span, cast("Exchange", exchange))
+        then = self.then
+        return span if then is None else then(span, hint)
+
+
+def _name_child_spans(options: dict[str, Any]) -> None:
+    """Put :class:`_NamingChildSpans` in front of the client's ``before_send_span``, once."""
+    hook = options.get("before_send_span")
+    if type(hook) is not _NamingChildSpans:
+        # sentry_sdk's own rule: the option when set, else its earlier experimental spelling.
+        options["before_send_span"] = _NamingChildSpans(
+            hook or (options.get("_experiments") or _NONE).get("before_send_span")
+        )
+
+
 _processor_installed = False
 
 
@@ -260,6 +293,8 @@ def _begin(
     if may_sample(options, incoming) and not sdk_outside and not _inside_server_span():
         # A transaction continues the trace on the scope itself (sentry_sdk.continue_trace).
         exchange.trace = start_trace(exchange, incoming, streamed=streamed)
+        if streamed and exchange.trace is not None:
+            _name_child_spans(options)
     if streamed or exchange.trace is not None:
         return
     if incoming:
