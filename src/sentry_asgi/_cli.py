@@ -11,6 +11,7 @@ import contextlib
 import errno
 import logging
 import os
+import signal
 import sqlite3
 import sys
 from pathlib import Path
@@ -115,6 +116,8 @@ def _run(args: argparse.Namespace) -> int:
     os.environ[_APP_VARIABLE] = args.app
     app_dir = str(Path(args.app_dir).resolve())
     sys.path.insert(0, app_dir)  # worker and reload processes are spawned with this sys.path
+    terminated = False
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         uvicorn.run(
             "sentry_asgi._cli:load_app",
@@ -127,10 +130,27 @@ def _run(args: argparse.Namespace) -> int:
         )
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl+C once it has shut down cleanly
         pass
+    except _Terminated:
+        terminated = True
     finally:
-        if inbox is not None:
-            _stop_inbox(inbox)
+        signal.signal(signal.SIGTERM, previous)
+        _send_the_last_events(inbox)
+    if terminated:  # end as uvicorn ends on SIGTERM, by the signal: only later
+        signal.raise_signal(signal.SIGTERM)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM: uvicorn sends it again once it has shut down, by then to the handler set before."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:  # noqa: ARG001 - a signal handler
+    """Unwind `run` on SIGTERM as Ctrl+C does, where the signal's default would end the process.
+
+    Ended by the signal, the process would skip the flush and the inbox's stop in `run`: what the
+    app captured as it stopped would be lost.
+    """
+    raise _Terminated
 
 
 def _start_inbox(args: argparse.Namespace) -> InboxServer:
@@ -155,17 +175,19 @@ def _start_inbox(args: argparse.Namespace) -> InboxServer:
     return inbox
 
 
-def _stop_inbox(inbox: InboxServer) -> None:
-    """Stop the inbox once the app's last events reached it.
+def _send_the_last_events(inbox: InboxServer | None) -> None:
+    """Send what the app captured as it stopped, then stop the inbox, if `run` started one.
 
     An app served in this process sends what it captured while stopping (in its lifespan
     shutdown, say) from sentry_sdk's background thread; left to sentry_sdk's flush at exit,
-    it would find its inbox stopped. Worker processes have flushed theirs as they ended.
+    it would find its inbox stopped (and after SIGTERM there is no exit handler to run it).
+    Worker processes have flushed theirs as they ended.
     """
     import sentry_sdk  # noqa: PLC0415
 
     sentry_sdk.flush()
-    inbox.stop()
+    if inbox is not None:
+        inbox.stop()
 
 
 def _why_not(exc: OSError | sqlite3.Error, host: str, port: int, db: str) -> str:

@@ -132,10 +132,10 @@ class Process:
             if match:
                 return match
 
-    def stop(self) -> int:
-        """Interrupt the command as Ctrl+C does, and wait for it to end."""
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        """Interrupt the command as Ctrl+C does (or as ``sig`` does), and wait for it to end."""
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -1,4 +1,5 @@
 import json
+import signal
 import sqlite3
 import urllib.error
 import urllib.request
@@ -107,7 +108,12 @@ async def app(scope, receive, send):
 """
 
 
-def test_run_stops_its_inbox_only_after_the_app_s_last_events_reached_it(tmp_path):
+# How `run` ends on each signal: Ctrl+C's exits 0; on SIGTERM it ends by the signal, as uvicorn does.
+ENDS = {signal.SIGINT: 0, signal.SIGTERM: -signal.SIGTERM}
+
+
+@pytest.mark.parametrize("sig", list(ENDS), ids=["SIGINT", "SIGTERM"])
+def test_run_stops_its_inbox_only_after_the_app_s_last_events_reached_it(tmp_path, sig):
     """Events the app captures as it stops (its lifespan shutdown) are all stored by the inbox."""
     (tmp_path / "stopping_app.py").write_text(SHUTDOWN_APP)
     db = tmp_path / "inbox.sqlite3"
@@ -127,7 +133,7 @@ def test_run_stops_its_inbox_only_after_the_app_s_last_events_reached_it(tmp_pat
     try:
         proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
     finally:
-        assert proc.stop() == 0
+        assert proc.stop(sig) == ENDS[sig]
     with closing(sqlite3.connect(db)) as stored:
         assert stored.execute("SELECT COUNT(*) FROM events").fetchone() == (60,)
 
