@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 _INSTALL = 'The sentry-asgi command needs its extra: pip install "sentry-asgi[cli]"'
 _APP_VARIABLE = "SENTRY_ASGI_APP"  # how `run` tells uvicorn's worker processes which app to load
+_FACTORY_VARIABLE = "SENTRY_ASGI_APP_FACTORY"  # and that it names a factory: "1" for --factory
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reload", action="store_true", help="restart when the code changes")
     run.add_argument("--workers", type=int, default=None, help="worker processes (1)")
     run.add_argument("--app-dir", default=".", help="where to import the app from (.)")
+    run.add_argument(
+        "--factory", action="store_true", help="the app is a function that returns the app"
+    )
     run.add_argument(
         "--inbox-port", type=_port, default=8969, help="port of the inbox, when SENTRY_DSN is unset"
     )
@@ -114,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"sentry-asgi run: the inbox {why}", file=sys.stderr)  # noqa: T201
         return 1
     os.environ[_APP_VARIABLE] = args.app
+    os.environ[_FACTORY_VARIABLE] = "1" if args.factory else ""
     app_dir = str(Path(args.app_dir).resolve())
     sys.path.insert(0, app_dir)  # worker and reload processes are spawned with this sys.path
     terminated = False
@@ -245,7 +250,7 @@ def load_app() -> Any:
     from sentry_asgi import SentryMiddleware  # noqa: PLC0415
 
     try:
-        app = import_from_string(os.environ[_APP_VARIABLE])
+        app = _made(import_from_string(os.environ[_APP_VARIABLE]))
     except ImportFromStringError as exc:
         # said as uvicorn says it of an app it imports itself: a factory's error is a traceback
         logging.getLogger("uvicorn.error").error("Error loading ASGI app. %s", exc)  # noqa: TRY400
@@ -261,3 +266,27 @@ def load_app() -> Any:
         disabled_integrations=[StarletteIntegration(), FastApiIntegration()],
     )
     return SentryMiddleware(app)
+
+
+def _made(loaded: Any) -> Any:
+    """The app a factory makes, found as uvicorn finds it: by calling what was imported.
+
+    What cannot be called without arguments (an ASGI app) is the app itself, unless ``--factory``
+    said it is a factory: then, as under uvicorn, the process stops saying why. A factory found
+    without ``--factory`` is used, with uvicorn's warning.
+    """
+    log = logging.getLogger("uvicorn.error")
+    factory = bool(os.environ.get(_FACTORY_VARIABLE))
+    try:
+        app = loaded()
+    except TypeError as exc:
+        if factory:
+            log.error("Error loading ASGI app factory: %s", exc)  # noqa: TRY400 - uvicorn's line
+            sys.exit(1)
+        return loaded
+    if not factory:
+        log.warning(
+            "ASGI app factory detected. Using it, but please consider setting the --factory flag "
+            "explicitly."
+        )
+    return app

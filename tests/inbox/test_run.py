@@ -205,3 +205,64 @@ def test_run_on_the_inbox_port_leaves_that_port_to_the_app():
         proc.expect(r"TXN     \S+  GET http://127\.0\.0\.1:\d+/items/7")
     finally:
         assert proc.stop() == 0
+
+
+# An app made by a factory, as uvicorn's --factory serves it.
+FACTORY_APP = """
+async def made(scope, receive, send):
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"made"})
+
+def create_app():
+    return made
+"""
+
+
+@pytest.mark.parametrize("flag", [("--factory",), ()], ids=["factory", "detected"])
+def test_run_serves_the_app_a_factory_makes(tmp_path, flag):
+    """`run module:create_app` serves the app the factory returns: with --factory, or as uvicorn detects one."""
+    (tmp_path / "factory_app.py").write_text(FACTORY_APP)
+    port = free_port()
+    proc = Process(
+        "run",
+        "factory_app:create_app",
+        *flag,
+        "--app-dir",
+        str(tmp_path),
+        "--port",
+        str(port),
+        "--inbox-port",
+        "0",
+        env=without_sentry_env(),
+    )
+    try:
+        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+        assert fetch(f"http://127.0.0.1:{port}/") == 200
+        proc.expect(rf"TXN     /  GET http://127\.0\.0\.1:{port}/ ")
+    finally:
+        assert proc.stop() == 0
+    detected = [line for line in proc.seen if "ASGI app factory detected" in line]
+    assert len(detected) == (0 if flag else 1)
+
+
+def test_run_with_factory_on_an_app_says_it_is_none_and_stops(tmp_path):
+    """`run --factory` on what is no factory stops with uvicorn's line, not a 500 per request."""
+    (tmp_path / "factory_app.py").write_text(FACTORY_APP)
+    proc = Process(
+        "run",
+        "factory_app:made",
+        "--factory",
+        "--app-dir",
+        str(tmp_path),
+        "--port",
+        str(free_port()),
+        "--inbox-port",
+        "0",
+        env=without_sentry_env(),
+    )
+    try:
+        proc.expect(r"Error loading ASGI app factory: .*made\(\) missing 3 required positional")
+    finally:
+        status = proc.stop()
+    assert status != 0
