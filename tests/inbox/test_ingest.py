@@ -261,6 +261,19 @@ def test_concurrent_senders_lose_nothing(inbox):
     assert len(inbox.store.events(limit=1000)) == 200
 
 
+def test_sixty_events_reach_the_inbox_within_sentry_sdk_s_flush_at_shutdown(inbox):
+    """sentry_sdk's 2-second flush at shutdown delivers sixty events: the inbox answers each at once."""
+    sentry_sdk.init(dsn=inbox.dsn, default_integrations=False)
+    try:
+        for n in range(60):
+            sentry_sdk.capture_message(f"stopping {n}")
+        sentry_sdk.flush(timeout=2)  # what a worker gets as it stops (shutdown_timeout)
+        assert len(inbox.store.events(limit=100)) == 60
+    finally:
+        sentry_sdk.get_client().close()
+        sentry_sdk.get_global_scope().set_client(None)
+
+
 def test_escaped_in_the_page(inbox):
     """Markup in an exception message is sent to the browser as text, never as markup."""
     payload = "<script>alert(1)</script>"
