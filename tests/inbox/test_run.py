@@ -1,6 +1,7 @@
 import json
 import signal
 import sqlite3
+import threading
 import urllib.error
 import urllib.request
 from contextlib import closing
@@ -136,6 +137,56 @@ def test_run_stops_its_inbox_only_after_the_app_s_last_events_reached_it(tmp_pat
         assert proc.stop(sig) == ENDS[sig]
     with closing(sqlite3.connect(db)) as stored:
         assert stored.execute("SELECT COUNT(*) FROM events").fetchone() == (60,)
+
+
+# An app without lifespan whose last request, under way as the server stops, reports as it ends.
+LAST_REQUEST_APP = """
+import asyncio
+import sentry_sdk
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        raise RuntimeError("no lifespan here")
+    print("request under way", flush=True)
+    await asyncio.sleep(1)
+    for n in range(60):
+        sentry_sdk.capture_message(f"finishing {n}")
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"done"})
+"""
+
+
+def test_run_stopped_by_sigterm_sends_what_the_last_request_captured(tmp_path):
+    """On SIGTERM, what a request under way captures as it ends reaches the inbox before `run` ends."""
+    (tmp_path / "last_request.py").write_text(LAST_REQUEST_APP)
+    db = tmp_path / "inbox.sqlite3"
+    port = free_port()
+    proc = Process(
+        "run",
+        "last_request:app",
+        "--app-dir",
+        str(tmp_path),
+        "--port",
+        str(port),
+        "--inbox-port",
+        "0",
+        "--inbox-db",
+        str(db),
+        env=without_sentry_env(),
+    )
+    answers: list[int] = []
+    request = threading.Thread(target=lambda: answers.append(fetch(f"http://127.0.0.1:{port}/")))
+    try:
+        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+        request.start()
+        proc.expect(r"^request under way$")
+    finally:
+        assert proc.stop(signal.SIGTERM) == -signal.SIGTERM
+    request.join(timeout=10)
+    assert answers == [200]
+    with closing(sqlite3.connect(db)) as stored:
+        kinds = stored.execute("SELECT kind, COUNT(*) FROM events GROUP BY kind ORDER BY kind")
+        assert kinds.fetchall() == [("error", 60), ("transaction", 1)]
 
 
 # An app that sets sentry_sdk up itself, with a before_send hook that marks what it let through.
