@@ -638,6 +638,28 @@ async def test_child_spans_carry_the_request_s_name_not_its_path(
     assert seen == ([segment, segment] if hooked else [])
 
 
+@pytest.mark.parametrize("propagates", [False, True], ids=["quiet", "propagating"])
+async def test_a_view_that_propagates_freezes_the_sampling_context_before_its_name(
+    sentry_init, lifecycle, propagates
+):
+    """Starlette routes inside the app: baggage a view propagates names no transaction, as documented."""
+    transport = init(sentry_init, lifecycle, release="r1")
+    baggage = []
+
+    async def view(request):
+        if propagates:  # as an outgoing request does
+            baggage.append(sentry_sdk.get_baggage())
+        return PlainTextResponse("ok")
+
+    served = Starlette(routes=[Route("/items/{item_id}", view)])
+    await call(SentryMiddleware(served, transaction_style="url"), scope_with("/items/1"))
+    sentry_sdk.flush()
+    (envelope,) = transport.envelopes
+    named = envelope.headers["trace"].get("transaction")
+    assert named == (None if propagates else "/items/{item_id}")
+    assert all("sentry-transaction" not in sent for sent in baggage)
+
+
 @pytest.fixture
 def gc_paused():
     """No garbage collection while sentry_sdk's profiler samples every thread's stack.
