@@ -40,6 +40,33 @@ def run_demo(*args: str, env: dict[str, str]) -> tuple[Process, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
+def run_written_app(
+    tmp_path: Path,
+    module: str,
+    source: str,
+    app: str,
+    *flags: str,
+    port: int,
+    db: Path | None = None,
+) -> Process:
+    """`run` an app written to ``tmp_path/module.py``, its inbox on a free port."""
+    (tmp_path / f"{module}.py").write_text(source)
+    stored = ("--inbox-db", str(db)) if db is not None else ()
+    return Process(
+        "run",
+        f"{module}:{app}",
+        *flags,
+        "--app-dir",
+        str(tmp_path),
+        "--port",
+        str(port),
+        "--inbox-port",
+        "0",
+        *stored,
+        env=without_sentry_env(),
+    )
+
+
 def test_run_without_dsn_starts_the_inbox_and_reports_to_it():
     """With no SENTRY_DSN, `run` serves the app, starts an inbox, and its events print there."""
     proc, app_url = run_demo("--inbox-port", "0", env=without_sentry_env())
@@ -116,21 +143,8 @@ ENDS = {signal.SIGINT: 0, signal.SIGTERM: -signal.SIGTERM}
 @pytest.mark.parametrize("sig", list(ENDS), ids=["SIGINT", "SIGTERM"])
 def test_run_stops_its_inbox_only_after_the_app_s_last_events_reached_it(tmp_path, sig):
     """Events the app captures as it stops (its lifespan shutdown) are all stored by the inbox."""
-    (tmp_path / "stopping_app.py").write_text(SHUTDOWN_APP)
     db = tmp_path / "inbox.sqlite3"
-    proc = Process(
-        "run",
-        "stopping_app:app",
-        "--app-dir",
-        str(tmp_path),
-        "--port",
-        str(free_port()),
-        "--inbox-port",
-        "0",
-        "--inbox-db",
-        str(db),
-        env=without_sentry_env(),
-    )
+    proc = run_written_app(tmp_path, "stopping_app", SHUTDOWN_APP, "app", port=free_port(), db=db)
     try:
         proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
     finally:
@@ -158,22 +172,9 @@ async def app(scope, receive, send):
 
 def test_run_stopped_by_sigterm_sends_what_the_last_request_captured(tmp_path):
     """On SIGTERM, what a request under way captures as it ends reaches the inbox before `run` ends."""
-    (tmp_path / "last_request.py").write_text(LAST_REQUEST_APP)
     db = tmp_path / "inbox.sqlite3"
     port = free_port()
-    proc = Process(
-        "run",
-        "last_request:app",
-        "--app-dir",
-        str(tmp_path),
-        "--port",
-        str(port),
-        "--inbox-port",
-        "0",
-        "--inbox-db",
-        str(db),
-        env=without_sentry_env(),
-    )
+    proc = run_written_app(tmp_path, "last_request", LAST_REQUEST_APP, "app", port=port, db=db)
     answers: list[int] = []
     request = threading.Thread(target=lambda: answers.append(fetch(f"http://127.0.0.1:{port}/")))
     try:
@@ -207,21 +208,10 @@ async def app(scope, receive, send):
 
 def test_run_keeps_the_sentry_sdk_options_of_an_app_that_initialises_it(tmp_path):
     """An app's own sentry_sdk.init (its before_send scrubbing, say) is kept, not replaced."""
-    (tmp_path / "self_initialised.py").write_text(SELF_INITIALISED_APP)
     port = free_port()
     db = tmp_path / "inbox.sqlite3"
-    proc = Process(
-        "run",
-        "self_initialised:app",
-        "--app-dir",
-        str(tmp_path),
-        "--port",
-        str(port),
-        "--inbox-port",
-        "0",
-        "--inbox-db",
-        str(db),
-        env=without_sentry_env(),
+    proc = run_written_app(
+        tmp_path, "self_initialised", SELF_INITIALISED_APP, "app", port=port, db=db
     )
     try:
         proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
@@ -273,20 +263,8 @@ def create_app():
 @pytest.mark.parametrize("flag", [("--factory",), ()], ids=["factory", "detected"])
 def test_run_serves_the_app_a_factory_makes(tmp_path, flag):
     """`run module:create_app` serves the app the factory returns: with --factory, or as uvicorn detects one."""
-    (tmp_path / "factory_app.py").write_text(FACTORY_APP)
     port = free_port()
-    proc = Process(
-        "run",
-        "factory_app:create_app",
-        *flag,
-        "--app-dir",
-        str(tmp_path),
-        "--port",
-        str(port),
-        "--inbox-port",
-        "0",
-        env=without_sentry_env(),
-    )
+    proc = run_written_app(tmp_path, "factory_app", FACTORY_APP, "create_app", *flag, port=port)
     try:
         proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
         assert fetch(f"http://127.0.0.1:{port}/") == 200
@@ -299,18 +277,8 @@ def test_run_serves_the_app_a_factory_makes(tmp_path, flag):
 
 def test_run_with_factory_on_an_app_says_it_is_none_and_stops(tmp_path):
     """`run --factory` on what is no factory stops with uvicorn's line, not a 500 per request."""
-    (tmp_path / "factory_app.py").write_text(FACTORY_APP)
-    proc = Process(
-        "run",
-        "factory_app:made",
-        "--factory",
-        "--app-dir",
-        str(tmp_path),
-        "--port",
-        str(free_port()),
-        "--inbox-port",
-        "0",
-        env=without_sentry_env(),
+    proc = run_written_app(
+        tmp_path, "factory_app", FACTORY_APP, "made", "--factory", port=free_port()
     )
     try:
         proc.expect(r"Error loading ASGI app factory: .*made\(\) missing 3 required positional")
