@@ -585,3 +585,14 @@ async def test_token_sent_as_a_websocket_subprotocol_is_filtered(sentry_init, pr
     (event,) = transport.events
     assert event["request"]["headers"]["sec-websocket-protocol"] == FILTERED
     assert WS_TOKEN not in json.dumps(event)
+
+
+async def test_a_secret_holding_a_shorter_one_is_removed_whole(sentry_init):
+    """A withheld body that also holds a cookie's value leaves the event whole, not just that value."""
+    transport = sentry_init()
+    headers = [(b"host", b"h"), (b"content-type", b"application/xml"), (b"cookie", b"locale=en-US")]
+    scope = http_scope("/submit", method="POST", headers=headers)
+    body = f"<login><locale>en-US</locale><password>{PASSWORD}</password></login>".encode()
+    event = await capture(transport, reader(), scope, [{"type": "http.request", "body": body}])
+    assert event["request"]["data"] == FILTERED
+    assert PASSWORD not in json.dumps(event)

@@ -105,17 +105,13 @@ class Secrets:
         return bool(self._forms)
 
     def needles(self) -> tuple[str, ...]:
-        """The fewest forms that still find every secret: a form containing another is redundant.
+        """Every form, longest first: a secret that holds a shorter one is replaced whole.
 
-        "Bearer abc", quoted or not, always contains "abc": replacing "abc" removes the secret
-        from all of them, and each form less is one substring search less per string.
+        Replacing the shorter one first would leave the rest of the longer one in place: a cookie
+        ``en-US`` inside a text body withheld whole would take only ``en-US`` out of its copies.
         """
         if self._needles is None:
-            kept: list[str] = []
-            for form in sorted(self._forms, key=len):
-                if not any(_finds(shorter, form) for shorter in kept):
-                    kept.append(form)
-            self._needles = tuple(kept)
+            self._needles = tuple(sorted(self._forms, key=len, reverse=True))
         return self._needles
 
     def scrub(self, text: str) -> str:
@@ -158,7 +154,7 @@ class Secrets:
         if not self._forms:
             return node
         needles = self.needles()
-        shortest = len(needles[0])  # needles are shortest first: anything shorter holds none
+        shortest = len(needles[-1])  # needles are longest first: anything shorter holds none
         if isinstance(node, MutableMapping):
             for key, value in list(node.items()):
                 if key not in skip and key not in _NEVER_SECRET:
@@ -246,14 +242,6 @@ def _end_of(needle: str, text: str, start: int) -> int:
             return end
         found = text.rfind(tail, start, end - 1)
     return -1
-
-
-def _finds(needle: str, text: str) -> bool:
-    """Tell whether replacing ``needle`` takes ``text`` out (a number or address only whole)."""
-    if needle not in text:
-        return False
-    bounded = _bounded(needle)
-    return bounded is None or bounded.search(text) is not None
 
 
 _NUMBER_OR_IPV4 = re.compile(r"[0-9]+(?:\.[0-9]+)*")
