@@ -6,6 +6,7 @@ import gzip
 import json
 import time
 import zlib
+from urllib.parse import quote
 
 import pydantic
 import pytest
@@ -596,3 +597,62 @@ async def test_a_secret_holding_a_shorter_one_is_removed_whole(sentry_init):
     event = await capture(transport, reader(), scope, [{"type": "http.request", "body": body}])
     assert event["request"]["data"] == FILTERED
     assert PASSWORD not in json.dumps(event)
+
+
+GRAPHQL_LOGIN = 'mutation {{ login(user: "bob", password: "{}") {{ id }} }}'
+MULTIPART_OPERATIONS = (
+    '--XX\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{}\r\n--XX--\r\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "field", "sent"),
+    [
+        pytest.param(
+            "application/json",
+            json.dumps({"query": GRAPHQL_LOGIN.format(PASSWORD)}),
+            "query",
+            FILTERED,
+            id="graphql-inline-argument",
+        ),
+        pytest.param(
+            "application/x-www-form-urlencoded",
+            "payload=" + quote(json.dumps({"type": "block_actions", "token": PASSWORD})),
+            "payload",
+            json.dumps({"type": "block_actions", "token": FILTERED}),
+            id="json-in-a-form-field",
+        ),
+        pytest.param(
+            "application/json",
+            json.dumps({"data": json.dumps({"password": PASSWORD})}),
+            "data",
+            json.dumps({"password": FILTERED}),
+            id="json-in-a-json-string",
+        ),
+        pytest.param(
+            "multipart/form-data; boundary=XX",
+            MULTIPART_OPERATIONS.format(json.dumps({"variables": {"password": PASSWORD}})),
+            "operations",
+            json.dumps({"variables": {"password": FILTERED}}),
+            id="json-in-a-multipart-field",
+        ),
+    ],
+)
+async def test_secrets_inside_a_field_holding_json_or_graphql_are_filtered(
+    sentry_init, content_type, body, field, sent
+):
+    """A field whose text is JSON or a GraphQL document has the secrets written inside it out."""
+    transport = sentry_init()
+    messages = [{"type": "http.request", "body": body.encode()}]
+    event = await capture(transport, reader(), body_scope(content_type), messages)
+    assert event["request"]["data"][field] == sent
+    assert PASSWORD not in json.dumps(event)
+
+
+async def test_fields_holding_json_or_text_naming_no_secret_are_sent_as_written(sentry_init):
+    """JSON text with no secret field, and free text that mentions a password, are sent unchanged."""
+    transport = sentry_init()
+    fields = {"filters": '{"status":  "open"}', "message": "I forgot my password again"}
+    messages = [{"type": "http.request", "body": json.dumps(fields).encode()}]
+    event = await capture(transport, reader(), body_scope("application/json"), messages)
+    assert event["request"]["data"] == fields

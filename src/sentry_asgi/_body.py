@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 import zlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -194,10 +195,67 @@ def scrub_fields(node: Any, secrets: Secrets) -> Any:
         return cleaned
     if isinstance(node, list):
         return [scrub_fields(value, secrets) for value in node]
-    if isinstance(node, str) and holds_jwt(node):  # a token whatever the field's name
-        secrets.add(node)
-        return FILTERED
+    if isinstance(node, str):
+        if holds_jwt(node):  # a token whatever the field's name
+            secrets.add(node)
+            return FILTERED
+        if _STRUCTURED.match(node):
+            return _structured_text(node, secrets)
     return node
+
+
+# A field whose text is itself structured: JSON (Slack's form field ``payload``, a multipart
+# GraphQL ``operations`` part, JSON sent as a string) or a GraphQL document, whose arguments are
+# written inline (``mutation { login(password: "...") }``).
+_STRUCTURED = re.compile(r"\s*(?:[{\[]|(?:query|mutation|subscription)\b[^{(]*[{(])")
+
+
+def _structured_text(text: str, secrets: Secrets) -> str:
+    """A field holding JSON or a GraphQL document, with its secrets out as a body's are.
+
+    JSON has its secret fields filtered, and is sent again as JSON text; a document that is not
+    JSON is sent only when it names no secret, as a body that is not fields.
+    """
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, (dict, list)):
+        scrubbed = scrub_fields(parsed, secrets)
+        return text if scrubbed == parsed else json.dumps(scrubbed, ensure_ascii=False)
+    return _text_without_secrets(text, secrets)
+
+
+# A value written inline under a name (``password: "..."`` as GraphQL arguments are, ``token=...``):
+# a quoted string, escapes and all, or a bare word.
+_INLINE_FIELD = re.compile(
+    r"""(?<![\w.-])([A-Za-z_][\w.-]*)\s*[:=]\s*("(?:[^"\\]|\\.)*"|[^\s,;)}\]&"]+)"""
+)
+
+
+def _text_without_secrets(text: str, secrets: Secrets) -> str:
+    """Text that is not fields, withheld (and searched for whole) if it names a secret.
+
+    Its secrets cannot be told apart from the rest, but a value written inline under a secret
+    name is also searched for on its own: the app holds it apart once it has parsed the text.
+    """
+    if not mentions_secret(text):
+        return text
+    secrets.add(text)
+    for name, value in _INLINE_FIELD.findall(text):
+        if is_sensitive(name):
+            secrets.add(_unquoted(value))
+    return FILTERED
+
+
+def _unquoted(value: str) -> str:
+    """An inline value as the app reads it: a quoted string without its quotes and escapes."""
+    if value.startswith('"'):
+        try:
+            return str(json.loads(value))
+        except ValueError:
+            return value[1:-1]
+    return value
 
 
 def _form(text: str, secrets: Secrets) -> dict[str, Any]:
@@ -296,8 +354,4 @@ def _text(body: bytes, secrets: Secrets) -> str:
     Its secrets cannot be told apart from the rest (malformed JSON, XML, a form sent as
     text/plain): a body mentioning ``password`` or ``token`` may hold one anywhere.
     """
-    text = body.decode("utf-8", errors="replace")
-    if not mentions_secret(text):
-        return text
-    secrets.add(text)
-    return FILTERED
+    return _text_without_secrets(body.decode("utf-8", errors="replace"), secrets)
