@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import time
@@ -428,6 +429,42 @@ async def test_secrets_of_a_body_too_large_to_learn_are_learned_from_the_frames(
     assert "bob" in text  # only the secret is removed
     frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
     assert frame["vars"]["greeting"] == f"'welcome back, bob, you typed {FILTERED}'"
+
+
+class Login(pydantic.BaseModel):
+    """A login as FastAPI parses it."""
+
+    name: str
+    password: str
+    avatar: str
+
+
+@dataclasses.dataclass
+class LoginForm:
+    """A login as a dataclass holds it."""
+
+    name: str
+    password: str
+    avatar: str
+
+
+@pytest.mark.parametrize("model", [Login, LoginForm])
+async def test_secret_of_a_body_too_large_to_learn_is_learned_from_the_model_it_was_parsed_into(
+    sentry_init, model
+):
+    """A large body parsed into a pydantic model or a dataclass has the secret its repr shows out."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        login = model(**json.loads(await read_body(receive)))
+        raise RuntimeError(login.name)
+
+    doc = {"name": "bob", "password": PASSWORD, "avatar": "A" * 20_000}
+    messages = [{"type": "http.request", "body": json.dumps(doc).encode()}]
+    event = await capture(transport, app, body_scope("application/json"), messages)
+    frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
+    assert f"password='{FILTERED}'" in frame["vars"]["login"]
+    assert PASSWORD not in json.dumps(event)
 
 
 async def test_message_stack_holding_a_body_too_large_to_learn_has_its_secrets_removed(

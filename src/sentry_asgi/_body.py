@@ -7,6 +7,7 @@ ahead: the chunks the app receives are copied as they pass, up to a cap, and nev
 
 from __future__ import annotations
 
+import ast
 import gzip
 import io
 import json
@@ -167,6 +168,9 @@ def _learn_keyed(node: Any, secrets: Secrets) -> None:
     elif isinstance(node, list):
         for value in node:
             _learn_keyed(value, secrets)
+    elif isinstance(node, str) and "=" in node:  # a parsed model's or dataclass's repr
+        for value in _inline_fields(node):
+            _learn_leaves(value, secrets, nested=True)
 
 
 def _unrepr(node: Any) -> Any:
@@ -226,10 +230,11 @@ def _structured_text(text: str, secrets: Secrets) -> str:
     return _text_without_secrets(text, secrets)
 
 
-# A value written inline under a name (``password: "..."`` as GraphQL arguments are, ``token=...``):
-# a quoted string, escapes and all, or a bare word.
+# A value written inline under a name (``password: "..."`` as GraphQL arguments are, ``token=...``,
+# ``password='...'`` as a model's or a dataclass's repr shows it): quoted, escapes and all, or bare.
 _INLINE_FIELD = re.compile(
-    r"""(?<![\w.-])([A-Za-z_][\w.-]*)\s*[:=]\s*("(?:[^"\\]|\\.)*"|[^\s,;)}\]&"]+)"""
+    r"""(?<![\w.-])([A-Za-z_][\w.-]*)\s*[:=]\s*"""
+    r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;)}\]&"']+)"""
 )
 
 
@@ -242,20 +247,26 @@ def _text_without_secrets(text: str, secrets: Secrets) -> str:
     if not mentions_secret(text):
         return text
     secrets.add(text)
-    for name, value in _INLINE_FIELD.findall(text):
-        if is_sensitive(name):
-            secrets.add(_unquoted(value))
+    for value in _inline_fields(text):
+        secrets.add(value)
     return FILTERED
 
 
 def _unquoted(value: str) -> str:
     """An inline value as the app reads it: a quoted string without its quotes and escapes."""
-    if value.startswith('"'):
-        try:
-            return str(json.loads(value))
-        except ValueError:
-            return value[1:-1]
-    return value
+    if value[:1] not in ("'", '"'):
+        return value
+    try:  # a string literal matched whole: nothing but a string can come out
+        return str(ast.literal_eval(value))
+    except (ValueError, SyntaxError):
+        return value[1:-1]
+
+
+def _inline_fields(text: str) -> Iterator[str]:
+    """The values written inline in ``text`` under secret names."""
+    for name, value in _INLINE_FIELD.findall(text):
+        if is_sensitive(name):
+            yield _unquoted(value)
 
 
 def _form(text: str, secrets: Secrets) -> dict[str, Any]:
