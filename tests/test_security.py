@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 import sentry_sdk
-from conftest import call, http_scope, needs_data_collection
+from conftest import SDK_VERSION, call, http_scope, needs_data_collection
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._client_ip import client_ip, forwarded_for, resolve_client, x_forwarded_for
@@ -645,3 +645,21 @@ async def test_a_secret_under_a_name_the_event_also_uses_is_still_removed(sentry
 def test_secret_and_ip_bearing_names_are_told_as_security_md_says(name, secret, personal):
     """sig, sid, otp and pin count as words of their own; Via only as the whole name."""
     assert (is_sensitive(name), is_personal(name)) == (secret, personal)
+
+
+async def test_attach_stacktrace_transaction_stacks_of_older_sdks_are_scrubbed(sentry_init):
+    """sentry_sdk before 2.35.1 adds the stack to transactions too: it carries no secret either."""
+    transport = sentry_init(attach_stacktrace=True, traces_sample_rate=1.0)
+
+    async def app(scope, receive, send):
+        token = dict(scope["headers"])[b"authorization"].decode()
+        sentry_sdk.get_current_scope().set_transaction_name(f"checkout {token}")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
+    (transaction,) = transport.transactions  # the stack holds it, named after the token
+    assert ("threads" in transaction) is (SDK_VERSION < (2, 35))
+    text = json.dumps(transaction)
+    for form in [*encodings(TOKEN), "s3ss10n-v4lue"]:
+        assert form not in text

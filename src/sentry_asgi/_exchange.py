@@ -642,6 +642,8 @@ class Exchange:
                     attach_stacktrace_now(event, self.client_options)
                 if unlearned:  # what the app parsed from the body is in its variables
                     learn_from_variables(event, secrets)
+            elif secrets:  # older sentry_sdk releases attach the stack to transactions too
+                attach_stacktrace_now(event, self.client_options)
         finally:  # a fault of ours above must not let the request's secrets out
             if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
                 secrets.scrub_tree(event, skip=clean)

@@ -1,10 +1,10 @@
 """The one place that touches private sentry_sdk names; tests fail loudly if they move.
 
-With ``attach_stacktrace=True`` sentry_sdk adds a stack trace to message events *after* event
-processors ran, so its frame variables (the ASGI scope with its raw Cookie and Authorization
-headers among them) would escape scrubbing. The middleware builds that same stack trace itself,
-inside its event processor, with sentry_sdk's own ``current_stacktrace`` (less the processor's
-own frames), and sentry_sdk then leaves it alone.
+With ``attach_stacktrace=True`` sentry_sdk adds a stack trace to message events (and, before
+2.35.1, to transactions) *after* event processors ran, so its frame variables (the ASGI scope
+with its raw Cookie and Authorization headers among them) would escape scrubbing. The middleware
+builds that same stack trace itself, inside its event processor, with sentry_sdk's own
+``current_stacktrace`` (less the processor's own frames), and sentry_sdk then leaves it alone.
 
 ``AnnotatedValue`` is how sentry_sdk tells Relay that a value was removed on purpose (here: a
 body over the size limit); its serializer turns it into the event's ``_meta``.
@@ -42,6 +42,7 @@ back to the context manager.
 from __future__ import annotations
 
 import inspect
+import re
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -164,10 +165,21 @@ def over_size_limit() -> Any:
 _PACKAGE = __name__.partition(".")[0] + "."
 
 
+def _release(version: str) -> tuple[int, ...]:
+    """A version's release numbers: ``2.35.0rc1`` is (2, 35, 0)."""
+    numbers = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(number) for number in numbers.group().split(".")) if numbers else ()
+
+
+# sentry_sdk before 2.35.1 adds the stack trace to transactions as well.
+_STACKS_ON_TRANSACTIONS = _release(sentry_sdk.VERSION) < (2, 35, 1)
+
+
 def attach_stacktrace_now(event: dict[str, Any], options: dict[str, Any]) -> None:
     """Add the stack trace sentry_sdk would add later, as it would, so that it can be scrubbed."""
     if (
         options.get("attach_stacktrace")
+        and (_STACKS_ON_TRANSACTIONS or event.get("type") != "transaction")
         and "exception" not in event
         and "stacktrace" not in event
         and "threads" not in event
