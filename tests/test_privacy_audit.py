@@ -288,6 +288,29 @@ async def test_password_in_a_referer_url_is_filtered(sentry_init):
     assert REFERER_PASSWORD not in json.dumps(event)
 
 
+ORIGINAL_URL_TOKEN = "otok" + "31415926535"
+
+
+@pytest.mark.parametrize("header", ["x-original-url", "x-rewrite-url", "x-envoy-original-path"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="default"),
+        pytest.param({"data_collection": {}}, marks=needs_data_collection, id="data_collection"),
+    ],
+)
+async def test_secret_query_parameters_of_a_url_in_any_header_are_filtered(
+    sentry_init, header, options
+):
+    """A proxy's copy of the request URL (X-Original-URL, ...) has its secret parameters filtered."""
+    transport = sentry_init(**options)
+    url = f"/cb?access_token={ORIGINAL_URL_TOKEN}&page=2"
+    headers = [(b"host", b"h"), (header.encode(), url.encode())]
+    event = await event_of_failing(transport, http_scope("/cb", headers=headers))
+    assert event["request"]["headers"][header] == f"/cb?access_token={FILTERED}&page=2"
+    assert ORIGINAL_URL_TOKEN not in json.dumps(event)
+
+
 QUERY_TOKEN = "qtok" + "99999999"
 
 

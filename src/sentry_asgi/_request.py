@@ -184,13 +184,28 @@ def _without_password(url: str, secrets: Secrets) -> str:
 
 
 def _filter_url(url: str, rule: KeyRule, secrets: Secrets) -> str:
-    """Filter the query parameters of a URL (a Referer) as the request's own are filtered."""
+    """Filter the query parameters of a URL (in a header) as the request's own are filtered."""
     rest, hash_mark, fragment = url.partition("#")
     base, question_mark, query = rest.partition("?")
     if not query:
         return url
     query = filter_query(query, rule, secrets)
     return f"{base}{question_mark if query else ''}{query}{hash_mark}{fragment}"
+
+
+def _filter_urls(
+    by_name: dict[str, str], sent: dict[str, str], rule: KeyRule, secrets: Secrets
+) -> None:
+    """Filter URLs in header values as the request's own: a Referer, and the request's own URL.
+
+    Proxies copy the original request line into X-Original-URL, X-Rewrite-URL or
+    X-Envoy-Original-Path, its query string (``?access_token=``) included.
+    """
+    for name, value in by_name.items():
+        if "?" in value or "@" in value:
+            filtered = _filter_url(_without_password(value, secrets), rule, secrets)
+            if sent.get(name) == value:
+                sent[name] = filtered
 
 
 def _headers(
@@ -205,11 +220,8 @@ def _headers(
     sent = dict(filter_pairs(by_name.items(), policy.headers, secrets))
     if len(by_name) + len(cookies) < len(headers):  # a header came on several lines
         _learn_lines(headers, by_name, policy.headers, secrets)
-    referer = by_name.get("referer")
-    if referer and ("?" in referer or "@" in referer) and policy.query.mode != "all":
-        filtered = _filter_url(_without_password(referer, secrets), policy.query, secrets)
-        if sent.get("referer") == referer:
-            sent["referer"] = filtered
+    if policy.query.mode != "all":
+        _filter_urls(by_name, sent, policy.query, secrets)
     protocols = by_name.get("sec-websocket-protocol")
     if protocols and policy.headers.mode != "all" and mentions_secret(protocols):
         # Browsers cannot set Authorization on a websocket: tokens travel as subprotocols.
