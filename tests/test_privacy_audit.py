@@ -14,7 +14,7 @@ import pytest
 import sentry_sdk
 from apps import read_body
 from apps.failing import fail
-from conftest import call, http_scope, needs_data_collection
+from conftest import SDK_VERSION, call, http_scope, needs_data_collection
 from test_body import PASSWORD, body_scope, capture, json_reader, reader
 
 from sentry_asgi import SentryMiddleware
@@ -309,6 +309,37 @@ async def test_secret_query_parameters_of_a_url_in_any_header_are_filtered(
     event = await event_of_failing(transport, http_scope("/cb", headers=headers))
     assert event["request"]["headers"][header] == f"/cb?access_token={FILTERED}&page=2"
     assert ORIGINAL_URL_TOKEN not in json.dumps(event)
+
+
+PATH_SESSION = "ABCDEF" + "123456789"
+
+
+async def test_session_id_in_a_path_parameter_is_filtered(sentry_init):
+    """A session id sent as a path parameter (``/cart;jsessionid=...``) names nothing and goes nowhere."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    scope = http_scope(f"/cart;jsessionid={PATH_SESSION};view=full")
+    event = await event_of_failing(transport, scope)
+    assert event["request"]["url"] == f"http://testserver/cart;jsessionid={FILTERED};view=full"
+    (transaction,) = transport.transactions
+    assert transaction["transaction"] == f"/cart;jsessionid={FILTERED};view=full"
+    assert PATH_SESSION not in json.dumps([event, transaction])
+
+
+@pytest.mark.skipif(SDK_VERSION < (2, 66), reason="trace_lifecycle arrived in sentry-sdk 2.66")
+async def test_session_id_in_a_path_parameter_stays_out_of_a_streamed_segment(sentry_init):
+    """A streamed segment named after its path has a path parameter's session id out, hook or none."""
+    transport = sentry_init(traces_sample_rate=1.0, trace_lifecycle="stream")
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await call(SentryMiddleware(app), http_scope(f"/cart;jsessionid={PATH_SESSION}"))
+    sentry_sdk.flush()
+    (container,) = transport.items("span")
+    (segment,) = container["items"]
+    assert segment["name"] == f"/cart;jsessionid={FILTERED}"
+    assert PATH_SESSION not in json.dumps(container)
 
 
 QUERY_TOKEN = "qtok" + "99999999"

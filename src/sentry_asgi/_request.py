@@ -14,7 +14,7 @@ from sentry_asgi._client_ip import (
     resolve_client,
     x_forwarded_for,
 )
-from sentry_asgi._privacy import mentions_secret
+from sentry_asgi._privacy import is_sensitive, mentions_secret
 from sentry_asgi._scrub import FILTERED, Secrets, filter_cookies, filter_pairs, filter_query
 
 if TYPE_CHECKING:
@@ -183,6 +183,28 @@ def _without_password(url: str, secrets: Secrets) -> str:
     return f"{match.group(1)}{FILTERED}@{url[match.end() :]}"
 
 
+# A path parameter (RFC 3986's ";name=value" in a segment): ``/cart;jsessionid=...``.
+_PATH_PARAMETER = re.compile(r";([^/;=?#]*)=([^/;?#]*)")
+
+
+def _without_secret_path_parameters(url: str, secrets: Secrets) -> str:
+    """Filter the values of secret path parameters (a session id in the path), kept as secrets.
+
+    The path names the request everywhere (its transaction and span names): the value learned
+    here is taken out of those too.
+    """
+
+    def filtered(parameter: re.Match[str]) -> str:
+        name, value = parameter.groups()
+        if not is_sensitive(unquote(name)):
+            return parameter.group(0)
+        secrets.add(value)
+        secrets.add(unquote(value))
+        return f";{name}={FILTERED}"
+
+    return _PATH_PARAMETER.sub(filtered, url)
+
+
 def _filter_url(url: str, rule: KeyRule, secrets: Secrets) -> str:
     """Filter the query parameters of a URL (in a header) as the request's own are filtered."""
     rest, hash_mark, fragment = url.partition("#")
@@ -262,7 +284,10 @@ def build_request_data(  # noqa: PLR0913 - the request, how to filter it, the pa
     ``path``: the path the client asked for, when the scope's no longer is (root_path included).
     """
     by_name = _joined(headers)
-    data: dict[str, Any] = {"url": url_of(scope, by_name.get("host"), path)}
+    url = url_of(scope, by_name.get("host"), path)
+    if ";" in url and policy.query.mode != "all":
+        url = _without_secret_path_parameters(url, secrets)
+    data: dict[str, Any] = {"url": url}
     method = scope.get("method")
     if isinstance(method, str) and _METHOD.fullmatch(method.upper()):
         data["method"] = method.upper()

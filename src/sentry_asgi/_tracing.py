@@ -264,7 +264,9 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
     Built from the same filtered request data as events (secrets filtered, the client address
     only with consent); attributes the app set itself are kept.
     """
-    data, _ = exchange.request_data(body=False)
+    data, secrets = exchange.request_data(body=False)
+    if secrets:  # a path named after its raw path holds what it holds (``;jsessionid=``)
+        span.name = secrets.scrub(span.name)
     headers: dict[str, str] = data.get("headers") or {}
     query = data.get("query_string")
     described: dict[str, Any] = {
@@ -273,7 +275,7 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
     if "method" in data:
         described["http.request.method"] = data["method"]
     described["url.full"] = f"{data['url']}?{query}" if query else data["url"]
-    described["url.path"] = exchange.path()
+    described["url.path"] = secrets.scrub(exchange.path())
     route = exchange.route_template()
     if route is not None:
         described["http.route"] = route
