@@ -747,3 +747,29 @@ async def test_fields_holding_json_or_text_naming_no_secret_are_sent_as_written(
     messages = [{"type": "http.request", "body": json.dumps(fields).encode()}]
     event = await capture(transport, reader(), body_scope("application/json"), messages)
     assert event["request"]["data"] == fields
+
+
+async def test_token_sent_in_a_websocket_message_is_removed_from_the_frames(sentry_init):
+    """graphql-ws's token, in the connection_init message's payload, stays out of the app's frames."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        init = json.loads((await receive())["text"])
+        raise RuntimeError(init["type"])
+
+    payload = {"authorization": f"Bearer {WS_TOKEN}"}
+    messages = [
+        {"type": "websocket.connect"},
+        {
+            "type": "websocket.receive",
+            "text": json.dumps({"type": "connection_init", "payload": payload}),
+        },
+    ]
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), http_scope("/graphql", type="websocket"), messages)
+    (event,) = transport.events
+    frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
+    assert frame["vars"]["init"]["type"] == "'connection_init'"
+    assert WS_TOKEN not in json.dumps(event)

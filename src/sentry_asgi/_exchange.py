@@ -635,7 +635,11 @@ class Exchange:
             self._run_last()
             if not is_transaction:
                 self._name_event(event)
-                unlearned = self._body is not None and self._body.unlearned
+                # A websocket's messages, like a body never read, are only in the app's variables
+                # (graphql-ws sends its token in the first message, connection_init's payload).
+                unlearned = (self._body is not None and self._body.unlearned) or (
+                    self.scope.get("type") == "websocket"
+                )
                 if hint.get("exc_info"):
                     self._describe_app_exception(event, hint)
                 elif secrets or unlearned:
