@@ -773,3 +773,25 @@ async def test_token_sent_in_a_websocket_message_is_removed_from_the_frames(sent
     frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
     assert frame["vars"]["init"]["type"] == "'connection_init'"
     assert WS_TOKEN not in json.dumps(event)
+
+
+@pytest.mark.parametrize(
+    "location",
+    [f"/welcome?token={NEW_TOKEN}", f"https://app.example/cb#access_token={NEW_TOKEN}&state=x"],
+)
+async def test_token_the_app_issues_in_a_redirect_stays_out(sentry_init, location):
+    """A token the app sends in a redirect's URL (query, or an implicit-flow fragment) stays out."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        headers = [(b"location", location.encode())]
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        raise RuntimeError("after the redirect")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), http_scope("/login"))
+    (event,) = transport.events
+    frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
+    assert FILTERED in frame["vars"]["location"]
+    assert NEW_TOKEN not in json.dumps(event)

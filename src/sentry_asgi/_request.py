@@ -256,6 +256,17 @@ def _headers(
     return sent
 
 
+def _learn_url(url: str, rule: KeyRule, secrets: Secrets) -> None:
+    """Remember the secret parameters of a URL the app sends: a token in a redirect's Location.
+
+    Its fragment too: OAuth's implicit flow sends ``#access_token=...`` to the browser.
+    """
+    rest, _, fragment = _without_password(url, secrets).partition("#")
+    _filter_url(rest, rule, secrets)
+    if fragment:
+        filter_query(fragment, rule, secrets)
+
+
 def learn_response_headers(message: Message, policy: Policy, secrets: Secrets) -> None:
     """Remember the secrets the app sends in its response: a new session cookie, an issued token.
 
@@ -265,6 +276,8 @@ def learn_response_headers(message: Message, policy: Policy, secrets: Secrets) -
     for name, value in headers:
         if name == "set-cookie":  # "name=value; Path=/; HttpOnly": only the cookie is a secret
             filter_cookies(value.partition(";")[0], policy.cookies, secrets)
+        elif "?" in value or "#" in value or "@" in value:
+            _learn_url(value, policy.query, secrets)
     filter_pairs(
         ((name, value) for name, value in headers if name != "set-cookie"), policy.headers, secrets
     )
