@@ -795,3 +795,18 @@ async def test_token_the_app_issues_in_a_redirect_stays_out(sentry_init, locatio
     frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
     assert FILTERED in frame["vars"]["location"]
     assert NEW_TOKEN not in json.dumps(event)
+
+
+BAGGAGE_TOKEN = "bag" + "SECRET0123456"
+
+
+async def test_secret_members_of_incoming_baggage_are_filtered(sentry_init):
+    """A baggage member named like a secret is filtered; Sentry's own members and others are kept."""
+    transport = sentry_init()
+    sentry_members = "sentry-trace_id=771a43a4192642f0b136d5159a501700,sentry-public_key=49d0f7"
+    baggage = f"{sentry_members}, session_token={BAGGAGE_TOKEN};ttl=60,userId=alice"
+    headers = [(b"host", b"h"), (b"baggage", baggage.encode())]
+    event = await event_of_failing(transport, http_scope("/x", headers=headers))
+    expected = f"{sentry_members}, session_token={FILTERED};ttl=60,userId=alice"
+    assert event["request"]["headers"]["baggage"] == expected
+    assert BAGGAGE_TOKEN not in json.dumps(event)

@@ -205,6 +205,22 @@ def _without_secret_path_parameters(url: str, secrets: Secrets) -> str:
     return _PATH_PARAMETER.sub(filtered, url)
 
 
+def _without_secret_members(baggage: str, secrets: Secrets) -> str:
+    """Filter the secret members of a W3C ``baggage`` list (``session_token=...;prop``), kept."""
+    members = []
+    for member in baggage.split(","):
+        key, equals, rest = member.partition("=")
+        value, semicolon, properties = rest.partition(";")
+        name = unquote(key.strip())
+        if equals and not name.startswith("sentry-") and is_sensitive(name):  # sentry's are public
+            secrets.add(value)
+            secrets.add(unquote(value))
+            members.append(f"{key}={FILTERED}{semicolon}{properties}")
+        else:
+            members.append(member)
+    return ",".join(members)
+
+
 def _filter_url(url: str, rule: KeyRule, secrets: Secrets) -> str:
     """Filter the query parameters of a URL (in a header) as the request's own are filtered."""
     rest, hash_mark, fragment = url.partition("#")
@@ -244,6 +260,11 @@ def _headers(
         _learn_lines(headers, by_name, policy.headers, secrets)
     if policy.query.mode != "all":
         _filter_urls(by_name, sent, policy.query, secrets)
+    baggage = by_name.get("baggage")
+    if baggage and "=" in baggage and policy.headers.mode != "all":
+        filtered = _without_secret_members(baggage, secrets)
+        if sent.get("baggage") == baggage:
+            sent["baggage"] = filtered
     protocols = by_name.get("sec-websocket-protocol")
     if protocols and policy.headers.mode != "all" and mentions_secret(protocols):
         # Browsers cannot set Authorization on a websocket: tokens travel as subprotocols.
