@@ -7,7 +7,7 @@ import gzip
 import json
 import time
 import zlib
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import pydantic
 import pytest
@@ -810,3 +810,23 @@ async def test_secret_members_of_incoming_baggage_are_filtered(sentry_init):
     expected = f"{sentry_members}, session_token={FILTERED};ttl=60,userId=alice"
     assert event["request"]["headers"]["baggage"] == expected
     assert BAGGAGE_TOKEN not in json.dumps(event)
+
+
+UNENCODED_PASSWORD = "pässwört" + "12345"
+
+
+async def test_form_secret_sent_unencoded_is_removed_as_frameworks_read_it(sentry_init):
+    """A form value sent as raw UTF-8 (curl -d), not percent-encoded, is removed as apps decode it."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        fields = parse_qs((await read_body(receive)).decode())
+        raise RuntimeError(sorted(fields))
+
+    body = f"user=bob&password={UNENCODED_PASSWORD}".encode()
+    scope = body_scope("application/x-www-form-urlencoded")
+    event = await capture(transport, app, scope, [{"type": "http.request", "body": body}])
+    assert event["request"]["data"] == {"user": "bob", "password": FILTERED}
+    frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
+    assert frame["vars"]["fields"]["password"] == [f"'{FILTERED}'"]
+    assert UNENCODED_PASSWORD not in json.dumps(event, ensure_ascii=False)
