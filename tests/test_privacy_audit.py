@@ -830,3 +830,26 @@ async def test_form_secret_sent_unencoded_is_removed_as_frameworks_read_it(sentr
     frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
     assert frame["vars"]["fields"]["password"] == [f"'{FILTERED}'"]
     assert UNENCODED_PASSWORD not in json.dumps(event, ensure_ascii=False)
+
+
+async def test_query_and_header_secrets_sent_as_raw_utf8_are_removed_as_apps_decode_them(
+    sentry_init,
+):
+    """A raw UTF-8 query value or header value, which the app decodes as UTF-8, is removed."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        query = parse_qs(scope["query_string"].decode())
+        api_key = dict(scope["headers"])[b"x-api-key"].decode()
+        raise RuntimeError(len(query) + len(api_key))
+
+    raw = UNENCODED_PASSWORD.encode()
+    headers = [(b"host", b"h"), (b"x-api-key", b"k-" + raw)]
+    with pytest.raises(RuntimeError):
+        await call(
+            SentryMiddleware(app), http_scope("/x", query_string=b"token=" + raw, headers=headers)
+        )
+    (event,) = transport.events
+    frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
+    assert frame["vars"]["query"] == {"token": [f"'{FILTERED}'"]}
+    assert UNENCODED_PASSWORD not in json.dumps(event, ensure_ascii=False)

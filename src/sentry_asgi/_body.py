@@ -272,8 +272,7 @@ def _inline_fields(text: str) -> Iterator[str]:
 def _form(text: str, secrets: Secrets) -> dict[str, Any]:
     """Form fields (a list only where a field repeats), as Starlette decodes them (Latin-1).
 
-    A secret field's value is also remembered as sent, percent-encoded the client's way, and,
-    sent unencoded, as the UTF-8 text other frameworks read.
+    A secret field's value is also remembered as sent, percent-encoded the client's way.
     """
     fields: dict[str, Any] = {}
     for part in text.split("&"):
@@ -284,8 +283,6 @@ def _form(text: str, secrets: Secrets) -> dict[str, Any]:
         value = unquote_plus(raw_value)
         if is_sensitive(name):
             secrets.add(raw_value)
-            if not raw_value.isascii():  # sent unencoded (curl -d): most frameworks read UTF-8
-                secrets.add(unquote_plus(raw_value.encode("latin-1").decode("utf-8", "replace")))
         if name in fields:
             previous = fields[name]
             fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]

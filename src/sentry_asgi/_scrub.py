@@ -66,6 +66,19 @@ def _basic_credentials(credentials: str) -> tuple[str, ...]:
     return tuple(part for part in (text, password) if len(part.strip()) >= MIN_SECRET_LENGTH)
 
 
+def _as_utf8(value: str) -> str | None:
+    """Raw bytes read as Latin-1 (headers, query strings, form fields) as an app reads them: UTF-8.
+
+    None when they are plain ASCII, not UTF-8, or were already read as it.
+    """
+    if value.isascii():
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+
+
 class Secrets:
     """The secret values seen in one request, to be searched for across a whole event."""
 
@@ -81,6 +94,9 @@ class Secrets:
         value = value.strip()
         if len(value) < MIN_SECRET_LENGTH:
             return
+        utf8 = _as_utf8(value)
+        if utf8 is not None:  # shorter each time: ends
+            self.add(utf8)
         self._needles = self._json_needles = None
         if _PLAIN.fullmatch(value):  # a bare token (most secrets): every form of it is itself
             self._forms.add(value)
