@@ -158,10 +158,18 @@ def _frames(event: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield from (frame for frame in frames if isinstance(frame, dict))
 
 
+def _is_scope(node: Any) -> bool:
+    """Tell whether a variable holds the ASGI scope (Starlette's websocket ``session`` does).
+
+    Its secrets are the request's, filtered by name: its other values name no secret.
+    """
+    return isinstance(node, dict) and "asgi" in node and "type" in node
+
+
 def _learn_keyed(node: Any, secrets: Secrets) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
-            if isinstance(key, str) and is_sensitive(key):
+            if isinstance(key, str) and is_sensitive(key) and not _is_scope(value):
                 _learn_leaves(_unrepr(value), secrets, nested=True)
             else:
                 _learn_keyed(value, secrets)
