@@ -157,3 +157,27 @@ async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
         assert event["exception"]["values"][-1]["mechanism"] == {"type": "falcon", "handled": False}
     else:
         assert transport.events == []
+
+
+async def test_handlers_the_app_registers_after_wrapping_report_as_earlier_ones(sentry_init, http):
+    """Handlers registered after wrapping (a catch-all, one for a class) still let the exception be reported as itself."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = falcon_app()
+    app.add_route("/stock/{status:int}", Stock())
+    wrapped = SentryMiddleware(app)
+
+    async def teapot(req, resp, ex, params):
+        resp.status = 418
+
+    async def answer(req, resp, ex, params):
+        resp.status = ex.args[0]
+
+    app.add_error_handler(Exception, teapot)
+    app.add_error_handler(OutOfStockError, answer)
+    assert (await http(wrapped, "/items/9")).status_code == 418
+    assert (await http(wrapped, "/stock/503")).status_code == 503
+    assert (await http(wrapped, "/stock/404")).status_code == 404
+    assert [e["exception"]["values"][-1]["type"] for e in transport.events] == [
+        "ValueError",
+        "OutOfStockError",
+    ]

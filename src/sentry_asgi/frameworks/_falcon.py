@@ -2,7 +2,8 @@
 
 The capture is one error handler for ``Exception`` (Falcon's documented way to see
 unhandled errors) that reports and then hands over to the handler it replaces, so the
-response, the log line and any handler the app registered earlier are unchanged; the report
+response, the log line and any handler the app registers are unchanged (the table Falcon keeps
+them in wraps each one as it is stored, so one registered after wrapping is covered too); the report
 comes before Falcon's log record, which sentry_sdk's DedupeIntegration then drops. Falcon keeps
 the matched route on its request object only, so the app's router finds it again when a name
 is needed (through ``_router``: Falcon has no public accessor for the app's router), and so do
@@ -14,6 +15,7 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import falcon
 from falcon import HTTPError, HTTPStatus, http_status_to_code
 from falcon.util import get_argnames
 
@@ -138,29 +140,49 @@ def _status_code(status: Any) -> int:
         return 0
 
 
-def _is_the_apps_error(app: App[Any, Any], key: type, handler: object) -> bool:
+def _is_the_apps_error(key: type, handler: object) -> bool:
     """Tell whether a handler answers an exception that may be the app's failure.
 
-    Not Falcon's own handlers, nor one for its HTTP errors (exceptions that are responses).
+    Not Falcon's own handlers (the app's bound methods), nor one for its HTTP errors
+    (exceptions that are responses).
     """
     if key is Exception or issubclass(key, (HTTPError, HTTPStatus)):
         return False
-    return getattr(handler, "__self__", None) is not app and not isinstance(
+    return not isinstance(getattr(handler, "__self__", None), falcon.App) and not isinstance(
         handler, _ReportIfAnswered5xx
     )
 
 
-def install(app: App[Any, Any]) -> Framework:
-    """Report through the app's error handlers, once: before and after, as each answers.
+def _reporting(key: type, handler: Any) -> Any:
+    """The handler as registered for ``key``, with the report where it may answer a failure."""
+    if key is Exception and not isinstance(handler, _ReportThenHandle):
+        return _ReportThenHandle(handler)
+    if _is_the_apps_error(key, handler):
+        return _ReportIfAnswered5xx(handler)
+    return handler
 
-    Before its ``Exception`` handler; after the handlers it registered for other exception
+
+class _ReportingHandlers(dict[type, Any]):
+    """The app's error handlers, each given the report as it is registered, after wrapping too.
+
+    ``add_error_handler`` stores every handler here: one the app registers once wrapped (or in
+    its start-up) is covered as an earlier one is, at no cost to a request.
+    """
+
+    def __setitem__(self, key: type, handler: Any) -> None:
+        super().__setitem__(key, _reporting(key, handler))
+
+
+def install(app: App[Any, Any]) -> Framework:
+    """Report through the app's error handlers, once, whenever the app registers them.
+
+    Before its ``Exception`` handler; after the handlers it registers for other exception
     classes, when they answer 5xx.
     """
-    handlers = app._error_handlers  # noqa: SLF001 - to keep what it replaces
-    current = handlers.get(Exception)
-    if current is not None and not isinstance(current, _ReportThenHandle):
-        app.add_error_handler(Exception, _ReportThenHandle(current))
-    for key, handler in list(handlers.items()):
-        if _is_the_apps_error(app, key, handler):
-            app.add_error_handler(key, _ReportIfAnswered5xx(handler))
+    handlers = app._error_handlers  # noqa: SLF001 - where add_error_handler keeps them
+    if not isinstance(handlers, _ReportingHandlers):
+        reporting = _ReportingHandlers()
+        for key, handler in handlers.items():
+            reporting[key] = handler
+        app._error_handlers = reporting  # noqa: SLF001
     return Framework(match=partial(_match, app), reroutes=True)
