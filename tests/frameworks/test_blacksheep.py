@@ -98,3 +98,31 @@ async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
         assert event["exception"]["values"][-1]["type"] == "OutOfStockError"
     else:
         assert transport.events == []
+
+
+async def test_handlers_the_app_sets_after_wrapping_report_as_earlier_ones(sentry_init, http):
+    """Handlers set after wrapping (a catch-all, one for a class) still let a 5xx's exception be reported as itself."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = blacksheep_app()
+
+    @app.router.get("/stock/{code}")
+    async def stock(code: int):
+        raise OutOfStockError(code)
+
+    wrapped = SentryMiddleware(app)
+
+    async def unavailable(app, request, exc):
+        return Response(503, content=TextContent("later"))
+
+    async def answer(app, request, exc):
+        return Response(exc.args[0], content=TextContent("out of stock"))
+
+    app.exceptions_handlers[Exception] = unavailable
+    app.exception_handler(OutOfStockError)(answer)
+    assert (await http(wrapped, "/items/9")).status_code == 503
+    assert (await http(wrapped, "/stock/503")).status_code == 503
+    assert (await http(wrapped, "/stock/404")).status_code == 404
+    assert [e["exception"]["values"][-1]["type"] for e in transport.events] == [
+        "ValueError",
+        "OutOfStockError",
+    ]

@@ -3,7 +3,8 @@
 The capture is one entry for ``Exception`` in the app's ``exceptions_handlers`` (BlackSheep's
 own mapping of exceptions to responses): it reports, then answers as BlackSheep would (log
 line and 500 page), or hands over to the ``Exception`` handler the app had already set and
-reports only when that one answers with a 5xx. Routes live on the request object only, so the
+reports only when that one answers with a 5xx; the table wraps each handler as it is set, so
+one the app sets after wrapping is covered too. Routes live on the request object only, so the
 app's router (which caches its matches) finds them again when a name is needed.
 """
 
@@ -14,6 +15,8 @@ import weakref
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+# Its stub leaves the class of the app's exception handlers out.
+from blacksheep.baseapp import ExceptionHandlersDict  # type: ignore[attr-defined]
 from blacksheep.exceptions import HTTPException
 
 from sentry_asgi.frameworks import Framework, Match
@@ -118,17 +121,35 @@ def _is_the_apps_error(key: object) -> bool:
     )
 
 
-def install(app: Application) -> Framework:
-    """Report through the app's exception handlers, once.
+def _reporting(key: object, handler: Handler) -> Handler:
+    """The handler as set for ``key``, with the report where it may answer a failure."""
+    if handler in _OURS or not (key is Exception or _is_the_apps_error(key)):
+        return handler
+    return _report_then_handle(handler)
 
-    In front of its ``Exception`` handler; around the handlers it has for other exception
+
+class _ReportingHandlers(ExceptionHandlersDict):  # type: ignore[misc]
+    """The app's exception handlers, each given the report as it is set, after wrapping too.
+
+    BlackSheep checks the handler first, as it always does; one the app sets once wrapped (or in
+    its start-up) is then covered as an earlier one is, at no cost to a request.
+    """
+
+    def __setitem__(self, key: object, handler: Handler) -> None:
+        super().__setitem__(key, handler)
+        self.data[key] = _reporting(key, handler)
+
+
+def install(app: Application) -> Framework:
+    """Report through the app's exception handlers, once, whenever the app sets them.
+
+    In front of its ``Exception`` handler; around the handlers it sets for other exception
     classes, reporting what they answer 5xx.
     """
     handlers: Any = app.exceptions_handlers
-    current = handlers.get(Exception)
-    if current not in _OURS:
-        handlers[Exception] = _report_then_handle(current)
-    for key, handler in list(handlers.items()):
-        if _is_the_apps_error(key) and handler not in _OURS:
-            handlers[key] = _report_then_handle(handler)
+    if not isinstance(handlers, _ReportingHandlers):
+        reporting = _ReportingHandlers(handlers)
+        if Exception not in reporting:
+            reporting.data[Exception] = _report_then_handle(None)
+        app.exceptions_handlers = reporting
     return Framework(match=partial(_match, app), reroutes=True)
