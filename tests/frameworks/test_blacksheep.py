@@ -6,8 +6,10 @@ import pytest
 from blacksheep import Application, Response
 from blacksheep.contents import TextContent
 from blacksheep.server.routing import Router
+from conftest import call
 
 from frameworks.apps.blacksheep_app import blacksheep_app
+from frameworks.helpers import websocket_scope
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -126,3 +128,26 @@ async def test_handlers_the_app_sets_after_wrapping_report_as_earlier_ones(sentr
         "ValueError",
         "OutOfStockError",
     ]
+
+
+@pytest.mark.parametrize("default_integrations", [False, True])
+async def test_websocket_handler_error_is_reported_as_itself(default_integrations, sentry_init):
+    """A websocket handler's exception is reported as itself, once, and fails its transaction (not only BlackSheep's log record)."""
+    transport = sentry_init(
+        auto_enabling_integrations=False,
+        default_integrations=default_integrations,
+        traces_sample_rate=1.0,
+    )
+    app = SentryMiddleware(blacksheep_app())
+    conversation = await call(app, websocket_scope("/ws"), [{"type": "websocket.connect"}])
+    assert conversation.sent[-1] == {
+        "type": "websocket.close",
+        "code": 1011,
+        "reason": "websocket failed",
+    }
+    (event,) = transport.events
+    (reported,) = event["exception"]["values"]
+    assert (reported["type"], reported["value"]) == ("RuntimeError", "websocket failed")
+    assert reported["mechanism"] == {"type": "blacksheep", "handled": False}
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "internal_error"

@@ -12,20 +12,22 @@ from __future__ import annotations
 
 import inspect
 import weakref
-from functools import partial
+from functools import partial, wraps
 from typing import TYPE_CHECKING, Any
 
 # Its stub leaves the class of the app's exception handlers out.
 from blacksheep.baseapp import ExceptionHandlersDict  # type: ignore[attr-defined]
 from blacksheep.exceptions import HTTPException
+from blacksheep.server.routing import RouteMethod
 
+from sentry_asgi._guard import contained
 from sentry_asgi.frameworks import Framework, Match
 from sentry_asgi.frameworks._report import report
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from blacksheep import Application, Request, Response
+    from blacksheep import Application, Request, Response, WebSocket
     from blacksheep.server.routing import Route, Router
 
     from sentry_asgi._asgi import Scope
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 MECHANISM = "blacksheep"
 
 
-# The handlers made here, so that wrapping an app twice wraps its handler once.
+# The handlers made here, so that none is wrapped twice (an app wrapped twice, or restarted).
 _OURS: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
 
@@ -140,6 +142,36 @@ class _ReportingHandlers(ExceptionHandlersDict):  # type: ignore[misc]
         self.data[key] = _reporting(key, handler)
 
 
+def _report_socket_errors(handler: Callable[[WebSocket], Awaitable[Any]]) -> Any:
+    """A websocket route's handler, reporting its exception before BlackSheep logs and closes.
+
+    The app's view stays where :func:`_match` finds it (``root_fn``, ``__wrapped__``).
+    """
+
+    @wraps(handler)
+    async def report_socket_error(websocket: WebSocket) -> Any:
+        try:
+            return await handler(websocket)
+        except Exception as exc:
+            report(exc, MECHANISM)
+            raise
+
+    _OURS.add(report_socket_error)
+    return report_socket_error
+
+
+async def _hook_websocket_routes(app: Application) -> None:
+    """Wrap each websocket route's handler as BlackSheep made it at start-up, middleware in.
+
+    Once: a restart leaves the handlers as they are.
+    """
+    router: Any = app.router
+    with contained():
+        for method, route in router.iter_with_methods():
+            if method == RouteMethod.GET_WS and route.handler not in _OURS:
+                route.handler = _report_socket_errors(route.handler)
+
+
 def install(app: Application) -> Framework:
     """Report through the app's exception handlers, once, whenever the app sets them.
 
@@ -152,4 +184,5 @@ def install(app: Application) -> Framework:
         if Exception not in reporting:
             reporting.data[Exception] = _report_then_handle(None)
         app.exceptions_handlers = reporting
+        app.after_start += _hook_websocket_routes
     return Framework(match=partial(_match, app), reroutes=True)
