@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sentry_asgi._asgi import Scope
-from sentry_asgi._request import full_path
+from sentry_asgi._request import full_path, requested_path
 
 if TYPE_CHECKING:
     from sentry_asgi._options import TransactionStyle
@@ -60,9 +60,7 @@ def route_template(scope: Scope, *, scope_route: bool = True) -> str | None:
         path = scope.get("path_template")  # Litestar
     if not isinstance(path, str) or not path:
         return None
-    root = scope.get("root_path")
-    if route is not None and scope.get("path_params") and "app_root_path" in scope:
-        root = _mounted_root(scope) or root  # below a Mount, whose match may hold parameters
+    root = named_root(scope)
     if isinstance(root, str) and root:
         if mount:
             depth = path.count("/")
@@ -71,10 +69,28 @@ def route_template(scope: Scope, *, scope_route: bool = True) -> str | None:
     return path
 
 
+def named_root(scope: Scope) -> str | None:
+    """The root path to name the routes below it after: below a Starlette Mount, its template.
+
+    A Mount with path parameters (``Mount("/orgs/{org_id}", ...)``) puts its match in
+    ``root_path`` (``/orgs/42``): whatever app it passes the request on to, the name takes the
+    Mount's template, not one name per organisation.
+    """
+    root = scope.get("root_path")
+    if scope.get("path_params") and "app_root_path" in scope:
+        return _mounted_root(scope) or root
+    return root
+
+
 def _mounted_root(scope: Scope) -> str | None:
     """The root path with Starlette's Mounts as their templates (imported only for Starlette's)."""
     from sentry_asgi.frameworks._starlette import mounted_root  # noqa: PLC0415 - Starlette's only
 
+    path, root = scope.get("path"), scope.get("root_path")
+    if isinstance(path, str) and isinstance(root, str) and not path.startswith(root):
+        # The app below replaced the path with its own (Litestar's routing): the Mounts were
+        # matched on the path the client asked for.
+        scope = {**scope, "path": requested_path(scope) or path}
     return mounted_root(scope)
 
 

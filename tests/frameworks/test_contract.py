@@ -201,7 +201,7 @@ def adding_a_header(app: Any) -> Any:
     return middleware
 
 
-def mounted_at_api(app: Any, outer: str, style: str) -> Any:
+def mounted_at_api(app: Any, outer: str, style: str, at: str = "/api") -> Any:
     """``app``, wrapped, mounted at /api in a Starlette or FastAPI app (wrapped too, or not).
 
     ``wrapped, copying``: with a middleware between the mount and the app that copies the scope.
@@ -209,11 +209,11 @@ def mounted_at_api(app: Any, outer: str, style: str) -> Any:
     wrapped = SentryMiddleware(app, transaction_style=style)
     if outer == "fastapi":
         router = FastAPI()
-        router.mount("/api", wrapped)
+        router.mount(at, wrapped)
         return router
     if outer == "wrapped, copying":
         wrapped = adding_a_header(wrapped)
-    router = Starlette(routes=[Mount("/api", app=wrapped)])
+    router = Starlette(routes=[Mount(at, app=wrapped)])
     return SentryMiddleware(router, transaction_style=style) if outer != "starlette" else router
 
 
@@ -228,6 +228,20 @@ async def test_app_mounted_under_a_router_is_named_after_its_own_route(
     for style in ("url", "endpoint"):
         assert (await http(mounted_at_api(app, outer, style), "/api/items/42")).status_code == 500
     expected = [(f"/api{framework.route}", "route"), (framework.view, "component")]
+    assert named(transport.events) == named(transport.transactions) == expected
+
+
+@pytest.mark.parametrize("outer", ["starlette", "fastapi", "wrapped"])
+@pytest.mark.parametrize("framework", MOUNTABLE, ids=[f.name for f in MOUNTABLE])
+async def test_app_mounted_with_path_parameters_is_named_after_the_mounts_template(
+    framework: Framework, outer, sentry_init, http
+):
+    """Mounted at /orgs/{org_id}, a wrapped app is named after that template plus its route, not the org's id."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    for org in ("7", "8"):
+        app = mounted_at_api(framework.app(), outer, "url", at="/orgs/{org_id}")
+        assert (await http(app, f"/orgs/{org}/items/42")).status_code == 500
+    expected = [(f"/orgs/{{org_id}}{framework.route}", "route")] * 2
     assert named(transport.events) == named(transport.transactions) == expected
 
 

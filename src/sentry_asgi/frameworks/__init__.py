@@ -14,6 +14,8 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from sentry_asgi._naming import named_root
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -54,6 +56,11 @@ class Framework:
     # the routes of the app mounted there are below it, and the path the client asked for is left
     # only in ``raw_path``.
     mount: Callable[[Scope], str | None] | None = None
+
+
+def routed_name(scope: Scope, template: str) -> str:
+    """A route template of the app, below the path the app is mounted at (as a template)."""
+    return str(named_root(scope) or "").rstrip("/") + template
 
 
 def detect(app: object) -> Framework | None:

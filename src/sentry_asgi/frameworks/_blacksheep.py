@@ -21,7 +21,7 @@ from blacksheep.exceptions import HTTPException
 from blacksheep.server.routing import RouteMethod
 
 from sentry_asgi._guard import contained
-from sentry_asgi.frameworks import Framework, Match
+from sentry_asgi.frameworks import Framework, Match, routed_name
 from sentry_asgi.frameworks._report import report
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def _match(app: Application, scope: Scope) -> Match | None:
     # The route's handler is the app's middleware chain around the normalised view: the chain
     # keeps the view as ``root_fn``, the normalisation as ``__wrapped__``.
     view = inspect.unwrap(getattr(route.handler, "root_fn", route.handler))
-    return Match(str(scope.get("root_path") or "").rstrip("/") + template, view)
+    return Match(routed_name(scope, template), view)
 
 
 def _routed_path(scope: Scope) -> bytes:

@@ -20,7 +20,7 @@ from django.urls import URLResolver, get_resolver, get_urlconf
 from django.urls.resolvers import LocalePrefixPattern, RegexPattern
 from django.utils.translation import get_language_from_path
 
-from sentry_asgi.frameworks import Framework, Match
+from sentry_asgi.frameworks import Framework, Match, routed_name
 from sentry_asgi.frameworks._regex import readable
 from sentry_asgi.frameworks._report import report
 
@@ -47,6 +47,8 @@ def _match(scope: Scope) -> Match | None:
     texts, matched = found
     view = getattr(matched.func, "view_class", matched.func)  # a class-based view by its class
     template = "".join(texts[1:])  # below the URLconf's own ``^/``
+    if root == scope.get("root_path"):  # no FORCE_SCRIPT_NAME: below the app's mount point
+        return Match(routed_name(scope, f"/{template}"), view)
     return Match(f"{root.rstrip('/')}/{template}", view)
 
 

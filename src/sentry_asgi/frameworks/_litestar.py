@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from litestar.exceptions import HTTPException, MethodNotAllowedException, WebSocketException
 from litestar.utils import normalize_path
 
-from sentry_asgi.frameworks import Framework, Match
+from sentry_asgi.frameworks import Framework, Match, routed_name
 from sentry_asgi.frameworks._report import report, report_if_answered_5xx
 
 if TYPE_CHECKING:
@@ -61,13 +61,13 @@ def _route(app: Litestar, scope: Scope) -> Match | None:
         _, handler, _, _, template = router.handle_routing(path=path, method=scope.get("method"))
     except MethodNotAllowedException as refused:
         refusing = _refusing_route(router, path, refused)
-        return Match(root.rstrip("/") + refusing, None) if refusing is not None else None
+        return Match(routed_name(scope, refusing), None) if refusing is not None else None
     except (HTTPException, ValueError):  # not found, or not a route for this kind of connection
         return None
     if getattr(handler, "is_mount", False):
         mount = _mount_path(app, handler, path)
-        return Match(root.rstrip("/") + mount, None) if mount is not None else None
-    return Match(root.rstrip("/") + template, getattr(handler, "fn", None))
+        return Match(routed_name(scope, mount), None) if mount is not None else None
+    return Match(routed_name(scope, template), getattr(handler, "fn", None))
 
 
 def _below_root(root: str, path: str) -> str:
@@ -90,7 +90,7 @@ def _mount(app: Litestar, scope: Scope) -> str | None:
     raw = scope.get("raw_path")
     path = unquote(raw.decode("latin-1")) if isinstance(raw, bytes) else ""
     mount = _mount_path(app, handler, _below_root(root, path))
-    return root.rstrip("/") + mount if mount is not None else None
+    return routed_name(scope, mount) if mount is not None else None
 
 
 def _mount_path(app: Litestar, handler: Any, path: str) -> str | None:

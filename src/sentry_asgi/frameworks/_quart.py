@@ -22,7 +22,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from sentry_asgi._asgi import scope_headers
 from sentry_asgi._guard import contained
-from sentry_asgi.frameworks import Framework, Match
+from sentry_asgi.frameworks import Framework, Match, routed_name
 from sentry_asgi.frameworks._report import report
 
 if TYPE_CHECKING:
@@ -103,10 +103,10 @@ def _match(app: Quart, scope: Scope) -> Match | None:
         rule, _ = adapter.match(return_rule=True, websocket=websocket)
     except MethodNotAllowed as refused:
         refusing = _refusing_rule(adapter, refused, websocket=websocket)
-        return Match(root.rstrip("/") + refusing.rule, None) if refusing is not None else None
+        return Match(routed_name(scope, refusing.rule), None) if refusing is not None else None
     except HTTPException:  # not found, or a redirect: no route to name
         return None
-    return Match(root.rstrip("/") + rule.rule, app.view_functions.get(str(rule.endpoint)))
+    return Match(routed_name(scope, rule.rule), app.view_functions.get(str(rule.endpoint)))
 
 
 def _bind(app: Quart, scope: Scope, root: str, path: str) -> MapAdapter:
