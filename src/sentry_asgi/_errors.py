@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 import sentry_sdk
 from sentry_sdk.utils import event_from_exception, exceptions_from_error_tuple
 
 MECHANISM = "asgi"
+# The module of a frame that is the middleware's own.
+_OWN_FRAMES = "sentry_asgi."
 
 # The exceptions servers and frameworks raise when the client went away mid-request: the
 # app did nothing wrong and nobody can act on the report.
@@ -168,8 +170,31 @@ def capture_exception(exc: BaseException, mechanism: str = MECHANISM) -> None:
         exc, client_options=client.options, mechanism={"type": mechanism, "handled": False}
     )
     hint[_OWN_REPORT] = True
+    _drop_own_frames(cast("dict[str, Any]", event))
     sentry_sdk.capture_event(event, hint=hint)
     mark_dealt_with(exc)
+
+
+def _drop_own_frames(event: dict[str, Any]) -> None:
+    """Leave the middleware's frames out of the event's stack traces, as sentry_sdk leaves its own.
+
+    With ``add_full_stack``, sentry_sdk puts the stack the report is made from in front of the
+    exception's traceback: the middleware's (and a framework hook's) calls reporting it are no
+    part of the app's story. Those an exception was raised in (the app sent ``send`` something
+    that is no message) are where it happened: they stay.
+    """
+    for value in event["exception"]["values"]:
+        frames = (value.get("stacktrace") or {}).get("frames")
+        if frames:
+            value["stacktrace"]["frames"] = _without_own_callers(frames)
+
+
+def _without_own_callers(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def own(frame: dict[str, Any]) -> bool:
+        return str(frame.get("module") or "").startswith(_OWN_FRAMES)
+
+    last_of_others = max((i for i, frame in enumerate(frames) if not own(frame)), default=-1)
+    return [frame for i, frame in enumerate(frames) if i > last_of_others or not own(frame)]
 
 
 def is_unhandled(event: dict[str, Any]) -> bool:

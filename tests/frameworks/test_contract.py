@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 from typing import Any
 
 import pytest
 from conftest import call, http_scope
 from fastapi import FastAPI
+from sentry_sdk.consts import ClientConstructor
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
@@ -23,6 +25,10 @@ BROKEN = [f for f in FRAMEWORKS if f.broken]
 HOOKED = [f for f in FRAMEWORKS if f.hooked]
 REFUSING = [f for f in FRAMEWORKS if f.refuses_methods]
 MOUNTABLE = [f for f in FRAMEWORKS if f.routes_below_mount]
+needs_full_stack = pytest.mark.skipif(
+    "add_full_stack" not in inspect.signature(ClientConstructor.__init__).parameters,
+    reason="add_full_stack is newer than this sentry-sdk",
+)
 
 
 def named(items: list[dict]) -> list[tuple[str, str]]:
@@ -312,3 +318,28 @@ async def test_unwrapped_app_is_left_alone(framework: Framework, sentry_init, ht
     assert (await http(app, "/items/3")).status_code == 500  # the wrapped app, called directly
     assert (await http(framework.app(), "/items/3")).status_code == 500  # another instance
     assert transport.events == []
+
+
+@needs_full_stack
+@pytest.mark.parametrize("kind", ["http", "websocket"])
+@pytest.mark.parametrize("framework", FRAMEWORKS, ids=[f.name for f in FRAMEWORKS])
+async def test_full_stack_holds_no_frame_of_the_middleware(framework: Framework, kind, sentry_init):
+    """With add_full_stack, an error's stack trace shows the app and the server, not the middleware reporting it."""
+    if kind == "websocket" and framework.websockets is None:
+        pytest.skip("no websockets")
+    transport = sentry_init(auto_enabling_integrations=False, add_full_stack=True)
+    app = SentryMiddleware(framework.app())
+    scope = websocket_scope("/ws") if kind == "websocket" else http_scope("/items/42")
+    incoming = [{"type": "websocket.connect"}] if kind == "websocket" else None
+    with contextlib.suppress(RuntimeError, ValueError):
+        await call(app, scope, incoming)
+    (event,) = transport.events
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
+    modules = [frame.get("module") or "" for frame in frames]
+    assert len(modules) > 10  # the whole stack: its callers, not only the view's traceback
+    ours = [
+        f"{f.get('module')}.{f.get('function')}"
+        for f in frames
+        if (f.get("module") or "").startswith("sentry_asgi")
+    ]
+    assert ours == []
