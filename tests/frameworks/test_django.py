@@ -102,3 +102,40 @@ async def test_route_below_a_language_prefix_is_named_in_the_paths_language(
         f"/{language}/items/<int:item_id>",
         "route",
     )
+
+
+class AnswersErrors:
+    """A Django middleware whose process_exception answers a view's error with the status it names."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.http import HttpResponse
+
+        return HttpResponse("answered", status=int(request.headers["x-answer"]))
+
+
+@pytest.mark.parametrize(("status", "reported"), [(503, True), (404, False)])
+async def test_exception_a_middleware_answers_is_reported_when_5xx(
+    status, reported, sentry_init, http
+):
+    """A view's exception that a middleware's process_exception answers 5xx is reported as itself, once; one answered 404 is not."""
+    from django.test import override_settings
+
+    # Django's own log line for a 5xx answer is an event of its own with the logging integration.
+    transport = sentry_init(auto_enabling_integrations=False, default_integrations=False)
+    with override_settings(MIDDLEWARE=[f"{__name__}.AnswersErrors"]):
+        app = SentryMiddleware(django_app())
+        response = await http(app, "/items/3", headers={"x-answer": str(status)})
+    assert response.status_code == status
+    if reported:
+        (event,) = transport.events
+        (value,) = event["exception"]["values"]
+        assert (value["type"], value["value"]) == ("ValueError", "item 3")
+        assert value["mechanism"] == {"type": "django", "handled": False}
+    else:
+        assert transport.events == []

@@ -22,9 +22,11 @@ from django.utils.translation import get_language_from_path
 
 from sentry_asgi.frameworks import Framework, Match, routed_name
 from sentry_asgi.frameworks._regex import readable
-from sentry_asgi.frameworks._report import report
+from sentry_asgi.frameworks._report import report, report_if_answered_5xx
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sentry_asgi._asgi import Scope
 
 MECHANISM = "django"
@@ -99,7 +101,36 @@ def _readable(pattern: object) -> str:
     return readable(str(pattern)) if isinstance(pattern, RegexPattern) else str(pattern)
 
 
-def install(_app: object) -> Framework:
-    """Connect the error signal (once per process, whatever the number of apps)."""
+class _ReportIfAnswered5xx:
+    """A middleware's ``process_exception``, reporting the exception it answers with a 5xx.
+
+    Django sends no signal for an exception a middleware answers: a domain error answered 404 is
+    no error; an answer of 503 is the app's failure, reported as the exception once it is sent.
+    """
+
+    __slots__ = ("process_exception",)
+
+    def __init__(self, process_exception: Callable[[Any, Exception], Any]) -> None:
+        self.process_exception = process_exception
+
+    def __call__(self, request: Any, exception: Exception) -> Any:
+        response = self.process_exception(request, exception)
+        if response is not None:
+            report_if_answered_5xx(exception, MECHANISM)
+        return response
+
+
+def install(app: object) -> Framework:
+    """Connect the error signal (once per process), and report what the app's middleware answers.
+
+    Django keeps the ``process_exception`` methods of the app's middleware as
+    ``_exception_middleware`` only, loaded when the app is made.
+    """
     got_request_exception.connect(_on_exception, dispatch_uid="sentry_asgi")
+    methods = getattr(app, "_exception_middleware", None)
+    if isinstance(methods, list):
+        methods[:] = [
+            method if isinstance(method, _ReportIfAnswered5xx) else _ReportIfAnswered5xx(method)
+            for method in methods
+        ]
     return Framework(match=_match, reroutes=True)
