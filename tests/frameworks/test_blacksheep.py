@@ -151,3 +151,35 @@ async def test_websocket_handler_error_is_reported_as_itself(default_integration
     assert reported["mechanism"] == {"type": "blacksheep", "handled": False}
     (transaction,) = transport.transactions
     assert transaction["contexts"]["trace"]["status"] == "internal_error"
+
+
+def host_filtered_app() -> Application:
+    """An app whose first sub-router serves only the admin host, on the same paths as the second."""
+    admin = Router(host="admin.example")
+    public = Router()
+
+    @admin.get("/pages/{slug}")
+    async def admin_page(slug: str):
+        raise ValueError(slug)
+
+    @public.get("/pages/{page_id}")
+    async def public_page(page_id: str):
+        raise ValueError(page_id)
+
+    return Application(router=Router(sub_routers=[admin, public]))
+
+
+@pytest.mark.parametrize(
+    ("host", "name"),
+    [("admin.example", "/pages/{slug}"), ("www.example", "/pages/{page_id}")],
+)
+async def test_route_a_host_filter_excludes_does_not_name_the_request(
+    host, name, sentry_init, http
+):
+    """A route whose host filter the request fails is passed over, as BlackSheep passes it over: the route that ran names it."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    wrapped = SentryMiddleware(host_filtered_app(), transaction_style="url")
+    assert (await http(wrapped, "/pages/3", headers={"host": host})).status_code == 500
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert event["transaction"] == transaction["transaction"] == name

@@ -16,10 +16,12 @@ from functools import partial, wraps
 from typing import TYPE_CHECKING, Any
 
 # Its stub leaves the class of the app's exception handlers out.
+from blacksheep import Request
 from blacksheep.baseapp import ExceptionHandlersDict  # type: ignore[attr-defined]
 from blacksheep.exceptions import HTTPException
 from blacksheep.server.routing import RouteMethod
 
+from sentry_asgi._asgi import scope_headers
 from sentry_asgi._guard import contained
 from sentry_asgi.frameworks import Framework, Match, routed_name
 from sentry_asgi.frameworks._report import report
@@ -27,7 +29,7 @@ from sentry_asgi.frameworks._report import report
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from blacksheep import Application, Request, Response, WebSocket
+    from blacksheep import Application, Response, WebSocket
     from blacksheep.server.routing import Route, Router
 
     from sentry_asgi._asgi import Scope
@@ -71,7 +73,7 @@ def _match(app: Application, scope: Scope) -> Match | None:
     if not app.started:
         return None  # routes are registered at start-up, and the router caches a miss for good
     method = "GET_WS" if scope.get("type") == "websocket" else str(scope.get("method") or "GET")
-    route = _matching_route(app.router, method, _routed_path(scope))
+    route = _matching_route(app.router, method, _routed_path(scope), scope)
     if route is None:
         return None
     template = route.pattern.decode("utf-8", "replace")
@@ -97,17 +99,38 @@ def _routed_path(scope: Scope) -> bytes:
     return path
 
 
-def _matching_route(router: Router, method: str, path: bytes) -> Route | None:
+def _matching_route(router: Router, method: str, path: bytes, scope: Scope) -> Route | None:
     """The route BlackSheep matches: its sub-routers' first, in order, then the router's own.
 
     A router with sub-routers (``Router(sub_routers=[...])``) asks them first; BlackSheep keeps
-    them as ``_sub_routers`` only.
+    them as ``_sub_routers`` only. A route with filters (``Router(host=...)``, ``headers=``,
+    ``params=``) matches only a request its filters pass.
     """
     for sub_router in getattr(router, "_sub_routers", None) or ():
-        route = _matching_route(sub_router, method, path)
+        route = _matching_route(sub_router, method, path, scope)
         if route is not None:
             return route
-    return router.get_matching_route(method, path)
+    for route in router.routes.get(method.encode(), ()):
+        if route.match_by_path(path) is not None and _passes_filters(route, scope):
+            return route
+    return None
+
+
+def _passes_filters(route: Route, scope: Scope) -> bool:
+    """Tell whether the request passes the route's filters, checked on it as BlackSheep builds it.
+
+    BlackSheep checks no filters for a websocket.
+    """
+    filters = getattr(route, "filters", None)
+    if not filters or scope.get("type") != "http":
+        return True
+    request = Request.incoming(
+        str(scope.get("method") or "GET"),
+        _routed_path(scope),
+        bytes(scope.get("query_string") or b""),
+        list(scope_headers(scope)),
+    )
+    return all(route_filter.handle(request) for route_filter in filters)
 
 
 def _is_the_apps_error(key: object) -> bool:
