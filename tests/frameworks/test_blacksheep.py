@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from blacksheep import Application, Response
+from blacksheep import Application, Response, WebSocket
 from blacksheep.contents import TextContent
 from blacksheep.server.routing import Router
 from conftest import call
@@ -183,3 +183,27 @@ async def test_route_a_host_filter_excludes_does_not_name_the_request(
     (event,) = transport.events
     (transaction,) = transport.transactions
     assert event["transaction"] == transaction["transaction"] == name
+
+
+async def test_websocket_path_with_an_encoded_slash_is_named_after_the_route_that_ran(sentry_init):
+    """A websocket path holding %2F is named after the route BlackSheep ran it on: by its decoded path, where the slash splits."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = Application(router=Router())
+
+    @app.router.ws("/files/{name}")
+    async def one_segment(websocket: WebSocket, name: str):
+        await websocket.accept()
+        raise RuntimeError(name)
+
+    @app.router.ws("/files/{folder}/{name}")
+    async def two_segments(websocket: WebSocket, folder: str, name: str):
+        await websocket.accept()
+        raise RuntimeError(name)
+
+    scope = {**websocket_scope("/files/a/b"), "raw_path": b"/files/a%2Fb"}
+    await call(
+        SentryMiddleware(app, transaction_style="url"), scope, [{"type": "websocket.connect"}]
+    )
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert event["transaction"] == transaction["transaction"] == "/files/{folder}/{name}"

@@ -86,12 +86,13 @@ def _match(app: Application, scope: Scope) -> Match | None:
 def _routed_path(scope: Scope) -> bytes:
     """The path BlackSheep routes: ``raw_path`` as the client encoded it, below ``root_path``.
 
-    Not the decoded ``path``, in which an encoded slash (``%2F``) would split a segment.
+    Not the decoded ``path``, in which an encoded slash (``%2F``) would split a segment; but a
+    websocket BlackSheep routes by its decoded ``path``, split there.
     """
     raw = scope.get("raw_path")
-    if isinstance(raw, (bytes, bytearray)):
+    if isinstance(raw, (bytes, bytearray)) and scope.get("type") != "websocket":
         path = bytes(raw)
-    else:  # no raw_path from the server: BlackSheep encodes the path
+    else:  # a websocket, or no raw_path from the server: BlackSheep encodes the path
         path = str(scope.get("path") or "/").encode()
     root = str(scope.get("root_path") or "").encode()
     if root and path.startswith(root):
