@@ -207,3 +207,22 @@ async def test_websocket_path_with_an_encoded_slash_is_named_after_the_route_tha
     (event,) = transport.events
     (transaction,) = transport.transactions
     assert event["transaction"] == transaction["transaction"] == "/files/{folder}/{name}"
+
+
+async def test_websocket_route_of_a_sub_router_does_not_name_the_connection(sentry_init):
+    """BlackSheep routes a websocket by the app's router's own routes, not its sub-routers': one that matches a sub-router's keeps its path."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    api = Router(prefix="/api")
+
+    @api.ws("/chat/{room}")
+    async def chat(websocket: WebSocket, room: str):
+        await websocket.accept()
+
+    app = Application(router=Router(sub_routers=[api]))
+    wrapped = SentryMiddleware(app, transaction_style="url")
+    await call(wrapped, websocket_scope("/api/chat/1"), [{"type": "websocket.connect"}])
+    (transaction,) = transport.transactions
+    assert (transaction["transaction"], transaction["transaction_info"]["source"]) == (
+        "/api/chat/1",
+        "url",
+    )

@@ -103,11 +103,13 @@ def _routed_path(scope: Scope) -> bytes:
 def _matching_route(router: Router, method: str, path: bytes, scope: Scope) -> Route | None:
     """The route BlackSheep matches: its sub-routers' first, in order, then the router's own.
 
-    A router with sub-routers (``Router(sub_routers=[...])``) asks them first; BlackSheep keeps
-    them as ``_sub_routers`` only. A route with filters (``Router(host=...)``, ``headers=``,
-    ``params=``) matches only a request its filters pass.
+    A router with sub-routers (``Router(sub_routers=[...])``) asks them first, for HTTP only: a
+    websocket BlackSheep routes by the app's router's own routes. It keeps them as
+    ``_sub_routers`` only. A route with filters (``Router(host=...)``, ``headers=``, ``params=``)
+    matches only a request its filters pass.
     """
-    for sub_router in getattr(router, "_sub_routers", None) or ():
+    sub_routers = getattr(router, "_sub_routers", None) if scope.get("type") == "http" else None
+    for sub_router in sub_routers or ():
         route = _matching_route(sub_router, method, path, scope)
         if route is not None:
             return route
