@@ -36,7 +36,7 @@ from sentry_asgi._errors import (
     retitle_exception_group,
 )
 from sentry_asgi._guard import contained, log_fault
-from sentry_asgi._naming import ROUTE, URL, resolve_name
+from sentry_asgi._naming import ROUTE, URL, named_root, resolve_name
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._request import (
     build_request_data,
@@ -400,22 +400,32 @@ class Exchange:
         """
         outer = self._entry_endpoint
         inside = outer is None or self._routed.get("endpoint") is not outer
+        mount = self._mount or ""  # the app's routes are below a mount that kept its own path
         name, source = resolve_name(
             self._routed,
             style,
             self._route,
             self._endpoint,
             scope_endpoint=inside,
-            scope_route=inside or self.framework is None,
+            # Below such a mount, the route of a router outside it is no route of the app's.
+            scope_route=inside or (self.framework is None and not mount),
         )
-        mount = self._mount or ""  # the app's routes are below a mount that kept its own path
         if source == URL:
             if mount and self.framework is None:  # no routes we can read: the mount's
                 return mount, ROUTE
             return self._client_path() or mount + name, URL
         if source == ROUTE:
-            return mount + name, ROUTE
+            return (mount + self._below_the_root(name) if mount else name), ROUTE
         return name, source
+
+    def _below_the_root(self, template: str) -> str:
+        """The app's route template without the root path: the mount's path holds it already.
+
+        Litestar passes the path below its mount on with ``root_path`` unchanged, and the app's
+        routes are named below ``root_path`` (its template, under a Starlette Mount).
+        """
+        root = str(named_root(self._routed) or "").rstrip("/")
+        return template[len(root) :] if root and template.startswith(root) else template
 
     def path(self) -> str:
         """The path the client asked for, ``root_path`` included."""

@@ -77,7 +77,7 @@ def named_root(scope: Scope) -> str | None:
     Mount's template, not one name per organisation.
     """
     root = scope.get("root_path")
-    if scope.get("path_params") and "app_root_path" in scope:
+    if "app_root_path" in scope and root != scope["app_root_path"]:  # below a Starlette Mount
         return _mounted_root(scope) or root
     return root
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import sentry_sdk
 from conftest import SDK_VERSION, CapturingTransport, call, http_scope
@@ -12,7 +14,7 @@ from litestar.response import Stream
 from litestar.types import Receive, Scope, Send  # noqa: TC002 - likewise
 from quart import Quart
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from frameworks.apps.litestar_app import litestar_app
 from frameworks.helpers import assert_reported_as_itself
@@ -212,6 +214,44 @@ def mounted_at_sub(inner: object, style: str, *, wrap: bool = True, **options: b
         await wrapped(scope, receive, send)
 
     return Litestar([Router("/api", route_handlers=[sub])])
+
+
+async def plain_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A plain ASGI app, no framework: no routes the middleware can read."""
+    raise ValueError("plain")
+
+
+BELOW_A_ROOT = {
+    "starlette": (starlette_below, "/api/sub/items/{item_id:int}/"),
+    "quart": (quart_below, "/api/sub/items/<int:item_id>/"),
+    "plain": (lambda: plain_app, "/api/sub"),
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("outer", "root", "asked"),
+    [
+        ("root_path", "/prefix", "/prefix"),
+        ("mount", "/prefix", "/prefix"),
+        ("mount", "/orgs/{org_id}", "/orgs/7"),
+    ],
+)
+@pytest.mark.parametrize("inner", BELOW_A_ROOT)
+async def test_app_under_a_litestar_mount_of_an_app_below_a_root_is_named_with_the_root_once(
+    inner, outer, root, asked, sentry_init
+):
+    """A wrapped app under a Litestar mount, the Litestar app served below a root path or a Starlette Mount, has that root once in its name."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    build, name = BELOW_A_ROOT[inner]
+    app = SentryMiddleware(mounted_at_sub(build(), "url"), transaction_style="url")
+    path = f"{asked}/api/sub/items/3/"
+    with contextlib.suppress(Exception):  # the app's error, left to the server
+        if outer == "mount":
+            await call(Starlette(routes=[Mount(root, app=app)]), http_scope(path))
+        else:
+            await call(app, http_scope(path, root_path=root))
+    assert named(transport.transactions) == [(root + name, "route")]
 
 
 def named(items: list[dict]) -> list[tuple[str, str]]:
