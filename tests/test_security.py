@@ -50,6 +50,20 @@ async def test_attach_stacktrace_message_events_are_scrubbed_too(sentry_init):
         assert form not in text
 
 
+async def test_attach_stacktrace_failed_status_stack_holds_no_middleware_frame(sentry_init):
+    """A failed status's message, in a request with no secret in it, has none of the middleware's frames."""
+    transport = sentry_init(attach_stacktrace=True)
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 503, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await call(SentryMiddleware(app), http_scope(client=("127.0.0.1", 50000)))  # nothing to learn
+    (event,) = transport.events
+    frames = event["threads"]["values"][0]["stacktrace"]["frames"]
+    assert not any(frame["module"].startswith("sentry_asgi") for frame in frames)
+
+
 async def test_attach_stacktrace_message_stack_ends_at_the_app_like_sentry_sdks_own(sentry_init):
     """A message's stack ends with the frame that captured it: none of the middleware's own.
 

@@ -652,7 +652,7 @@ class Exchange:
                 )
                 if hint.get("exc_info"):
                     self._describe_app_exception(event, hint)
-                elif secrets or unlearned:
+                else:  # built here to be scrubbed, and without the middleware's frames
                     attach_stacktrace_now(event, self.client_options)
                 if unlearned:  # what the app parsed from the body is in its variables
                     learn_from_variables(event, secrets)
