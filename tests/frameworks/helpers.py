@@ -38,3 +38,27 @@ def assert_reported_as_itself(
     assert reported["mechanism"] == {"type": mechanism, "handled": False}
     assert frame in frame_functions(event)
     assert event["request"]["url"] == url
+
+
+class OutOfStockError(Exception):
+    """A domain error the app answers itself."""
+
+
+async def assert_answer_reported_when_5xx(
+    transport: Any, http: Any, app: Any, status: int, *, reported: bool, mechanism: str
+) -> None:
+    """Wrapped (twice: the second adds nothing), an OutOfStockError answered ``status`` is reported as itself only when asked."""
+    from sentry_asgi import SentryMiddleware
+
+    wrapped = SentryMiddleware(app)
+    SentryMiddleware(app)
+    assert (await http(wrapped, f"/stock/{status}")).status_code == status
+    if reported:
+        (event,) = transport.events
+        assert event["exception"]["values"][-1]["type"] == "OutOfStockError"
+        assert event["exception"]["values"][-1]["mechanism"] == {
+            "type": mechanism,
+            "handled": False,
+        }
+    else:
+        assert transport.events == []

@@ -9,7 +9,7 @@ from blacksheep.server.routing import Router
 from conftest import call
 
 from frameworks.apps.blacksheep_app import blacksheep_app
-from frameworks.helpers import websocket_scope
+from frameworks.helpers import OutOfStockError, assert_answer_reported_when_5xx, websocket_scope
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -72,10 +72,6 @@ async def test_path_with_an_encoded_slash_is_named_after_its_route(sentry_init, 
     assert event["transaction"] == transaction["transaction"] == "/files/{name}"
 
 
-class OutOfStockError(Exception):
-    """A domain error the app answers itself."""
-
-
 @pytest.mark.parametrize(("status", "reported"), [(503, True), (404, False)])
 async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
     status, reported, sentry_init, http
@@ -92,14 +88,9 @@ async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
         return Response(exc.args[0], content=TextContent("out of stock"))
 
     app.exceptions_handlers[OutOfStockError] = answer
-    wrapped = SentryMiddleware(app)
-    SentryMiddleware(app)  # wrapping twice adds nothing
-    assert (await http(wrapped, f"/stock/{status}")).status_code == status
-    if reported:
-        (event,) = transport.events
-        assert event["exception"]["values"][-1]["type"] == "OutOfStockError"
-    else:
-        assert transport.events == []
+    await assert_answer_reported_when_5xx(
+        transport, http, app, status, reported=reported, mechanism="blacksheep"
+    )
 
 
 async def test_handlers_the_app_sets_after_wrapping_report_as_earlier_ones(sentry_init, http):

@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from frameworks.apps.falcon_app import Items, falcon_app
+from frameworks.helpers import OutOfStockError, assert_answer_reported_when_5xx
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -124,10 +125,6 @@ async def test_path_with_a_trailing_slash_the_app_strips_is_named_after_its_rout
     ]
 
 
-class OutOfStockError(Exception):
-    """A domain error the app answers itself."""
-
-
 class Stock:
     """A responder whose domain error the app's own handler answers."""
 
@@ -148,15 +145,9 @@ async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
         resp.status = ex.args[0]
 
     app.add_error_handler(OutOfStockError, answer)
-    wrapped = SentryMiddleware(app)
-    SentryMiddleware(app)  # wrapping twice adds nothing
-    assert (await http(wrapped, f"/stock/{status}")).status_code == status
-    if reported:
-        (event,) = transport.events
-        assert event["exception"]["values"][-1]["type"] == "OutOfStockError"
-        assert event["exception"]["values"][-1]["mechanism"] == {"type": "falcon", "handled": False}
-    else:
-        assert transport.events == []
+    await assert_answer_reported_when_5xx(
+        transport, http, app, status, reported=reported, mechanism="falcon"
+    )
 
 
 async def test_handlers_the_app_registers_after_wrapping_report_as_earlier_ones(sentry_init, http):
