@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import sentry_sdk
+import sentry_sdk.integrations.logging as sentry_logging
 from sentry_relay.processing import StoreNormalizer
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
@@ -113,8 +114,14 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
-    """Initialise a real client; at teardown, every event must pass Relay's normaliser."""
+    """Initialise a real client; at teardown, every event must pass Relay's normaliser.
+
+    The loggers sentry_sdk's integrations tell its logging integration to ignore (its Django
+    integration: ``django.request``) are process-wide: set back, so that no test depends on
+    which integrations an earlier one enabled.
+    """
     transports: list[CapturingTransport] = []
+    ignored = set(sentry_logging._IGNORED_LOGGERS)
 
     def init(**options: Any) -> CapturingTransport:
         options.setdefault("dsn", "http://public@127.0.0.1:9/1")
@@ -138,6 +145,8 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
             for payload in transport.items(kind):
                 assert relay_problems(payload) == [], (kind, payload)
     deactivate()
+    sentry_logging._IGNORED_LOGGERS.intersection_update(ignored)
+    sentry_logging._IGNORED_LOGGERS.update(ignored)
 
 
 def close_client() -> None:
