@@ -12,6 +12,8 @@ import sentry_sdk
 from conftest import call, http_scope
 from sentry_sdk.consts import ClientConstructor
 
+from sentry_asgi import _sdk
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -82,3 +84,11 @@ async def test_fastapi_quickstart_serves_and_names_by_url(sentry_init):
     sentry_sdk.flush()
     (transaction,) = transport.transactions
     assert transaction["transaction"] == "/items/{item_id}"
+
+
+def test_the_current_scope_is_read_from_sentry_sdks_context_variable():
+    """Compatibility's `_current_scope` is found: the request's current scope is read from it."""
+    assert "`sentry_sdk.scope._current_scope`" in section(README, "Compatibility")
+    assert _sdk._current_scope_var is not None
+    with sentry_sdk.new_scope() as current:
+        assert _sdk._current_scope_var.get(None) is current
