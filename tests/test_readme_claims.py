@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,9 @@ import pytest
 import sentry_sdk
 from conftest import call, http_scope
 from sentry_sdk.consts import ClientConstructor
+from sentry_sdk.scrubber import EventScrubber
 
-from sentry_asgi import _sdk
+from sentry_asgi import SentryMiddleware, _sdk
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -92,3 +94,30 @@ def test_the_current_scope_is_read_from_sentry_sdks_context_variable():
     assert _sdk._current_scope_var is not None
     with sentry_sdk.new_scope() as current:
         assert _sdk._current_scope_var.get(None) is current
+
+
+@pytest.mark.anyio
+async def test_pii_consent_sends_what_was_received_but_a_bodys_secret_fields(sentry_init):
+    """With send_default_pii=True a body's secret fields alone stay filtered, across the event too."""
+    transport = sentry_init(
+        send_default_pii=True,
+        event_scrubber=EventScrubber(denylist=[]),
+        include_source_context=False,  # the test's own source names the password
+    )
+
+    async def app(scope, receive, send):
+        password = json.loads((await receive())["body"])["password"]
+        raise RuntimeError(len(password))
+
+    headers = [(b"host", b"h"), (b"content-type", b"application/json")]
+    headers.append((b"authorization", b"Bearer abcdefgh1234"))
+    body = json.dumps({"password": "hunter22hunter", "user": "bob"}).encode()
+    scope = http_scope("/login", method="POST", headers=headers)
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body}])
+    event = transport.events[0]
+    assert event["request"]["data"] == {"password": "[Filtered]", "user": "bob"}
+    assert event["request"]["headers"]["authorization"] == "Bearer abcdefgh1234"
+    frames = json.dumps(event["exception"])
+    assert "hunter22hunter" not in frames  # the app's variable holding it is searched
+    assert "Bearer abcdefgh1234" in frames  # the scope the app's frame holds, as received
