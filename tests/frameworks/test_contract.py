@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import inspect
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from starlette.routing import Mount
 from frameworks.cases import FRAMEWORKS, Framework, each, with_websockets
 from frameworks.helpers import frame_functions, websocket_scope
 from sentry_asgi import SentryMiddleware
+from sentry_asgi._exchange import Exchange
 
 pytestmark = pytest.mark.anyio
 
@@ -25,6 +29,9 @@ BROKEN = [f for f in FRAMEWORKS if f.broken]
 HOOKED = [f for f in FRAMEWORKS if f.hooked]
 REFUSING = [f for f in FRAMEWORKS if f.refuses_methods]
 MOUNTABLE = [f for f in FRAMEWORKS if f.routes_below_mount]
+# Quart's handle_user_exception re-raises the exception it holds, and Django keeps it in its
+# threads' contexts: cycles of their own, with or without the middleware.
+FREEING = [f for f in HOOKED if f.name not in {"quart", "django"}]
 needs_full_stack = pytest.mark.skipif(
     "add_full_stack" not in inspect.signature(ClientConstructor.__init__).parameters,
     reason="add_full_stack is newer than this sentry-sdk",
@@ -352,3 +359,34 @@ async def test_full_stack_holds_no_frame_of_the_middleware(framework: Framework,
         if (f.get("module") or "").startswith("sentry_asgi")
     ]
     assert ours == []
+
+
+@pytest.mark.parametrize("framework", each("errors", FREEING))
+def test_view_error_a_framework_answers_leaves_no_reference_cycle_behind(
+    framework: Framework, sentry_init
+):
+    """A view's exception a framework hook reports is freed with the request, not by the collector."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = SentryMiddleware(framework.app())
+
+    def fail_once():
+        conversation = asyncio.run(call(app, http_scope("/items/42")))
+        assert conversation.sent[0]["status"] == 500
+
+    fail_once()
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector frees is kept in gc.garbage, to look at
+    logging.disable()  # a captured log record would keep the exception from the collector
+    try:
+        for _ in range(3):
+            fail_once()
+        gc.collect()
+        cycled = [o for o in gc.garbage if isinstance(o, (ValueError, Exchange))]
+    finally:
+        logging.disable(logging.NOTSET)
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert cycled == []
+    assert len(transport.events) == 4

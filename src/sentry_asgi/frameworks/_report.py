@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
+
 from sentry_asgi._guard import contained
 from sentry_asgi.middleware import current_exchange
 
@@ -18,6 +21,27 @@ def report(exc: BaseException | None, mechanism: str) -> None:
         return
     with contained():
         exchange.failed(exc, mechanism)
+        _forget_in_frame_snapshots(exc)
+
+
+def _forget_in_frame_snapshots(exc: BaseException) -> None:
+    """Drop the exception from the variables sentry_sdk just read in its traceback's frames.
+
+    A framework hook reports while the framework's frame still binds the exception (``except
+    Exception as ex``). Before Python 3.13, reading that frame's variables keeps them in a dict
+    on the frame, which outlives the binding: frame, dict, exception and its traceback would be
+    a reference cycle, keeping the request with them until the garbage collector runs.
+    """
+    if sys.version_info >= (3, 13):  # a frame's variables are a live view, kept nowhere
+        return
+    traceback = exc.__traceback__
+    while traceback is not None:
+        frame = traceback.tb_frame
+        if frame.f_code.co_flags & inspect.CO_OPTIMIZED:  # a function's: not a module's globals
+            variables = frame.f_locals
+            for name in [name for name, value in variables.items() if value is exc]:
+                del variables[name]
+        traceback = traceback.tb_next
 
 
 def report_if_answered_5xx(exc: BaseException | None, mechanism: str) -> None:
