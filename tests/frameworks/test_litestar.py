@@ -7,8 +7,9 @@ import contextlib
 import pytest
 import sentry_sdk
 from conftest import SDK_VERSION, CapturingTransport, call, http_scope
-from litestar import Litestar, Request, Response, Router, asgi, get
+from litestar import Litestar, Request, Response, Router, asgi, get, websocket_listener
 from litestar.background_tasks import BackgroundTask
+from litestar.handlers import WebsocketListener
 from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar.response import Stream
 from litestar.types import Receive, Scope, Send  # noqa: TC002 - likewise
@@ -17,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from frameworks.apps.litestar_app import litestar_app
-from frameworks.helpers import assert_reported_as_itself
+from frameworks.helpers import assert_reported_as_itself, websocket_scope
 from sentry_asgi import SentryMiddleware
 
 
@@ -367,3 +368,49 @@ async def test_url_under_a_litestar_mount_at_the_root_keeps_its_host(sentry_init
 
     assert (await http(SentryMiddleware(Litestar([everything])), "/x/y")).status_code == 500
     assert urls(transport) == ["http://testserver/x/y"] * 2
+
+
+@websocket_listener("/echo/{room:int}")
+async def echo(data: str, room: FromPath[int]) -> str:
+    return f"{room}: {data}"
+
+
+@websocket_listener("/shout")
+def shout(data: str) -> str:
+    return data.upper()
+
+
+class Whisper(WebsocketListener):
+    """A class-based listener: Litestar calls its on_receive."""
+
+    path = "/whisper"
+
+    async def on_receive(self, data: str) -> str:
+        return data.lower()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("path", "view"),
+    [
+        ("/echo/3", f"{__name__}.echo"),
+        ("/shout", f"{__name__}.shout"),
+        ("/whisper", f"{__name__}.Whisper.on_receive"),
+    ],
+    ids=["async", "sync", "class"],
+)
+async def test_websocket_listener_is_named_after_the_apps_function(sentry_init, path, view):
+    """A websocket listener (async, sync or a WebsocketListener class) is named after the app's function, not Litestar's loop around it."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = SentryMiddleware(Litestar([echo, shout, Whisper]))
+    incoming = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "Hi"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+    conversation = await call(app, websocket_scope(path), incoming)
+    assert conversation.sent[0]["type"] == "websocket.accept"
+    assert conversation.sent[1]["type"] == "websocket.send"
+    (transaction,) = transport.transactions
+    assert transaction["transaction"] == view
+    assert transaction["transaction_info"] == {"source": "component"}

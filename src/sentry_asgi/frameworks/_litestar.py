@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from litestar.exceptions import HTTPException, MethodNotAllowedException, WebSocketException
+from litestar.handlers import WebsocketListenerRouteHandler
 from litestar.utils import normalize_path
 
 from sentry_asgi.frameworks import Framework, Match, routed_name
@@ -48,8 +49,21 @@ def _match(app: Litestar, scope: Scope) -> Match | None:
     if getattr(handler, "is_mount", False):
         mount = _mount(app, scope)
         return Match(mount, None) if mount is not None else None
-    view = getattr(handler, "fn", None)
+    view = _view(handler)
     return Match(None, view) if view is not None else None
+
+
+def _view(handler: Any) -> Any:
+    """The app's own function a route handler calls.
+
+    A websocket listener's ``fn`` is Litestar's loop around it (the same class for every
+    listener), which keeps the app's function, a sync one wrapped to run in a thread.
+    """
+    view = getattr(handler, "fn", None)
+    if isinstance(handler, WebsocketListenerRouteHandler):
+        view = getattr(view, "_fn", view)
+        view = getattr(view, "func", view)
+    return view
 
 
 def _route(app: Litestar, scope: Scope) -> Match | None:
@@ -67,7 +81,7 @@ def _route(app: Litestar, scope: Scope) -> Match | None:
     if getattr(handler, "is_mount", False):
         mount = _mount_path(app, handler, path)
         return Match(routed_name(scope, mount), None) if mount is not None else None
-    return Match(routed_name(scope, template), getattr(handler, "fn", None))
+    return Match(routed_name(scope, template), _view(handler))
 
 
 def _below_root(root: str, path: str) -> str:
