@@ -110,9 +110,7 @@ async def test_request_session_is_recorded_and_marked_by_an_error(sentry_init):
     await call(middleware, http_scope("/handled"))
     with pytest.raises(RuntimeError):
         await call(middleware, http_scope("/fail"))
-    sessions.flush()
-    sentry_sdk.flush()
-    ours = session_totals(transport)
+    ours = sent_session_totals(transport)
     # sentry_sdk counts an unhandled error as "crashed" and a captured one as "errored".
     assert ours == {"exited": 2, "errored": 1, "crashed": 1}
 
@@ -145,10 +143,8 @@ async def test_only_exceptions_and_failed_statuses_make_a_session_errored(sentry
 
     for path in ("/logged", "/message", "/failed"):
         await call(SentryMiddleware(app), http_scope(path))
-    sessions.flush()
-    sentry_sdk.flush()
+    assert sent_session_totals(transport) == {"exited": 2, "errored": 1}
     assert len(transport.events) == 3
-    assert session_totals(transport) == {"exited": 2, "errored": 1}
 
 
 async def test_sentry_sdks_middleware_around_ours_counts_each_request_once(sentry_init):
@@ -166,9 +162,14 @@ async def test_sentry_sdks_middleware_around_ours_counts_each_request_once(sentr
     await call(app, http_scope("/failed"))
     with pytest.raises(RuntimeError):
         await call(app, http_scope("/fail"))
+    assert sent_session_totals(transport) == {"exited": 1, "errored": 1, "crashed": 1}
+
+
+def sent_session_totals(transport) -> dict[str, int]:
+    """Send the middleware's pending counts and what sentry_sdk holds, then total them."""
     sessions.flush()
     sentry_sdk.flush()
-    assert session_totals(transport) == {"exited": 1, "errored": 1, "crashed": 1}
+    return session_totals(transport)
 
 
 def session_totals(transport) -> dict[str, int]:

@@ -62,3 +62,16 @@ async def assert_answer_reported_when_5xx(
         }
     else:
         assert transport.events == []
+
+
+async def assert_late_handlers_report(
+    transport: Any, http: Any, wrapped: Any, catch_all: int
+) -> None:
+    """Handlers set after wrapping report as earlier ones: the catch-all's ValueError (answered ``catch_all``), and an OutOfStockError answered 503, never the one answered 404."""
+    assert (await http(wrapped, "/items/9")).status_code == catch_all
+    assert (await http(wrapped, "/stock/503")).status_code == 503
+    assert (await http(wrapped, "/stock/404")).status_code == 404
+    assert [e["exception"]["values"][-1]["type"] for e in transport.events] == [
+        "ValueError",
+        "OutOfStockError",
+    ]

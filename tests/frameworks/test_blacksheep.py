@@ -9,7 +9,12 @@ from blacksheep.server.routing import Router
 from conftest import call
 
 from frameworks.apps.blacksheep_app import blacksheep_app
-from frameworks.helpers import OutOfStockError, assert_answer_reported_when_5xx, websocket_scope
+from frameworks.helpers import (
+    OutOfStockError,
+    assert_answer_reported_when_5xx,
+    assert_late_handlers_report,
+    websocket_scope,
+)
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -112,13 +117,7 @@ async def test_handlers_the_app_sets_after_wrapping_report_as_earlier_ones(sentr
 
     app.exceptions_handlers[Exception] = unavailable
     app.exception_handler(OutOfStockError)(answer)
-    assert (await http(wrapped, "/items/9")).status_code == 503
-    assert (await http(wrapped, "/stock/503")).status_code == 503
-    assert (await http(wrapped, "/stock/404")).status_code == 404
-    assert [e["exception"]["values"][-1]["type"] for e in transport.events] == [
-        "ValueError",
-        "OutOfStockError",
-    ]
+    await assert_late_handlers_report(transport, http, wrapped, catch_all=503)
 
 
 @pytest.mark.parametrize("default_integrations", [False, True])

@@ -4,7 +4,8 @@ import sqlite3
 import threading
 import urllib.error
 import urllib.request
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,20 @@ def answered(url: str) -> int | None:
         return fetch(url)
     except urllib.error.URLError:
         return None
+
+
+# How `run` ends on each signal: Ctrl+C's exits 0; on SIGTERM it ends by the signal, as uvicorn does.
+ENDS = {signal.SIGINT: 0, signal.SIGTERM: -signal.SIGTERM}
+
+
+@contextmanager
+def app_served(proc: Process, sig: int = signal.SIGINT) -> Iterator[None]:
+    """Wait until `run` serves the app; at the end, stop it with ``sig`` and check how it ended."""
+    try:
+        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+        yield
+    finally:
+        assert proc.stop(sig) == ENDS[sig]
 
 
 def run_demo(*args: str, env: dict[str, str]) -> tuple[Process, str]:
@@ -103,8 +118,7 @@ def test_run_with_a_dsn_sends_there(inbox):
     """With SENTRY_DSN set, `run` starts no inbox of its own and events go to that DSN."""
     env = {**without_sentry_env(), "SENTRY_DSN": inbox.dsn, "SENTRY_ENVIRONMENT": "staging"}
     proc, app_url = run_demo(env=env)
-    try:
-        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+    with app_served(proc):
         assert fetch(app_url + "/user") == 500
         [issue] = wait_for(inbox.store.issues)
         assert issue.title == "PermissionError: user 42 may not open invoice 7"
@@ -113,8 +127,6 @@ def test_run_with_a_dsn_sends_there(inbox):
         assert event["environment"] == "staging"
         assert event["user"]["id"] == "42"
         assert event["tags"]["plan"] == "pro"
-    finally:
-        assert proc.stop() == 0
     assert not any("local inbox" in line for line in proc.seen)
 
 
@@ -136,19 +148,13 @@ async def app(scope, receive, send):
 """
 
 
-# How `run` ends on each signal: Ctrl+C's exits 0; on SIGTERM it ends by the signal, as uvicorn does.
-ENDS = {signal.SIGINT: 0, signal.SIGTERM: -signal.SIGTERM}
-
-
 @pytest.mark.parametrize("sig", list(ENDS), ids=["SIGINT", "SIGTERM"])
 def test_run_stops_its_inbox_only_after_the_app_s_last_events_reached_it(tmp_path, sig):
     """Events the app captures as it stops (its lifespan shutdown) are all stored by the inbox."""
     db = tmp_path / "inbox.sqlite3"
     proc = run_written_app(tmp_path, "stopping_app", SHUTDOWN_APP, "app", port=free_port(), db=db)
-    try:
-        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
-    finally:
-        assert proc.stop(sig) == ENDS[sig]
+    with app_served(proc, sig):
+        pass  # served, then stopped: its shutdown is what is checked
     with closing(sqlite3.connect(db)) as stored:
         assert stored.execute("SELECT COUNT(*) FROM events").fetchone() == (60,)
 
@@ -177,12 +183,9 @@ def test_run_stopped_by_sigterm_sends_what_the_last_request_captured(tmp_path):
     proc = run_written_app(tmp_path, "last_request", LAST_REQUEST_APP, "app", port=port, db=db)
     answers: list[int] = []
     request = threading.Thread(target=lambda: answers.append(fetch(f"http://127.0.0.1:{port}/")))
-    try:
-        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+    with app_served(proc, signal.SIGTERM):
         request.start()
         proc.expect(r"^request under way$")
-    finally:
-        assert proc.stop(signal.SIGTERM) == -signal.SIGTERM
     request.join(timeout=10)
     assert answers == [200]
     with closing(sqlite3.connect(db)) as stored:
@@ -213,12 +216,9 @@ def test_run_keeps_the_sentry_sdk_options_of_an_app_that_initialises_it(tmp_path
     proc = run_written_app(
         tmp_path, "self_initialised", SELF_INITIALISED_APP, "app", port=port, db=db
     )
-    try:
-        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+    with app_served(proc):
         assert fetch(f"http://127.0.0.1:{port}/") == 500
         proc.expect(r"ERROR   RuntimeError: failing under its own sentry_sdk options")
-    finally:
-        assert proc.stop() == 0
     with closing(sqlite3.connect(db)) as stored:
         [(data,)] = stored.execute("SELECT data FROM events WHERE kind = 'error'").fetchall()
     assert json.loads(data)["tags"] == {"checked_by": "the app"}
@@ -265,12 +265,9 @@ def test_run_serves_the_app_a_factory_makes(tmp_path, flag):
     """`run module:create_app` serves the app the factory returns: with --factory, or as uvicorn detects one."""
     port = free_port()
     proc = run_written_app(tmp_path, "factory_app", FACTORY_APP, "create_app", *flag, port=port)
-    try:
-        proc.expect(r"Uvicorn running on http://127\.0\.0\.1")
+    with app_served(proc):
         assert fetch(f"http://127.0.0.1:{port}/") == 200
         proc.expect(rf"TXN     /  GET http://127\.0\.0\.1:{port}/ ")
-    finally:
-        assert proc.stop() == 0
     detected = [line for line in proc.seen if "ASGI app factory detected" in line]
     assert len(detected) == (0 if flag else 1)
 
