@@ -146,6 +146,23 @@ async def test_partly_read_body_is_not_attached_as_if_whole(sentry_init):
     assert "data" not in event["request"]
 
 
+async def test_a_message_after_a_whole_body_is_recorded_after_it(sentry_init):
+    """A body message after one that ended the body (the app reads both) is recorded after it."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await receive()
+        await receive()
+        raise RuntimeError("after reading")
+
+    messages = [
+        {"type": "http.request", "body": b"first,"},
+        {"type": "http.request", "body": b" then more"},
+    ]
+    event = await capture(transport, app, body_scope("text/plain"), messages)
+    assert event["request"]["data"] == "first, then more"
+
+
 async def test_the_app_receives_the_very_same_messages(sentry_init):
     """Body messages reach the app as the same objects, unchanged, in order."""
     sentry_init()

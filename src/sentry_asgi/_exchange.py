@@ -37,7 +37,7 @@ from sentry_asgi._errors import (
 )
 from sentry_asgi._guard import contained, log_fault
 from sentry_asgi._naming import ROUTE, URL, named_root, resolve_name
-from sentry_asgi._privacy import policy_for
+from sentry_asgi._privacy import LEARN_BODY_CAP, policy_for
 from sentry_asgi._request import (
     build_request_data,
     decode_headers,
@@ -138,7 +138,8 @@ class Exchange:
         self.trace: Trace | None = None
         # The session sentry_sdk's own ASGI middleware, running around ours, counts this request in.
         self.sdk_session: Any = None
-        self._body: BodyRecorder | None = None
+        # A recorder, or a body that came whole in one message (see :meth:`receive`).
+        self._body: BodyRecorder | bytes | None = None
         self._body_done = False
         self._request_data: dict[str, Any] | None = None
         self._secrets: Secrets | None = None
@@ -160,15 +161,19 @@ class Exchange:
         except AttributeError:  # not a mapping: the app finds out from the message, not from us
             return message
         if kind == "http.request":
-            if message.get("body") or self._body is not None:
-                try:
-                    recorder = self._body
-                    if recorder is None:
-                        policy = policy_for(self.client_options)
-                        recorder = self._body = BodyRecorder(policy.record_cap, policy.body_cap)
-                    recorder.record(message)
-                except Exception:  # noqa: BLE001 - never the app's problem
-                    log_fault()
+            body = message.get("body")
+            if (
+                self._body is None
+                and type(body) is bytes
+                and len(body) <= LEARN_BODY_CAP
+                and not message.get("more_body", False)
+            ):
+                # Most bodies come whole, in one message, and most requests have no event: the
+                # bytes themselves are kept (nothing can change them), a recorder built only if
+                # an event needs one.
+                self._body = body or None
+            elif body or self._body is not None:
+                self._record(message)
         elif kind == "http.disconnect":
             self.disconnected = True
             if self.trace is not None:
@@ -213,6 +218,25 @@ class Exchange:
         earlier: Message | None = getattr(self, "_response_start", None)
         if earlier is not None:
             self._earlier_starts = (*getattr(self, "_earlier_starts", ()), earlier)
+
+    def _record(self, message: Message) -> None:
+        """Record a body that comes in parts, or another message after a whole one."""
+        try:
+            self._recorder().record(message)
+        except Exception:  # noqa: BLE001 - never the app's problem
+            log_fault()
+
+    def _recorder(self) -> BodyRecorder:
+        """The body's recorder, built now around a whole body kept as it came."""
+        body = self._body
+        if type(body) is BodyRecorder:
+            return body
+        policy = policy_for(self.client_options)
+        recorder = BodyRecorder(policy.record_cap, policy.body_cap)
+        if body:
+            recorder.record({"body": body})
+        self._body = recorder
+        return recorder
 
     # -- outcomes ----------------------------------------------------------------------------
 
@@ -344,9 +368,9 @@ class Exchange:
 
         A body that may not be sent is parsed all the same: its secret fields are learned.
         """
-        body = self._body
-        if body is None:
+        if self._body is None:
             return True
+        body = self._recorder()
         if body.too_large:
             if body.sent:
                 data["data"] = over_size_limit()
@@ -647,7 +671,7 @@ class Exchange:
                 self._name_event(event)
                 # A websocket's messages, like a body never read, are only in the app's variables
                 # (graphql-ws sends its token in the first message, connection_init's payload).
-                unlearned = (self._body is not None and self._body.unlearned) or (
+                unlearned = (type(self._body) is BodyRecorder and self._body.unlearned) or (
                     self.scope.get("type") == "websocket"
                 )
                 if hint.get("exc_info"):

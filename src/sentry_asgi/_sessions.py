@@ -49,7 +49,9 @@ def record(options: dict[str, Any], outcome: int) -> None:
     """Count one finished request in its minute, if the client tracks sessions."""
     global _last  # noqa: PLW0603 - the one-slot cache of the counts in use
     minute = int(time.time()) // 60
-    with _lock:
+    lock = _lock
+    lock.acquire()  # not ``with``: a tenth of a microsecond less, on every request
+    try:
         last = _last
         if last is None or last[0] is not options or last[1] != minute:
             last = _last = (options, minute, _bucket(options, minute))
@@ -57,6 +59,8 @@ def record(options: dict[str, Any], outcome: int) -> None:
         if counts is None:
             return
         counts[outcome] += 1
+    finally:
+        lock.release()
     if not _flushing:
         _start_flushing()
 
