@@ -8,6 +8,7 @@ import contextvars
 import gc
 import importlib.util
 import inspect
+import re
 import time
 from datetime import datetime
 
@@ -846,3 +847,28 @@ async def test_a_websocket_cancelled_after_its_answer_keeps_its_status(
     assert tx["contexts"]["trace"].get("status") == (
         "ok" if answer == "closed" else "permission_denied"
     )
+
+
+@pytest.mark.parametrize("unsent", ["sampled out", "excluded"])
+async def test_a_request_sending_no_span_keeps_its_raw_path_out_of_outgoing_baggage(
+    sentry_init, lifecycle, unsent
+):
+    """A request sending no span puts no raw path (nor the secret in it) in outgoing baggage."""
+    transport = init(sentry_init, lifecycle, traces_sample_rate=None, traces_sampler=lambda _: 0.0)
+    baggage = []
+
+    async def cart(scope, receive, send):
+        baggage.append(sentry_sdk.get_baggage())  # what every outgoing request carries
+        sentry_sdk.capture_message("checked out")
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    excluded = [re.compile("/cart;.*")] if unsent == "excluded" else []
+    await call(
+        SentryMiddleware(cart, exclude_paths=excluded), scope_with("/cart;jsessionid=S3CR3T")
+    )
+    sentry_sdk.flush()
+    (sent,) = baggage
+    assert "sentry-trace_id=" in sent
+    assert "sentry-transaction" not in sent
+    (envelope,) = transport.envelopes
+    assert "transaction" not in envelope.headers["trace"]

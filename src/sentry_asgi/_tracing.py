@@ -290,6 +290,18 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
     span.set_attributes({k: v for k, v in described.items() if k not in existing})
 
 
+def _unnamed_if_unsent(span: Any, source: str) -> None:
+    """Keep a raw path out of the trace's sampling context when the segment is never sent.
+
+    sentry_sdk names the trace after its segment in the baggage of every outgoing request
+    (``sentry-transaction``), leaving out a raw path's name by its source, which a no-op span
+    does not keep: ``/cart;jsessionid=...`` would reach every service the app calls. A
+    transaction's name is left out alike.
+    """
+    if source == URL and not span.sampled:
+        span.name = None
+
+
 def _untraced(exchange: Exchange, kind: str) -> Trace | None:
     """An excluded request's segment that records nothing: the app's spans are no segments.
 
@@ -314,6 +326,7 @@ def _untraced(exchange: Exchange, kind: str) -> Trace | None:
         )
     except (AttributeError, TypeError):  # pragma: no cover - a sentry_sdk without that class
         return None
+    _unnamed_if_unsent(span, source)
     return Trace(span, streamed=True, kind=kind, given=(name, source))
 
 
@@ -349,6 +362,7 @@ def start_trace(
             },
             parent_span=None,
         )
+        _unnamed_if_unsent(span, source)
         return Trace(span, streamed=True, kind=kind, given=(name, source))
     continued = sentry_sdk.continue_trace(dict(incoming or {}), op=op, name=name, source=source)
     continued.origin = ORIGIN  # not a continue_trace() argument in older sentry_sdk releases
