@@ -639,6 +639,21 @@ async def test_child_spans_carry_the_request_s_name_not_its_path(
     assert seen == ([segment, segment] if hooked else [])
 
 
+async def test_child_spans_carry_the_request_s_raw_path_without_its_secrets(sentry_init):
+    """A streamed child span named after a raw path carries it as the segment does: filtered."""
+    if not STREAMING:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} has no span streaming")
+    transport = init(sentry_init, "stream")
+
+    async def unrouted(scope, receive, send):
+        await (await db_query(None))(scope, receive, send)
+
+    await call(SentryMiddleware(unrouted), scope_with("/cart;jsessionid=S3CR3T"))
+    sentry_sdk.flush()
+    named = "/cart;jsessionid=[Filtered]"
+    assert segment_names(transport) == {"db": named, named: named}
+
+
 @pytest.mark.parametrize("propagates", [False, True], ids=["quiet", "propagating"])
 async def test_a_view_that_propagates_freezes_the_sampling_context_before_its_name(
     sentry_init, lifecycle, propagates

@@ -142,7 +142,8 @@ class Trace:
 
         sentry_sdk copies the segment's name onto a child when the child ends, before the request
         is named at its end: the raw path (``/items/1``), one value per item. The child ends after
-        routing has run (in the view, or around it), and the name is resolved as it stands then.
+        routing has run (in the view, or around it), and the name is resolved as it stands then,
+        with a raw path's secrets filtered as in the segment's own name (``;jsessionid=``).
         """
         attributes = child.get("attributes")
         span = self.span
@@ -154,7 +155,7 @@ class Trace:
             or not self._named_by_us()
         ):
             return
-        attributes["sentry.segment.name"] = self.final_name(exchange)[0]
+        attributes["sentry.segment.name"] = _filtered(self.final_name(exchange)[0], exchange)
 
     def _end_handshake(self) -> None:
         if self._handshake is not None:
@@ -258,15 +259,20 @@ class Trace:
             span.finish(end_timestamp=self._ended_at)
 
 
+def _filtered(name: str, exchange: Exchange) -> str:
+    """A name without the request's secrets: one named after its raw path holds what it holds."""
+    _, secrets = exchange.request_data(body=False)
+    return secrets.scrub(name) if secrets else name
+
+
 def _describe_request(span: Any, exchange: Exchange) -> None:
     """Give a streamed segment the request, as attributes: what a transaction gets as ``request``.
 
     Built from the same filtered request data as events (secrets filtered, the client address
     only with consent); attributes the app set itself are kept.
     """
-    data, secrets = exchange.request_data(body=False)
-    if secrets:  # a path named after its raw path holds what it holds (``;jsessionid=``)
-        span.name = secrets.scrub(span.name)
+    data, _ = exchange.request_data(body=False)
+    span.name = _filtered(span.name, exchange)
     headers: dict[str, str] = data.get("headers") or {}
     query = data.get("query_string")
     described: dict[str, Any] = {
@@ -275,7 +281,7 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
     if "method" in data:
         described["http.request.method"] = data["method"]
     described["url.full"] = f"{data['url']}?{query}" if query else data["url"]
-    described["url.path"] = secrets.scrub(exchange.path())
+    described["url.path"] = _filtered(exchange.path(), exchange)
     route = exchange.route_template()
     if route is not None:
         described["http.route"] = route
