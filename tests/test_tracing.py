@@ -303,6 +303,27 @@ async def test_rate_zero_still_follows_a_sampled_upstream(sentry_init):
     assert [t["contexts"]["trace"]["trace_id"] for t in transport.transactions] == [TRACE_ID]
 
 
+SAMPLE_RAND = hasattr(sentry_sdk.tracing_utils, "_generate_sample_rand")
+
+
+@pytest.mark.parametrize(("sample_rand", "sampled"), [("0.1", True), ("0.9", False)])
+async def test_an_upstream_s_sample_rand_decides_a_trace_it_left_undecided(
+    sentry_init, lifecycle, sample_rand, sampled
+):
+    """A deferred upstream's sentry-sample_rand decides the request, as it decides every service."""
+    if not SAMPLE_RAND:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} draws its own random number per service")
+    transport = init(sentry_init, lifecycle, traces_sample_rate=0.5)
+    headers = (
+        (b"sentry-trace", f"{TRACE_ID}-{PARENT}".encode()),
+        (b"baggage", f"sentry-trace_id={TRACE_ID},sentry-sample_rand={sample_rand}".encode()),
+    )
+    await call(SentryMiddleware(app()), scope_with("/items/1", *headers))
+    sentry_sdk.flush()
+    sent = transport.transactions + transport.items("span")
+    assert bool(sent) is sampled
+
+
 async def test_traces_sampler_sees_the_asgi_scope(sentry_init):
     """traces_sampler receives the ASGI scope, method and path, and its decision is applied."""
     seen = []
