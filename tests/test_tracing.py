@@ -8,6 +8,7 @@ import contextvars
 import gc
 import importlib.util
 import inspect
+import json
 import re
 import time
 from datetime import datetime
@@ -16,6 +17,7 @@ import pytest
 import sentry_sdk
 from conftest import NORMALIZER, Conversation, call, http_scope
 from sentry_sdk.consts import ClientConstructor
+from sentry_sdk.integrations.starlette import StarletteIntegration
 from sentry_sdk.profiler.transaction_profiler import teardown_profiler
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse, StreamingResponse
@@ -832,6 +834,35 @@ async def test_streamed_segment_describes_the_request_without_its_secrets(sentry
         sent = repr(transport.items("span"))
         for secret in ("s3cr3t-t0k3n-value", "k3y-v4lu3", "c00kie-v4lu3", "203.0.113.7"):
             assert secret not in sent
+
+
+@pytest.mark.parametrize("pii", [False, True], ids=["default", "send_default_pii"])
+async def test_a_body_an_integration_puts_on_the_segment_has_its_secrets_filtered(sentry_init, pii):
+    """sentry_sdk's Starlette integration's copy of a JSON body on the segment loses its secrets."""
+    if not STREAMING:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} has no span streaming")
+    transport = init(
+        sentry_init, "stream", send_default_pii=pii, integrations=[StarletteIntegration()]
+    )
+
+    async def login(request):
+        await request.json()
+        return PlainTextResponse("ok")
+
+    body = b'{"username": "ann", "password": "hunter2-S3CR3T"}'
+    headers = ((b"content-type", b"application/json"), (b"content-length", b"%d" % len(body)))
+    await call(
+        SentryMiddleware(Starlette(routes=[Route("/login", login, methods=["POST"])])),
+        scope_with("/login", *headers, method="POST"),
+        [{"type": "http.request", "body": body}],
+    )
+    sentry_sdk.flush()
+    attrs = trace_of(transport, "stream")["data"]
+    assert json.loads(attrs["http.request.body.data"]) == {
+        "username": "ann",
+        "password": "[Filtered]",
+    }
+    assert "hunter2-S3CR3T" not in repr(transport.items("span"))
 
 
 async def test_streaming_switched_on_through_experiments_streams_where_the_sdk_can(sentry_init):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
 
+from sentry_asgi._body import scrub_fields
 from sentry_asgi._guard import contained
 from sentry_asgi._naming import CUSTOM, URL
 from sentry_asgi._request import full_path
@@ -26,6 +27,9 @@ if TYPE_CHECKING:
     from sentry_asgi._exchange import Exchange
 
 ORIGIN = "auto.http.sentry_asgi"
+# The request body as an attribute: sentry_sdk's Starlette and FastAPI integrations put the body
+# the app parsed on the segment, as JSON text, whatever the privacy settings.
+_BODY = "http.request.body.data"
 # The messages that carry a response's body; the one without ``more_body`` is its last. The
 # zero-copy extension sends a file's bytes in them too (``http.response.pathsend``, a whole
 # file, is the last message by itself).
@@ -294,6 +298,15 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
         described["user.ip_address"] = address
     existing = span.get_attributes()
     span.set_attributes({k: v for k, v in described.items() if k not in existing})
+    body = existing.get(_BODY)
+    if isinstance(body, str):
+        span.set_attribute(_BODY, _filtered_body(body, exchange))
+
+
+def _filtered_body(body: str, exchange: Exchange) -> str:
+    """A copy of the body, filtered as the body is in events: secret fields ``[Filtered]``."""
+    _, secrets = exchange.request_data()  # the body as the app read it: its secrets learned
+    return secrets.scrub(scrub_fields(body, secrets))
 
 
 def _unnamed_if_unsent(span: Any, source: str) -> None:
