@@ -794,6 +794,21 @@ async def test_strict_trace_continuation_is_respected(sentry_init):
     assert trace_ids[1] != TRACE_ID
 
 
+async def test_streamed_segment_names_the_http_version_the_server_spoke(sentry_init):
+    """An HTTP/2 request's segment says so (network.protocol.version), as the server's scope does."""
+    if not STREAMING:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} has no span streaming")
+    transport = init(sentry_init, "stream")
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await call(SentryMiddleware(app), scope_with("/h2", http_version="2"))
+    sentry_sdk.flush()
+    assert trace_of(transport, "stream")["data"]["network.protocol.version"] == "2"
+
+
 @pytest.mark.parametrize("pii", [False, True], ids=["default", "send_default_pii"])
 async def test_streamed_segment_describes_the_request_without_its_secrets(sentry_init, pii):
     """A streamed segment carries method, URL, filtered query and headers; secrets stay out."""
@@ -821,6 +836,8 @@ async def test_streamed_segment_describes_the_request_without_its_secrets(sentry
     assert attrs["http.request.method"] == "POST"
     assert attrs["http.route"] == "/tagged"
     assert attrs["user_agent.original"] == "curl/8.5"
+    assert attrs["network.protocol.name"] == "http"
+    assert attrs["network.protocol.version"] == "1.1"
     assert attrs["url.path"] == "/set-by-the-app"  # what the app set is kept
     if pii:
         assert attrs["url.full"] == "http://h/tagged?page=2&api_key=k3y-v4lu3"

@@ -293,6 +293,10 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
         described["http.query"] = query
     if "user-agent" in headers:
         described["user_agent.original"] = headers["user-agent"]
+    version = exchange.scope.get("http_version")
+    if isinstance(version, str) and version:  # a websocket's handshake, too, is HTTP's
+        described["network.protocol.name"] = "http"
+        described["network.protocol.version"] = version
     address = (data.get("env") or {}).get("REMOTE_ADDR")
     if address:
         described["user.ip_address"] = address
