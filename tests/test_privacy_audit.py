@@ -740,6 +740,27 @@ async def test_secrets_inside_a_field_holding_json_or_graphql_are_filtered(
     assert PASSWORD not in json.dumps(event)
 
 
+@pytest.mark.parametrize(
+    "parameter",
+    [
+        pytest.param("query=" + quote(GRAPHQL_LOGIN.format(PASSWORD)), id="graphql-encoded"),
+        pytest.param("query=" + GRAPHQL_LOGIN.format(PASSWORD).replace(" ", ""), id="graphql-raw"),
+        pytest.param("variables=" + quote(json.dumps({"password": PASSWORD})), id="json-encoded"),
+        pytest.param("variables=" + json.dumps({"password": PASSWORD}), id="json-raw"),
+    ],
+)
+async def test_secrets_inside_a_query_parameter_holding_json_or_graphql_are_filtered(
+    sentry_init, parameter
+):
+    """GraphQL over GET: a query parameter holding a document or JSON that names a secret is filtered."""
+    transport = sentry_init()
+    query = f"{parameter}&operationName=Login"
+    event = await event_of_failing(transport, http_scope("/graphql", query_string=query.encode()))
+    name = parameter.partition("=")[0]
+    assert event["request"]["query_string"] == f"{name}={FILTERED}&operationName=Login"
+    assert PASSWORD not in json.dumps(event)
+
+
 async def test_fields_holding_json_or_text_naming_no_secret_are_sent_as_written(sentry_init):
     """JSON text with no secret field, and free text that mentions a password, are sent unchanged."""
     transport = sentry_init()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from sentry_asgi._asgi import scope_headers
+from sentry_asgi._body import scrub_fields
 from sentry_asgi._client_ip import (
     forwarded_for,
     hop_addresses,
@@ -15,7 +16,8 @@ from sentry_asgi._client_ip import (
     x_forwarded_for,
 )
 from sentry_asgi._privacy import is_sensitive, mentions_secret
-from sentry_asgi._scrub import FILTERED, Secrets, filter_cookies, filter_pairs, filter_query
+from sentry_asgi._scrub import FILTERED, Secrets, filter_cookies, filter_pairs
+from sentry_asgi._scrub import filter_query as filter_query_by_name
 
 if TYPE_CHECKING:
     from sentry_asgi._asgi import Message, Scope
@@ -219,6 +221,20 @@ def _without_secret_members(baggage: str, secrets: Secrets) -> str:
         else:
             members.append(member)
     return ",".join(members)
+
+
+def _holds_secret(value: str, secrets: Secrets) -> bool:
+    """Tell whether a parameter is JSON or a GraphQL document with a secret in it (learned)."""
+    return bool(scrub_fields(value, secrets) != value)
+
+
+def filter_query(query: str, rule: KeyRule, secrets: Secrets) -> str:
+    """A query string filtered by parameter name, and by what a parameter holding JSON holds.
+
+    GraphQL over GET sends the document and its variables as parameters (``query``,
+    ``variables``), secrets and all.
+    """
+    return filter_query_by_name(query, rule, secrets, _holds_secret)
 
 
 def _filter_url(url: str, rule: KeyRule, secrets: Secrets) -> str:

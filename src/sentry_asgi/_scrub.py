@@ -15,7 +15,7 @@ import contextlib
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -478,11 +478,18 @@ def filter_pairs(
 _QUERY_SEPARATOR = re.compile("([&;])")  # ";" still separates parameters for many servers
 
 
-def filter_query(query: str, rule: KeyRule, secrets: Secrets) -> str:
+def filter_query(
+    query: str,
+    rule: KeyRule,
+    secrets: Secrets,
+    holds_secret: Callable[[str, Secrets], bool] | None = None,
+) -> str:
     """Filter a query string's values by parameter name, keeping everything else as sent.
 
     A filtered value is remembered both decoded and as sent: a frame holding the raw query
-    string shows the client's own percent-encoding (``%2f`` as well as ``%2F``).
+    string shows the client's own percent-encoding (``%2f`` as well as ``%2F``). A value that
+    ``holds_secret`` finds a secret in (GraphQL over GET: ``?query=mutation{login(password:...)}``,
+    ``&variables={"password": ...}``) is filtered whole, whatever its name.
     """
     if rule.mode == "all" or not query:
         return query
@@ -494,6 +501,8 @@ def filter_query(query: str, rule: KeyRule, secrets: Secrets) -> str:
         verdict = rule.keeps(name)
         if "eyJ" in raw_value:
             verdict = _with_jwt(rule, verdict, unquote_plus(raw_value))
+        if verdict and holds_secret is not None and holds_secret(unquote_plus(raw_value), secrets):
+            verdict = False
         if not verdict and (verdict is False or _hidden(rule, name, raw_value)):
             secrets.add(unquote_plus(raw_value))
             secrets.add(raw_value)
