@@ -761,6 +761,26 @@ async def test_secrets_inside_a_query_parameter_holding_json_or_graphql_are_filt
     assert PASSWORD not in json.dumps(event)
 
 
+async def test_values_a_json_patch_writes_to_a_secret_path_are_filtered(sentry_init):
+    """A JSON Patch (RFC 6902) operation on a secret path has its value filtered; others are sent."""
+    transport = sentry_init()
+    patch = [
+        {"op": "replace", "path": "/password", "value": PASSWORD},
+        {"op": "add", "path": "/credentials/0", "value": {"kind": "otp", "seed": PASSWORD}},
+        {"op": "replace", "path": "/name", "value": "Bob"},
+    ]
+    messages = [{"type": "http.request", "body": json.dumps(patch).encode()}]
+    event = await capture(
+        transport, json_reader(), body_scope("application/json-patch+json"), messages
+    )
+    assert [operation["value"] for operation in event["request"]["data"]] == [
+        FILTERED,
+        FILTERED,
+        "Bob",
+    ]
+    assert PASSWORD not in json.dumps(event)
+
+
 async def test_fields_holding_json_or_text_naming_no_secret_are_sent_as_written(sentry_init):
     """JSON text with no secret field, and free text that mentions a password, are sent unchanged."""
     transport = sentry_init()

@@ -198,8 +198,9 @@ def scrub_fields(node: Any, secrets: Secrets) -> Any:
     """Filter values under secret-looking keys, at any depth of a parsed body."""
     if isinstance(node, dict):
         cleaned = {}
+        patched = _patches_a_secret(node)
         for key, value in node.items():
-            if isinstance(key, str) and is_sensitive(key):
+            if (isinstance(key, str) and is_sensitive(key)) or (patched and key == "value"):
                 _learn_leaves(value, secrets)
                 cleaned[key] = FILTERED
             else:
@@ -214,6 +215,19 @@ def scrub_fields(node: Any, secrets: Secrets) -> Any:
         if _STRUCTURED.match(node):
             return _structured_text(node, secrets)
     return node
+
+
+def _patches_a_secret(operation: dict[Any, Any]) -> bool:
+    """Tell whether a dict is a JSON Patch operation (RFC 6902) writing to a secret path.
+
+    ``{"op": "replace", "path": "/password", "value": "..."}``: the value's name is in the path.
+    """
+    path = operation.get("path")
+    return (
+        "op" in operation
+        and isinstance(path, str)
+        and any(is_sensitive(segment) for segment in path.split("/") if segment)
+    )
 
 
 # A field whose text is itself structured: JSON (Slack's form field ``payload``, a multipart
