@@ -325,6 +325,17 @@ async def test_session_id_in_a_path_parameter_is_filtered(sentry_init):
     assert PATH_SESSION not in json.dumps([event, transaction])
 
 
+async def test_password_in_an_absolute_form_request_target_is_filtered(sentry_init):
+    """``GET http://user:pass@host/ HTTP/1.1`` (a proxy's request line) sends no password anywhere."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    target = f"http://admin:{REFERER_PASSWORD}@internal.example/x"  # uvicorn's h11 and hypercorn
+    event = await event_of_failing(transport, http_scope(target, raw_path=target.encode()))
+    assert event["request"]["url"] == f"http://testserverhttp://admin:{FILTERED}@internal.example/x"
+    (transaction,) = transport.transactions
+    assert transaction["transaction"] == f"http://admin:{FILTERED}@internal.example/x"
+    assert REFERER_PASSWORD not in json.dumps([event, transaction])
+
+
 @pytest.mark.skipif(SDK_VERSION < (2, 66), reason="trace_lifecycle arrived in sentry-sdk 2.66")
 async def test_session_id_in_a_path_parameter_stays_out_of_a_streamed_segment(sentry_init):
     """A streamed segment named after its path has a path parameter's session id out, hook or none."""

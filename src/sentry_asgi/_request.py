@@ -171,18 +171,23 @@ def _learn_lines(
                 secrets.add(value)
 
 
-_USERINFO_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)([^/?#]*)@")
+_USERINFO_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)([^/?#]*)@")
 
 
-def _without_password(url: str, secrets: Secrets) -> str:
-    """Filter the password of a URL's userinfo (``https://user:pass@host/``), kept as a secret."""
-    match = _USERINFO_PASSWORD.match(url)
+def _without_password(url: str, secrets: Secrets, *, anywhere: bool = False) -> str:
+    """Filter the password of a URL's userinfo (``https://user:pass@host/``), kept as a secret.
+
+    ``anywhere``: the URL may come after other text, as an absolute-form request target
+    (``GET http://user:pass@host/ HTTP/1.1``, a proxy's request line) does in the request's
+    URL: uvicorn's h11 and hypercorn give it whole as the path.
+    """
+    match = (_USERINFO_PASSWORD.search if anywhere else _USERINFO_PASSWORD.match)(url)
     if match is None:
         return url
     password = match.group(2)
     secrets.add(password)
     secrets.add(unquote(password))
-    return f"{match.group(1)}{FILTERED}@{url[match.end() :]}"
+    return f"{url[: match.start()]}{match.group(1)}{FILTERED}@{url[match.end() :]}"
 
 
 # A path parameter (RFC 3986's ";name=value" in a segment): ``/cart;jsessionid=...``.
@@ -205,6 +210,15 @@ def _without_secret_path_parameters(url: str, secrets: Secrets) -> str:
         return f";{name}={FILTERED}"
 
     return _PATH_PARAMETER.sub(filtered, url)
+
+
+def _without_secrets_in_path(url: str, secrets: Secrets) -> str:
+    """The request's URL with the secrets its path may hold filtered, kept as secrets."""
+    if "@" in url:
+        url = _without_password(url, secrets, anywhere=True)
+    if ";" in url:
+        url = _without_secret_path_parameters(url, secrets)
+    return url
 
 
 def _without_secret_members(baggage: str, secrets: Secrets) -> str:
@@ -335,8 +349,8 @@ def build_request_data(  # noqa: PLR0913 - the request, how to filter it, the pa
     """
     by_name = _joined(headers)
     url = url_of(scope, by_name.get("host"), path)
-    if ";" in url and policy.query.mode != "all":
-        url = _without_secret_path_parameters(url, secrets)
+    if policy.query.mode != "all":
+        url = _without_secrets_in_path(url, secrets)
     data: dict[str, Any] = {"url": url}
     method = scope.get("method")
     if isinstance(method, str) and _METHOD.fullmatch(method.upper()):
