@@ -7,7 +7,7 @@ import gzip
 import json
 import time
 import zlib
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote
 
 import pydantic
 import pytest
@@ -323,6 +323,19 @@ async def test_session_id_in_a_path_parameter_is_filtered(sentry_init):
     (transaction,) = transport.transactions
     assert transaction["transaction"] == f"/cart;jsessionid={FILTERED};view=full"
     assert PATH_SESSION not in json.dumps([event, transaction])
+
+
+@pytest.mark.parametrize("encoded", ["%2F", "%3B", "%2f"])
+async def test_path_parameter_holding_an_encoded_separator_is_filtered_whole(sentry_init, encoded):
+    """A session id with an encoded ``/`` or ``;`` in it (base64) is filtered whole, not up to it."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    raw_path = f"/cart;jsessionid={PATH_SESSION}{encoded}{PATH_SESSION[::-1]};view=full"
+    scope = http_scope(unquote(raw_path), raw_path=raw_path.encode())
+    event = await event_of_failing(transport, scope)
+    assert event["request"]["url"] == f"http://testserver/cart;jsessionid={FILTERED};view=full"
+    (transaction,) = transport.transactions
+    assert transaction["transaction"] == f"/cart;jsessionid={FILTERED};view=full"
+    assert PATH_SESSION[::-1] not in json.dumps([event, transaction])
 
 
 async def test_password_in_an_absolute_form_request_target_is_filtered(sentry_init):

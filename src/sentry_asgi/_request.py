@@ -194,12 +194,20 @@ def _without_password(url: str, secrets: Secrets, *, anywhere: bool = False) -> 
 _PATH_PARAMETER = re.compile(r";([^/;=?#]*)=([^/;?#]*)")
 
 
-def _without_secret_path_parameters(url: str, secrets: Secrets) -> str:
+def _without_secret_path_parameters(url: str, raw_path: str, secrets: Secrets) -> str:
     """Filter the values of secret path parameters (a session id in the path), kept as secrets.
 
     The path names the request everywhere (its transaction and span names): the value learned
-    here is taken out of those too.
+    here is taken out of those too. A value is read whole from ``raw_path``, as the client
+    encoded it: a base64 session id's ``%2F`` or ``%3B`` is a ``/`` or ``;`` in the URL.
     """
+    for name, value in _PATH_PARAMETER.findall(raw_path):
+        if is_sensitive(unquote(name)):
+            secrets.add(value)
+            secrets.add(unquote(value))
+            name_in_url = quote(unquote(name), safe=_PATH_SAFE)
+            value_in_url = quote(unquote(value), safe=_PATH_SAFE)
+            url = url.replace(f";{name_in_url}={value_in_url}", f";{name_in_url}={FILTERED}")
 
     def filtered(parameter: re.Match[str]) -> str:
         name, value = parameter.groups()
@@ -212,12 +220,14 @@ def _without_secret_path_parameters(url: str, secrets: Secrets) -> str:
     return _PATH_PARAMETER.sub(filtered, url)
 
 
-def _without_secrets_in_path(url: str, secrets: Secrets) -> str:
+def _without_secrets_in_path(url: str, scope: Scope, secrets: Secrets) -> str:
     """The request's URL with the secrets its path may hold filtered, kept as secrets."""
     if "@" in url:
         url = _without_password(url, secrets, anywhere=True)
     if ";" in url:
-        url = _without_secret_path_parameters(url, secrets)
+        raw = scope.get("raw_path")
+        raw_path = bytes(raw).decode("latin-1") if isinstance(raw, (bytes, bytearray)) else ""
+        url = _without_secret_path_parameters(url, raw_path, secrets)
     return url
 
 
@@ -350,7 +360,7 @@ def build_request_data(  # noqa: PLR0913 - the request, how to filter it, the pa
     by_name = _joined(headers)
     url = url_of(scope, by_name.get("host"), path)
     if policy.query.mode != "all":
-        url = _without_secrets_in_path(url, secrets)
+        url = _without_secrets_in_path(url, scope, secrets)
     data: dict[str, Any] = {"url": url}
     method = scope.get("method")
     if isinstance(method, str) and _METHOD.fullmatch(method.upper()):
