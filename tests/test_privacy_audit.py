@@ -288,6 +288,15 @@ async def test_password_in_a_referer_url_is_filtered(sentry_init):
     assert REFERER_PASSWORD not in json.dumps(event)
 
 
+async def test_password_in_a_host_header_authority_is_filtered(sentry_init):
+    """A Host (HTTP/2's ``:authority``, as hypercorn passes it) of ``user:password@host`` sends none."""
+    transport = sentry_init()
+    headers = [(b"host", f"admin:{REFERER_PASSWORD}@internal.example:8080".encode())]
+    event = await event_of_failing(transport, http_scope("/me", headers=headers))
+    assert event["request"]["headers"]["host"] == f"admin:{FILTERED}@internal.example:8080"
+    assert REFERER_PASSWORD not in json.dumps(event)
+
+
 ORIGINAL_URL_TOKEN = "otok" + "31415926535"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
@@ -172,16 +173,19 @@ def _learn_lines(
 
 
 _USERINFO_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)([^/?#]*)@")
+# An authority alone: a Host header (HTTP/2's ``:authority``, which hypercorn passes as Host).
+_AUTHORITY_PASSWORD = re.compile(r"([^/?#@:\s]*:)([^/?#\s]*)@(?=[^/?#@\s]+$)")
+_Find = Callable[[str], "re.Match[str] | None"]
 
 
-def _without_password(url: str, secrets: Secrets, *, anywhere: bool = False) -> str:
+def _without_password(url: str, secrets: Secrets, find: _Find = _USERINFO_PASSWORD.match) -> str:
     """Filter the password of a URL's userinfo (``https://user:pass@host/``), kept as a secret.
 
-    ``anywhere``: the URL may come after other text, as an absolute-form request target
-    (``GET http://user:pass@host/ HTTP/1.1``, a proxy's request line) does in the request's
-    URL: uvicorn's h11 and hypercorn give it whole as the path.
+    ``find`` finds it elsewhere: after other text, as an absolute-form request target
+    (``GET http://user:pass@host/ HTTP/1.1``, a proxy's request line) is in the request's URL
+    (uvicorn's h11 and hypercorn give it whole as the path), or in a Host header's authority.
     """
-    match = (_USERINFO_PASSWORD.search if anywhere else _USERINFO_PASSWORD.match)(url)
+    match = find(url)
     if match is None:
         return url
     password = match.group(2)
@@ -223,7 +227,7 @@ def _without_secret_path_parameters(url: str, raw_path: str, secrets: Secrets) -
 def _without_secrets_in_path(url: str, scope: Scope, secrets: Secrets) -> str:
     """The request's URL with the secrets its path may hold filtered, kept as secrets."""
     if "@" in url:
-        url = _without_password(url, secrets, anywhere=True)
+        url = _without_password(url, secrets, _USERINFO_PASSWORD.search)
     if ";" in url:
         raw = scope.get("raw_path")
         raw_path = bytes(raw).decode("latin-1") if isinstance(raw, (bytes, bytearray)) else ""
@@ -281,7 +285,8 @@ def _filter_urls(
     """
     for name, value in by_name.items():
         if "?" in value or "@" in value:
-            filtered = _filter_url(_without_password(value, secrets), rule, secrets)
+            find = _AUTHORITY_PASSWORD.match if name == "host" else _USERINFO_PASSWORD.match
+            filtered = _filter_url(_without_password(value, secrets, find), rule, secrets)
             if sent.get(name) == value:
                 sent[name] = filtered
 
