@@ -15,6 +15,8 @@ import sentry_sdk
 from apps import read_body
 from apps.failing import fail
 from conftest import SDK_VERSION, call, http_scope, needs_data_collection
+from starlette.applications import Starlette
+from starlette.routing import Route
 from test_body import PASSWORD, body_scope, capture, json_reader, reader
 
 from sentry_asgi import SentryMiddleware
@@ -884,6 +886,32 @@ async def test_secret_members_of_incoming_baggage_are_filtered(sentry_init):
     expected = f"{sentry_members}, session_token={FILTERED};ttl=60,userId=alice"
     assert event["request"]["headers"]["baggage"] == expected
     assert BAGGAGE_TOKEN not in json.dumps(event)
+
+
+QUOTED_COOKIE = "quoted" + "-session-4242"
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [f'sid="{QUOTED_COOKIE}"', f'sid="{QUOTED_COOKIE[:6]}\\073{QUOTED_COOKIE[6:]}"'],
+    ids=["quoted", "escaped"],
+)
+async def test_quoted_cookie_value_is_removed_as_frameworks_read_it(sentry_init, cookie):
+    """A quoted cookie value (``sid="..."``), which Starlette reads unquoted, stays out of the frames."""
+    transport = sentry_init()
+
+    async def view(request):
+        cookies = request.cookies
+        raise RuntimeError(len(cookies))
+
+    headers = [(b"host", b"h"), (b"cookie", cookie.encode())]
+    with pytest.raises(RuntimeError):
+        await call(
+            SentryMiddleware(Starlette(routes=[Route("/me", view)])),
+            http_scope("/me", headers=headers),
+        )
+    (event,) = transport.events
+    assert QUOTED_COOKIE[6:] not in json.dumps(event)
 
 
 UNENCODED_PASSWORD = "pässwört" + "12345"

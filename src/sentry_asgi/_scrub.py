@@ -527,7 +527,28 @@ def filter_cookies(header: str, rule: KeyRule, secrets: Secrets) -> str | None:
         if verdict:
             kept.append(f"{name}{sep}{value}")
         else:
-            secrets.add(value)
+            _learn_cookie(value, secrets)
             if verdict is False:
                 kept.append(f"{name}={FILTERED}")
     return "; ".join(kept) if kept else None
+
+
+# A quoted cookie value's escapes, as Python's http.cookies (Starlette's parser) undoes them:
+# an octal byte (``\073`` is ``;``) or any escaped character.
+_COOKIE_ESCAPE = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))")
+
+
+def _learn_cookie(value: str, secrets: Secrets) -> None:
+    """Remember a cookie's value, and a quoted one (``sid="..."``) as frameworks read it too.
+
+    Starlette and ``http.cookies`` take the quotes off, and the escapes out: the app's frames
+    hold the bare value.
+    """
+    secrets.add(value)
+    if len(value) > 1 and value[0] == value[-1] == '"':
+        secrets.add(_COOKIE_ESCAPE.sub(_unescaped, value[1:-1]))
+
+
+def _unescaped(escape: re.Match[str]) -> str:
+    octal, character = escape.groups()
+    return chr(int(octal, 8)) if octal else character
