@@ -397,6 +397,38 @@ async def test_decoded_basic_credentials_are_removed(sentry_init):
     assert password not in text
 
 
+API_KEY = "sk_test_" + "4eC39HqLyjWDarjtT1zdp7dc"  # built: the source lines sent hold no copy
+
+
+@pytest.mark.parametrize("password", ["", "x-oauth-basic"])
+async def test_api_key_sent_as_the_basic_user_name_is_removed(sentry_init, password):
+    """A key sent as the Basic user name (Stripe's ``key:``, GitHub's ``token:x-oauth-basic``) is removed."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        credentials = dict(scope["headers"])[b"authorization"].split()[1]
+        user, _, _ = base64.b64decode(credentials).decode().partition(":")
+        raise RuntimeError(len(user))
+
+    basic = base64.b64encode(f"{API_KEY}:{password}".encode())
+    _, text = await sent_with(transport, (b"authorization", b"Basic " + basic), app=app)
+    assert API_KEY not in text
+
+
+async def test_basic_user_name_that_is_a_plain_word_is_kept(sentry_init):
+    """A Basic user name that does not look like a key (``admin``) is left where the app put it."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        sentry_sdk.set_tag("login", "admin")
+        raise RuntimeError
+
+    basic = base64.b64encode(f"admin:{API_KEY}".encode())
+    event, text = await sent_with(transport, (b"authorization", b"Basic " + basic), app=app)
+    assert event["tags"]["login"] == "admin"
+    assert API_KEY not in text
+
+
 @pytest.mark.parametrize("framework", ["starlette", "fastapi"])
 @WITH_AND_WITHOUT_DATA_COLLECTION
 async def test_body_a_framework_integration_attaches_is_filtered_too(

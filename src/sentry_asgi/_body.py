@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 from sentry_asgi._privacy import is_sensitive, mentions_secret
-from sentry_asgi._scrub import FILTERED, Secrets, holds_jwt
+from sentry_asgi._scrub import FILTERED, Secrets, holds_jwt, looks_secret
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -119,7 +119,7 @@ def _learn_leaves(node: Any, secrets: Secrets, *, nested: bool = False) -> None:
     ``email`` would take the event apart, not protect anything.
     """
     if isinstance(node, str):
-        if not nested or len(node) >= _LONG or any(char.isdigit() for char in node):
+        if not nested or looks_secret(node):
             secrets.add(node)
     elif isinstance(node, dict):
         for key, value in node.items():  # a secret name inside holds a secret, whatever it is
@@ -129,9 +129,6 @@ def _learn_leaves(node: Any, secrets: Secrets, *, nested: bool = False) -> None:
             _learn_leaves(value, secrets, nested=True)
     elif isinstance(node, (int, float)) and not isinstance(node, bool):
         secrets.add(str(node))
-
-
-_LONG = 8
 
 
 def learn_from_variables(event: dict[str, Any], secrets: Secrets) -> None:

@@ -51,7 +51,11 @@ def _encodings(secret: str) -> set[str]:
 
 
 def _basic_credentials(credentials: str) -> tuple[str, ...]:
-    """The decoded ``user:password`` of HTTP Basic credentials and the password, if long enough."""
+    """The decoded ``user:password`` of HTTP Basic credentials and the password, if long enough.
+
+    And the user name when it looks like a key (``looks_secret``): Stripe's ``key:``, GitHub's
+    ``token:x-oauth-basic`` send the credential there.
+    """
     try:
         decoded = base64.b64decode(credentials, validate=True)
     except (ValueError, binascii.Error):
@@ -60,10 +64,21 @@ def _basic_credentials(credentials: str) -> tuple[str, ...]:
         text = decoded.decode("utf-8")
     except UnicodeDecodeError:
         text = decoded.decode("latin-1")
-    _, colon, password = text.partition(":")
+    user, colon, password = text.partition(":")
     if not colon:
         return ()
-    return tuple(part for part in (text, password) if len(part.strip()) >= MIN_SECRET_LENGTH)
+    parts = (text, password, user) if looks_secret(user) else (text, password)
+    return tuple(part for part in parts if len(part.strip()) >= MIN_SECRET_LENGTH)
+
+
+# A value that may be a credential, though its name does not say: long, or with a digit in it.
+# Plain words ("admin", "error") are not searched for: that would take the event apart.
+_SECRET_LENGTH = 8
+
+
+def looks_secret(value: str) -> bool:
+    """Tell whether a value looks like a secret: 8 characters or more, or with a digit in it."""
+    return len(value) >= _SECRET_LENGTH or any(char.isdigit() for char in value)
 
 
 def _as_utf8(value: str) -> str | None:
