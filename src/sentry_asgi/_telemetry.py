@@ -8,29 +8,20 @@ that request's events. Outside a request they return the item unchanged.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
-from sentry_asgi._guard import contained
-from sentry_asgi.middleware import current_exchange
-
-Item = TypeVar("Item")
+from sentry_asgi.middleware import Item, without_request_secrets
 
 
 def scrub_log(log: Item, hint: dict[str, Any]) -> Item:  # noqa: ARG001 - the hook's signature
     """A ``before_send_log``: the current request's secrets are removed from the log."""
-    return _scrubbed(log)
+    return without_request_secrets(log)
 
 
 def scrub_span(span: Item, hint: dict[str, Any]) -> Item:  # noqa: ARG001 - the hook's signature
-    """A ``before_send_span``: the request's secrets are removed from its name and attributes."""
-    return _scrubbed(span)
+    """A ``before_send_span``: the request's secrets are removed from its name and attributes.
 
-
-def _scrubbed(item: Item) -> Item:
-    exchange = current_exchange()
-    if exchange is None or exchange.scope.get("type") == "lifespan" or not exchange.client_options:
-        return item
-    with contained():
-        _, secrets = exchange.request_data()
-        return secrets.scrub_tree(item)  # type: ignore[no-any-return]
-    return item
+    The middleware removes them from a request's streamed spans itself: this hook is for a
+    ``before_send_span`` of the app's own that must see them without.
+    """
+    return without_request_secrets(span)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import sentry_sdk
 
@@ -65,12 +65,30 @@ def _process_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any
     return exchange.process_event(event, hint)
 
 
-class _NamingChildSpans:
-    """A ``before_send_span`` giving a request's child spans its name, before the app's own hook.
+Item = TypeVar("Item")
 
-    sentry_sdk offers no other way to see a streamed span before it is sent. Installed on a
-    client's options when it first streams a request's segment; the hook the app set is kept,
-    and sees each span with its name corrected.
+
+def without_request_secrets(item: Item) -> Item:
+    """``item`` (a log, a streamed span) without the current request's secrets.
+
+    Outside a request there are none: the very same item comes back.
+    """
+    exchange = _current.get()
+    if exchange is None or exchange.scope.get("type") == "lifespan" or not exchange.client_options:
+        return item
+    with contained():
+        _, secrets = exchange.request_data()
+        return secrets.scrub_tree(item)  # type: ignore[no-any-return]
+    return item
+
+
+class _NamingChildSpans:
+    """A ``before_send_span`` giving a request's spans its name and taking its secrets out.
+
+    sentry_sdk offers no other way to see a streamed span before it is sent, nor passes one
+    through event processors. Installed on a client's options when it first streams a request's
+    segment; the hook the app set is kept, and sees each span with its name corrected and the
+    request's secrets removed.
     """
 
     __slots__ = ("then",)
@@ -84,6 +102,7 @@ class _NamingChildSpans:
         if trace is not None and trace.streamed:
             with contained():
                 trace.name_child(span, cast("Exchange", exchange))
+        span = without_request_secrets(span)
         then = self.then
         return span if then is None else then(span, hint)
 
