@@ -17,7 +17,7 @@ from apps.failing import fail
 from conftest import SDK_VERSION, call, http_scope, needs_data_collection
 from starlette.applications import Starlette
 from starlette.routing import Route
-from test_body import PASSWORD, body_scope, capture, json_reader, reader
+from test_body import PASSWORD, REFRESH, body_scope, capture, json_reader, reader
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._scrub import FILTERED
@@ -581,6 +581,38 @@ async def test_message_stack_holding_a_body_too_large_to_learn_has_its_secrets_r
     frames = event["threads"]["values"][0]["stacktrace"]["frames"]
     (app_frame,) = (frame for frame in frames if frame["function"] == "app")
     assert app_frame["vars"]["key"] == "'notes'"
+
+
+async def test_secrets_in_attachments_the_app_adds_are_removed(sentry_init):
+    """Text the app attaches (the body it read, the headers) loses the request's secrets; bytes stay."""
+    transport = sentry_init()
+    binary = b"\x89PNG\r\n\x1a\n" + PASSWORD.encode() + b"\xff"
+    attached = []
+
+    async def app(scope, receive, send):
+        body = (await receive())["body"]
+        isolation = sentry_sdk.get_isolation_scope()
+        isolation.add_attachment(bytes=body, filename="request.json")
+        isolation.add_attachment(bytes=lambda: repr(scope["headers"]).encode(), filename="h.txt")
+        isolation.add_attachment(bytes=binary, filename="upload.png")
+        attached.extend(isolation._attachments)  # the app's own objects: left unchanged
+        raise RuntimeError("rejected")
+
+    headers = [(b"host", b"h"), (b"authorization", b"Bearer " + REFRESH.encode())]
+    scope = http_scope("/login", method="POST", headers=headers)
+    body = json.dumps({"user": "bob", "password": PASSWORD}).encode()
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body}])
+    items = {
+        item.headers.get("filename"): item.payload.get_bytes()
+        for envelope in transport.envelopes
+        for item in envelope.items
+        if item.type == "attachment"
+    }
+    assert json.loads(items["request.json"]) == {"user": "bob", "password": FILTERED}
+    assert REFRESH.encode() not in items["h.txt"]
+    assert items["upload.png"] == binary  # not text: sent as it is
+    assert attached[0].bytes == body
 
 
 async def test_client_address_the_app_sets_on_the_user_is_dropped_not_invalid(sentry_init):

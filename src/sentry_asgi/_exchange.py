@@ -46,7 +46,7 @@ from sentry_asgi._request import (
     learn_response_headers,
     requested_path,
 )
-from sentry_asgi._scrub import FILTERED, Secrets
+from sentry_asgi._scrub import FILTERED, Secrets, scrub_attachments
 from sentry_asgi._sdk import (
     add_event_processor_once,
     attach_stacktrace_now,
@@ -686,6 +686,8 @@ class Exchange:
             if secrets and (not is_transaction or secrets.found_in(event, skip=clean)):
                 secrets.scrub_tree(event, skip=clean)
                 _drop_filtered_address(event)
+            if secrets and hint.get("attachments"):
+                hint["attachments"] = scrub_attachments(hint["attachments"], secrets)
 
     def _describe_app_exception(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
         """Title the event after the app's exception: not a framework's wrapper, not a group.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import copy as _copy
 import functools
 import json
 import re
@@ -567,3 +568,44 @@ def _learn_cookie(value: str, secrets: Secrets) -> None:
 def _unescaped(escape: re.Match[str]) -> str:
     octal, character = escape.groups()
     return chr(int(octal, 8)) if octal else character
+
+
+def scrub_attachments(attachments: Sequence[Any], secrets: Secrets) -> list[Any]:
+    """An event's attachments, those that are text without the request's secrets.
+
+    sentry_sdk sends them beside the event, out of event processors' reach but for the hint, and
+    the app may attach what it received (its body, its headers). The app's own attachment objects
+    are left as they are: a changed one is a copy. Binary data and files on disk are sent as they
+    are.
+    """
+    return [_scrubbed_attachment(attachment, secrets) for attachment in attachments]
+
+
+def _scrubbed_attachment(attachment: Any, secrets: Secrets) -> Any:
+    data = getattr(attachment, "bytes", None)
+    if isinstance(data, (bytes, bytearray)):
+        scrubbed: Any = _scrubbed_text(data, secrets)
+        if scrubbed is data:
+            return attachment
+    elif callable(data):  # produced as the envelope is built: scrubbed then
+        scrubbed = functools.partial(_produced_scrubbed, data, secrets)
+    else:
+        return attachment
+    copy = _copy.copy(attachment)
+    copy.bytes = scrubbed
+    return copy
+
+
+def _produced_scrubbed(produce: Callable[[], Any], secrets: Secrets) -> Any:
+    data = produce()
+    return _scrubbed_text(data, secrets) if isinstance(data, (bytes, bytearray)) else data
+
+
+def _scrubbed_text(data: bytes | bytearray, secrets: Secrets) -> bytes | bytearray:
+    """UTF-8 text with the secrets out; ``data`` itself when it holds none, or is not text."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    scrubbed = secrets.scrub(text)
+    return data if scrubbed == text else scrubbed.encode("utf-8")
