@@ -848,6 +848,32 @@ async def test_values_a_json_patch_writes_to_a_secret_path_are_filtered(sentry_i
     assert PASSWORD not in json.dumps(event)
 
 
+@pytest.mark.parametrize(
+    ("pair", "name_key"),
+    [
+        pytest.param({"name": "password", "value": PASSWORD}, "name", id="serializeArray"),
+        pytest.param({"name": "DB_PASSWORD", "value": PASSWORD}, "name", id="environment"),
+        pytest.param({"Name": "custom:api_key", "Value": PASSWORD}, "Name", id="aws-attribute"),
+        pytest.param(
+            {"ParameterKey": "DbPassword", "ParameterValue": PASSWORD},
+            "ParameterKey",
+            id="aws-parameter",
+        ),
+    ],
+)
+async def test_value_of_a_name_value_pair_naming_a_secret_is_filtered(sentry_init, pair, name_key):
+    """``[{"name": "password", "value": ...}]`` (jQuery's serializeArray, env vars) is a secret field."""
+    transport = sentry_init()
+    body = [{"name": "user", "value": "bob"}, pair]
+    messages = [{"type": "http.request", "body": json.dumps(body).encode()}]
+    event = await capture(transport, json_reader(), body_scope("application/json"), messages)
+    user, sent = event["request"]["data"]
+    assert user == {"name": "user", "value": "bob"}
+    assert sent[name_key] in (pair[name_key], FILTERED)  # a name with "key" in it is filtered
+    assert [value for key, value in sent.items() if key != name_key] == [FILTERED]
+    assert PASSWORD not in json.dumps(event)
+
+
 async def test_fields_holding_json_or_text_naming_no_secret_are_sent_as_written(sentry_init):
     """JSON text with no secret field, and free text that mentions a password, are sent unchanged."""
     transport = sentry_init()

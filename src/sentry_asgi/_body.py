@@ -195,9 +195,9 @@ def scrub_fields(node: Any, secrets: Secrets) -> Any:
     """Filter values under secret-looking keys, at any depth of a parsed body."""
     if isinstance(node, dict):
         cleaned = {}
-        patched = _patches_a_secret(node)
+        named = _values_named_secret(node)
         for key, value in node.items():
-            if (isinstance(key, str) and is_sensitive(key)) or (patched and key == "value"):
+            if (isinstance(key, str) and is_sensitive(key)) or key in named:
                 _learn_leaves(value, secrets)
                 cleaned[key] = FILTERED
             else:
@@ -214,17 +214,23 @@ def scrub_fields(node: Any, secrets: Secrets) -> Any:
     return node
 
 
-def _patches_a_secret(operation: dict[Any, Any]) -> bool:
-    """Tell whether a dict is a JSON Patch operation (RFC 6902) writing to a secret path.
+# The names a name/value pair gives its value under, before "value" (with the same prefix:
+# AWS's ParameterKey / ParameterValue): {"name": "password", "value": ...} as jQuery's
+# serializeArray sends a form, an environment variable, JSON Patch's {"path": "/password", ...}.
+_PAIR_NAMES = ("name", "key", "path", "field")
 
-    ``{"op": "replace", "path": "/password", "value": "..."}``: the value's name is in the path.
-    """
-    path = operation.get("path")
-    return (
-        "op" in operation
-        and isinstance(path, str)
-        and any(is_sensitive(segment) for segment in path.split("/") if segment)
-    )
+
+def _values_named_secret(pair: dict[Any, Any]) -> set[str]:
+    """The keys of a dict's values that a name beside them calls a secret."""
+    keys = {key.lower(): key for key in pair if isinstance(key, str)}
+    secret = set()
+    for lowered, key in keys.items():
+        if lowered.endswith("value"):
+            for name in _PAIR_NAMES:
+                named = pair.get(keys.get(lowered[: -len("value")] + name))
+                if isinstance(named, str) and any(map(is_sensitive, named.split("/"))):
+                    secret.add(key)
+    return secret
 
 
 # A field whose text is itself structured: JSON (Slack's form field ``payload``, a multipart
