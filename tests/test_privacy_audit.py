@@ -828,6 +828,31 @@ async def test_secrets_inside_a_query_parameter_holding_json_or_graphql_are_filt
     assert PASSWORD not in json.dumps(event)
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param(f"/cb?access_token={ORIGINAL_URL_TOKEN}", id="query"),
+        pytest.param(f"https://app.example/cb#access_token={ORIGINAL_URL_TOKEN}", id="fragment"),
+        pytest.param(f"https://admin:{ORIGINAL_URL_TOKEN}@app.example/cb", id="userinfo"),
+    ],
+)
+async def test_secret_in_a_url_inside_a_query_parameter_is_filtered(sentry_init, target):
+    """A redirect target (``?next=/cb%3Faccess_token%3D...``) carrying a secret is filtered whole."""
+    transport = sentry_init()
+    query = f"next={quote(target, safe='')}&lang=en"
+    event = await event_of_failing(transport, http_scope("/login", query_string=query.encode()))
+    assert event["request"]["query_string"] == f"next={FILTERED}&lang=en"
+    assert ORIGINAL_URL_TOKEN not in json.dumps(event)
+
+
+async def test_url_inside_a_query_parameter_naming_no_secret_is_sent(sentry_init):
+    """A redirect target with nothing secret in it (``?next=/items?page=2``) is sent as it came."""
+    transport = sentry_init()
+    query = "next=" + quote("/items?page=2#top", safe="") + "&email=bob%40example.com"
+    event = await event_of_failing(transport, http_scope("/login", query_string=query.encode()))
+    assert event["request"]["query_string"] == query
+
+
 async def test_values_a_json_patch_writes_to_a_secret_path_are_filtered(sentry_init):
     """A JSON Patch (RFC 6902) operation on a secret path has its value filtered; others are sent."""
     transport = sentry_init()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -251,18 +252,21 @@ def _without_secret_members(baggage: str, secrets: Secrets) -> str:
     return ",".join(members)
 
 
-def _holds_secret(value: str, secrets: Secrets) -> bool:
-    """Tell whether a parameter is JSON or a GraphQL document with a secret in it (learned)."""
+def _holds_secret(rule: KeyRule, value: str, secrets: Secrets) -> bool:
+    """Tell whether a parameter is a URL, JSON or a GraphQL document holding a secret (learned)."""
+    is_url = "?" in value or "#" in value or "@" in value
+    if is_url and _url_filtered(value, rule, secrets) != value:
+        return True
     return bool(scrub_fields(value, secrets) != value)
 
 
 def filter_query(query: str, rule: KeyRule, secrets: Secrets) -> str:
-    """A query string filtered by parameter name, and by what a parameter holding JSON holds.
+    """A query string filtered by parameter name, and by what a parameter holding more holds.
 
     GraphQL over GET sends the document and its variables as parameters (``query``,
-    ``variables``), secrets and all.
+    ``variables``), secrets and all; a redirect target (``?next=/cb%3Ftoken%3D...``) is a URL.
     """
-    return filter_query_by_name(query, rule, secrets, _holds_secret)
+    return filter_query_by_name(query, rule, secrets, functools.partial(_holds_secret, rule))
 
 
 def _filter_url(url: str, rule: KeyRule, secrets: Secrets) -> str:
@@ -322,15 +326,16 @@ def _headers(
     return sent
 
 
-def _learn_url(url: str, rule: KeyRule, secrets: Secrets) -> None:
-    """Remember the secret parameters of a URL the app sends: a token in a redirect's Location.
+def _url_filtered(url: str, rule: KeyRule, secrets: Secrets) -> str:
+    """A URL with its password and secret parameters filtered, its fragment's too (learned).
 
-    Its fragment too: OAuth's implicit flow sends ``#access_token=...`` to the browser.
+    OAuth's implicit flow sends ``#access_token=...`` to the browser.
     """
-    rest, _, fragment = _without_password(url, secrets).partition("#")
-    _filter_url(rest, rule, secrets)
+    rest, hash_mark, fragment = _without_password(url, secrets).partition("#")
+    rest = _filter_url(rest, rule, secrets)
     if fragment:
-        filter_query(fragment, rule, secrets)
+        fragment = filter_query(fragment, rule, secrets)
+    return f"{rest}{hash_mark}{fragment}"
 
 
 def learn_response_headers(message: Message, policy: Policy, secrets: Secrets) -> None:
@@ -342,8 +347,8 @@ def learn_response_headers(message: Message, policy: Policy, secrets: Secrets) -
     for name, value in headers:
         if name == "set-cookie":  # "name=value; Path=/; HttpOnly": only the cookie is a secret
             filter_cookies(value.partition(";")[0], policy.cookies, secrets)
-        elif "?" in value or "#" in value or "@" in value:
-            _learn_url(value, policy.query, secrets)
+        elif "?" in value or "#" in value or "@" in value:  # a token in a redirect's Location
+            _url_filtered(value, policy.query, secrets)
     filter_pairs(
         ((name, value) for name, value in headers if name != "set-cookie"), policy.headers, secrets
     )
