@@ -845,6 +845,38 @@ async def test_secret_in_a_url_inside_a_query_parameter_is_filtered(sentry_init,
     assert ORIGINAL_URL_TOKEN not in json.dumps(event)
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "sent"),
+    [
+        pytest.param(
+            "application/x-www-form-urlencoded",
+            "user=bob&next=" + quote(f"/cb?access_token={ORIGINAL_URL_TOKEN}&page=2", safe=""),
+            {"user": "bob", "next": f"/cb?access_token={FILTERED}&page=2"},
+            id="form-redirect",
+        ),
+        pytest.param(
+            "application/json",
+            json.dumps({"callback": f"https://hooks:{ORIGINAL_URL_TOKEN}@ci.example/x#s"}),
+            {"callback": f"https://hooks:{FILTERED}@ci.example/x#s"},
+            id="json-userinfo",
+        ),
+        pytest.param(
+            "application/json",
+            json.dumps({"note": "Forgot? see #2", "home": "https://app.example/?page=2"}),
+            {"note": "Forgot? see #2", "home": "https://app.example/?page=2"},
+            id="no-secret",
+        ),
+    ],
+)
+async def test_secrets_in_a_url_in_a_body_field_are_filtered(sentry_init, content_type, body, sent):
+    """A body field holding a URL has its secret parameters and password filtered, the rest kept."""
+    transport = sentry_init()
+    messages = [{"type": "http.request", "body": body.encode()}]
+    event = await capture(transport, reader(), body_scope(content_type), messages)
+    assert event["request"]["data"] == sent
+    assert ORIGINAL_URL_TOKEN not in json.dumps(event)
+
+
 async def test_url_inside_a_query_parameter_naming_no_secret_is_sent(sentry_init):
     """A redirect target with nothing secret in it (``?next=/items?page=2``) is sent as it came."""
     transport = sentry_init()

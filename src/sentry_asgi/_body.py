@@ -16,8 +16,8 @@ import zlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-from sentry_asgi._privacy import is_sensitive, mentions_secret
-from sentry_asgi._scrub import FILTERED, Secrets, holds_jwt, looks_secret
+from sentry_asgi._privacy import KeyRule, is_sensitive, mentions_secret
+from sentry_asgi._scrub import FILTERED, Secrets, filter_url, holds_jwt, looks_secret
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -211,7 +211,19 @@ def scrub_fields(node: Any, secrets: Secrets) -> Any:
             return FILTERED
         if _STRUCTURED.match(node):
             return _structured_text(node, secrets)
+        if _URL_LIKE.fullmatch(node):  # a redirect target, a webhook: ?token=, user:password@
+            return filter_url(node, _BY_NAME, secrets, _holds_secret)
     return node
+
+
+# A field that may be a URL with a secret in it: no spaces, a query, a fragment or a userinfo.
+_URL_LIKE = re.compile(r"\S*[?#@]\S*")
+_BY_NAME = KeyRule("denylist")  # a body's secrets go by name whatever the consent
+
+
+def _holds_secret(text: str, secrets: Secrets) -> bool:
+    """Tell whether a URL's parameter holds a secret of its own: JSON, a document, a URL."""
+    return bool(scrub_fields(text, secrets) != text)
 
 
 # The names a name/value pair gives its value under, before "value" (with the same prefix:

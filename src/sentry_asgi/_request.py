@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
@@ -18,7 +17,16 @@ from sentry_asgi._client_ip import (
     x_forwarded_for,
 )
 from sentry_asgi._privacy import is_sensitive, mentions_secret
-from sentry_asgi._scrub import FILTERED, Secrets, filter_cookies, filter_pairs
+from sentry_asgi._scrub import (
+    FILTERED,
+    USERINFO_PASSWORD,
+    Secrets,
+    filter_cookies,
+    filter_pairs,
+    filter_url,
+    filter_url_query,
+    without_password,
+)
 from sentry_asgi._scrub import filter_query as filter_query_by_name
 
 if TYPE_CHECKING:
@@ -173,26 +181,8 @@ def _learn_lines(
                 secrets.add(value)
 
 
-_USERINFO_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)([^/?#]*)@")
 # An authority alone: a Host header (HTTP/2's ``:authority``, which hypercorn passes as Host).
 _AUTHORITY_PASSWORD = re.compile(r"([^/?#@:\s]*:)([^/?#\s]*)@(?=[^/?#@\s]+$)")
-_Find = Callable[[str], "re.Match[str] | None"]
-
-
-def _without_password(url: str, secrets: Secrets, find: _Find = _USERINFO_PASSWORD.match) -> str:
-    """Filter the password of a URL's userinfo (``https://user:pass@host/``), kept as a secret.
-
-    ``find`` finds it elsewhere: after other text, as an absolute-form request target
-    (``GET http://user:pass@host/ HTTP/1.1``, a proxy's request line) is in the request's URL
-    (uvicorn's h11 and hypercorn give it whole as the path), or in a Host header's authority.
-    """
-    match = find(url)
-    if match is None:
-        return url
-    password = match.group(2)
-    secrets.add(password)
-    secrets.add(unquote(password))
-    return f"{url[: match.start()]}{match.group(1)}{FILTERED}@{url[match.end() :]}"
 
 
 # A path parameter (RFC 3986's ";name=value" in a segment): ``/cart;jsessionid=...``.
@@ -228,7 +218,7 @@ def _without_secret_path_parameters(url: str, raw_path: str, secrets: Secrets) -
 def _without_secrets_in_path(url: str, scope: Scope, secrets: Secrets) -> str:
     """The request's URL with the secrets its path may hold filtered, kept as secrets."""
     if "@" in url:
-        url = _without_password(url, secrets, _USERINFO_PASSWORD.search)
+        url = without_password(url, secrets, USERINFO_PASSWORD.search)
     if ";" in url:
         raw = scope.get("raw_path")
         raw_path = bytes(raw).decode("latin-1") if isinstance(raw, (bytes, bytearray)) else ""
@@ -271,12 +261,12 @@ def filter_query(query: str, rule: KeyRule, secrets: Secrets) -> str:
 
 def _filter_url(url: str, rule: KeyRule, secrets: Secrets) -> str:
     """Filter the query parameters of a URL (in a header) as the request's own are filtered."""
-    rest, hash_mark, fragment = url.partition("#")
-    base, question_mark, query = rest.partition("?")
-    if not query:
-        return url
-    query = filter_query(query, rule, secrets)
-    return f"{base}{question_mark if query else ''}{query}{hash_mark}{fragment}"
+    return filter_url_query(url, rule, secrets, functools.partial(_holds_secret, rule))
+
+
+def _url_filtered(url: str, rule: KeyRule, secrets: Secrets) -> str:
+    """A URL with its password and its query's and fragment's secrets filtered (learned)."""
+    return filter_url(url, rule, secrets, functools.partial(_holds_secret, rule))
 
 
 def _filter_urls(
@@ -289,8 +279,8 @@ def _filter_urls(
     """
     for name, value in by_name.items():
         if "?" in value or "@" in value:
-            find = _AUTHORITY_PASSWORD.match if name == "host" else _USERINFO_PASSWORD.match
-            filtered = _filter_url(_without_password(value, secrets, find), rule, secrets)
+            find = _AUTHORITY_PASSWORD.match if name == "host" else USERINFO_PASSWORD.match
+            filtered = _filter_url(without_password(value, secrets, find), rule, secrets)
             if sent.get(name) == value:
                 sent[name] = filtered
 
@@ -324,18 +314,6 @@ def _headers(
         return {}
     sent.update((name, value) for name, value in cookies.items() if value)
     return sent
-
-
-def _url_filtered(url: str, rule: KeyRule, secrets: Secrets) -> str:
-    """A URL with its password and secret parameters filtered, its fragment's too (learned).
-
-    OAuth's implicit flow sends ``#access_token=...`` to the browser.
-    """
-    rest, hash_mark, fragment = _without_password(url, secrets).partition("#")
-    rest = _filter_url(rest, rule, secrets)
-    if fragment:
-        fragment = filter_query(fragment, rule, secrets)
-    return f"{rest}{hash_mark}{fragment}"
 
 
 def learn_response_headers(message: Message, policy: Policy, secrets: Secrets) -> None:

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, quote_plus, unquote_plus
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 if TYPE_CHECKING:
     from sentry_asgi._privacy import KeyRule
@@ -528,6 +528,53 @@ def filter_query(
             kept.append(pieces[index - 1])  # the separator the client used
         kept.append(f"{raw_name}{sep}{raw_value if verdict else FILTERED}")
     return "".join(kept)
+
+
+USERINFO_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)([^/?#]*)@")
+_Find = Callable[[str], "re.Match[str] | None"]
+_HoldsSecret = Callable[[str, Secrets], bool]
+
+
+def without_password(url: str, secrets: Secrets, find: _Find = USERINFO_PASSWORD.match) -> str:
+    """Filter the password of a URL's userinfo (``https://user:pass@host/``), kept as a secret.
+
+    ``find`` finds it elsewhere: after other text, as an absolute-form request target
+    (``GET http://user:pass@host/ HTTP/1.1``, a proxy's request line) is in the request's URL
+    (uvicorn's h11 and hypercorn give it whole as the path), or in a Host header's authority.
+    """
+    match = find(url)
+    if match is None:
+        return url
+    password = match.group(2)
+    secrets.add(password)
+    secrets.add(unquote(password))
+    return f"{url[: match.start()]}{match.group(1)}{FILTERED}@{url[match.end() :]}"
+
+
+def filter_url_query(
+    url: str, rule: KeyRule, secrets: Secrets, holds_secret: _HoldsSecret | None = None
+) -> str:
+    """Filter the query parameters of a URL as the request's own are filtered."""
+    rest, hash_mark, fragment = url.partition("#")
+    base, question_mark, query = rest.partition("?")
+    if not query:
+        return url
+    query = filter_query(query, rule, secrets, holds_secret)
+    return f"{base}{question_mark if query else ''}{query}{hash_mark}{fragment}"
+
+
+def filter_url(
+    url: str, rule: KeyRule, secrets: Secrets, holds_secret: _HoldsSecret | None = None
+) -> str:
+    """A URL with its password and secret parameters filtered, its fragment's too (learned).
+
+    OAuth's implicit flow sends ``#access_token=...`` to the browser.
+    """
+    rest, hash_mark, fragment = without_password(url, secrets).partition("#")
+    rest = filter_url_query(rest, rule, secrets, holds_secret)
+    if fragment:
+        fragment = filter_query(fragment, rule, secrets, holds_secret)
+    return f"{rest}{hash_mark}{fragment}"
 
 
 def filter_cookies(header: str, rule: KeyRule, secrets: Secrets) -> str | None:
