@@ -540,7 +540,8 @@ def without_password(url: str, secrets: Secrets, find: _Find = USERINFO_PASSWORD
 
     ``find`` finds it elsewhere: after other text, as an absolute-form request target
     (``GET http://user:pass@host/ HTTP/1.1``, a proxy's request line) is in the request's URL
-    (uvicorn's h11 and hypercorn give it whole as the path), or in a Host header's authority.
+    (uvicorn's h11, hypercorn and daphne give it whole as the path), or in a Host header's
+    authority.
     """
     match = find(url)
     if match is None:
