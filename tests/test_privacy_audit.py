@@ -1029,6 +1029,25 @@ async def test_quoted_cookie_value_is_removed_as_frameworks_read_it(sentry_init,
     assert QUOTED_COOKIE[6:] not in json.dumps(event)
 
 
+@pytest.mark.parametrize("parse", [False, True], ids=["decoded", "parsed"])
+async def test_percent_encoded_cookie_value_is_removed_as_the_app_decodes_it(sentry_init, parse):
+    """A cookie the browser set with encodeURIComponent (JSON in it) stays out, decoded or parsed."""
+    transport = sentry_init()
+
+    async def view(request):
+        text = unquote(request.cookies["prefs"])
+        prefs = json.loads(text) if parse else text
+        raise RuntimeError(len(prefs))
+
+    prefs = quote(json.dumps({"theme": "dark", "token": QUOTED_COOKIE}), safe="")
+    headers = [(b"host", b"h"), (b"cookie", f"prefs={prefs}".encode())]
+    app = SentryMiddleware(Starlette(routes=[Route("/me", view)]))
+    with pytest.raises(RuntimeError):
+        await call(app, http_scope("/me", headers=headers))
+    (event,) = transport.events
+    assert QUOTED_COOKIE not in json.dumps(event)
+
+
 UNENCODED_PASSWORD = "pässwört" + "12345"
 
 

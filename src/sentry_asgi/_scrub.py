@@ -603,14 +603,34 @@ _COOKIE_ESCAPE = re.compile(r"\\(?:([0-3][0-7][0-7])|(.))")
 
 
 def _learn_cookie(value: str, secrets: Secrets) -> None:
-    """Remember a cookie's value, and a quoted one (``sid="..."``) as frameworks read it too.
+    """Remember a cookie's value, and as the app may read it: unquoted, decoded, parsed.
 
-    Starlette and ``http.cookies`` take the quotes off, and the escapes out: the app's frames
-    hold the bare value.
+    Starlette and ``http.cookies`` take the quotes off a quoted one (``sid="..."``), and the
+    escapes out. A value set with ``encodeURIComponent`` (as browsers' scripts and Express set
+    them) is percent-decoded by the app, and JSON in it parsed: each string in it that looks
+    like a secret is remembered too.
     """
     secrets.add(value)
     if len(value) > 1 and value[0] == value[-1] == '"':
         secrets.add(_COOKIE_ESCAPE.sub(_unescaped, value[1:-1]))
+    if "%" in value:
+        decoded = unquote(value)
+        secrets.add(decoded)
+        if decoded[:1] in ("{", "["):
+            with contextlib.suppress(ValueError, RecursionError):
+                _learn_json_strings(json.loads(decoded), secrets)
+
+
+def _learn_json_strings(node: Any, secrets: Secrets) -> None:
+    if isinstance(node, str):
+        if looks_secret(node):
+            secrets.add(node)
+    elif isinstance(node, dict):
+        for value in node.values():
+            _learn_json_strings(value, secrets)
+    elif isinstance(node, list):
+        for value in node:
+            _learn_json_strings(value, secrets)
 
 
 def _unescaped(escape: re.Match[str]) -> str:
