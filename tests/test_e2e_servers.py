@@ -270,3 +270,23 @@ def test_a_request_after_a_large_upload_on_the_same_connection_is_its_own(server
     assert event["transaction"] == "/items/{item_id}"
     assert "user" not in event
     assert names == ["/items/{item_id}", "/upload"]
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_django_request_routed_by_its_own_urlconf_is_named_after_its_route(server: str):
+    """Served for real, a Django request that a middleware routes with its own URLconf (request.urlconf) is named after that URLconf's route, async and sync views alike, its error event too."""
+    with receiver() as inbox:
+        port = free_port()
+        argv = server_command(server, "apps.django_app:app", port)
+        with (
+            serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)),
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"x-tenant": "a"}) as client,
+        ):
+            assert client.get("/items/42").status_code == 200
+            assert client.get("/products/boots").status_code == 200
+            assert client.get("/sync/7").status_code == 500
+            inbox.wait_for("transaction", 3)
+        (event,) = inbox.wait_for("event", 1)
+        names = sorted(t["transaction"] for t in inbox.items("transaction"))
+    assert event["transaction"] == "/sync/<str:code>"
+    assert names == ["/items/<str:code>", "/products/<str:code>", "/sync/<str:code>"]

@@ -415,6 +415,15 @@ class Exchange:
         self._matched = None
         self._entry_endpoint = scope.get("endpoint")
 
+    def rerouted(self, framework: Framework) -> None:
+        """The framework routes this request otherwise than it would be matched up front.
+
+        Django routes with the URLconf a middleware set on the request, known only once Django
+        resolves it: the name follows that routing, whatever was matched before.
+        """
+        self.framework = framework
+        self._matched = None
+
     def _resolve(self, style: TransactionStyle) -> tuple[str, str]:
         """Name the request after the wrapped app's routing, not a router it is mounted under.
 

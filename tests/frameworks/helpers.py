@@ -29,6 +29,11 @@ def frame_functions(event: dict[str, Any]) -> list[str]:
     return [frame.get("function") for frame in frames]
 
 
+def named(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Each event's or transaction's name and its source."""
+    return [(item["transaction"], item["transaction_info"]["source"]) for item in items]
+
+
 def assert_reported_as_itself(
     event: dict[str, Any], kind: str, value: str, mechanism: str, frame: str, url: str
 ) -> None:

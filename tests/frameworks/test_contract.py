@@ -19,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 
 from frameworks.cases import FRAMEWORKS, Framework, each, with_websockets
-from frameworks.helpers import frame_functions, websocket_scope
+from frameworks.helpers import frame_functions, named, websocket_scope
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._exchange import Exchange
 
@@ -36,11 +36,6 @@ needs_full_stack = pytest.mark.skipif(
     "add_full_stack" not in inspect.signature(ClientConstructor.__init__).parameters,
     reason="add_full_stack is newer than this sentry-sdk",
 )
-
-
-def named(items: list[dict]) -> list[tuple[str, str]]:
-    """Each event's or transaction's name and its source."""
-    return [(item["transaction"], item["transaction_info"]["source"]) for item in items]
 
 
 @pytest.mark.parametrize("framework", each("errors"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from frameworks.apps.django_app import django_app
+from frameworks.helpers import named
 from sentry_asgi import SentryMiddleware
 from sentry_asgi.frameworks._regex import readable
 
@@ -139,3 +140,86 @@ async def test_exception_a_middleware_answers_is_reported_when_5xx(
         assert value["mechanism"] == {"type": "django", "handled": False}
     else:
         assert transport.events == []
+
+
+TENANT = {"x-tenant": "acme"}  # routed with the tenant's URLconf by the app's middleware
+TENANT_URLS = "frameworks.apps.django_tenant_urls"
+
+
+@pytest.mark.parametrize("traced", [True, False], ids=["traced", "untraced"])
+@pytest.mark.parametrize(
+    ("path", "style", "name"),
+    [
+        ("/shop/boots", "url", ("/shop/<slug:slug>", "route")),
+        ("/sync/7", "url", ("/sync/<str:code>", "route")),
+        ("/shop/boots", "endpoint", (f"{TENANT_URLS}.shop", "component")),
+        ("/sync/7", "endpoint", (f"{TENANT_URLS}.sync_order", "component")),
+    ],
+)
+async def test_error_routed_by_the_requests_own_urlconf_is_named_after_its_route(
+    path, style, name, traced, sentry_init, http
+):
+    """A failing request (async or sync view) that a middleware routes with its own URLconf (request.urlconf) is named, event and transaction alike, after that URLconf's route or view."""
+    transport = sentry_init(
+        auto_enabling_integrations=False, traces_sample_rate=1.0 if traced else None
+    )
+    app = SentryMiddleware(django_app(), transaction_style=style)
+    assert (await http(app, path, headers=TENANT)).status_code == 500
+    assert named(transport.events) == [name]
+    assert named(transport.transactions) == ([name] if traced else [])
+
+
+@pytest.mark.parametrize(
+    ("path", "style", "name"),
+    [
+        ("/items/42", "url", ("/items/<str:code>", "route")),
+        ("/items/42", "endpoint", (f"{TENANT_URLS}.product", "component")),
+        ("/products/boots", "url", ("/products/<str:code>", "route")),
+        ("/products/boots", "endpoint", (f"{TENANT_URLS}.sync_product", "component")),
+        ("/fine", "url", ("/fine", "url")),  # the default URLconf's route only
+    ],
+)
+async def test_request_routed_by_its_own_urlconf_is_named_after_that_urlconfs_route(
+    path, style, name, sentry_init, http
+):
+    """A request (async or sync view) routed with its own URLconf is named after what that URLconf matched, not the default URLconf's route for its path; unmatched there, by its raw path."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = SentryMiddleware(django_app(), transaction_style=style)
+    await http(app, path, headers=TENANT)
+    assert named(transport.transactions) == [name]
+
+
+@pytest.mark.parametrize(
+    ("path", "style", "name"),
+    [
+        ("/products/boots", "url", ("/products/<str:code>", "route")),
+        ("/products/boots", "endpoint", (f"{TENANT_URLS}.sync_product", "component")),
+        # sentry_sdk names a path the default URLconf routes too after that route, first.
+        ("/items/42", "url", ("/items/{item_id}", "route")),
+    ],
+)
+async def test_with_djangos_integration_the_requests_own_urlconf_names_what_it_alone_routes(
+    path, style, name, sentry_init, http
+):
+    """With sentry_sdk's Django integration on, a request routed with its own URLconf is named after its route or view where the default URLconf has none; else after the name the integration gave it first."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    app = SentryMiddleware(django_app(), transaction_style=style)
+    assert (await http(app, path, headers=TENANT)).status_code == 200
+    assert named(transport.transactions) == [name]
+
+
+async def test_traces_sampler_gets_the_default_urlconfs_route_for_a_request_with_its_own(
+    sentry_init, http
+):
+    """traces_sampler, called before Django's middleware gives a request its own URLconf, gets the default URLconf's route; the transaction is named after its own."""
+    routes = []
+
+    def sampler(context):
+        routes.append(context.get("http.route"))
+        return 1.0
+
+    transport = sentry_init(auto_enabling_integrations=False, traces_sampler=sampler)
+    app = SentryMiddleware(django_app(), transaction_style="url")
+    assert (await http(app, "/items/42", headers=TENANT)).status_code == 200
+    assert routes == ["/items/<int:item_id>"]
+    assert named(transport.transactions) == [("/items/<str:code>", "route")]

@@ -5,12 +5,15 @@ log record is written, so the error is captured first and sentry_sdk's DedupeInt
 drops the log record's copy. Routes are not in the ASGI scope: the URLconf's resolver finds
 them again when a name is needed, walked as ``django.urls.resolve`` walks it, so that each
 pattern on the way is known: a ``path()`` route names itself (``items/<int:item_id>``), a
-``re_path()`` regex is made readable (``articles/{year}/``).
+``re_path()`` regex is made readable (``articles/{year}/``). A request a middleware gave a
+URLconf of its own (``request.urlconf``) is routed with that one, which Django uses for it only
+while handling it: the request learns it as Django resolves it.
 """
 
 from __future__ import annotations
 
 import sys
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -20,9 +23,11 @@ from django.urls import URLResolver, get_resolver, get_urlconf
 from django.urls.resolvers import LocalePrefixPattern, RegexPattern
 from django.utils.translation import get_language_from_path
 
+from sentry_asgi._guard import contained
 from sentry_asgi.frameworks import Framework, Match, routed_name
 from sentry_asgi.frameworks._regex import readable
 from sentry_asgi.frameworks._report import report, report_if_answered_5xx
+from sentry_asgi.middleware import current_exchange
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,13 +42,14 @@ def _on_exception(sender: object, **kwargs: Any) -> None:  # noqa: ARG001 - a re
     report(sys.exc_info()[1], MECHANISM)
 
 
-def _match(scope: Scope) -> Match | None:
+def _match(scope: Scope, urlconf: object = None) -> Match | None:
+    """Where Django routes the request: with ``urlconf``, else the URLconf it routes with here."""
     # Django routes the path below its script prefix: FORCE_SCRIPT_NAME, else the root path.
     root = str(get_script_prefix(scope))
     path = str(scope.get("path") or "/")
     if root and path.startswith(root):
         path = path[len(root) :] or "/"
-    found = _resolve(get_resolver(get_urlconf()), path)
+    found = _resolve(get_resolver(urlconf or get_urlconf()), path)
     if found is None:
         return None
     texts, matched = found
@@ -120,11 +126,43 @@ class _ReportIfAnswered5xx:
         return response
 
 
+# Routes found in the URLconf Django routes with where the name is needed: the default one.
+_ROUTES = Framework(match=_match, reroutes=True)
+
+
+class _ResolveWithTheRequestsURLconf:
+    """The app's ``resolve_request``, telling the request which URLconf Django routes it with.
+
+    Django routes with ``request.urlconf`` (set by a middleware) only while it handles the
+    request: afterwards, where the request is named, the default URLconf would be found again.
+    """
+
+    __slots__ = ("resolve_request",)
+
+    def __init__(self, resolve_request: Callable[[Any], Any]) -> None:
+        self.resolve_request = resolve_request
+
+    def __call__(self, request: Any) -> Any:
+        urlconf = getattr(request, "urlconf", None)
+        if urlconf is not None:
+            with contained():
+                _route_with(urlconf)
+        return self.resolve_request(request)
+
+
+def _route_with(urlconf: object) -> None:
+    """Have the request named after ``urlconf``'s routes, if it is named after Django's."""
+    exchange = current_exchange()
+    if exchange is not None and exchange.framework is _ROUTES:
+        exchange.rerouted(Framework(match=partial(_match, urlconf=urlconf), reroutes=True))
+
+
 def install(app: object) -> Framework:
-    """Connect the error signal (once per process), and report what the app's middleware answers.
+    """Connect the error signal (once per process), and wrap the app's own request handling.
 
     Django keeps the ``process_exception`` methods of the app's middleware as
-    ``_exception_middleware`` only, loaded when the app is made.
+    ``_exception_middleware`` only, loaded when the app is made; it resolves each request with
+    ``resolve_request`` (Django 3.1 and later).
     """
     got_request_exception.connect(_on_exception, dispatch_uid="sentry_asgi")
     methods = getattr(app, "_exception_middleware", None)
@@ -133,4 +171,9 @@ def install(app: object) -> Framework:
             method if isinstance(method, _ReportIfAnswered5xx) else _ReportIfAnswered5xx(method)
             for method in methods
         ]
-    return Framework(match=_match, reroutes=True)
+    resolve_request = getattr(app, "resolve_request", None)
+    if callable(resolve_request) and not isinstance(
+        resolve_request, _ResolveWithTheRequestsURLconf
+    ):
+        app.resolve_request = _ResolveWithTheRequestsURLconf(resolve_request)  # type: ignore[attr-defined]
+    return _ROUTES

@@ -13,9 +13,9 @@ if not settings.configured:
     settings.configure(
         DEBUG=False,
         SECRET_KEY="not-a-secret",  # noqa: S106 - a test app's key
-        ALLOWED_HOSTS=["testserver"],
+        ALLOWED_HOSTS=["testserver", "127.0.0.1"],  # in process, and served for real
         ROOT_URLCONF=__name__,
-        MIDDLEWARE=[f"{__name__}.user_from_header"],
+        MIDDLEWARE=[f"{__name__}.user_from_header", f"{__name__}.urlconf_from_header"],
         INSTALLED_APPS=[],
         USE_TZ=True,
     )
@@ -28,6 +28,17 @@ def user_from_header(get_response):
         if "x-user" in request.headers:
             sentry_sdk.set_user({"id": request.headers["x-user"]})
             sentry_sdk.set_tag("hook", "django-middleware")
+        return get_response(request)
+
+    return middleware
+
+
+def urlconf_from_header(get_response):
+    """A Django middleware that routes a tenant's request with the tenant's URLconf (django-hosts' way)."""
+
+    def middleware(request):
+        if "x-tenant" in request.headers:
+            request.urlconf = "frameworks.apps.django_tenant_urls"
         return get_response(request)
 
     return middleware
