@@ -28,8 +28,8 @@ async def respond(send):
 
 
 @pytest.mark.parametrize("hooked", [True, False], ids=["scrub_log", "no-hook"])
-async def test_scrub_log_removes_the_requests_secrets_from_logs(sentry_init, hooked):
-    """What the app logs goes out as written unless scrub_log is the before_send_log."""
+async def test_logs_have_the_requests_secrets_removed_hook_or_none(sentry_init, hooked):
+    """What the app logs during a request has its secrets removed, scrub_log or not."""
     options = {"before_send_log": scrub_log} if hooked else {}
     transport = sentry_init(enable_logs=True, **options)
 
@@ -43,9 +43,48 @@ async def test_scrub_log_removes_the_requests_secrets_from_logs(sentry_init, hoo
     sentry_sdk.flush()
     logs = [item for batch in transport.items("log") for item in batch["items"]]
     assert len(logs) == 2
-    assert (TOKEN in json.dumps(logs)) is not hooked
-    if hooked:
-        assert logs[0]["body"] == "rejected credentials Bearer [Filtered]"
+    assert TOKEN not in json.dumps(logs)
+    assert logs[0]["body"] == "rejected credentials Bearer [Filtered]"
+
+
+async def test_the_apps_own_log_hook_sees_logs_without_the_requests_secrets(sentry_init):
+    """A before_send_log of the app's still runs, on the log with the secrets already out."""
+    seen = []
+
+    def keep_warnings(log, hint):
+        seen.append(log["body"])
+        return log if log["severity_text"] == "warn" else None
+
+    transport = sentry_init(enable_logs=True, before_send_log=keep_warnings)
+
+    async def app(scope, receive, send):
+        auth = dict(scope["headers"])[b"authorization"].decode()
+        sentry_sdk.logger.warning("rejected credentials {auth}", auth=auth)
+        sentry_sdk.logger.info("checked {auth}", auth=auth)
+        await respond(send)
+
+    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
+    sentry_sdk.flush()
+    logs = [item for batch in transport.items("log") for item in batch["items"]]
+    assert seen == ["rejected credentials Bearer [Filtered]", "checked Bearer [Filtered]"]
+    assert [log["body"] for log in logs] == ["rejected credentials Bearer [Filtered]"]
+
+
+async def test_metrics_have_the_requests_secrets_removed(sentry_init):
+    """A metric the app records with a request's secret in an attribute is sent without it."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        auth = dict(scope["headers"])[b"authorization"].decode()
+        sentry_sdk.metrics.count("login.rejected", 1, attributes={"credentials": auth})
+        await respond(send)
+
+    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
+    sentry_sdk.flush()
+    metrics = [item for batch in transport.items("trace_metric") for item in batch["items"]]
+    assert len(metrics) == 1
+    assert TOKEN not in json.dumps(metrics)
+    assert metrics[0]["attributes"]["credentials"]["value"] == "Bearer [Filtered]"
 
 
 @pytest.mark.parametrize("hooked", [True, False], ids=["scrub_span", "no-hook"])

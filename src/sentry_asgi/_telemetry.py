@@ -1,7 +1,8 @@
 """Scrubbing for sentry_sdk's logs and streamed spans, which never pass event processors.
 
 sentry_sdk sends a log record (``enable_logs``) or a streamed span as the app wrote it, with only
-the user's own ``before_send_log`` / ``before_send_span`` in between. These are such hooks: they
+the ``before_send_log`` / ``before_send_span`` hooks in between. The middleware puts hooks of its
+own in front of the app's; these do the same for a hook of the app's that runs on its own: they
 remove the secrets of the request the item was written in, as the middleware removes them from
 that request's events. Outside a request they return the item unchanged.
 """

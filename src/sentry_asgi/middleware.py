@@ -107,14 +107,48 @@ class _NamingChildSpans:
         return span if then is None else then(span, hint)
 
 
+class _ScrubbingTelemetry:
+    """A ``before_send_log`` or ``before_send_metric`` taking the request's secrets out first.
+
+    Logs and metrics never pass through event processors: a log line that interpolates what the
+    request sent (its Authorization header, a password) would go out as written. The hook the
+    app set is kept, and sees each item with the request's secrets removed.
+    """
+
+    __slots__ = ("then",)
+
+    def __init__(self, then: Any) -> None:
+        self.then = then
+
+    def __call__(self, item: dict[str, Any], hint: dict[str, Any]) -> Any:
+        item = without_request_secrets(item)
+        then = self.then
+        return item if then is None else then(item, hint)
+
+
+def _put_in_front(options: dict[str, Any], option: str, hook: type[Any]) -> None:
+    """Install ``hook`` as the client's ``option``, around the one set there, once."""
+    then = options.get(option)
+    if type(then) is not hook:
+        # sentry_sdk's own rule: the option when set, else its earlier experimental spelling.
+        options[option] = hook(then or (options.get("_experiments") or _NONE).get(option))
+
+
 def _name_child_spans(options: dict[str, Any]) -> None:
     """Put :class:`_NamingChildSpans` in front of the client's ``before_send_span``, once."""
-    hook = options.get("before_send_span")
-    if type(hook) is not _NamingChildSpans:
-        # sentry_sdk's own rule: the option when set, else its earlier experimental spelling.
-        options["before_send_span"] = _NamingChildSpans(
-            hook or (options.get("_experiments") or _NONE).get("before_send_span")
-        )
+    _put_in_front(options, "before_send_span", _NamingChildSpans)
+
+
+# The options of the client whose logs and metrics were last given :class:`_ScrubbingTelemetry`.
+_scrubbing_telemetry_of: dict[str, Any] | None = None
+
+
+def _scrub_telemetry(options: dict[str, Any]) -> None:
+    """Have the client's logs and metrics scrubbed, the first time a request runs under it."""
+    global _scrubbing_telemetry_of  # noqa: PLW0603 - one identity check per request
+    _scrubbing_telemetry_of = options
+    _put_in_front(options, "before_send_log", _ScrubbingTelemetry)
+    _put_in_front(options, "before_send_metric", _ScrubbingTelemetry)
 
 
 _processor_installed = False
@@ -292,6 +326,8 @@ def _begin(
     exchange: Exchange, sentry_scope: SentryScope, options: dict[str, Any], *, sdk_outside: bool
 ) -> None:
     """Set the request's scope up: trace continuation, span, session."""
+    if options is not _scrubbing_telemetry_of:
+        _scrub_telemetry(options)
     sentry_scope.clear_breadcrumbs()  # crumbs from start-up or import time are not this request's
     if sdk_outside:  # its middleware tracks the request's session: counting it here is a second
         exchange.sdk_session = request_session()
