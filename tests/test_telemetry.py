@@ -27,6 +27,18 @@ async def respond(send):
     await send({"type": "http.response.body", "body": b"ok"})
 
 
+def credentials(scope) -> str:
+    """The Authorization header the request sent, as the app reads it."""
+    return dict(scope["headers"])[b"authorization"].decode()
+
+
+async def items_sent(transport, app, kind: str) -> list:
+    """Run ``app`` on a request carrying the token; the items of ``kind`` sentry_sdk then sent."""
+    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
+    sentry_sdk.flush()
+    return [item for batch in transport.items(kind) for item in batch["items"]]
+
+
 @pytest.mark.parametrize("hooked", [True, False], ids=["scrub_log", "no-hook"])
 async def test_logs_have_the_requests_secrets_removed_hook_or_none(sentry_init, hooked):
     """What the app logs during a request has its secrets removed, scrub_log or not."""
@@ -34,14 +46,12 @@ async def test_logs_have_the_requests_secrets_removed_hook_or_none(sentry_init, 
     transport = sentry_init(enable_logs=True, **options)
 
     async def app(scope, receive, send):
-        auth = dict(scope["headers"])[b"authorization"].decode()
+        auth = credentials(scope)
         logging.getLogger("app").warning("rejected credentials %s", auth)
         sentry_sdk.logger.warning("rejected credentials {auth}", auth=auth)
         await respond(send)
 
-    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
-    sentry_sdk.flush()
-    logs = [item for batch in transport.items("log") for item in batch["items"]]
+    logs = await items_sent(transport, app, "log")
     assert len(logs) == 2
     assert TOKEN not in json.dumps(logs)
     assert logs[0]["body"] == "rejected credentials Bearer [Filtered]"
@@ -58,14 +68,12 @@ async def test_the_apps_own_log_hook_sees_logs_without_the_requests_secrets(sent
     transport = sentry_init(enable_logs=True, before_send_log=keep_warnings)
 
     async def app(scope, receive, send):
-        auth = dict(scope["headers"])[b"authorization"].decode()
+        auth = credentials(scope)
         sentry_sdk.logger.warning("rejected credentials {auth}", auth=auth)
         sentry_sdk.logger.info("checked {auth}", auth=auth)
         await respond(send)
 
-    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
-    sentry_sdk.flush()
-    logs = [item for batch in transport.items("log") for item in batch["items"]]
+    logs = await items_sent(transport, app, "log")
     assert seen == ["rejected credentials Bearer [Filtered]", "checked Bearer [Filtered]"]
     assert [log["body"] for log in logs] == ["rejected credentials Bearer [Filtered]"]
 
@@ -75,13 +83,11 @@ async def test_metrics_have_the_requests_secrets_removed(sentry_init):
     transport = sentry_init()
 
     async def app(scope, receive, send):
-        auth = dict(scope["headers"])[b"authorization"].decode()
+        auth = credentials(scope)
         sentry_sdk.metrics.count("login.rejected", 1, attributes={"credentials": auth})
         await respond(send)
 
-    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
-    sentry_sdk.flush()
-    metrics = [item for batch in transport.items("trace_metric") for item in batch["items"]]
+    metrics = await items_sent(transport, app, "trace_metric")
     assert len(metrics) == 1
     assert TOKEN not in json.dumps(metrics)
     assert metrics[0]["attributes"]["credentials"]["value"] == "Bearer [Filtered]"
@@ -94,14 +100,12 @@ async def test_streamed_spans_have_the_requests_secrets_removed_hook_or_none(sen
     transport = sentry_init(traces_sample_rate=1.0, trace_lifecycle="stream", **options)
 
     async def app(scope, receive, send):
-        auth = dict(scope["headers"])[b"authorization"].decode()
+        auth = credentials(scope)
         with sentry_sdk.traces.start_span(name=f"verify {auth}") as span:
             span.set_attribute("app.credentials", auth)
         await respond(send)
 
-    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
-    sentry_sdk.flush()
-    spans = [item for batch in transport.items("span") for item in batch["items"]]
+    spans = await items_sent(transport, app, "span")
     child = next(span for span in spans if not span["is_segment"])
     assert TOKEN not in json.dumps(spans)
     assert child["name"] == "verify Bearer [Filtered]"
@@ -118,16 +122,14 @@ async def test_span_and_log_attributes_named_like_their_own_fields_are_scrubbed(
     )
 
     async def app(scope, receive, send):
-        auth = dict(scope["headers"])[b"authorization"].decode()
+        auth = credentials(scope)
         sentry_sdk.logger.warning("rejected", attributes={"status": auth})
         with sentry_sdk.traces.start_span(name="verify") as span:
             span.set_attribute("status", auth)
             span.set_attribute("type", auth)
         await respond(send)
 
-    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
-    sentry_sdk.flush()
-    spans = [item for batch in transport.items("span") for item in batch["items"]]
+    spans = await items_sent(transport, app, "span")
     logs = [item for batch in transport.items("log") for item in batch["items"]]
     assert TOKEN not in json.dumps([spans, logs])
     assert logs[0]["attributes"]["status"]["value"] == "Bearer [Filtered]"
