@@ -60,7 +60,11 @@ def test_uvicorns_error_after_a_denial_the_app_left_unfinished_is_an_event():
 
 @pytest.mark.parametrize("worker", ["asyncio", "trio"])
 def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(worker: str):
-    """A request hypercorn cancels when it stops, before the app answered, is a cancelled transaction, not an ok one."""
+    """A request hypercorn cancels when it stops, before the app answered, is a cancelled transaction, not an ok one, and no event.
+
+    On asyncio, Python 3.11 logs the cancellation of hypercorn's connection task as an exception
+    in a callback; sentry_sdk's logging integration would make that an error event.
+    """
     with receiver() as inbox, ExitStack() as after_the_server:
         port = free_port()
         argv = server_command("hypercorn", "apps.starlette_app:app", port)
@@ -72,5 +76,7 @@ def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(wo
             client.sendall(head + b"only the first bytes")
             time.sleep(0.5)  # the app is reading the body when the server stops
         (transaction,) = inbox.wait_for("transaction", 1)
+        events = inbox.items("event")
+    assert events == []
     assert transaction["transaction"] == "/upload"
     assert transaction["contexts"]["trace"]["status"] == "cancelled"

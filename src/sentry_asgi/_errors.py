@@ -157,6 +157,13 @@ _DENIAL_LOG_LINE = ("uvicorn.error", "ASGI callable returned without completing 
 # Set in the context of a connection the app denied with a response: that line is false there.
 _denied: ContextVar[bool] = ContextVar("sentry_asgi_denied", default=False)
 _filter_installed = False
+# asyncio's log line when the callback of ``asyncio.start_server`` asks a connection task that was
+# cancelled for its exception: Python 3.11 asks (and its loop logs the CancelledError) for every
+# connection hypercorn cancels as it stops, a request waiting for its body or an open websocket.
+_CANCELLED_CONNECTION_LOG = (
+    "asyncio",
+    "Exception in callback StreamReaderProtocol.connection_made",
+)
 
 
 # In the hint of every event the middleware captures itself (hints are never sent).
@@ -243,9 +250,27 @@ def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]
     if record is None:
         return event
     exc_info = hint.get("exc_info")
-    if exc_info and getattr(exc_info[1], _REPORTED, False):
+    if exc_info and (
+        getattr(exc_info[1], _REPORTED, False) or _cancelled_connection(record, exc_info[1])
+    ):
         return None
     return None if _repeats_in_words(event, record) else event
+
+
+def _cancelled_connection(record: Any, exc: BaseException | None) -> bool:
+    """Tell whether asyncio logged a connection the server cancelled as a failed callback.
+
+    A cancellation is no error: the request it cut short is a ``cancelled`` transaction.
+    """
+    logger, line = _CANCELLED_CONNECTION_LOG
+    message = getattr(record, "msg", None)
+    return (
+        exc is not None
+        and _is_cancellation_type(type(exc))
+        and getattr(record, "name", None) == logger
+        and isinstance(message, str)
+        and message.startswith(line)
+    )
 
 
 def _repeats_in_words(event: dict[str, Any], record: Any) -> bool:
