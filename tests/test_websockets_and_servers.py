@@ -80,3 +80,20 @@ def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(wo
     assert events == []
     assert transaction["transaction"] == "/upload"
     assert transaction["contexts"]["trace"]["status"] == "cancelled"
+
+
+def test_daphne_sends_a_request_it_cancels_on_shut_down_but_not_an_open_websocket():
+    """A request under way when daphne stops is cancelled (a cancelled transaction); an open websocket it abandons is never sent."""
+    with receiver() as inbox, ExitStack() as after_the_server:
+        port = free_port()
+        argv = server_command("daphne", "apps.peer_app:app", port)
+        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
+            url = f"http://127.0.0.1:{port}/forever"
+            stream = after_the_server.enter_context(httpx.stream("GET", url, timeout=10))
+            assert next(stream.iter_lines()) == "data: 0"
+            # Accepted, the app waiting for the first message.
+            after_the_server.enter_context(connect(f"ws://127.0.0.1:{port}/ws"))
+        # The server has exited, after sending what it had.
+        transactions = inbox.items("transaction")
+    outcomes = [(t["transaction"], t["contexts"]["trace"]["status"]) for t in transactions]
+    assert outcomes == [("/forever", "cancelled")]
