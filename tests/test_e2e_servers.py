@@ -290,3 +290,27 @@ def test_django_request_routed_by_its_own_urlconf_is_named_after_its_route(serve
         names = sorted(t["transaction"] for t in inbox.items("transaction"))
     assert event["transaction"] == "/sync/<str:code>"
     assert names == ["/items/<str:code>", "/products/<str:code>", "/sync/<str:code>"]
+
+
+# Each server with its own proxy-header handling on and off, and the address it then gives the app.
+SERVER_PROXY_HANDLING = [
+    ("uvicorn", (), "6.6.6.6"),  # on by default, for a peer on 127.0.0.1
+    ("uvicorn", ("--no-proxy-headers",), "127.0.0.1"),
+    ("daphne", ("--proxy-headers",), "6.6.6.6"),
+    ("daphne", (), "127.0.0.1"),
+]
+
+
+@pytest.mark.parametrize(("server", "options", "address"), SERVER_PROXY_HANDLING)
+def test_the_client_address_is_the_one_the_servers_proxy_handling_leaves(
+    server: str, options: tuple[str, ...], address: str
+):
+    """Without trusted_proxies, the client address is the server's scope["client"]: a forwarded one only where the server's own proxy handling put it there."""
+    with receiver() as inbox:
+        port = free_port()
+        argv = [*server_command(server, "apps.concurrency_app:app", port), *options]
+        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
+            forged = {"x-forwarded-for": "6.6.6.6", "forwarded": "for=7.7.7.7"}
+            assert httpx.post(f"http://127.0.0.1:{port}/1", headers=forged).status_code == 500
+            (event,) = inbox.wait_for("event", 1)
+    assert event["request"]["env"] == {"REMOTE_ADDR": address}
