@@ -372,6 +372,33 @@ def test_a_client_leaving_mid_upload_is_not_reported(departures: Served):
     assert statuses == ([] if departures.server == "daphne" else ["cancelled"])
 
 
+class UploadAbandonedError(Exception):
+    """The client gives up on its upload: httpx resets the HTTP/2 stream."""
+
+
+def first_part_then_gone() -> Iterator[bytes]:
+    yield b"x" * 100_000
+    time.sleep(0.3)  # the view is reading the body
+    raise UploadAbandonedError
+
+
+def test_a_client_leaving_an_http2_upload_under_hypercorn_is_not_reported():
+    """Over HTTP/2 under hypercorn, a client leaving mid-upload is a cancelled request, not a 500 event.
+
+    hypercorn cancels the app while it answers the disconnect with its 500 (FastAPI's error page).
+    """
+    with served_by("hypercorn", "apps.peer_app:app") as served:
+        with (
+            httpx.Client(http1=False, http2=True, base_url=served.base) as client,
+            pytest.raises(UploadAbandonedError),
+        ):
+            client.post("/upload", content=first_part_then_gone())
+        time.sleep(0.3)  # the server notices and stops the view
+    assert [e for e in served.inbox.items("event") if "/upload" in e["request"]["url"]] == []
+    (transaction,) = served.transactions_at("/upload")
+    assert transaction["contexts"]["trace"]["status"] == "cancelled"
+
+
 def test_a_stream_or_upload_left_behind_middleware_is_not_reported(fastapi: Served):
     """With BaseHTTPMiddleware and sentry_sdk's integrations too, a client leaving is no error."""
     assert fastapi.responses["forever"] == ["data: 0", "", "data: 1"]

@@ -266,8 +266,20 @@ class Exchange:
         """
         if holds_error(exc):
             self.failed(exc)
-        elif self.trace is not None and is_cancellation(exc):
-            self.trace.cut_short()
+        elif is_cancellation(exc):
+            if self._answering_a_departure(exc):
+                self.abandoned = True  # its answer to the disconnect reached nobody
+            if self.trace is not None:
+                self.trace.cut_short()
+
+    def _answering_a_departure(self, cancellation: BaseException) -> bool:
+        """Tell whether the server cancelled the app while it answered a client that had left.
+
+        hypercorn over HTTP/2 cancels the app once the client resets its stream: the app may be
+        sending its error page for the disconnect (FastAPI's 500), which is no failure of its own.
+        """
+        context = cancellation.__context__
+        return context is not None and self._client_left(context)
 
     def finished(self) -> None:
         """Report a failed status no exception explained, then finish the trace."""
