@@ -314,3 +314,15 @@ def test_the_client_address_is_the_one_the_servers_proxy_handling_leaves(
             assert httpx.post(f"http://127.0.0.1:{port}/1", headers=forged).status_code == 500
             (event,) = inbox.wait_for("event", 1)
     assert event["request"]["env"] == {"REMOTE_ADDR": address}
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_percent_sign_in_the_path_stays_encoded_in_the_url(server: str):
+    """A path with an encoded percent sign (%2541, which every server decodes to %41) keeps it encoded in the event's URL: %41 would be another path, /A."""
+    with receiver() as inbox:
+        port = free_port()
+        argv = server_command(server, "apps.concurrency_app:app", port)
+        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
+            assert httpx.post(f"http://127.0.0.1:{port}/%2541%20off").status_code == 500
+            (event,) = inbox.wait_for("event", 1)
+    assert event["request"]["url"] == f"http://127.0.0.1:{port}/%2541%20off"

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from sentry_asgi._privacy import KeyRule, Policy
 
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
-_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"  # a % in the decoded path is a percent sign: %25
 _METHOD = re.compile(r"[A-Z_-]{3,32}")  # what Sentry accepts as a method
 
 
