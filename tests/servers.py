@@ -109,23 +109,40 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+def connect(address: int | str) -> socket.socket:
+    """A connection to a port on 127.0.0.1, or to a Unix socket's path."""
+    if isinstance(address, int):
+        return socket.create_connection(("127.0.0.1", address), timeout=0.2)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(0.2)
+    try:
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def wait_for_port(port: int | str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Wait until the server listens on ``port`` (on 127.0.0.1) or on a Unix socket's path."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             msg = f"server exited early with {process.returncode}"
             raise RuntimeError(msg)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            with connect(port):
                 return
         except OSError:
             time.sleep(0.05)
-    msg = f"nothing listened on 127.0.0.1:{port}"
+    msg = f"nothing listened on {port}"
     raise TimeoutError(msg)
 
 
 @contextmanager
-def serve(command: list[str], port: int, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+def serve(
+    command: list[str], port: int | str, env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server process until the block ends; always stop it. Its output goes to ``log``."""
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
@@ -166,6 +183,16 @@ def server_command(server: str, app: str, port: int) -> list[str]:
             *("--host", "127.0.0.1", "--port", str(port), app),
         ],
         "daphne": [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
+    }[server]
+
+
+def unix_server_command(server: str, app: str, path: str) -> list[str]:
+    """The documented way to serve ``app`` with ``server`` on the Unix socket at ``path``."""
+    return {
+        "uvicorn": [PYTHON, "-m", "uvicorn", app, "--uds", path],
+        "hypercorn": [PYTHON, "-m", "hypercorn", "--bind", f"unix:{path}", app],
+        "granian": [PYTHON, "-m", "granian", "--interface", "asgi", "--uds", path, app],
+        "daphne": [PYTHON, "-m", "daphne", "-u", path, app],
     }[server]
 
 

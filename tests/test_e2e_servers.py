@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,17 @@ from typing import Any
 import httpx
 import pytest
 from conftest import relay_problems
-from servers import SERVERS, free_port, receiver, serve, server_command, server_env, stop
+from servers import (
+    SERVERS,
+    connect,
+    free_port,
+    receiver,
+    serve,
+    server_command,
+    server_env,
+    stop,
+    unix_server_command,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -326,3 +337,20 @@ def test_a_percent_sign_in_the_path_stays_encoded_in_the_url(server: str):
             assert httpx.post(f"http://127.0.0.1:{port}/%2541%20off").status_code == 500
             (event,) = inbox.wait_for("event", 1)
     assert event["request"]["url"] == f"http://127.0.0.1:{port}/%2541%20off"
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_request_on_a_unix_socket_without_a_host_header_has_its_path_as_url(server: str):
+    """On a Unix socket, a request without a Host header (HTTP/1.0) has its path as its URL, never the socket's file as its host.
+
+    uvicorn and granian give the socket's path as the server's address (granian with port "0").
+    """
+    with receiver() as inbox, tempfile.TemporaryDirectory() as directory:
+        path = f"{directory}/app.sock"
+        argv = unix_server_command(server, "apps.concurrency_app:app", path)
+        with serve(argv, path, server_env(SENTRY_DSN=inbox.dsn)), connect(path) as client:
+            client.settimeout(10)
+            client.sendall(b"POST /1 HTTP/1.0\r\ncontent-length: 0\r\n\r\n")
+            assert client.recv(12).startswith(b"HTTP/1.")
+            (event,) = inbox.wait_for("event", 1)
+    assert event["request"]["url"] == "/1"

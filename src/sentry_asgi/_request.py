@@ -91,7 +91,7 @@ def _host(scope: Scope, host_header: str | None, scheme: str) -> str | None:
         host, port = server  # type: ignore[misc]
     except (TypeError, ValueError):
         return None
-    if not isinstance(host, str) or not host:
+    if not isinstance(host, str) or not host or "/" in host:  # a Unix socket's path: no host
         return None
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
