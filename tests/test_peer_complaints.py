@@ -372,6 +372,19 @@ def test_a_client_leaving_mid_upload_is_not_reported(departures: Served):
     assert statuses == ([] if departures.server == "daphne" else ["cancelled"])
 
 
+@pytest.mark.parametrize("server", [s for s in SERVERS if s != "daphne"])  # reads bodies whole
+def test_a_client_leaving_a_litestar_upload_is_not_reported(server: str):
+    """A client leaving mid-upload is a cancelled request under Litestar too, whose error for it is no event.
+
+    Litestar raises InternalServerException("client disconnected prematurely") and answers it 500.
+    """
+    with served_by(server, "apps.peer_app:litestar_app", PEER_INTEGRATIONS="defaults") as served:
+        leave_an_upload(served, "/raw")
+    assert [e for e in served.inbox.items("event") if "/raw" in e["request"]["url"]] == []
+    (transaction,) = served.transactions_at("/raw")
+    assert transaction["contexts"]["trace"]["status"] == "cancelled"
+
+
 class UploadAbandonedError(Exception):
     """The client gives up on its upload: httpx resets the HTTP/2 stream."""
 

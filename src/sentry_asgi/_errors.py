@@ -34,6 +34,16 @@ _DISCONNECT_TYPES = frozenset(
 )
 
 
+# The exceptions a framework raises for a client that went away mid-request, by class and the
+# detail it gives them, where the class alone is an ordinary error: Litestar's, which it answers
+# with a 500, when the client leaves while the app reads the body.
+_DISCONNECT_DETAILS = {
+    ("litestar.exceptions.http_exceptions", "InternalServerException"): (
+        "client disconnected prematurely"
+    ),
+}
+
+
 # Exceptions a framework raises from the app's own, adding nothing but the framework's frames,
 # by class and the detail the framework gives them: Litestar's when the app fails after its
 # response started (a stream, a background task). A LitestarException the app raises from
@@ -88,9 +98,16 @@ def is_disconnect(exc: BaseException) -> bool:
     (a disconnect seen by one task of a TaskGroup).
     """
     if getattr(exc, "exceptions", None) is None:  # the usual case: no group
-        return _is_disconnect_type(type(exc))
+        return _is_one_disconnect(exc)
     leaves = _uncancelled_leaves(exc)
-    return bool(leaves) and all(_is_disconnect_type(type(leaf)) for leaf in leaves)
+    return bool(leaves) and all(_is_one_disconnect(leaf) for leaf in leaves)
+
+
+def _is_one_disconnect(exc: BaseException) -> bool:
+    if _is_disconnect_type(type(exc)):
+        return True
+    detail = _DISCONNECT_DETAILS.get((type(exc).__module__, type(exc).__qualname__))
+    return detail is not None and getattr(exc, "detail", None) == detail
 
 
 # How the event loop cancels the app's task: asyncio's, and trio's (hypercorn's trio worker).
