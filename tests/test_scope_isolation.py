@@ -147,6 +147,24 @@ async def test_only_exceptions_and_failed_statuses_make_a_session_errored(sentry
     assert len(transport.events) == 3
 
 
+async def test_a_client_that_left_mid_upload_leaves_its_session_exited(sentry_init):
+    """The 500 Starlette answers a client that went away reached nobody: the session is not errored."""
+    from starlette.requests import ClientDisconnect
+
+    transport = sentry_init(release="shop@1.0")
+
+    async def upload(request):
+        await request.body()
+        return PlainTextResponse("")
+
+    app = SentryMiddleware(Starlette(routes=[Route("/upload", upload, methods=["POST"])]))
+    with pytest.raises(ClientDisconnect):
+        await call(app, http_scope("/upload", method="POST"), [{"type": "http.disconnect"}])
+    await call(app, http_scope("/upload", method="POST"))
+    assert sent_session_totals(transport) == {"exited": 2}
+    assert transport.events == []
+
+
 async def test_sentry_sdks_middleware_around_ours_counts_each_request_once(sentry_init):
     """With sentry_sdk's middleware around ours, its session counts each request, a failed status errored."""
     transport = sentry_init(release="shop@1.0")  # its Starlette integration wraps the app

@@ -296,14 +296,9 @@ class Exchange:
             and getattr(self, "_denial_sent", False)
         ):
             expect_denial_log()  # the app answered the handshake with a whole response
-        failed = status in self.options.failed_request_status_codes
-        if (
-            status is not None
-            and failed
-            and not self.error_seen
-            and self.captured is None
-            and not self.abandoned
-        ):
+        # Whatever the app answered a client that went away, nobody received it: no failure.
+        failed = status in self.options.failed_request_status_codes and not self.abandoned
+        if status is not None and failed and not self.error_seen and self.captured is None:
             self._capture_failed_status(status)
         if self.trace is not None:
             self.trace.finish(self)
