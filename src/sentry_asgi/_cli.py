@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     inbox.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     inbox.add_argument("--port", type=_port, default=8969, help="port to listen on (8969)")
     inbox.add_argument("--db", default="sentry-inbox.sqlite3", help="SQLite file, or :memory:")
+    inbox.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        type=_host_name,
+        metavar="NAME",
+        help="a host name to answer to beyond its addresses, localhost and this machine's names"
+        " (a container's name, say); repeatable; '*' answers to any, DNS rebinding included",
+    )
     inbox.set_defaults(command=_inbox)
 
     run = commands.add_parser("run", help="run an ASGI app under SentryMiddleware")
@@ -80,6 +89,15 @@ def _port(text: str) -> int:
     return port
 
 
+def _host_name(text: str) -> str:
+    from sentry_asgi.inbox._hosts import checked_name  # noqa: PLC0415 - needs the extra
+
+    try:
+        return checked_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _number(text: str) -> int:
     try:
         return int(text)
@@ -92,7 +110,7 @@ def _inbox(args: argparse.Namespace) -> int:
     from sentry_asgi.inbox._server import InboxServer  # noqa: PLC0415 - needs the extra
 
     try:
-        server = InboxServer(args.host, args.port, args.db)
+        server = InboxServer(args.host, args.port, args.db, args.allowed_host)
     except (OSError, sqlite3.Error) as exc:
         print(f"sentry-asgi inbox: {_why_not(exc, args.host, args.port, args.db)}")  # noqa: T201
         return 1

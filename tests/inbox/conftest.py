@@ -32,9 +32,13 @@ SHOTS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).parents[2] / "scree
 
 
 @pytest.fixture
-def inbox(tmp_path: Path) -> Iterator[InboxServer]:
-    """Serve an inbox with uvicorn on a free port of 127.0.0.1, its database in tmp_path."""
-    server = InboxServer("127.0.0.1", 0, str(tmp_path / "inbox.sqlite3"))
+def inbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InboxServer]:
+    """Serve an inbox with uvicorn on a free port of 127.0.0.1, its database in tmp_path.
+
+    Parametrised indirectly, the parameter is the inbox's ``allowed_hosts``.
+    """
+    allowed_hosts = getattr(request, "param", ())
+    server = InboxServer("127.0.0.1", 0, str(tmp_path / "inbox.sqlite3"), allowed_hosts)
     server.start()
     yield server
     server.stop()

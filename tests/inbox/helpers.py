@@ -59,13 +59,36 @@ def post(
 
 def get(server: InboxServer, path: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
     """GET a page of the inbox; return the status and the body text."""
+    status, _, body = request(server, "GET", path, headers=headers)
+    return status, body.decode()
+
+
+def request(
+    server: InboxServer,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """Send any request to the inbox; return the status, the headers (lower-cased) and the body."""
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     try:
-        conn.request("GET", path, headers=headers or {})
+        conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
-        return response.status, response.read().decode()
+        received = {name.lower(): value for name, value in response.getheaders()}
+        return response.status, received, response.read()
     finally:
         conn.close()
+
+
+def resolve_to_loopback(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Resolve ``name`` to 127.0.0.1 in this process, as a container's DNS resolves a service."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return real("127.0.0.1" if host == name else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 def envelope(*items: tuple[dict[str, Any], bytes], header: dict[str, Any] | None = None) -> bytes:

@@ -127,6 +127,15 @@ def test_inbox_command_reports_a_busy_port(tmp_path):
     [
         (["inbox", "--port", "70000"], {}, 2, "argument --port: '70000' is not a port"),
         (
+            ["inbox", "--allowed-host", "inbox:8969"],
+            {},
+            2,
+            (
+                "argument --allowed-host: 'inbox:8969' is not a host name: give one without"
+                " scheme or port (inbox), or '*' for any"
+            ),
+        ),
+        (
             ["run", "app:app", "--inbox-port", "-1"],
             {},
             2,

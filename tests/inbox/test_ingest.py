@@ -12,7 +12,7 @@ from sentry_sdk.crons import capture_checkin
 
 from sentry_asgi.inbox._layout import href
 
-from .helpers import envelope, event_item, get, post, sdk
+from .helpers import envelope, event_item, get, post, request, sdk
 
 pytestmark = pytest.mark.e2e
 
@@ -355,40 +355,27 @@ def test_any_stored_id_opens_its_pages(inbox):
         assert (status, link in page) == (200, True), odd
 
 
-def _request(inbox, method: str, path: str, body: bytes, headers: dict[str, str]):
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", inbox.port, timeout=10)
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        conn.close()
-
-
 def test_browser_sdk_on_a_loopback_page_may_send(inbox):
     """A browser SDK on http://localhost:3000 gets its CORS preflight answered and its envelope stored."""
     origin = {"Origin": "http://localhost:3000"}
-    status, headers, _ = _request(
+    status, headers, _ = request(
         inbox, "OPTIONS", "/stream", b"", {**origin, "Access-Control-Request-Method": "POST"}
     )
     assert status == 204
     assert headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "POST" in headers["access-control-allow-methods"]
     body = envelope(event_item({"event_id": "c" * 32, "message": "from the browser"}))
-    status, headers, _ = _request(inbox, "POST", "/stream", body, origin)
+    status, headers, _ = request(inbox, "POST", "/stream", body, origin)
     assert status == 200
     assert headers["access-control-allow-origin"] == "http://localhost:3000"
     assert [issue.title for issue in inbox.store.issues()] == ["from the browser"]
 
 
-def test_pages_of_other_sites_cannot_fill_the_inbox(inbox):
-    """An envelope posted by a page of another origin is refused, and nothing is stored."""
+@pytest.mark.parametrize("origin", ["https://evil.example", "null"])
+def test_pages_of_other_sites_cannot_fill_the_inbox(inbox, origin):
+    """An envelope posted by a page of another origin, or a sandboxed one, is refused, unstored."""
     body = envelope(event_item({"event_id": "d" * 32, "message": "from elsewhere"}))
-    status, headers, text = _request(
-        inbox, "POST", "/stream", body, {"Origin": "https://evil.example"}
-    )
+    status, headers, text = request(inbox, "POST", "/stream", body, {"Origin": origin})
     assert status == 403
     assert "access-control-allow-origin" not in headers
     assert b"loopback origins only" in text

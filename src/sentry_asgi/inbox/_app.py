@@ -11,6 +11,7 @@ from urllib.parse import quote, unquote_to_bytes
 from sentry_asgi.inbox import _pages
 from sentry_asgi.inbox._decode import BadEncodingError, TooLargeError, decode
 from sentry_asgi.inbox._envelope import EnvelopeError, parse
+from sentry_asgi.inbox._hosts import AllowedHosts, host_name, machine_names, refusal
 from sentry_asgi.inbox._layout import SCRIPT
 
 if TYPE_CHECKING:
@@ -57,14 +58,16 @@ class InboxApp:
         store: Store,
         *,
         on_event: Callable[[Summary], None] | None = None,
-        allowed_hosts: Collection[str] | None = None,
+        allowed_hosts: Collection[str] = (),
         max_envelope_size: int = MAX_ENVELOPE_SIZE,
         send_to: tuple[str, str] = DEFAULT_SEND_TO,
     ) -> None:
         self.store = store
         self.on_event = on_event
-        # Loopback-only inboxes answer only to loopback names, which stops DNS rebinding.
-        self.allowed_hosts = allowed_hosts
+        # Names beyond IP addresses, localhost and this machine's own ("*": any): a website's
+        # name pointed at this machine (DNS rebinding) gets a 421, and reads and stores nothing.
+        self.allowed_hosts = AllowedHosts(allowed_hosts)
+        self._machine_names: frozenset[str] | None = None  # asked for once, on first need
         self.max_envelope_size = max_envelope_size
         self.send_to = send_to  # the DSN and the Spotlight URL the empty issue list offers
 
@@ -85,8 +88,7 @@ class InboxApp:
     async def _route(
         self, scope: Scope, receive: Receive, headers: dict[str, str]
     ) -> tuple[int, str, bytes]:
-        if self.allowed_hosts is not None and _hostname(headers) not in self.allowed_hosts:
-            raise _Refused(421, "this inbox answers to loopback addresses only")
+        await self._check_host(headers.get("host", ""))
         path, method = scope["path"], scope["method"]
         if _INGEST.match(path):
             return await self._accept(method, receive, headers)
@@ -105,6 +107,16 @@ class InboxApp:
             key = unquote_to_bytes(match[2]).decode("utf-8", "replace")
             return await self._page(match[1].decode("ascii"), key)
         raise _Refused(404, "not found")
+
+    async def _check_host(self, host_header: str) -> None:
+        """Refuse a request for a host name that is not known to be this machine's."""
+        name = host_name(host_header)
+        if self.allowed_hosts.allows_at_once(name):
+            return
+        if self._machine_names is None:
+            self._machine_names = await asyncio.to_thread(machine_names)
+        if name not in self._machine_names:
+            raise _Refused(421, refusal(name))
 
     async def _page(self, kind: str, key: str) -> tuple[int, str, bytes]:
         if kind == "attachments":
@@ -239,13 +251,6 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
-
-
-def _hostname(headers: dict[str, str]) -> str:
-    host = headers.get("host", "").lower()  # host names are case-insensitive (RFC 3986)
-    if host.startswith("["):
-        return host[: host.find("]") + 1]
-    return host.rsplit(":", 1)[0]
 
 
 # SQLite's row ids are 64-bit: 18 digits always fit, and int() of text this short never refuses.

@@ -21,19 +21,22 @@ from sentry_asgi.inbox._console import line
 from sentry_asgi.inbox._store import Store
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     from sentry_asgi.inbox._summary import Summary
 
 DEFAULT_PORT = 8969  # Spotlight's port: SDKs with spotlight=True find the inbox there
-LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
 
 
 class InboxServer:
     """An inbox bound to a socket, with its store and its uvicorn server."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, db: str = ":memory:"
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        db: str = ":memory:",
+        allowed_hosts: Collection[str] = (),
     ) -> None:
         self.sock = _bind(host, port)
         bound_host, self.port = self.sock.getsockname()[:2]
@@ -44,11 +47,11 @@ class InboxServer:
         except BaseException:
             self.sock.close()  # no listening socket left behind by an inbox that cannot start
             raise
-        loopback = _is_loopback(host)
+        self.loopback = _is_loopback(host)
         self.app = InboxApp(
             self.store,
             on_event=self._print,
-            allowed_hosts=LOOPBACK_NAMES | {self.host} if loopback else None,
+            allowed_hosts=allowed_hosts,
             send_to=(self.dsn, f"{self.url}/stream"),
         )
         self.colour = sys.stdout.isatty()
@@ -73,8 +76,13 @@ class InboxServer:
         """Say where the inbox is, who can reach it, and how to point an SDK at it."""
         reach = (
             "loopback only; --host to change"
-            if self.app.allowed_hosts is not None
-            else "reachable from other machines"
+            if self.loopback
+            else "reachable from other machines, "
+            + (
+                "as any host name"
+                if self.app.allowed_hosts.any
+                else "as its addresses and this machine's names; --allowed-host to add one"
+            )
         )
         return (
             f"sentry-asgi inbox on {self.url} (listening on {self.host}, {reach})\n"
