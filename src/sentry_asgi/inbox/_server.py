@@ -100,23 +100,26 @@ class InboxServer:
 
     def start(self) -> None:
         """Serve on a daemon thread; returns once the inbox accepts requests."""
-        self._thread = threading.Thread(target=self.server.run, args=([self.sock],), daemon=True)
-        self._thread.start()
+        thread = self._thread = threading.Thread(
+            target=self.server.run, args=([self.sock],), daemon=True
+        )
         # The app's uvicorn logs every request, and its start and stop at the level the app's
         # config sets for both servers: the inbox's requests are the SDK's, and its stop would
-        # be told twice. Only the inbox's warnings and errors are worth a line.
-        thread_id = self._thread.ident
+        # be told twice. Only the inbox's warnings and errors are worth a line. The filters are
+        # in place before the thread starts (its id is read when a line is logged): a thread
+        # that got the processor first would otherwise log its whole start-up unfiltered.
         self._quieted = [
-            ("uvicorn.access", lambda r: r.thread != thread_id),
-            ("uvicorn.error", lambda r: r.thread != thread_id or r.levelno >= logging.WARNING),
+            ("uvicorn.access", lambda r: r.thread != thread.ident),
+            ("uvicorn.error", lambda r: r.thread != thread.ident or r.levelno >= logging.WARNING),
         ]
         for name, keep in self._quieted:
             logging.getLogger(name).addFilter(keep)
+        thread.start()
         while not self.server.started:
-            if not self._thread.is_alive():
+            if not thread.is_alive():
                 msg = "the inbox server stopped while starting"
                 raise RuntimeError(msg)
-            self._thread.join(0.01)
+            thread.join(0.01)
 
     def stop(self) -> None:
         """Stop a server started with `start`, and close the store."""
