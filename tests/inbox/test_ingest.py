@@ -292,7 +292,7 @@ def test_escaped_in_the_page(inbox):
 
 
 def test_pages_send_a_strict_content_security_policy(inbox):
-    """The pages may run only the inbox's own script and load nothing from elsewhere."""
+    """The pages may run only the inbox's own script, load nothing from elsewhere, and not be framed."""
     conn = __import__("http.client").client.HTTPConnection("127.0.0.1", inbox.port, timeout=5)
     conn.request("GET", "/")
     response = conn.getresponse()
@@ -301,6 +301,9 @@ def test_pages_send_a_strict_content_security_policy(inbox):
     csp = response.getheader("content-security-policy")
     assert "default-src 'none'" in csp
     assert "script-src 'self'" in csp
+    # No other site may show the inbox in a frame of its own (and lure clicks onto it).
+    assert "frame-ancestors 'none'" in csp
+    assert response.getheader("x-frame-options") == "DENY"
 
 
 def test_loopback_inbox_refuses_other_host_names(inbox):

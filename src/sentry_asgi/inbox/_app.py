@@ -37,7 +37,7 @@ _INGEST = re.compile(r"^/(?:api/[^/]+/envelope/?|stream/?)$")
 _PAGES = re.compile(rb"^/(events|traces|attachments)/([^/]+)$")
 _CSP = (
     b"default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src 'self';"
-    b" connect-src 'self'; base-uri 'none'; form-action 'none'"
+    b" connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 
 
@@ -235,6 +235,7 @@ async def _respond(
                 # the pages load nothing from anywhere else, and run no script but /inbox.js
                 (b"content-security-policy", _CSP),
                 (b"x-content-type-options", b"nosniff"),
+                (b"x-frame-options", b"DENY"),  # frame-ancestors, for browsers without it
                 (b"referrer-policy", b"no-referrer"),
                 *(extra or ()),
             ],
