@@ -199,8 +199,12 @@ class SentryMiddleware:
             trusted_proxies=trusted_proxies,
         )
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection: one coroutine, as this runs for every request."""
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Handle one ASGI connection: one coroutine, as this runs for every request.
+
+        Typed ``Any`` as each server and framework types ASGI its own way (hypercorn, Quart and
+        Litestar with TypedDicts no mapping type accepts): any of them may call it.
+        """
         __tracebackhide__ = True  # the app's frames are the story, not the middleware's
         kind = scope.get("type")
         client_options = None
