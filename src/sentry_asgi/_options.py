@@ -27,6 +27,8 @@ DEFAULT_HTTP_METHODS_TO_CAPTURE = frozenset(HTTP_METHODS - {"OPTIONS", "HEAD"})
 DEFAULT_FAILED_REQUEST_STATUS_CODES = frozenset(range(500, 600))
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+# A trusted proxy as README says it may be given: text, or an ipaddress address or network.
+TrustedProxy = str | ipaddress.IPv4Address | ipaddress.IPv6Address | IPNetwork
 _IP_OBJECTS = (
     ipaddress.IPv4Address,
     ipaddress.IPv6Address,
@@ -126,7 +128,7 @@ def build_options(
     http_methods_to_capture: Collection[str],
     failed_request_status_codes: Collection[int],
     exclude_paths: Collection[str | re.Pattern[str]],
-    trusted_proxies: Collection[str],
+    trusted_proxies: Collection[TrustedProxy],
 ) -> Options:
     """Check every option and name the offending one, with its allowed values, on error."""
     return Options(

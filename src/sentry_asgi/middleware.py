@@ -17,6 +17,7 @@ from sentry_asgi._lifespan import run_lifespan
 from sentry_asgi._options import (
     DEFAULT_FAILED_REQUEST_STATUS_CODES,
     DEFAULT_HTTP_METHODS_TO_CAPTURE,
+    TrustedProxy,
     build_options,
 )
 from sentry_asgi._propagation import incoming_trace
@@ -179,7 +180,7 @@ class SentryMiddleware:
         http_methods_to_capture: Collection[str] = DEFAULT_HTTP_METHODS_TO_CAPTURE,
         failed_request_status_codes: Collection[int] = DEFAULT_FAILED_REQUEST_STATUS_CODES,
         exclude_paths: Collection[str | re.Pattern[str]] = (),
-        trusted_proxies: Collection[str] = (),
+        trusted_proxies: Collection[TrustedProxy] = (),
     ) -> None:
         if not callable(app):
             msg = f"SentryMiddleware needs an ASGI application to wrap; got {app!r}"

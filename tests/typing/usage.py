@@ -6,6 +6,7 @@ Never run: ``scripts/test`` type-checks it with src/ (``[tool.mypy] files`` in p
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,10 @@ def wrapped_apps() -> list[SentryMiddleware]:
         SentryMiddleware(get_asgi_application(), trusted_proxies=["10.0.0.0/8", "127.0.0.1"]),
         SentryMiddleware(Falcon(), http_methods_to_capture={"GET", "POST"}),
         SentryMiddleware(BlackSheep(), failed_request_status_codes=range(500, 600)),
+        SentryMiddleware(
+            bare_app,
+            trusted_proxies=[ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_address("::1")],
+        ),
     ]
 
 
