@@ -150,6 +150,20 @@ class Secrets:
         """Replace every known secret form in ``text``."""
         return _replaced(text, self.needles())
 
+    def held_by(self, item: Any) -> bool:
+        """Tell whether a log, a metric or a span holds a secret form, in a key or a value.
+
+        Such an item is a small tree of text and numbers: its texts, joined once, are searched
+        at C speed, cheaper than :meth:`found_in` encoding it as JSON (by half, for a span).
+        """
+        if not self._forms:
+            return False
+        try:
+            text = "\x00".join(_texts(item, [], 0))
+        except (TypeError, RecursionError):  # not plain data: look closely
+            return True
+        return any(needle in text for needle in self.needles())
+
     def found_in(self, node: Any, skip: frozenset[str] = frozenset()) -> bool:
         """Tell, from one C-speed pass over ``node`` as JSON, whether any secret form is in it.
 
@@ -362,6 +376,25 @@ def _walk(  # noqa: C901, PLR0912
     if copy is None:
         return node
     return tuple(copy) if kind is tuple else copy
+
+
+def _texts(node: Any, out: list[str], depth: int) -> list[str]:
+    """Every key and value of a tree of plain data, as text, into ``out``."""
+    if depth > _MAX_DEPTH:
+        raise RecursionError
+    kind = type(node)
+    if kind is str:
+        out.append(node)
+    elif kind is dict:
+        out += node  # its keys (a key that is no text fails the join: looked at closely)
+        for value in node.values():
+            _texts(value, out, depth + 1)
+    elif kind is list or kind is tuple:
+        for value in node:
+            _texts(value, out, depth + 1)
+    elif node is not None:
+        out.append(str(node))
+    return out
 
 
 _SCALARS = frozenset({int, float, bool})
