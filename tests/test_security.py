@@ -326,6 +326,16 @@ async def test_conflicting_forwarded_headers_give_the_peer(sentry_init):
     assert event["request"]["env"]["REMOTE_ADDR"] == "10.0.0.2"
 
 
+async def test_forwarded_parameter_names_are_read_in_any_case(sentry_init):
+    """RFC 7239 parameter names are case-insensitive: a trusted proxy's ``For=`` names the client."""
+    transport = sentry_init(send_default_pii=True)
+    headers = [(b"host", b"h"), (b"forwarded", b"For=203.0.113.50;Proto=https")]
+    middleware = SentryMiddleware(raising, trusted_proxies=["10.0.0.0/8"])
+    scope = http_scope(headers=headers, client=("10.0.0.2", 40000))
+    event, _ = await sent_text(transport, scope, middleware=middleware)
+    assert event["request"]["env"]["REMOTE_ADDR"] == "203.0.113.50"
+
+
 @pytest.mark.parametrize(
     ("forwarded", "x_forwarded", "expected"),
     [
