@@ -1003,6 +1003,22 @@ async def test_secret_members_of_incoming_baggage_are_filtered(sentry_init):
     assert BAGGAGE_TOKEN not in json.dumps(event)
 
 
+async def test_percent_encoded_baggage_secret_stays_out_of_frames_as_sent(sentry_init):
+    """A secret baggage value the client percent-encoded needlessly is removed as sent, from frames."""
+    transport = sentry_init()
+    encoded = BAGGAGE_TOKEN[:3] + "%53" + BAGGAGE_TOKEN[4:]  # "S", needlessly encoded
+
+    async def app(scope, receive, send):
+        token = dict(scope["headers"])[b"baggage"].decode().partition("=")[2]
+        raise RuntimeError(len(token))
+
+    headers = [(b"host", b"h"), (b"baggage", f"session_token={encoded}".encode())]
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), http_scope("/x", headers=headers))
+    (event,) = transport.events
+    assert encoded not in json.dumps(event)
+
+
 QUOTED_COOKIE = "quoted" + "-session-4242"
 
 
