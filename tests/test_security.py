@@ -312,6 +312,21 @@ async def test_client_addresses_stay_out_of_frames_without_consent(sentry_init, 
     assert_absent(text, "198.51.100.23", "198.51.100.71", "2001:db8::71", "2001:db8::72")
 
 
+async def holding_the_peer(scope, receive, send):
+    """An app that fails holding the peer's address, as its own access log would copy it."""
+    peer = scope["client"][0]
+    raise RuntimeError(len(peer))
+
+
+@WITH_AND_WITHOUT_DATA_COLLECTION
+async def test_peer_address_an_app_copied_stays_out_of_frames_without_consent(sentry_init, options):
+    """Without user-info consent, the peer's address the app copied into a variable is removed."""
+    transport = sentry_init(**options)
+    scope = http_scope(headers=[(b"host", b"h")], client=("198.51.100.23", 44321))
+    _, text = await sent_text(transport, scope, app=holding_the_peer)
+    assert_absent(text, "198.51.100.23")
+
+
 async def test_conflicting_forwarded_headers_give_the_peer(sentry_init):
     """Forwarded and X-Forwarded-For naming different clients: neither is believed, the peer is."""
     transport = sentry_init(send_default_pii=True)
