@@ -667,6 +667,25 @@ async def test_a_secret_field_inside_a_secret_field_is_learned_whatever_it_holds
     assert event["exception"]["values"][-1]["value"] == f"login failed pw={FILTERED}"
 
 
+async def test_a_number_under_a_secret_name_is_learned_as_its_digits(sentry_init):
+    """{"pin": 40490217}: a numeric secret in a JSON body is removed where the app writes it."""
+    transport = sentry_init()
+    pin = 40490000 + 217  # built: the source lines sent hold no copy
+
+    async def app(scope, receive, send):
+        body = json.loads((await receive())["body"])
+        raise RuntimeError(f"wrong pin {body['pin']}")
+
+    body = json.dumps({"user": "alice", "pin": pin}).encode()
+    scope = http_scope(
+        method="POST", headers=[(b"host", b"h"), (b"content-type", b"application/json")]
+    )
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body}])
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == f"wrong pin {FILTERED}"
+
+
 def charge(amount: int, source: str, status: str) -> None:
     """A payment function whose parameters share names with fields of the event itself."""
     raise RuntimeError(f"{amount} declined: {status}")
