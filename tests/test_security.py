@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from urllib.parse import quote
+from urllib.parse import quote, unquote_plus
 
 import pytest
 import sentry_sdk
@@ -396,6 +396,20 @@ async def test_secret_query_values_are_removed_as_the_client_encoded_them(sentry
     scope = http_scope(query_string=b"page=1&access_token=abc%2fdef%2fghi-2024")
     _, text = await sent_text(transport, scope)
     assert "ghi-2024" not in text
+
+
+async def holding_the_query_token(scope, receive, send):
+    """An app that fails holding a query parameter as frameworks decode it ("+" is a space)."""
+    token = unquote_plus(scope["query_string"].decode().partition("access_token=")[2])
+    raise RuntimeError(f"bad token {token}")
+
+
+async def test_secret_query_value_is_removed_as_the_app_decodes_it(sentry_init):
+    """A secret query value with "+" for spaces is removed in the form the app reads it."""
+    transport = sentry_init()
+    scope = http_scope(query_string=b"access_token=pass+phrase+of+mine-2024")
+    event, _ = await sent_text(transport, scope, app=holding_the_query_token)
+    assert event["exception"]["values"][-1]["value"] == f"bad token {FILTERED}"
 
 
 async def test_semicolon_separated_query_parameters_are_filtered(sentry_init):
