@@ -290,6 +290,22 @@ async def test_password_in_a_referer_url_is_filtered(sentry_init):
     assert REFERER_PASSWORD not in json.dumps(event)
 
 
+async def test_needlessly_encoded_referer_password_is_removed_as_sent(sentry_init):
+    """A Referer password the client percent-encoded needlessly leaves no copy of itself in frames."""
+    transport = sentry_init()
+    encoded = REFERER_PASSWORD[:3] + "%35" + REFERER_PASSWORD[4:]  # "5", needlessly encoded
+
+    async def app(scope, receive, send):
+        referer = dict(scope["headers"])[b"referer"].decode()
+        raise RuntimeError(len(referer))
+
+    headers = [(b"host", b"h"), (b"referer", f"https://alice:{encoded}@partner.example/".encode())]
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), http_scope("/me", headers=headers))
+    (event,) = transport.events
+    assert encoded not in json.dumps(event)
+
+
 async def test_password_in_a_host_header_authority_is_filtered(sentry_init):
     """A Host (HTTP/2's ``:authority``, as hypercorn passes it) of ``user:password@host`` sends none."""
     transport = sentry_init()
