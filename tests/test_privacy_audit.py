@@ -1080,6 +1080,23 @@ async def test_percent_encoded_cookie_value_is_removed_as_the_app_decodes_it(sen
     assert QUOTED_COOKIE not in json.dumps(event)
 
 
+async def test_percent_encoded_cookie_is_removed_whole_as_the_app_decodes_it(sentry_init):
+    """A cookie set with encodeURIComponent, not JSON, is removed in the decoded form the app holds."""
+    transport = sentry_init()
+    decoded = f"{QUOTED_COOKIE} from/partner"
+
+    async def view(request):
+        visit = unquote(request.cookies["sid"])
+        raise RuntimeError(len(visit))
+
+    headers = [(b"host", b"h"), (b"cookie", f"sid={quote(decoded, safe='')}".encode())]
+    app = SentryMiddleware(Starlette(routes=[Route("/me", view)]))
+    with pytest.raises(RuntimeError):
+        await call(app, http_scope("/me", headers=headers))
+    (event,) = transport.events
+    assert decoded not in json.dumps(event)
+
+
 UNENCODED_PASSWORD = "pässwört" + "12345"
 
 
