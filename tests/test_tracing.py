@@ -238,6 +238,18 @@ async def test_sentry_trace_is_continued(sentry_init, lifecycle):
     assert (trace["trace_id"], trace["parent"]) == (TRACE_ID, PARENT)
 
 
+async def test_baggage_sent_on_two_lines_is_continued_whole(sentry_init):
+    """Baggage on two header lines is one list: the upstream's members on the first line are kept."""
+    transport = init(sentry_init, "static")
+    header = (b"sentry-trace", f"{TRACE_ID}-{PARENT}-1".encode())
+    first = (b"baggage", f"sentry-trace_id={TRACE_ID},sentry-release=upstream-9".encode())
+    second = (b"baggage", b"sentry-sample_rate=1.0")
+    await call(SentryMiddleware(app()), scope_with("/items/1", header, first, second))
+    sentry_sdk.flush()
+    (envelope,) = transport.envelopes
+    assert envelope.headers["trace"]["release"] == "upstream-9"
+
+
 async def test_w3c_traceparent_is_continued(sentry_init, lifecycle):
     """Without sentry-trace, a W3C traceparent's trace id and parent span id are kept."""
     transport = init(sentry_init, lifecycle)
