@@ -250,6 +250,20 @@ async def test_baggage_sent_on_two_lines_is_continued_whole(sentry_init):
     assert envelope.headers["trace"]["release"] == "upstream-9"
 
 
+async def test_unrouted_request_is_named_after_its_root_path_and_path(sentry_init, lifecycle):
+    """An app served under a root path (``--root-path /api``) and no router names its URL whole."""
+    transport = init(sentry_init, lifecycle)
+
+    async def plain(scope, receive, send):
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await call(SentryMiddleware(plain), scope_with("/orders/7", root_path="/api"))
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert (trace["name"], trace["source"]) == ("/api/orders/7", "url")
+
+
 async def test_w3c_traceparent_is_continued(sentry_init, lifecycle):
     """Without sentry-trace, a W3C traceparent's trace id and parent span id are kept."""
     transport = init(sentry_init, lifecycle)
