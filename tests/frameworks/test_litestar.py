@@ -9,6 +9,7 @@ import sentry_sdk
 from conftest import SDK_VERSION, CapturingTransport, call, http_scope
 from litestar import Litestar, Request, Response, Router, asgi, get, websocket_listener
 from litestar.background_tasks import BackgroundTask
+from litestar.exceptions import InternalServerException
 from litestar.handlers import WebsocketListener
 from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar.response import Stream
@@ -68,6 +69,22 @@ async def test_exception_the_app_answers_with_a_5xx_is_reported_once(sentry_init
     (value,) = event["exception"]["values"]
     assert value["type"] == "OrderMissingError"
     assert value["mechanism"] == {"type": "litestar", "handled": False}
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "internal_error"
+
+
+@get("/ledger")
+async def ledger() -> str:
+    raise InternalServerException(detail="ledger unavailable")
+
+
+@pytest.mark.anyio
+async def test_internal_server_exception_the_app_raises_is_reported(sentry_init, http):
+    """Litestar's InternalServerException with the app's own detail is its failure, not a disconnect."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    assert (await http(SentryMiddleware(Litestar([ledger])), "/ledger")).status_code == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["type"] == "InternalServerException"
     (transaction,) = transport.transactions
     assert transaction["contexts"]["trace"]["status"] == "internal_error"
 
