@@ -28,6 +28,18 @@ HEADERS = [
 ]
 
 
+async def event_after_posting(transport, app, payload) -> dict:
+    """POST ``payload`` as JSON to ``app``, which raises: the one event sent."""
+    scope = http_scope(
+        method="POST", headers=[(b"host", b"h"), (b"content-type", b"application/json")]
+    )
+    body = json.dumps(payload).encode()
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body}])
+    (event,) = transport.events
+    return event
+
+
 def encodings(secret: str) -> list[str]:
     return [secret, quote(secret, safe=""), json.dumps(secret)[1:-1], repr(secret.encode())[2:-1]]
 
@@ -573,13 +585,9 @@ async def test_plain_words_under_secret_looking_names_do_not_take_the_event_apar
         raise RuntimeError("export failed")
 
     pin = str(4700 + 11)  # built: the source lines sent hold no copy
-    body = json.dumps({"keywords": ["error", "timeout"], "sort_keys": ["email"], "pin": [pin]})
-    scope = http_scope(
-        method="POST", headers=[(b"host", b"h"), (b"content-type", b"application/json")]
+    event = await event_after_posting(
+        transport, app, {"keywords": ["error", "timeout"], "sort_keys": ["email"], "pin": [pin]}
     )
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body.encode()}])
-    (event,) = transport.events
     assert event["level"] == "error"
     assert event["user"]["email"] == "ann@example.com"
     assert event["request"]["data"] == {
@@ -671,13 +679,9 @@ async def test_a_secret_field_inside_a_secret_field_is_learned_whatever_it_holds
         body = json.loads((await receive())["body"])
         raise RuntimeError(f"login failed pw={body['auth']['password']}")
 
-    body = json.dumps({"auth": {"username": "alice", "password": word}}).encode()
-    scope = http_scope(
-        method="POST", headers=[(b"host", b"h"), (b"content-type", b"application/json")]
+    event = await event_after_posting(
+        transport, app, {"auth": {"username": "alice", "password": word}}
     )
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body}])
-    (event,) = transport.events
     assert event["exception"]["values"][-1]["value"] == f"login failed pw={FILTERED}"
 
 
@@ -690,13 +694,7 @@ async def test_a_number_under_a_secret_name_is_learned_as_its_digits(sentry_init
         body = json.loads((await receive())["body"])
         raise RuntimeError(f"wrong pin {body['pin']}")
 
-    body = json.dumps({"user": "alice", "pin": pin}).encode()
-    scope = http_scope(
-        method="POST", headers=[(b"host", b"h"), (b"content-type", b"application/json")]
-    )
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body}])
-    (event,) = transport.events
+    event = await event_after_posting(transport, app, {"user": "alice", "pin": pin})
     assert event["exception"]["values"][-1]["value"] == f"wrong pin {FILTERED}"
 
 
@@ -716,13 +714,7 @@ async def test_a_secret_under_a_name_the_event_also_uses_is_still_removed(sentry
         sentry_sdk.set_context("payment", {"source": body["card_token"]})
         charge(100, source=body["card_token"], status="pending")
 
-    body = json.dumps({"card_token": token}).encode()
-    scope = http_scope(
-        method="POST", headers=[(b"host", b"h"), (b"content-type", b"application/json")]
-    )
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), scope, [{"type": "http.request", "body": body}])
-    (event,) = transport.events
+    event = await event_after_posting(transport, app, {"card_token": token})
     (frame,) = [
         f
         for f in event["exception"]["values"][-1]["stacktrace"]["frames"]
