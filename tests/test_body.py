@@ -45,6 +45,12 @@ async def capture(transport, app, scope, messages):
     return event
 
 
+async def event_for_body(transport, content_type: str, body: str):
+    """The event of an app that reads ``body``, sent whole in one message, then fails."""
+    messages = [{"type": "http.request", "body": body.encode()}]
+    return await capture(transport, reader(), body_scope(content_type), messages)
+
+
 async def test_json_body_is_attached_with_secret_fields_filtered(sentry_init):
     """A JSON body is attached parsed, with password/token fields filtered at any depth."""
     transport = sentry_init()

@@ -17,7 +17,7 @@ from apps.failing import fail
 from conftest import SDK_VERSION, call, http_scope, needs_data_collection
 from starlette.applications import Starlette
 from starlette.routing import Route
-from test_body import PASSWORD, REFRESH, body_scope, capture, json_reader, reader
+from test_body import PASSWORD, REFRESH, body_scope, capture, event_for_body, json_reader, reader
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._scrub import FILTERED
@@ -106,8 +106,7 @@ async def test_cookies_named_like_session_ids_are_filtered_under_data_collection
 async def test_unparsed_body_naming_a_secret_is_not_sent(sentry_init, content_type, body):
     """A body that cannot be parsed into fields, yet names a secret, is not sent as text."""
     transport = sentry_init()
-    messages = [{"type": "http.request", "body": body.encode()}]
-    event = await capture(transport, reader(), body_scope(content_type), messages)
+    event = await event_for_body(transport, content_type, body)
     assert event["request"]["data"] == FILTERED
     assert PASSWORD not in json.dumps(event)
 
@@ -133,8 +132,7 @@ async def test_unparsed_body_naming_no_secret_is_sent_as_text(sentry_init):
 async def test_text_body_with_secret_names_inside_ordinary_words_is_sent(sentry_init, body):
     """A text body is sent when secret names appear in it only inside ordinary words."""
     transport = sentry_init()
-    messages = [{"type": "http.request", "body": body.encode()}]
-    event = await capture(transport, reader(), body_scope("text/plain"), messages)
+    event = await event_for_body(transport, "text/plain", body)
     assert event["request"]["data"] == body
 
 
@@ -161,8 +159,7 @@ async def test_text_body_with_secret_names_inside_ordinary_words_is_sent(sentry_
 async def test_text_body_naming_a_secret_as_a_word_or_name_part_is_not_sent(sentry_init, body):
     """A text body naming a secret as a word or as part of a name (api_key, apiKey) is withheld."""
     transport = sentry_init()
-    messages = [{"type": "http.request", "body": body.encode()}]
-    event = await capture(transport, reader(), body_scope("text/plain"), messages)
+    event = await event_for_body(transport, "text/plain", body)
     assert event["request"]["data"] == FILTERED
     assert PASSWORD not in json.dumps(event)
 
@@ -817,8 +814,7 @@ async def test_secrets_inside_a_field_holding_json_or_graphql_are_filtered(
 ):
     """A field whose text is JSON or a GraphQL document has the secrets written inside it out."""
     transport = sentry_init()
-    messages = [{"type": "http.request", "body": body.encode()}]
-    event = await capture(transport, reader(), body_scope(content_type), messages)
+    event = await event_for_body(transport, content_type, body)
     assert event["request"]["data"][field] == sent
     assert PASSWORD not in json.dumps(event)
 
@@ -887,8 +883,7 @@ async def test_secret_in_a_url_inside_a_query_parameter_is_filtered(sentry_init,
 async def test_secrets_in_a_url_in_a_body_field_are_filtered(sentry_init, content_type, body, sent):
     """A body field holding a URL has its secret parameters and password filtered, the rest kept."""
     transport = sentry_init()
-    messages = [{"type": "http.request", "body": body.encode()}]
-    event = await capture(transport, reader(), body_scope(content_type), messages)
+    event = await event_for_body(transport, content_type, body)
     assert event["request"]["data"] == sent
     assert ORIGINAL_URL_TOKEN not in json.dumps(event)
 
