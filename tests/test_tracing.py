@@ -835,6 +835,26 @@ async def test_streamed_segment_names_the_http_version_the_server_spoke(sentry_i
     assert trace_of(transport, "stream")["data"]["network.protocol.version"] == "2"
 
 
+async def test_streamed_websocket_segment_names_no_http_version_as_its_protocols(sentry_init):
+    """A websocket's segment names its protocol websocket, without the HTTP version of its handshake."""
+    if not STREAMING:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} has no span streaming")
+    transport = init(sentry_init, "stream")
+
+    async def chat(websocket):
+        await websocket.accept()
+        await websocket.close()
+
+    scope = scope_with("/ws", type="websocket")
+    del scope["method"]
+    app = Starlette(routes=[WebSocketRoute("/ws", chat)])
+    await call(SentryMiddleware(app), scope, [{"type": "websocket.connect"}])
+    sentry_sdk.flush()
+    data = trace_of(transport, "stream")["data"]
+    assert data["network.protocol.name"] == "websocket"
+    assert "network.protocol.version" not in data
+
+
 @pytest.mark.parametrize("pii", [False, True], ids=["default", "send_default_pii"])
 async def test_streamed_segment_describes_the_request_without_its_secrets(sentry_init, pii):
     """A streamed segment carries method, URL, filtered query and headers; secrets stay out."""

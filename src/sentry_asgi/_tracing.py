@@ -294,7 +294,8 @@ def _describe_request(span: Any, exchange: Exchange) -> None:
     if "user-agent" in headers:
         described["user_agent.original"] = headers["user-agent"]
     version = exchange.scope.get("http_version")
-    if isinstance(version, str) and version:  # a websocket's handshake, too, is HTTP's
+    # A websocket's segment names its protocol websocket: HTTP's version is only its handshake's.
+    if isinstance(version, str) and version and exchange.scope.get("type") == "http":
         described["network.protocol.name"] = "http"
         described["network.protocol.version"] = version
     address = (data.get("env") or {}).get("REMOTE_ADDR")
