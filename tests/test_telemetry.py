@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -145,3 +146,25 @@ def test_the_hooks_pass_items_outside_a_request_through():
     item = {"body": f"Bearer {TOKEN}", "attributes": {}}
     assert scrub_log(item, {}) is item
     assert scrub_span(item, {}) is item
+
+
+async def test_a_log_a_requests_task_writes_after_the_request_has_its_secrets_removed(sentry_init):
+    """A task the request spawned logs after the request ended: its secrets are still removed."""
+    transport = sentry_init(enable_logs=True)
+    logged = asyncio.Event()
+    tasks = []
+
+    async def log_later(auth):
+        await asyncio.sleep(0.01)
+        sentry_sdk.logger.warning("late {auth}", auth=auth)
+        logged.set()
+
+    async def app(scope, receive, send):
+        tasks.append(asyncio.get_running_loop().create_task(log_later(credentials(scope))))
+        await respond(send)
+
+    assert await items_sent(transport, app, "log") == []
+    await logged.wait()
+    sentry_sdk.flush()
+    logs = [item for batch in transport.items("log") for item in batch["items"]]
+    assert [log["body"] for log in logs] == ["late Bearer [Filtered]"]
