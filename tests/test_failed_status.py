@@ -42,6 +42,24 @@ async def test_failed_status_becomes_one_error_event(sentry_init):
     assert event["contexts"]["response"] == {"status_code": 503}
 
 
+async def test_failed_status_events_group_per_status_method_and_route(sentry_init):
+    """Failed statuses group per status, method and route, tagged, one without a phrase too."""
+    transport = sentry_init(auto_enabling_integrations=False)
+
+    async def overloaded(request):
+        raise HTTPException(599)
+
+    app = Starlette(routes=[Route("/items/{item_id}", overloaded)])
+    middleware = SentryMiddleware(app, failed_request_status_codes={599})
+    await call(middleware, http_scope("/items/1"))
+    await call(middleware, http_scope("/items/2"))
+    first, second = transport.events
+    assert first["message"] == "599 HTTP error: GET /items/{item_id}"
+    assert first["fingerprint"] == second["fingerprint"]
+    assert first["fingerprint"] == ["http-status", "599", "GET", "/items/{item_id}"]
+    assert first["tags"]["http.status_code"] == "599"
+
+
 def denying(status: int):
     async def app(scope, receive, send):
         await receive()
