@@ -165,6 +165,19 @@ async def test_a_client_that_left_mid_upload_leaves_its_session_exited(sentry_in
     assert transport.events == []
 
 
+async def test_an_exception_event_the_app_builds_without_handled_is_no_crash(sentry_init):
+    """An exception event the app builds itself, no mechanism saying unhandled, errs its session."""
+    transport = sentry_init(release="shop@1.0")
+
+    async def app(scope, receive, send):
+        sentry_sdk.capture_event({"exception": {"values": [{"type": "Upstream", "value": "down"}]}})
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await call(SentryMiddleware(app), http_scope("/"))
+    assert sent_session_totals(transport) == {"errored": 1}
+
+
 async def test_sentry_sdks_middleware_around_ours_counts_each_request_once(sentry_init):
     """With sentry_sdk's middleware around ours, its session counts each request, a failed status errored."""
     transport = sentry_init(release="shop@1.0")  # its Starlette integration wraps the app
