@@ -65,6 +65,20 @@ async def test_endpoint_style_names_the_view(sentry_init):
     assert event["transaction_info"] == {"source": "component"}
 
 
+async def test_endpoint_style_names_a_view_without_a_module_by_its_qualname(sentry_init):
+    """A view whose module is empty (defined by exec'd code) is named by its qualname alone."""
+    transport = sentry_init(auto_enabling_integrations=False)
+
+    async def orphan(request):
+        raise ValueError(request.path_params["item_id"])
+
+    orphan.__module__ = ""
+    await get(SentryMiddleware(Starlette(routes=[Route("/items/{item_id}", orphan)])), "/items/4")
+    (event,) = transport.events
+    assert event["transaction"] == orphan.__qualname__
+    assert not event["transaction"].startswith(".")
+
+
 async def test_url_style_uses_the_route_template(sentry_init):
     """transaction_style='url' gives the same route template for /items/42 and /items/43."""
     transport = sentry_init(auto_enabling_integrations=False)
