@@ -275,6 +275,24 @@ async def test_body_not_sent_still_has_its_secrets_removed(sentry_init, options)
     assert REFRESH not in text
 
 
+@pytest.mark.parametrize("size", ["never", "small"])
+async def test_a_body_sent_in_parts_not_attached_still_has_its_secrets_removed(sentry_init, size):
+    """A body in several messages, not attached, is still read for secrets the app's bytes hold."""
+    transport = sentry_init(max_request_body_size=size)
+
+    async def app(scope, receive, send):
+        raw = await read_body(receive)
+        raise RuntimeError(len(raw))
+
+    raw = json.dumps({"password": PASSWORD, "bio": "x" * 2000}).encode()
+    messages = [
+        {"type": "http.request", "body": raw[:1500], "more_body": True},
+        {"type": "http.request", "body": raw[1500:]},
+    ]
+    event = await capture(transport, app, body_scope("application/json"), messages)
+    assert PASSWORD not in json.dumps(event)
+
+
 async def test_form_secret_is_removed_as_the_client_encoded_it(sentry_init):
     """A secret form field is removed from the raw body too, percent-encoded as sent (%2f)."""
     transport = sentry_init()
