@@ -213,6 +213,24 @@ async def test_exception_marks_the_transaction_internal_error(sentry_init, lifec
     assert event["contexts"]["trace"]["trace_id"] == trace["trace_id"]
 
 
+async def test_exception_after_a_200_began_marks_the_transaction_internal_error(
+    sentry_init, lifecycle
+):
+    """An app that raises after its 200 began is internal_error (error when streaming), not ok."""
+    transport = init(sentry_init, lifecycle)
+
+    async def failing_mid_body(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"partial", "more_body": True})
+        raise RuntimeError("mid-body")
+
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(failing_mid_body), scope_with("/report"))
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert trace["status"] == ("internal_error" if lifecycle == "static" else "error")
+
+
 async def test_sentry_sdks_middleware_around_ours_leaves_one_root_span(sentry_init, lifecycle):
     """``add_middleware`` puts ours inside sentry_sdk's Starlette wrapping: one trace, not two."""
     options = {"trace_lifecycle": "stream"} if lifecycle == "stream" else {}
