@@ -78,6 +78,20 @@ async def test_identity_values_are_filtered_as_sentry_sdk_documents(sentry_init,
     assert IDENTITY not in json.dumps(event)
 
 
+@needs_data_collection
+async def test_allowlist_terms_match_header_names_whatever_their_case_and_dashes(sentry_init):
+    """An allowlist term written as the header is (X-Request-Id) keeps that header's value."""
+    transport = sentry_init(
+        data_collection={
+            "http_headers": {"request": {"mode": "allowlist", "terms": ["X-Request-Id"]}}
+        }
+    )
+    headers = [(b"host", b"h"), (b"x-request-id", b"req-42"), (b"x-other", b"kept-out")]
+    event = await event_of_failing(transport, http_scope("/me", headers=headers))
+    assert event["request"]["headers"]["x-request-id"] == "req-42"
+    assert event["request"]["headers"]["x-other"] == FILTERED
+
+
 SAPISID = "AbCdEf" + "Gh1234/xyz"
 
 
