@@ -48,6 +48,11 @@ async def app(scope, receive, send):
         ({"exclude_paths": ["health"]}, ValueError, r"'exclude_paths'.*'health'"),
         ({"trusted_proxies": ["10.0.0.0/33"]}, ValueError, r"'trusted_proxies'.*10.0.0.0/33"),
         ({"trusted_proxies": "10.0.0.1"}, TypeError, r"'trusted_proxies' must be a collection"),
+        (
+            {"http_methods_to_capture": b"GET"},
+            TypeError,
+            r"'http_methods_to_capture' must be a collection",
+        ),
         ({"trusted_proxies": [167772161]}, ValueError, r"'trusted_proxies'.*167772161"),
     ],
 )
@@ -85,19 +90,20 @@ def test_trusted_proxies_take_ipaddress_objects_too():
 
 
 def test_valid_options_are_normalised():
-    """Registered methods (WebDAV's too) are upper-cased, plain paths match exactly, networks parsed."""
+    """Methods (WebDAV's too) are upper-cased, plain paths match exactly, networks parsed, host bits too."""
     middleware = SentryMiddleware(
         app,
         http_methods_to_capture=["get", "post", "propfind", "QUERY"],
-        exclude_paths=["/health", re.compile(r"/metrics.*")],
-        trusted_proxies=["10.0.0.0/8", "::1"],
+        exclude_paths=["/health", re.compile(r"/metrics.*"), "/v1.0/ping"],
+        trusted_proxies=["10.0.0.0/8", "::1", "192.168.1.9/24"],
         failed_request_status_codes=range(500, 505),
     )
     options = middleware.options
     assert options.http_methods_to_capture == {"GET", "POST", "PROPFIND", "QUERY"}
     assert options.exclude_paths[0].fullmatch("/health")
     assert not options.exclude_paths[0].fullmatch("/healthy")
-    assert [str(n) for n in options.trusted_proxies] == ["10.0.0.0/8", "::1/128"]
+    assert not options.exclude_paths[2].fullmatch("/v1x0/ping")  # a dot is a dot
+    assert [str(n) for n in options.trusted_proxies] == ["10.0.0.0/8", "::1/128", "192.168.1.0/24"]
     assert options.failed_request_status_codes == {500, 501, 502, 503, 504}
 
 
