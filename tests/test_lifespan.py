@@ -103,17 +103,24 @@ async def test_lifespan_messages_pass_through_untouched(sentry_init):
     ]
 
 
-async def test_failed_message_without_exception_is_reported(sentry_init):
+@pytest.mark.parametrize(
+    ("failure", "title"),
+    [
+        ({"message": "no config"}, "Lifespan startup failed: no config"),
+        ({}, "Lifespan startup failed: no message"),
+    ],
+)
+async def test_failed_message_without_exception_is_reported(sentry_init, failure, title):
     """An app that reports lifespan.startup.failed and returns quietly is still reported."""
     transport = sentry_init()
 
     async def app(scope, receive, send):
         await receive()
-        await send({"type": "lifespan.startup.failed", "message": "no config"})
+        await send({"type": "lifespan.startup.failed", **failure})
 
     await call(SentryMiddleware(app), {"type": "lifespan"}, STARTUP)
     (event,) = transport.events
-    assert event["message"] == "Lifespan startup failed: no config"
+    assert event["message"] == title
     assert event["level"] == "error"
 
 
