@@ -73,6 +73,22 @@ async def test_exception_the_app_answers_with_a_5xx_is_reported_once(sentry_init
     assert transaction["contexts"]["trace"]["status"] == "internal_error"
 
 
+@pytest.mark.anyio
+async def test_exception_the_app_captures_itself_while_answering_4xx_is_kept(sentry_init, http):
+    """The app's own capture of a domain error it answers 404 is its event to send, kept."""
+    transport = sentry_init(auto_enabling_integrations=False)
+
+    def handler(request: Request, exc: Exception) -> Response[str]:
+        sentry_sdk.capture_exception(exc)
+        return Response(f"order {exc} not found", status_code=404)
+
+    app = Litestar([order], exception_handlers={OrderMissingError: handler})
+    assert (await http(SentryMiddleware(app), "/orders/3")).status_code == 404
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert (value["type"], value["mechanism"]["handled"]) == ("OrderMissingError", True)
+
+
 @get("/ledger")
 async def ledger() -> str:
     raise InternalServerException(detail="ledger unavailable")
