@@ -7,7 +7,8 @@ import logging
 import sys
 
 import pytest
-from conftest import call
+from conftest import call, http_scope
+from test_scope_isolation import session_totals
 
 from sentry_asgi import SentryMiddleware, _errors
 
@@ -101,6 +102,26 @@ async def test_lifespan_messages_pass_through_untouched(sentry_init):
         {"type": "lifespan.startup.complete"},
         {"type": "lifespan.shutdown.complete"},
     ]
+
+
+async def test_request_counts_are_sent_once_the_app_has_shut_down(sentry_init):
+    """The requests' session counts leave before the worker exits: at lifespan.shutdown.complete."""
+    transport = sentry_init(release="shop@1.0")
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+
+    middleware = SentryMiddleware(app)
+    await call(middleware, http_scope("/"))
+    assert transport.items("sessions") == []
+    await call(middleware, {"type": "lifespan"}, [dict(m) for m in STARTUP])
+    assert session_totals(transport) == {"exited": 1}
 
 
 @pytest.mark.parametrize(
