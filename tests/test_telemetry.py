@@ -58,15 +58,18 @@ async def test_logs_have_the_requests_secrets_removed_hook_or_none(sentry_init, 
     assert logs[0]["body"] == "rejected credentials Bearer [Filtered]"
 
 
-async def test_the_apps_own_log_hook_sees_logs_without_the_requests_secrets(sentry_init):
-    """A before_send_log of the app's still runs, on the log with the secrets already out."""
+@pytest.mark.parametrize("spelling", ["option", "experimental"])
+async def test_the_apps_own_log_hook_sees_logs_without_the_requests_secrets(sentry_init, spelling):
+    """A before_send_log of the app's (either spelling) still runs, on the log with secrets out."""
     seen = []
 
     def keep_warnings(log, hint):
         seen.append(log["body"])
         return log if log["severity_text"] == "warn" else None
 
-    transport = sentry_init(enable_logs=True, before_send_log=keep_warnings)
+    hook = {"before_send_log": keep_warnings}
+    options = hook if spelling == "option" else {"_experiments": hook}
+    transport = sentry_init(enable_logs=True, **options)
 
     async def app(scope, receive, send):
         auth = credentials(scope)
