@@ -186,6 +186,18 @@ def server_command(server: str, app: str, port: int) -> list[str]:
     }[server]
 
 
+@contextmanager
+def serving(server: str, app: str, inbox: Receiver, *options: str) -> Iterator[int]:
+    """Serve ``app`` with ``server`` on a free port, sending to ``inbox``; stop it after the block.
+
+    ``options`` follow the server's documented command; the block is given the port.
+    """
+    port = free_port()
+    argv = [*server_command(server, app, port), *options]
+    with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
+        yield port
+
+
 def unix_server_command(server: str, app: str, path: str) -> list[str]:
     """The documented way to serve ``app`` with ``server`` on the Unix socket at ``path``."""
     return {

@@ -25,6 +25,7 @@ from servers import (
     serve,
     server_command,
     server_env,
+    serving,
     stop,
     unix_server_command,
 )
@@ -265,10 +266,8 @@ def test_a_request_after_a_large_upload_on_the_same_connection_is_its_own(server
     reading, and resumed it inside the upload's request).
     """
     with receiver() as inbox:
-        port = free_port()
-        argv = server_command(server, "apps.starlette_app:app", port)
         with (
-            serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)),
+            serving(server, "apps.starlette_app:app", inbox) as port,
             httpx.Client(base_url=f"http://127.0.0.1:{port}") as client,
         ):
             body = b"x" * 1_000_000  # well past a server's read buffer
@@ -287,10 +286,8 @@ def test_a_request_after_a_large_upload_on_the_same_connection_is_its_own(server
 def test_django_request_routed_by_its_own_urlconf_is_named_after_its_route(server: str):
     """Served for real, a Django request that a middleware routes with its own URLconf (request.urlconf) is named after that URLconf's route, async and sync views alike, its error event too."""
     with receiver() as inbox:
-        port = free_port()
-        argv = server_command(server, "apps.django_app:app", port)
         with (
-            serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)),
+            serving(server, "apps.django_app:app", inbox) as port,
             httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"x-tenant": "a"}) as client,
         ):
             assert client.get("/items/42").status_code == 200
@@ -317,25 +314,19 @@ def test_the_client_address_is_the_one_the_servers_proxy_handling_leaves(
     server: str, options: tuple[str, ...], address: str
 ):
     """Without trusted_proxies, the client address is the server's scope["client"]: a forwarded one only where the server's own proxy handling put it there."""
-    with receiver() as inbox:
-        port = free_port()
-        argv = [*server_command(server, "apps.concurrency_app:app", port), *options]
-        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
-            forged = {"x-forwarded-for": "6.6.6.6", "forwarded": "for=7.7.7.7"}
-            assert httpx.post(f"http://127.0.0.1:{port}/1", headers=forged).status_code == 500
-            (event,) = inbox.wait_for("event", 1)
+    with receiver() as inbox, serving(server, "apps.concurrency_app:app", inbox, *options) as port:
+        forged = {"x-forwarded-for": "6.6.6.6", "forwarded": "for=7.7.7.7"}
+        assert httpx.post(f"http://127.0.0.1:{port}/1", headers=forged).status_code == 500
+        (event,) = inbox.wait_for("event", 1)
     assert event["request"]["env"] == {"REMOTE_ADDR": address}
 
 
 @pytest.mark.parametrize("server", SERVERS)
 def test_a_percent_sign_in_the_path_stays_encoded_in_the_url(server: str):
     """A path with an encoded percent sign (%2541, which every server decodes to %41) keeps it encoded in the event's URL: %41 would be another path, /A."""
-    with receiver() as inbox:
-        port = free_port()
-        argv = server_command(server, "apps.concurrency_app:app", port)
-        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
-            assert httpx.post(f"http://127.0.0.1:{port}/%2541%20off").status_code == 500
-            (event,) = inbox.wait_for("event", 1)
+    with receiver() as inbox, serving(server, "apps.concurrency_app:app", inbox) as port:
+        assert httpx.post(f"http://127.0.0.1:{port}/%2541%20off").status_code == 500
+        (event,) = inbox.wait_for("event", 1)
     assert event["request"]["url"] == f"http://127.0.0.1:{port}/%2541%20off"
 
 

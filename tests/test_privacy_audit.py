@@ -25,10 +25,17 @@ from sentry_asgi._scrub import FILTERED
 pytestmark = pytest.mark.anyio
 
 
-async def event_of_failing(transport, scope):
-    """Serve one request the app fails; return the one event sent for it."""
+async def body_data_without(transport, content_type: str, body: str, secret: str):
+    """The ``request.data`` of a failing app that read ``body``; ``secret`` is nowhere in its event."""
+    event = await event_for_body(transport, content_type, body)
+    assert secret not in json.dumps(event)
+    return event["request"]["data"]
+
+
+async def event_of_failing(transport, scope, app=fail, messages=None):
+    """Serve one request ``app`` fails (RuntimeError); return the one event sent for it."""
     with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(fail), scope)
+        await call(SentryMiddleware(app), scope, messages)
     (event,) = transport.events
     return event
 
@@ -120,9 +127,8 @@ async def test_cookies_named_like_session_ids_are_filtered_under_data_collection
 async def test_unparsed_body_naming_a_secret_is_not_sent(sentry_init, content_type, body):
     """A body that cannot be parsed into fields, yet names a secret, is not sent as text."""
     transport = sentry_init()
-    event = await event_for_body(transport, content_type, body)
-    assert event["request"]["data"] == FILTERED
-    assert PASSWORD not in json.dumps(event)
+    data = await body_data_without(transport, content_type, body, PASSWORD)
+    assert data == FILTERED
 
 
 async def test_unparsed_body_naming_no_secret_is_sent_as_text(sentry_init):
@@ -173,9 +179,8 @@ async def test_text_body_with_secret_names_inside_ordinary_words_is_sent(sentry_
 async def test_text_body_naming_a_secret_as_a_word_or_name_part_is_not_sent(sentry_init, body):
     """A text body naming a secret as a word or as part of a name (api_key, apiKey) is withheld."""
     transport = sentry_init()
-    event = await event_for_body(transport, "text/plain", body)
-    assert event["request"]["data"] == FILTERED
-    assert PASSWORD not in json.dumps(event)
+    data = await body_data_without(transport, "text/plain", body, PASSWORD)
+    assert data == FILTERED
 
 
 NEW_SESSION = "fresh-session-" + "91827364"
@@ -203,9 +208,7 @@ async def test_secrets_the_app_sends_in_response_headers_stay_out(sentry_init, o
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         raise RuntimeError("after the response started")
 
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), http_scope("/login"))
-    (event,) = transport.events
+    event = await event_of_failing(transport, http_scope("/login"), app)
     frame_vars = event["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"]
     assert "headers" in frame_vars
     text = json.dumps(event)
@@ -224,9 +227,7 @@ async def test_secrets_in_every_response_start_the_app_sends_stay_out(sentry_ini
         await send({"type": "http.response.start", "status": 500, "headers": []})
         raise RuntimeError("the server refused the second start")
 
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), http_scope("/login"))
-    (event,) = transport.events
+    event = await event_of_failing(transport, http_scope("/login"), app)
     assert NEW_TOKEN not in json.dumps(event)
 
 
@@ -245,9 +246,7 @@ async def test_secret_in_response_headers_the_server_would_refuse_stays_out(sent
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         raise RuntimeError("the server refused the headers")
 
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), http_scope("/login"))
-    (event,) = transport.events
+    event = await event_of_failing(transport, http_scope("/login"), app)
     assert NEW_TOKEN not in json.dumps(event)
 
 
@@ -311,9 +310,7 @@ async def test_needlessly_encoded_referer_password_is_removed_as_sent(sentry_ini
         raise RuntimeError(len(referer))
 
     headers = [(b"host", b"h"), (b"referer", f"https://alice:{encoded}@partner.example/".encode())]
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), http_scope("/me", headers=headers))
-    (event,) = transport.events
+    event = await event_of_failing(transport, http_scope("/me", headers=headers), app)
     assert encoded not in json.dumps(event)
 
 
@@ -653,9 +650,7 @@ async def test_client_address_the_app_sets_on_the_user_is_dropped_not_invalid(se
         sentry_sdk.set_user({"id": "1", "ip_address": scope["client"][0]})
         raise RuntimeError("rejected")
 
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), http_scope("/me"))
-    (event,) = transport.events
+    event = await event_of_failing(transport, http_scope("/me"), app)
     assert event["user"] == {"id": "1"}
 
 
@@ -766,9 +761,7 @@ async def test_token_sent_as_a_websocket_subprotocol_is_filtered(sentry_init, pr
 
     headers = [(b"host", b"h"), (b"sec-websocket-protocol", protocols.encode())]
     scope = http_scope("/live", type="websocket", scheme="wss", headers=headers)
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), scope, [{"type": "websocket.connect"}])
-    (event,) = transport.events
+    event = await event_of_failing(transport, scope, app, [{"type": "websocket.connect"}])
     assert event["request"]["headers"]["sec-websocket-protocol"] == FILTERED
     assert WS_TOKEN not in json.dumps(event)
 
@@ -828,9 +821,8 @@ async def test_secrets_inside_a_field_holding_json_or_graphql_are_filtered(
 ):
     """A field whose text is JSON or a GraphQL document has the secrets written inside it out."""
     transport = sentry_init()
-    event = await event_for_body(transport, content_type, body)
-    assert event["request"]["data"][field] == sent
-    assert PASSWORD not in json.dumps(event)
+    data = await body_data_without(transport, content_type, body, PASSWORD)
+    assert data[field] == sent
 
 
 @pytest.mark.parametrize(
@@ -897,9 +889,8 @@ async def test_secret_in_a_url_inside_a_query_parameter_is_filtered(sentry_init,
 async def test_secrets_in_a_url_in_a_body_field_are_filtered(sentry_init, content_type, body, sent):
     """A body field holding a URL has its secret parameters and password filtered, the rest kept."""
     transport = sentry_init()
-    event = await event_for_body(transport, content_type, body)
-    assert event["request"]["data"] == sent
-    assert ORIGINAL_URL_TOKEN not in json.dumps(event)
+    data = await body_data_without(transport, content_type, body, ORIGINAL_URL_TOKEN)
+    assert data == sent
 
 
 async def test_url_inside_a_query_parameter_naming_no_secret_is_sent(sentry_init):
@@ -983,9 +974,9 @@ async def test_token_sent_in_a_websocket_message_is_removed_from_the_frames(sent
             "text": json.dumps({"type": "connection_init", "payload": payload}),
         },
     ]
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), http_scope("/graphql", type="websocket"), messages)
-    (event,) = transport.events
+    event = await event_of_failing(
+        transport, http_scope("/graphql", type="websocket"), app, messages
+    )
     frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
     assert frame["vars"]["init"]["type"] == "'connection_init'"
     assert WS_TOKEN not in json.dumps(event)
@@ -1005,9 +996,7 @@ async def test_token_the_app_issues_in_a_redirect_stays_out(sentry_init, locatio
         await send({"type": "http.response.body", "body": b""})
         raise RuntimeError("after the redirect")
 
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), http_scope("/login"))
-    (event,) = transport.events
+    event = await event_of_failing(transport, http_scope("/login"), app)
     frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
     assert FILTERED in frame["vars"]["location"]
     assert NEW_TOKEN not in json.dumps(event)
@@ -1038,9 +1027,7 @@ async def test_percent_encoded_baggage_secret_stays_out_of_frames_as_sent(sentry
         raise RuntimeError(len(token))
 
     headers = [(b"host", b"h"), (b"baggage", f"session_token={encoded}".encode())]
-    with pytest.raises(RuntimeError):
-        await call(SentryMiddleware(app), http_scope("/x", headers=headers))
-    (event,) = transport.events
+    event = await event_of_failing(transport, http_scope("/x", headers=headers), app)
     assert encoded not in json.dumps(event)
 
 
@@ -1082,10 +1069,8 @@ async def test_percent_encoded_cookie_value_is_removed_as_the_app_decodes_it(sen
 
     prefs = quote(json.dumps({"theme": "dark", "token": QUOTED_COOKIE}), safe="")
     headers = [(b"host", b"h"), (b"cookie", f"prefs={prefs}".encode())]
-    app = SentryMiddleware(Starlette(routes=[Route("/me", view)]))
-    with pytest.raises(RuntimeError):
-        await call(app, http_scope("/me", headers=headers))
-    (event,) = transport.events
+    app = Starlette(routes=[Route("/me", view)])
+    event = await event_of_failing(transport, http_scope("/me", headers=headers), app)
     assert QUOTED_COOKIE not in json.dumps(event)
 
 
@@ -1099,10 +1084,8 @@ async def test_percent_encoded_cookie_is_removed_whole_as_the_app_decodes_it(sen
         raise RuntimeError(len(visit))
 
     headers = [(b"host", b"h"), (b"cookie", f"sid={quote(decoded, safe='')}".encode())]
-    app = SentryMiddleware(Starlette(routes=[Route("/me", view)]))
-    with pytest.raises(RuntimeError):
-        await call(app, http_scope("/me", headers=headers))
-    (event,) = transport.events
+    app = Starlette(routes=[Route("/me", view)])
+    event = await event_of_failing(transport, http_scope("/me", headers=headers), app)
     assert decoded not in json.dumps(event)
 
 

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
-from servers import free_port, receiver, serve, server_command, server_env
+from servers import receiver, serving
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
 
@@ -29,31 +29,25 @@ def deny(base: str, status: int) -> int:
 @pytest.mark.parametrize("server", DENIAL_SERVERS)
 def test_a_denied_handshake_is_an_error_only_when_its_status_is_one(server: str):
     """A handshake denied with a 403 sends no event, one denied with a 503 sends one: also under uvicorn, which logs an error after every denial."""
-    with receiver() as inbox:
-        port = free_port()
-        argv = server_command(server, "apps.denial_app:app", port)
-        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
-            assert deny(f"ws://127.0.0.1:{port}", 403) == 403
-            assert deny(f"ws://127.0.0.1:{port}", 503) == 503
-            assert httpx.get(f"http://127.0.0.1:{port}/health").text == "ok"
-            inbox.wait_for("transaction", 3)
-            events = inbox.wait_for("event", 2, timeout=1.0)  # time for one too many to arrive
+    with receiver() as inbox, serving(server, "apps.denial_app:app", inbox) as port:
+        assert deny(f"ws://127.0.0.1:{port}", 403) == 403
+        assert deny(f"ws://127.0.0.1:{port}", 503) == 503
+        assert httpx.get(f"http://127.0.0.1:{port}/health").text == "ok"
+        inbox.wait_for("transaction", 3)
+        events = inbox.wait_for("event", 2, timeout=1.0)  # time for one too many to arrive
     titles = [event.get("message") or event["logentry"]["message"] for event in events]
     assert titles == ["503 Service Unavailable: /denied/{status:int}"]
 
 
 def test_uvicorns_error_after_a_denial_the_app_left_unfinished_is_an_event():
     """The error line uvicorn logs after a denial whose body never ended is an event: no answer went out."""
-    with receiver() as inbox:
-        port = free_port()
-        argv = server_command("uvicorn", "apps.denial_app:app", port)
-        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
-            with pytest.raises(WebSocketException), connect(f"ws://127.0.0.1:{port}/unfinished"):
-                pass
-            assert deny(f"ws://127.0.0.1:{port}", 403) == 403
-            assert deny(f"ws://127.0.0.1:{port}/from-a-task", 403) == 403
-            inbox.wait_for("transaction", 3)
-            events = inbox.wait_for("event", 2, timeout=1.0)  # time for one too many to arrive
+    with receiver() as inbox, serving("uvicorn", "apps.denial_app:app", inbox) as port:
+        with pytest.raises(WebSocketException), connect(f"ws://127.0.0.1:{port}/unfinished"):
+            pass
+        assert deny(f"ws://127.0.0.1:{port}", 403) == 403
+        assert deny(f"ws://127.0.0.1:{port}/from-a-task", 403) == 403
+        inbox.wait_for("transaction", 3)
+        events = inbox.wait_for("event", 2, timeout=1.0)  # time for one too many to arrive
     titles = [event.get("message") or event["logentry"]["message"] for event in events]
     assert titles == ["ASGI callable returned without completing handshake."]
 
@@ -66,10 +60,9 @@ def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(wo
     in a callback; sentry_sdk's logging integration would make that an error event.
     """
     with receiver() as inbox, ExitStack() as after_the_server:
-        port = free_port()
-        argv = server_command("hypercorn", "apps.starlette_app:app", port)
-        argv[-1:-1] = ["--worker-class", worker]
-        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
+        with serving(
+            "hypercorn", "apps.starlette_app:app", inbox, "--worker-class", worker
+        ) as port:
             # Closed only once the server has stopped: the client never left.
             client = after_the_server.enter_context(socket.create_connection(("127.0.0.1", port)))
             head = b"POST /upload HTTP/1.1\r\nhost: h\r\nx-user: u-1\r\ncontent-length: 100\r\n\r\n"
@@ -85,9 +78,7 @@ def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(wo
 def test_daphne_sends_a_request_it_cancels_on_shut_down_but_not_an_open_websocket():
     """A request under way when daphne stops is cancelled (a cancelled transaction); an open websocket it abandons is never sent."""
     with receiver() as inbox, ExitStack() as after_the_server:
-        port = free_port()
-        argv = server_command("daphne", "apps.peer_app:app", port)
-        with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
+        with serving("daphne", "apps.peer_app:app", inbox) as port:
             url = f"http://127.0.0.1:{port}/forever"
             stream = after_the_server.enter_context(httpx.stream("GET", url, timeout=10))
             assert next(stream.iter_lines()) == "data: 0"
