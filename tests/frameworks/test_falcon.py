@@ -136,18 +136,32 @@ class Stock:
         raise OutOfStockError(status)
 
 
+async def answer_with_the_status(req, resp, ex, params):
+    """Answers the domain error with the status it carries."""
+    resp.status = ex.args[0]
+
+
+async def raise_an_http_error(req, resp, ex, params):
+    """Answers the domain error as Falcon documents it: by raising an HTTPError of its status."""
+    raise falcon.HTTPError(ex.args[0])
+
+
+async def raise_an_http_status(req, resp, ex, params):
+    """Answers the domain error by raising an HTTPStatus of its status."""
+    raise falcon.HTTPStatus(ex.args[0])
+
+
+@pytest.mark.parametrize(
+    "answer", [answer_with_the_status, raise_an_http_error, raise_an_http_status]
+)
 @pytest.mark.parametrize(("status", "reported"), [(503, True), (404, False)])
 async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
-    status, reported, sentry_init, http
+    status, reported, answer, sentry_init, http
 ):
-    """An exception the app's handler for its class answers 5xx is reported as itself, once; one answered 404 is not."""
+    """An exception the app's handler for its class answers 5xx (setting it, or raising an HTTPError or HTTPStatus) is reported as itself, once; one answered 404 is not."""
     transport = sentry_init(auto_enabling_integrations=False)
     app = falcon.asgi.App()
     app.add_route("/stock/{status:int}", Stock())
-
-    async def answer(req, resp, ex, params):
-        resp.status = ex.args[0]
-
     app.add_error_handler(OutOfStockError, answer)
     await assert_answer_reported_when_5xx(
         transport, http, app, status, reported=reported, mechanism="falcon"

@@ -19,6 +19,7 @@ import falcon
 from falcon import HTTPError, HTTPStatus, http_status_to_code
 from falcon.util import get_argnames
 
+from sentry_asgi._guard import contained
 from sentry_asgi.frameworks import Framework, Match
 from sentry_asgi.frameworks._regex import readable
 from sentry_asgi.frameworks._report import report
@@ -105,7 +106,9 @@ class _ReportIfAnswered5xx:
     """A handler the app registered for one exception class, reporting what it answers 5xx.
 
     A domain error answered 404 is no error; an answer of 503 is the app's failure, reported as
-    the exception. A websocket's handler answers with no response: reported, as a close.
+    the exception. The handler may answer by raising an ``HTTPError`` or ``HTTPStatus`` (as
+    Falcon documents), which Falcon renders as the response: its status decides alike. A
+    websocket's handler answers with no response: reported, as a close.
     """
 
     __slots__ = ("handler", "takes_ws")
@@ -117,11 +120,21 @@ class _ReportIfAnswered5xx:
     async def __call__(
         self, req: Any, resp: Any, ex: Exception, params: dict[str, Any], ws: Any = None
     ) -> None:
-        if ws is not None and self.takes_ws:
-            await self.handler(req, resp, ex, params, ws=ws)
-        else:
-            await self.handler(req, resp, ex, params)
-        if resp is None or _status_code(resp.status) >= _SERVER_ERROR:
+        try:
+            if ws is not None and self.takes_ws:
+                await self.handler(req, resp, ex, params, ws=ws)
+            else:
+                await self.handler(req, resp, ex, params)
+        except (HTTPError, HTTPStatus) as answer:
+            _report_if_failed(ex, resp, answer.status)
+            raise
+        _report_if_failed(ex, resp, None if resp is None else resp.status)
+
+
+def _report_if_failed(ex: Exception, resp: Any, status: Any) -> None:
+    """Report the exception a handler answered with a 5xx, or answered a websocket for."""
+    with contained():
+        if resp is None or _status_code(status) >= _SERVER_ERROR:
             report(ex, MECHANISM)
 
 
