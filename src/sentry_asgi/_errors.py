@@ -173,6 +173,11 @@ _lifespan_repeats: Counter[tuple[str, str]] = Counter()
 _DENIAL_LOG_LINE = ("uvicorn.error", "ASGI callable returned without completing handshake.")
 # Set in the context of a connection the app denied with a response: that line is false there.
 _denied: ContextVar[bool] = ContextVar("sentry_asgi_denied", default=False)
+# (logger, message format) of the line a framework logs next, in this context, about a failure the
+# middleware just reported, in words only (no exception on the record for dedupe to match).
+_worded_failure: ContextVar[tuple[str, str] | None] = ContextVar(
+    "sentry_asgi_worded_failure", default=None
+)
 _filter_installed = False
 # asyncio's log line when the callback of ``asyncio.start_server`` asks a connection task that was
 # cancelled for its exception: Python 3.11 asks (and its loop logs the CancelledError) for every
@@ -259,6 +264,14 @@ def expect_denial_log() -> None:
     _denied.set(True)
 
 
+def expect_worded_failure(logger: str, message: str) -> None:
+    """Note that the framework logs, next and in this context, a failure the middleware reported.
+
+    ``message`` is the record's format, as the framework passes it to its logger.
+    """
+    _worded_failure.set((logger, message))
+
+
 def _drop_repeats(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
     """Drop a server's log record of an exception the middleware already dealt with."""
     if not hint or hint.get(_OWN_REPORT):
@@ -296,6 +309,13 @@ def _repeats_in_words(event: dict[str, Any], record: Any) -> bool:
         return True
     if _denied.get() and _line(record) == _DENIAL_LOG_LINE:
         _denied.set(False)
+        return True
+    worded = _worded_failure.get()
+    if (
+        worded is not None
+        and (getattr(record, "name", None), getattr(record, "msg", None)) == worded
+    ):
+        _worded_failure.set(None)
         return True
     logger = event.get("logger")
     if isinstance(logger, str):

@@ -98,6 +98,32 @@ async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
     )
 
 
+@pytest.mark.parametrize("key", [OutOfStockError, Exception])
+async def test_a_handler_that_raises_is_reported_once_with_the_exception_it_handled(
+    key, sentry_init, http, caplog
+):
+    """A handler that fails (BlackSheep then answers 500) is one event: its own exception, chained to the one it handled; BlackSheep still logs its line."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = Application(router=Router())
+
+    @app.router.get("/stock/{code}")
+    async def stock(code: int):
+        raise OutOfStockError(code)
+
+    async def broken(app, request, exc):
+        raise RuntimeError("handler broke")
+
+    app.exceptions_handlers[key] = broken
+    assert (await http(SentryMiddleware(app), "/stock/503")).status_code == 500
+    (event,) = transport.events
+    assert [v["type"] for v in event["exception"]["values"]] == [
+        "OutOfStockError",
+        "RuntimeError",
+    ]
+    assert event["exception"]["values"][-1]["mechanism"]["type"] == "blacksheep"
+    assert "Unhandled exception in exception_handler: " in caplog.text
+
+
 async def test_handlers_the_app_sets_after_wrapping_report_as_earlier_ones(sentry_init, http):
     """Handlers set after wrapping (a catch-all, one for a class) still let a 5xx's exception be reported as itself."""
     transport = sentry_init(auto_enabling_integrations=False)

@@ -22,9 +22,11 @@ from blacksheep.exceptions import HTTPException
 from blacksheep.server.routing import RouteMethod
 
 from sentry_asgi._asgi import scope_headers
+from sentry_asgi._errors import expect_worded_failure
 from sentry_asgi._guard import contained
 from sentry_asgi.frameworks import Framework, Match, routed_name
 from sentry_asgi.frameworks._report import report
+from sentry_asgi.middleware import current_exchange
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
     Handler = Callable[[Application, Request, Exception], Awaitable[Response]]
 
 MECHANISM = "blacksheep"
+# What BlackSheep logs, naming the handler only, when an exception handler fails.
+_HANDLER_FAILED = "Unhandled exception in exception_handler: %s"
 
 
 # The handlers made here, so that none is wrapped twice (an app wrapped twice, or restarted).
@@ -46,12 +50,18 @@ _OURS: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 def _report_then_handle(handler: Handler | None) -> Handler:
     """The app's handler for unhandled exceptions, with the report.
 
-    BlackSheep accepts only coroutine functions here, hence a closure rather than a class.
+    BlackSheep accepts only coroutine functions here, hence a closure rather than a class. A
+    handler that fails is answered 500 by BlackSheep, with a log line that names the handler
+    and not its exception: its own exception is reported, chained to the one it handled.
     """
 
     async def report_then_handle(app: Application, request: Request, exc: Exception) -> Response:
         if handler is not None:
-            response = await handler(app, request, exc)
+            try:
+                response = await handler(app, request, exc)
+            except Exception as failure:
+                _report_failed_handler(app, failure)
+                raise
             if response is None or response.status >= 500:
                 report(exc, MECHANISM)
             return response
@@ -67,6 +77,14 @@ def _report_then_handle(handler: Handler | None) -> Handler:
 
     _OURS.add(report_then_handle)
     return report_then_handle
+
+
+def _report_failed_handler(app: Application, failure: Exception) -> None:
+    """Report a handler's own exception; BlackSheep's line about it, in words only, is no event."""
+    with contained():
+        if current_exchange() is not None:
+            report(failure, MECHANISM)
+            expect_worded_failure(app.logger.name, _HANDLER_FAILED)
 
 
 def _match(app: Application, scope: Scope) -> Match | None:
