@@ -102,7 +102,7 @@ async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
 async def test_a_handler_that_raises_is_reported_once_with_the_exception_it_handled(
     key, sentry_init, http, caplog
 ):
-    """A handler that fails (BlackSheep then answers 500) is one event: its own exception, chained to the one it handled; BlackSheep still logs its line."""
+    """A handler that fails (BlackSheep then answers 500) is one event: its own exception, chained to the one it handled; BlackSheep still logs its line, naming the app's handler."""
     transport = sentry_init(auto_enabling_integrations=False)
     app = Application(router=Router())
 
@@ -121,7 +121,7 @@ async def test_a_handler_that_raises_is_reported_once_with_the_exception_it_hand
         "RuntimeError",
     ]
     assert event["exception"]["values"][-1]["mechanism"]["type"] == "blacksheep"
-    assert "Unhandled exception in exception_handler: " in caplog.text
+    assert "Unhandled exception in exception_handler: broken" in caplog.text
 
 
 async def test_handlers_the_app_sets_after_wrapping_report_as_earlier_ones(sentry_init, http):

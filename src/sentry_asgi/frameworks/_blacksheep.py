@@ -75,6 +75,11 @@ def _report_then_handle(handler: Handler | None) -> Handler:
         )
         return await app.handle_internal_server_error(request, exc)
 
+    if handler is not None:  # BlackSheep's log line about a failing handler names it
+        report_then_handle.__name__ = getattr(handler, "__name__", report_then_handle.__name__)
+        report_then_handle.__qualname__ = getattr(
+            handler, "__qualname__", report_then_handle.__name__
+        )
     _OURS.add(report_then_handle)
     return report_then_handle
 
