@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -154,3 +155,59 @@ async def test_route_of_a_subdomain_is_named_as_quart_binds_it(host, sentry_init
     assert response.text == "acme 3"
     (transaction,) = transport.transactions
     assert transaction["transaction"] == "/items/<int:item_id>"
+
+
+def with_a_failing_background_task(app: Quart) -> Quart:
+    """The app with /later, which answers 200 and leaves a background task that fails."""
+
+    async def fails_later():
+        raise LookupError("task failed")
+
+    @app.get("/later")
+    async def later():
+        app.add_background_task(fails_later)
+        return "accepted"
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("options", "mechanism", "name"),
+    [
+        pytest.param({"auto_enabling_integrations": False}, "logging", "/later", id="bare"),
+        pytest.param({}, "quart", "later", id="defaults"),  # the integration's own style
+    ],
+)
+async def test_a_background_tasks_exception_is_reported_once_by_sentry_sdk_alone(
+    options, mechanism, name, sentry_init, http
+):
+    """A background task's exception is one event, Quart's log record's (or sentry_sdk's Quart integration's), with the request's data and name; the request's transaction stays ok."""
+    transport = sentry_init(traces_sample_rate=1.0, **options)
+    app = with_a_failing_background_task(quart_app())
+    response = await http(SentryMiddleware(app, transaction_style="url"), "/later")
+    assert response.text == "accepted"
+    await asyncio.gather(*app.background_tasks)
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["type"] == "LookupError"
+    assert event["exception"]["values"][-1]["mechanism"]["type"] == mechanism
+    assert (event["request"]["url"], event["transaction"]) == ("http://testserver/later", name)
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "ok"
+
+
+async def test_an_after_request_hooks_exception_is_reported_and_its_second_failure_logged(
+    sentry_init, http
+):
+    """An after_request hook's exception is reported as itself; Quart runs the hook again for its 500, and logs that failure, a second event through sentry_sdk's logging."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = quart_app()
+
+    @app.after_request
+    async def fails(response):
+        raise LookupError("hook failed")
+
+    assert (await http(SentryMiddleware(app), "/broken")).status_code == 500
+    reported, logged = transport.events
+    assert reported["exception"]["values"][-1]["mechanism"] == {"type": "quart", "handled": False}
+    assert logged["logentry"]["message"] == "Request finalizing errored"
+    assert logged["exception"]["values"][-1]["value"] == "hook failed"
