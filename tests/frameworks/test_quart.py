@@ -6,11 +6,12 @@ import asyncio
 import json
 
 import pytest
-from quart import Quart, abort
+from conftest import call
+from quart import Quart, abort, websocket
 from werkzeug.exceptions import HTTPException
 
 from frameworks.apps.quart_app import quart_app
-from frameworks.helpers import assert_reported_as_itself
+from frameworks.helpers import assert_reported_as_itself, websocket_scope
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -211,3 +212,28 @@ async def test_an_after_request_hooks_exception_is_reported_and_its_second_failu
     assert reported["exception"]["values"][-1]["mechanism"] == {"type": "quart", "handled": False}
     assert logged["logentry"]["message"] == "Request finalizing errored"
     assert logged["exception"]["values"][-1]["value"] == "hook failed"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reported"),
+    [("nothing", True), ("a close", True), ("a denial", False)],
+)
+async def test_websocket_exception_an_errorhandler_answers_is_reported_unless_denied_below_500(
+    answer, reported, sentry_init
+):
+    """A websocket's exception an errorhandler answers with no response (closing, or leaving it to Quart) is reported as itself; one answered 403 is not."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = quart_app()
+
+    @app.errorhandler(RuntimeError)
+    async def closing(error: RuntimeError):
+        if answer == "a close":
+            await websocket.close(1011)
+        return ("no", 403) if answer == "a denial" else None
+
+    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+    await call(SentryMiddleware(app), websocket_scope("/ws"), incoming)
+    events = [e["exception"]["values"][-1] for e in transport.events]
+    expected = [{"type": "quart", "handled": False}] if reported else []
+    assert [e["mechanism"] for e in events] == expected
+    assert [e["value"] for e in events] == (["websocket failed"] if reported else [])

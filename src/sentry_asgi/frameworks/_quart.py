@@ -4,10 +4,11 @@ The ``got_request_exception`` / ``got_websocket_exception`` signals carry the ex
 fire before the log record is written. They fire only for exceptions no error handler of the
 app claims: an exception an ``errorhandler`` answers goes through the app's
 ``handle_user_exception`` instead, so this app's ``handle_user_exception`` is wrapped to report
-the exception when its handler answers with a 5xx (``HTTPException``s are responses, never
-reported here: a 5xx one is the failed-status event's). The matched rule lives on Quart's
-request object, not in the scope, so the app's URL map matches the request again, only when a
-name is needed; a method the matched rule does not allow (405) is named after that rule.
+the exception when its handler answers with a 5xx, or a websocket with no response
+(``HTTPException``s are responses, never reported here: a 5xx one is the failed-status event's).
+The matched rule lives on Quart's request object, not in the scope, so the app's URL map matches
+the request again, only when a name is needed; a method the matched rule does not allow (405) is
+named after that rule.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import inspect
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from quart import has_websocket_context
 from quart.signals import got_request_exception, got_websocket_exception
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -79,10 +81,21 @@ class _ReportIfAnswered5xx:
         result = await self.handler(error, *args, **kwargs)
         if not isinstance(error, HTTPException):
             with contained():
-                status = _status(result)
-                if status is not None and status >= 500:
+                if _answers_a_failure(result):
                     report(error, MECHANISM)
         return result
+
+
+def _answers_a_failure(result: object) -> bool:
+    """Tell whether a handler's answer is a failure: a 5xx, or none to a websocket.
+
+    A websocket's handler answers with no response when it closed the socket, or left that to
+    Quart (for HTTP, no response is Quart's own error, reported as such).
+    """
+    if result is None and has_websocket_context():
+        return True
+    status = _status(result)
+    return status is not None and status >= 500
 
 
 def _host(scope: Scope) -> str:
