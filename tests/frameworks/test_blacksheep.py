@@ -124,6 +124,25 @@ async def test_a_handler_that_raises_is_reported_once_with_the_exception_it_hand
     assert "Unhandled exception in exception_handler: broken" in caplog.text
 
 
+@pytest.mark.parametrize("key", [OutOfStockError, Exception])
+async def test_exception_a_handler_answers_with_nothing_is_not_reported(key, sentry_init, http):
+    """A handler that returns no response has BlackSheep answer 204: its exception is no failure, its transaction ok."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = Application(router=Router())
+
+    @app.router.get("/stock/{code}")
+    async def stock(code: int):
+        raise OutOfStockError(code)
+
+    async def nothing(app, request, exc):
+        return None
+
+    app.exceptions_handlers[key] = nothing
+    assert (await http(SentryMiddleware(app), "/stock/503")).status_code == 204
+    assert transport.events == []
+    assert [t["contexts"]["trace"]["status"] for t in transport.transactions] == ["ok"]
+
+
 async def test_handlers_the_app_sets_after_wrapping_report_as_earlier_ones(sentry_init, http):
     """Handlers set after wrapping (a catch-all, one for a class) still let a 5xx's exception be reported as itself."""
     transport = sentry_init(auto_enabling_integrations=False)

@@ -62,7 +62,7 @@ def _report_then_handle(handler: Handler | None) -> Handler:
             except Exception as failure:
                 _report_failed_handler(app, failure)
                 raise
-            if response is None or response.status >= 500:
+            if response is not None and response.status >= 500:  # BlackSheep answers None 204
                 report(exc, MECHANISM)
             return response
         report(exc, MECHANISM)
