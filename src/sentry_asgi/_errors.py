@@ -30,6 +30,9 @@ _DISCONNECT_TYPES = frozenset(
         ("starlette.websockets", "WebSocketDisconnect"),
         ("quart.exceptions", "ClientDisconnected"),
         ("django.http.request", "ClientDisconnected"),
+        # A websocket's client that left, raised where the handler reads the socket.
+        ("litestar.exceptions.websocket_exceptions", "WebSocketDisconnect"),
+        ("blacksheep.server.websocket", "WebSocketDisconnectError"),
     }
 )
 

@@ -17,6 +17,7 @@ from sentry_sdk.consts import ClientConstructor
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
+from starlette.websockets import WebSocketDisconnect
 
 from frameworks.cases import FRAMEWORKS, Framework, each, with_websockets
 from frameworks.helpers import frame_functions, named, websocket_scope
@@ -318,6 +319,22 @@ async def test_websocket_handler_error_is_reported_once(framework: Framework, se
     assert websockets.frame in frame_functions(event)
     assert event["request"]["url"] == "ws://testserver/ws"
     assert event["transaction"] == "/ws"
+
+
+@pytest.mark.parametrize(
+    "options", [{"auto_enabling_integrations": False}, {}], ids=["bare", "defaults"]
+)
+@pytest.mark.parametrize("framework", with_websockets())
+async def test_client_leaving_a_websocket_is_no_error(framework: Framework, options, sentry_init):
+    """A client that leaves while the handler still reads its websocket is no error: no event, by the middleware or sentry_sdk's integrations."""
+    websockets = framework.websockets
+    assert websockets is not None
+    transport = sentry_init(**options)
+    app = SentryMiddleware(framework.app())
+    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1001}]
+    with pytest.raises(WebSocketDisconnect) if websockets.raises else contextlib.nullcontext():
+        await call(app, websocket_scope("/listen"), incoming)
+    assert transport.events == []
 
 
 @pytest.mark.parametrize("framework", HOOKED, ids=[f.name for f in HOOKED])

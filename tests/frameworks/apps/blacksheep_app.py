@@ -41,4 +41,10 @@ def blacksheep_app() -> Application:
         await websocket.accept()
         raise RuntimeError("websocket failed")
 
+    @app.router.ws("/listen")
+    async def listen(websocket: WebSocket):
+        await websocket.accept()
+        while True:
+            await websocket.receive_text()
+
     return app

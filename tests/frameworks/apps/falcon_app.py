@@ -54,11 +54,21 @@ class Socket:
         raise RuntimeError("websocket failed")
 
 
+class Listen:
+    """A websocket responder that reads until the client leaves."""
+
+    async def on_websocket(self, req, ws):
+        await ws.accept()
+        while True:
+            await ws.receive_text()
+
+
 def falcon_app() -> falcon.asgi.App:
     app = falcon.asgi.App(middleware=[UserFromHeader()])
     app.add_route("/items/{item_id:int}", Items())
     app.add_route("/broken", Broken())
     app.add_route("/missing", Missing())
     app.add_route("/ws", Socket())
+    app.add_route("/listen", Listen())
     app.add_route("/orders", Orders())
     return app

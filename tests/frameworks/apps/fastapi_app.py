@@ -40,4 +40,10 @@ def fastapi_app() -> FastAPI:
         await websocket.accept()
         raise RuntimeError("websocket failed")
 
+    @api.websocket("/listen")
+    async def listen(websocket: WebSocket):
+        await websocket.accept()
+        while True:
+            await websocket.receive_text()
+
     return api

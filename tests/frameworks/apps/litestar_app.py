@@ -46,10 +46,17 @@ async def socket(socket: WebSocket) -> None:
     raise RuntimeError("websocket failed")
 
 
+@websocket("/listen")
+async def listen(socket: WebSocket) -> None:
+    await socket.accept()
+    while True:
+        await socket.receive_text()
+
+
 @post("/orders")
 async def create_order(data: JSONBody[dict[str, str]]) -> None:
     raise ValueError(data["name"])
 
 
 def litestar_app() -> Litestar:
-    return Litestar(route_handlers=[item, order, broken, missing, socket, create_order])
+    return Litestar(route_handlers=[item, order, broken, missing, socket, listen, create_order])

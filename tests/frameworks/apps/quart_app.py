@@ -36,4 +36,10 @@ def quart_app() -> Quart:
         await websocket.accept()
         raise RuntimeError("websocket failed")
 
+    @app.websocket("/listen")
+    async def listen():
+        await websocket.accept()
+        while True:
+            await websocket.receive()
+
     return app

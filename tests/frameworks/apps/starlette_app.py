@@ -39,6 +39,12 @@ async def socket(websocket):
     raise RuntimeError("websocket failed")
 
 
+async def listen(websocket):
+    await websocket.accept()
+    while True:
+        await websocket.receive_text()
+
+
 def starlette_app() -> Starlette:
     return Starlette(
         routes=[
@@ -46,6 +52,7 @@ def starlette_app() -> Starlette:
             Route("/sync/{item_id:int}", sync_item),
             Route("/orders", create_order, methods=["POST"]),
             WebSocketRoute("/ws", socket),
+            WebSocketRoute("/listen", listen),
         ],
         middleware=[Middleware(UserFromHeader)],
     )
