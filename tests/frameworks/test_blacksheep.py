@@ -61,6 +61,37 @@ def sub_router_app() -> Application:
     return Application(router=Router(sub_routers=[api]))
 
 
+@pytest.mark.parametrize(
+    ("style", "name"),
+    [("url", "/sub/dogs/{dog_id}"), ("endpoint", f"{__name__}.mounting.<locals>.dog")],
+)
+async def test_wrapped_app_mounted_in_a_blacksheep_app_is_named_after_its_own_route(
+    style, name, sentry_init, http
+):
+    """A wrapped app BlackSheep's app.mount passes requests to is named after its route, its error reported as itself, once."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    wrapped = SentryMiddleware(mounting(style), transaction_style=style)
+    assert (await http(wrapped, "/sub/dogs/4")).status_code == 500
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert event["transaction"] == transaction["transaction"] == name
+    assert event["exception"]["values"][-1]["mechanism"] == {"type": "blacksheep", "handled": False}
+    assert event["request"]["url"] == "http://testserver/sub/dogs/4"
+
+
+def mounting(style: str) -> Application:
+    """A BlackSheep app with a wrapped BlackSheep app mounted at /sub."""
+    sub = Application(router=Router())
+
+    @sub.router.get("/dogs/{dog_id}")
+    async def dog(dog_id: int):
+        raise ValueError(f"dog {dog_id}")
+
+    app = Application(router=Router())
+    app.mount("/sub", SentryMiddleware(sub, transaction_style=style))
+    return app
+
+
 async def test_path_with_an_encoded_slash_is_named_after_its_route(sentry_init, http):
     """A segment holding an encoded slash (%2F) is named after the route BlackSheep matched on the raw path."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
