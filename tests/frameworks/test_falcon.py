@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 import falcon.asgi
 import pytest
 from starlette.applications import Starlette
@@ -184,3 +186,25 @@ async def test_handlers_the_app_registers_after_wrapping_report_as_earlier_ones(
     app.add_error_handler(Exception, teapot)
     app.add_error_handler(OutOfStockError, answer)
     await assert_late_handlers_report(transport, http, wrapped, catch_all=418)
+
+
+class Unavailable:
+    """A responder that answers 500 and 503 on purpose, through Falcon's HTTPError classes."""
+
+    async def on_get(self, req, resp, status):
+        raise (falcon.HTTPInternalServerError if status == 500 else falcon.HTTPServiceUnavailable)
+
+
+@pytest.mark.parametrize("status", [500, 503])
+async def test_5xx_http_error_a_responder_raises_is_the_failed_status_event(
+    status, sentry_init, http
+):
+    """An HTTPError a responder raises on purpose is a response: its 5xx is the one failed-status event, with no exception."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = falcon.asgi.App()
+    app.add_route("/down/{status:int}", Unavailable())
+    wrapped = SentryMiddleware(app, transaction_style="url")
+    assert (await http(wrapped, f"/down/{status}")).status_code == status
+    (event,) = transport.events
+    assert "exception" not in event
+    assert event["message"] == f"{status} {HTTPStatus(status).phrase}: GET /down/{{status:int}}"

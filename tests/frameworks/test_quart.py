@@ -237,3 +237,21 @@ async def test_websocket_exception_an_errorhandler_answers_is_reported_unless_de
     expected = [{"type": "quart", "handled": False}] if reported else []
     assert [e["mechanism"] for e in events] == expected
     assert [e["value"] for e in events] == (["websocket failed"] if reported else [])
+
+
+async def test_abort_500_is_the_failed_status_event_and_an_exception_is_itself(sentry_init, http):
+    """abort(500) is a response: one failed-status event, no exception; an unhandled exception's 500 is the exception's event alone."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = quart_app()
+
+    @app.get("/abort")
+    async def aborting():
+        abort(500)
+
+    wrapped = SentryMiddleware(app, transaction_style="url")
+    assert (await http(wrapped, "/abort")).status_code == 500
+    assert (await http(wrapped, "/items/42")).status_code == 500
+    aborted, failed = transport.events
+    assert "exception" not in aborted
+    assert aborted["message"] == "500 Internal Server Error: GET /abort"
+    assert failed["exception"]["values"][-1]["value"] == "item 42"
