@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from blacksheep import Application, Response, WebSocket
 from blacksheep.contents import TextContent
+from blacksheep.server.controllers import Controller
 from blacksheep.server.routing import Router
 from conftest import call
 
@@ -89,6 +90,47 @@ def mounting(style: str) -> Application:
 
     app = Application(router=Router())
     app.mount("/sub", SentryMiddleware(sub, transaction_style=style))
+    return app
+
+
+@pytest.mark.parametrize(
+    ("style", "name"),
+    [("url", "/pets/cats/{cat_id}"), ("endpoint", f"{__name__}.controller_app.<locals>.Cats.cat")],
+)
+async def test_controller_error_its_handler_answers_500_is_reported_once_by_its_route(
+    style, name, sentry_init, http
+):
+    """A controller's exception that the app's handler answers 500 itself is one event, as itself, named after the controller's route or method."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    response = await http(
+        SentryMiddleware(controller_app(), transaction_style=style), "/pets/cats/3"
+    )
+    assert (response.status_code, response.text) == (500, "sorry")
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert event["transaction"] == transaction["transaction"] == name
+    assert event["exception"]["values"][-1]["type"] == "OutOfStockError"
+    assert event["exception"]["values"][-1]["mechanism"] == {"type": "blacksheep", "handled": False}
+
+
+def controller_app() -> Application:
+    """An app whose controller, routed under /pets, raises a domain error its handler answers 500."""
+    app = Application(router=Router())
+    get = app.controllers_router.get
+
+    class Cats(Controller):
+        @classmethod
+        def route(cls) -> str:
+            return "/pets"
+
+        @get("/cats/{cat_id}")
+        async def cat(self, cat_id: int):
+            raise OutOfStockError(cat_id)
+
+    async def sorry(app, request, exc):
+        return Response(500, content=TextContent("sorry"))
+
+    app.exceptions_handlers[OutOfStockError] = sorry
     return app
 
 
