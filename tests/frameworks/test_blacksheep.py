@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from blacksheep import Application, Response, WebSocket
 from blacksheep.contents import TextContent
@@ -334,3 +336,17 @@ async def test_websocket_route_of_a_sub_router_does_not_name_the_connection(sent
         "/api/chat/1",
         "url",
     )
+
+
+async def test_a_view_error_is_logged_as_blacksheep_logs_it_after_an_info_line(
+    sentry_init, http, caplog
+):
+    """BlackSheep's ERROR line for a view's exception is unchanged; its handler for Exception has BlackSheep log an INFO line in front."""
+    sentry_init(auto_enabling_integrations=False)
+    caplog.set_level(logging.INFO, logger="blacksheep")
+    assert (await http(SentryMiddleware(blacksheep_app()), "/items/9")).status_code == 500
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "blacksheep.server"]
+    assert lines == [
+        ("INFO", 'Handled error: "GET /items/9". item 9'),
+        ("ERROR", 'Unhandled exception - "GET /items/9"'),
+    ]
