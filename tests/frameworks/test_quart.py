@@ -255,3 +255,17 @@ async def test_abort_500_is_the_failed_status_event_and_an_exception_is_itself(s
     assert "exception" not in aborted
     assert aborted["message"] == "500 Internal Server Error: GET /abort"
     assert failed["exception"]["values"][-1]["value"] == "item 42"
+
+
+async def test_wrapping_the_apps_asgi_app_is_wrapping_the_app(sentry_init, http):
+    """`app.asgi_app = SentryMiddleware(app.asgi_app)` reports a view's exception as itself, named by its rule."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = quart_app()
+    app.asgi_app = SentryMiddleware(app.asgi_app, transaction_style="url")  # type: ignore[method-assign]
+    assert (await http(app, "/items/42")).status_code == 500
+    (event,) = transport.events
+    assert_reported_as_itself(
+        event, "ValueError", "item 42", "quart", "item", "http://testserver/items/42"
+    )
+    (transaction,) = transport.transactions
+    assert [event["transaction"], transaction["transaction"]] == ["/items/<int:item_id>"] * 2

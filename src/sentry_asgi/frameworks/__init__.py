@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from types import MethodType
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sentry_asgi._naming import named_root
@@ -99,14 +100,23 @@ def _adapter(app: object) -> str | None:
 def down_the_middleware(app: object) -> Iterator[object]:
     """The app, then each app it wraps in turn (as middleware keeps it: ``app``).
 
-    A middleware whose ``app`` cannot be read (a property failing before start-up) is the last:
-    what it wraps is out of sight, and no reason for the app not to start.
+    A bound method leads to its object: Quart's documented way to add middleware wraps the
+    app's ``asgi_app`` method (``app.asgi_app = SentryMiddleware(app.asgi_app)``). A middleware
+    whose ``app`` cannot be read (a property failing before start-up) is the last: what it
+    wraps is out of sight, and no reason for the app not to start.
     """
     for _ in range(MIDDLEWARE_DEPTH):
         yield app
         try:
-            app = cast("object", getattr(app, "app", None))
+            app = _wrapped(app)
         except Exception:  # noqa: BLE001 - the app's attribute, not the middleware, failed
             return
         if app is None:
             return
+
+
+def _wrapped(app: object) -> object:
+    """What ``app`` hands its requests to: a bound method's object, or a middleware's ``app``."""
+    if isinstance(app, MethodType):
+        return app.__self__
+    return cast("object", getattr(app, "app", None))
