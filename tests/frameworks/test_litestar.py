@@ -11,6 +11,7 @@ from litestar import Litestar, Request, Response, Router, asgi, get, websocket_l
 from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import InternalServerException
 from litestar.handlers import WebsocketListener
+from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar.response import Stream
 from litestar.types import Receive, Scope, Send  # noqa: TC002 - likewise
@@ -18,7 +19,7 @@ from quart import Quart
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from frameworks.apps.litestar_app import litestar_app
+from frameworks.apps.litestar_app import item, litestar_app
 from frameworks.helpers import assert_reported_as_itself, websocket_scope
 from sentry_asgi import SentryMiddleware
 
@@ -447,3 +448,24 @@ async def test_websocket_listener_is_named_after_the_apps_function(sentry_init, 
     (transaction,) = transport.transactions
     assert transaction["transaction"] == view
     assert transaction["transaction_info"] == {"source": "component"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("integrations", ["bare", "defaults"])
+async def test_in_litestars_middleware_list_it_sees_the_answer_not_the_exception(
+    sentry_init, http, integrations
+):
+    """In `middleware=[...]` it runs inside Litestar's exception handling, for routed requests only, without a fault."""
+    options = {"auto_enabling_integrations": False} if integrations == "bare" else {}
+    transport = sentry_init(traces_sample_rate=1.0, **options)
+    middleware = DefineMiddleware(SentryMiddleware, transaction_style="url")
+    app = Litestar(route_handlers=[item], middleware=[middleware])
+    assert (await http(app, "/items/42")).status_code == 500
+    assert (await http(app, "/nowhere")).status_code == 404
+    (event,) = transport.events
+    if integrations == "bare":
+        assert "exception" not in event
+        assert event["message"] == "500 Internal Server Error: GET /items/{item_id}"
+    else:  # sentry_sdk's Litestar integration reports it, and the failed status adds nothing
+        assert event["exception"]["values"][-1]["mechanism"]["type"] == "litestar"
+    assert len(transport.transactions) == 1

@@ -14,6 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from litestar import Litestar
 from litestar.exceptions import HTTPException, MethodNotAllowedException, WebSocketException
 from litestar.handlers import WebsocketListenerRouteHandler
 from litestar.utils import normalize_path
@@ -22,7 +23,6 @@ from sentry_asgi.frameworks import Framework, Match, routed_name
 from sentry_asgi.frameworks._report import report, report_if_answered_5xx
 
 if TYPE_CHECKING:
-    from litestar import Litestar
     from litestar._asgi.asgi_router import ASGIRouter
 
     from sentry_asgi._asgi import Scope
@@ -138,8 +138,14 @@ def _refusing_route(
     return template
 
 
-def install(app: Litestar) -> Framework:
-    """Add the exception hook to this app (once, however often it is wrapped)."""
+def install(app: object) -> Framework | None:
+    """Add the exception hook to this app (once, however often it is wrapped).
+
+    None for a part of an app: in the app's ``middleware=[...]``, the middleware wraps a route's
+    stack inside Litestar's exception handling, with no way to the app and its hooks.
+    """
+    if not isinstance(app, Litestar):
+        return None
     if _after_exception not in app.after_exception:
         # First: sentry_sdk's own Litestar integration, whose hook reports every exception, then
         # finds it waiting for the app's answer (see Exchange.process_event).
