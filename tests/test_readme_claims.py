@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +61,19 @@ def quickstart_app(lead: str) -> Any:
     return namespace["app"]
 
 
+STARLETTE_QUICKSTART = (
+    "Starlette, as in the original README (whose `@app.route` decorator Starlette 1.0 removed):"
+)
+
+
 @pytest.mark.anyio
-async def test_starlette_quickstart_reports_the_views_error_once(sentry_init):
+@pytest.mark.parametrize("integrations", ["bare", "defaults"])
+async def test_starlette_quickstart_reports_the_views_error_once(sentry_init, integrations):
     """The original README's Starlette example, as this README gives it, reports "nope" once."""
-    transport = sentry_init(auto_enabling_integrations=False)
-    app = quickstart_app("Starlette (as in the original README):")
+    transport = sentry_init(
+        **({"auto_enabling_integrations": False} if integrations == "bare" else {})
+    )
+    app = quickstart_app(STARLETTE_QUICKSTART)
     with pytest.raises(ValueError, match="nope"):
         await call(app, http_scope("/"))
     (event,) = transport.events
@@ -86,6 +96,30 @@ async def test_fastapi_quickstart_serves_and_names_by_url(sentry_init):
     sentry_sdk.flush()
     (transaction,) = transport.transactions
     assert transaction["transaction"] == "/items/{item_id}"
+
+
+@pytest.mark.anyio
+async def test_raw_asgi_quickstart_runs_as_written(sentry_init):
+    """The raw ASGI quickstart's DSN and options are ones sentry_sdk accepts, and its app is served."""
+    code = snippet_after(README, "Raw ASGI:").replace("sentry_sdk.init(", "sentry_init(")
+    namespace: dict[str, Any] = {"sentry_init": sentry_init}
+    exec(compile(code, "Raw ASGI", "exec"), namespace)  # noqa: S102 - the README's own example
+    assert sentry_sdk.get_client().options["traces_sample_rate"] == 0.1
+    conversation = await call(namespace["app"], http_scope("/"))
+    assert conversation.sent == []  # the example's app answers nothing, and nothing is added
+
+
+def test_the_recommended_set_up_disables_sentry_sdks_starlette_and_fastapi_integrations():
+    """The README's set-up, run in a fresh interpreter as an app runs it, leaves both integrations off."""
+    lead = "monkeypatching (which, for example, reads request bodies ahead of the app):"
+    code = snippet_after(README, lead).replace("dsn=...", 'dsn="http://public@127.0.0.1:9/1"')
+    code += "\nprint(*sorted(sentry_sdk.get_client().integrations))"
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    active = set(ran.stdout.split())
+    assert "logging" in active
+    assert not {"starlette", "fastapi"} & active
 
 
 def test_the_current_scope_is_read_from_sentry_sdks_context_variable():
