@@ -20,6 +20,7 @@ from sentry_sdk.consts import ClientConstructor
 from sentry_sdk.integrations.starlette import StarletteIntegration
 from sentry_sdk.profiler.transaction_profiler import teardown_profiler
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 
@@ -719,6 +720,38 @@ async def test_child_spans_carry_the_request_s_raw_path_without_its_secrets(sent
     sentry_sdk.flush()
     named = "/cart;jsessionid=[Filtered]"
     assert segment_names(transport) == {"db": named, named: named}
+
+
+class TimedOutside:
+    """An app middleware with a span that ends before routing, and one around the whole app."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        with sentry_sdk.traces.start_span(name="before"):
+            pass
+        with sentry_sdk.traces.start_span(name="around"):
+            await self.app(scope, receive, send)
+
+
+async def test_child_spans_ending_before_routing_keep_the_raw_path(sentry_init):
+    """A streamed child span ended before the router ran carries the raw path, filtered; one ending after, the route."""
+    if not STREAMING:
+        pytest.skip(f"sentry-sdk {sentry_sdk.VERSION} has no span streaming")
+    transport = init(sentry_init, "stream")
+    served = Starlette(
+        routes=[Route("/cart/{cart_id}", db_query)], middleware=[Middleware(TimedOutside)]
+    )
+    await call(SentryMiddleware(served), scope_with("/cart/1;jsessionid=S3CR3T"))
+    sentry_sdk.flush()
+    routed = "test_tracing.db_query"
+    assert segment_names(transport) == {
+        "before": "/cart/1;jsessionid=[Filtered]",
+        "around": routed,
+        "db": routed,
+        routed: routed,
+    }
 
 
 @pytest.mark.parametrize("propagates", [False, True], ids=["quiet", "propagating"])
