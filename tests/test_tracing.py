@@ -202,6 +202,35 @@ async def test_name_the_app_set_on_the_isolation_scope_survives(
     assert (event["transaction"], event["transaction_info"]) == ("checkout", {"source": "custom"})
 
 
+def name_on_current_scope(name: str, source: str | None) -> None:
+    sentry_sdk.get_current_scope().set_transaction_name(name, source=source)
+
+
+@pytest.mark.parametrize(
+    ("set_name", "name", "sent"),
+    [
+        (name_on_current_scope, "/items/all", ("/items/all", "custom")),
+        (name_on_isolation_scope, "/items/all", ("/items/all", "url")),
+        (name_on_current_scope, "/items/1", ("/items/{item_id}", "route")),  # the raw path again
+    ],
+)
+async def test_a_url_name_the_app_sets_is_url_only_on_the_isolation_scope(
+    sentry_init, lifecycle, set_name, name, sent
+):
+    """source="url" on the current scope is stored as none: custom, or the raw path, the route's; kept on the isolation scope."""
+    transport = init(sentry_init, lifecycle)
+
+    async def view(request):
+        set_name(name, "url")
+        return PlainTextResponse("ok")
+
+    served = Starlette(routes=[Route("/items/{item_id}", view)])
+    await call(SentryMiddleware(served, transaction_style="url"), scope_with("/items/1"))
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    assert (trace["name"], trace["source"]) == sent
+
+
 async def test_exception_marks_the_transaction_internal_error(sentry_init, lifecycle):
     """A request that raised is internal_error (error when streaming) and its error shares the trace."""
     transport = init(sentry_init, lifecycle)
