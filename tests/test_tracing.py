@@ -400,22 +400,27 @@ async def test_an_upstream_s_sample_rand_decides_a_trace_it_left_undecided(
     assert bool(sent) is sampled
 
 
-async def test_traces_sampler_sees_the_asgi_scope(sentry_init):
-    """traces_sampler receives the ASGI scope, method and path, and its decision is applied."""
+async def test_traces_sampler_sees_the_asgi_scope(sentry_init, lifecycle):
+    """traces_sampler receives the server's ASGI scope itself, method and path, and its decision is applied."""
     seen = []
 
     def sampler(context):
         seen.append(context)
         return 0.0 if context["asgi_scope"]["path"] == "/items/2" else 1.0
 
-    transport = sentry_init(auto_enabling_integrations=False, traces_sampler=sampler)
-    await call(SentryMiddleware(app()), scope_with("/items/1"))
+    transport = init(sentry_init, lifecycle, traces_sampler=sampler, traces_sample_rate=None)
+    authorised = scope_with("/items/1?token=T0K3N", (b"authorization", b"Bearer S3CR3T"))
+    await call(SentryMiddleware(app()), authorised)
     await call(SentryMiddleware(app()), scope_with("/items/2"))
     sentry_sdk.flush()
-    assert len(transport.transactions) == 1
-    assert seen[0]["asgi_scope"]["path"] == "/items/1"
+    assert trace_of(transport, lifecycle)["name"] == "test_tracing.item"  # only /items/1 was sent
+    assert seen[0]["asgi_scope"] is authorised  # in the process, as the server passed it
     assert seen[0]["url.path"] == "/items/1"
     assert seen[0]["http.method"] == "GET"
+    assert {"transaction_context", "parent_sampled"} <= set(seen[0])  # sentry_sdk's own keys
+    sent = b"".join(envelope.serialize() for envelope in transport.envelopes)
+    assert b"T0K3N" not in sent
+    assert b"S3CR3T" not in sent
 
 
 async def test_head_and_options_are_not_traced_by_default(sentry_init):
