@@ -412,6 +412,22 @@ def test_a_client_leaving_an_http2_upload_under_hypercorn_is_not_reported():
     assert transaction["contexts"]["trace"]["status"] == "cancelled"
 
 
+def test_a_client_resetting_an_http2_stream_mid_response_under_hypercorn_cancels_it():
+    """Over HTTP/2 under hypercorn, a client resetting its stream mid-response is a cancelled request, not an event."""
+    with (
+        served_by("hypercorn", "apps.peer_app:app") as served,
+        httpx.Client(http1=False, http2=True, base_url=served.base) as client,
+    ):
+        with client.stream("GET", "/forever") as response:
+            lines = response.iter_lines()
+            received = [next(lines) for _ in range(3)]
+        time.sleep(0.3)  # the stream reset, its connection still open: the server stops the view
+    assert (response.http_version, received) == ("HTTP/2", ["data: 0", "", "data: 1"])
+    assert [e for e in served.inbox.items("event") if "/forever" in e["request"]["url"]] == []
+    (transaction,) = served.transactions_at("/forever")
+    assert transaction["contexts"]["trace"]["status"] == "cancelled"
+
+
 def test_a_stream_or_upload_left_behind_middleware_is_not_reported(fastapi: Served):
     """With BaseHTTPMiddleware and sentry_sdk's integrations too, a client leaving is no error."""
     assert fastapi.responses["forever"] == ["data: 0", "", "data: 1"]
