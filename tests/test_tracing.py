@@ -20,6 +20,7 @@ from sentry_sdk.consts import ClientConstructor
 from sentry_sdk.integrations.starlette import StarletteIntegration
 from sentry_sdk.profiler.transaction_profiler import teardown_profiler
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
@@ -259,6 +260,64 @@ async def test_exception_after_a_200_began_marks_the_transaction_internal_error(
     sentry_sdk.flush()
     trace = trace_of(transport, lifecycle)
     assert trace["status"] == ("internal_error" if lifecycle == "static" else "error")
+
+
+async def test_a_background_task_failing_after_the_response_fails_the_request(
+    sentry_init, lifecycle
+):
+    """A background task raising out of the app after its 200 went out whole is reported, and fails the request."""
+    transport = init(sentry_init, lifecycle)
+
+    def send_receipt():
+        raise RuntimeError("mail server down")
+
+    async def order(request):
+        return PlainTextResponse("ordered", background=BackgroundTask(send_receipt))
+
+    with pytest.raises(RuntimeError):
+        await call(
+            SentryMiddleware(Starlette(routes=[Route("/order", order)])), scope_with("/order")
+        )
+    sentry_sdk.flush()
+    trace = trace_of(transport, lifecycle)
+    failed = "internal_error" if lifecycle == "static" else "error"
+    assert (trace["status"], trace["code"]) == (failed, 200)
+    (event,) = transport.events
+    assert event["contexts"]["trace"]["trace_id"] == trace["trace_id"]
+
+
+class RefusingTheLastChunk(Conversation):
+    """A server whose write of the response's last chunk fails with ``error``."""
+
+    def __init__(self, app, scope, error: Exception) -> None:
+        super().__init__(app, scope, [{"type": "http.request", "body": b""}])
+        self.error = error
+
+    async def send(self, message):
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            raise self.error
+        await super().send(message)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "reported"),
+    [
+        (RuntimeError("Response content shorter than Content-Length"), "internal_error", 1),
+        (ConnectionResetError("peer reset"), "cancelled", 0),
+    ],
+    ids=["uvicorn-refuses-it", "client-gone"],
+)
+async def test_a_last_chunk_the_server_fails_to_send_is_no_complete_response(
+    sentry_init, error, status, reported
+):
+    """A response whose last chunk the server could not send is no complete one: the failure is its status."""
+    transport = init(sentry_init, "static")
+    served = Starlette(routes=[Route("/items/{item_id}", item)])
+    with pytest.raises(type(error)):
+        await RefusingTheLastChunk(SentryMiddleware(served), scope_with("/items/1"), error).run()
+    sentry_sdk.flush()
+    assert trace_of(transport, "static")["status"] == status
+    assert len(transport.events) == reported
 
 
 async def test_sentry_sdks_middleware_around_ours_leaves_one_root_span(sentry_init, lifecycle):
