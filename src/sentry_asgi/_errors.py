@@ -33,6 +33,7 @@ _DISCONNECT_TYPES = frozenset(
         # A websocket's client that left, raised where the handler reads the socket.
         ("litestar.exceptions.websocket_exceptions", "WebSocketDisconnect"),
         ("blacksheep.server.websocket", "WebSocketDisconnectError"),
+        ("blacksheep.exceptions", "MessageAborted"),  # only for http.disconnect: answered 500
     }
 )
 

@@ -9,7 +9,8 @@ from blacksheep import Application, Response, WebSocket
 from blacksheep.contents import TextContent
 from blacksheep.server.controllers import Controller
 from blacksheep.server.routing import Router
-from conftest import call
+from conftest import call, http_scope
+from test_scope_isolation import sent_session_totals
 
 from frameworks.apps.blacksheep_app import blacksheep_app
 from frameworks.helpers import (
@@ -37,6 +38,29 @@ async def test_an_earlier_catch_all_handler_still_answers(sentry_init, http):
     assert (await http(wrapped, "/items/9")).status_code == 503
     (event,) = transport.events
     assert event["exception"]["values"][-1]["value"] == "item 9"
+
+
+async def test_a_client_leaving_mid_upload_is_a_cancelled_request_not_an_error(sentry_init):
+    """BlackSheep's MessageAborted for a client gone mid-upload (answered 500) is no event: cancelled, session healthy."""
+    transport = sentry_init(
+        auto_enabling_integrations=False, traces_sample_rate=1.0, release="shop@1.0"
+    )
+    left = [
+        {"type": "http.request", "body": b"part of a file", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    app = Application()
+
+    @app.router.post("/upload")
+    async def upload(request):
+        return Response(200, content=TextContent(f"{len(await request.read())} bytes"))
+
+    conversation = await call(SentryMiddleware(app), http_scope("/upload", method="POST"), left)
+    assert conversation.sent[0]["status"] == 500
+    assert transport.events == []
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "cancelled"
+    assert sent_session_totals(transport) == {"exited": 1}
 
 
 @pytest.mark.parametrize(
