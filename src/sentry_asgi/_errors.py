@@ -28,6 +28,7 @@ _DISCONNECT_TYPES = frozenset(
         ("websockets.exceptions", "ConnectionClosedOK"),
         ("websockets.exceptions", "ConnectionClosedError"),
         ("starlette.websockets", "WebSocketDisconnect"),
+        ("litestar.exceptions.websocket_exceptions", "WebSocketDisconnect"),
         ("quart.exceptions", "ClientDisconnected"),
         ("django.http.request", "ClientDisconnected"),
         # A websocket's client that left, raised where the handler reads the socket.

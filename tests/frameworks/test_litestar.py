@@ -7,7 +7,17 @@ import contextlib
 import pytest
 import sentry_sdk
 from conftest import SDK_VERSION, CapturingTransport, call, http_scope
-from litestar import Litestar, Request, Response, Router, asgi, get, websocket_listener
+from litestar import (
+    Litestar,
+    Request,
+    Response,
+    Router,
+    WebSocket,
+    asgi,
+    get,
+    websocket,
+    websocket_listener,
+)
 from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import InternalServerException
 from litestar.handlers import WebsocketListener
@@ -18,6 +28,7 @@ from litestar.types import Receive, Scope, Send  # noqa: TC002 - likewise
 from quart import Quart
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
+from test_scope_isolation import sent_session_totals
 
 from frameworks.apps.litestar_app import item, litestar_app
 from frameworks.helpers import assert_reported_as_itself, websocket_scope
@@ -469,3 +480,38 @@ async def test_in_litestars_middleware_list_it_sees_the_answer_not_the_exception
     else:  # sentry_sdk's Litestar integration reports it, and the failed status adds nothing
         assert event["exception"]["values"][-1]["mechanism"]["type"] == "litestar"
     assert len(transport.transactions) == 1
+
+
+@websocket("/chat")
+async def chat(socket: WebSocket) -> None:
+    await socket.accept()
+    while True:  # until the client leaves: Litestar raises its WebSocketDisconnect
+        await socket.send_text(await socket.receive_text())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sdk", [False, True], ids=["alone", "with-sdk-integration"])
+async def test_a_client_leaving_a_websocket_is_not_reported(sentry_init, sdk):
+    """Litestar's WebSocketDisconnect, when the client leaves a chat, is no event, even as sentry_sdk's integration reports it."""
+    from sentry_sdk.integrations.litestar import LitestarIntegration
+
+    transport = sentry_init(
+        auto_enabling_integrations=False,
+        integrations=[LitestarIntegration()] if sdk else [],
+        traces_sample_rate=1.0,
+        release="shop@1.0",
+    )
+    incoming = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "Hi"},
+        {"type": "websocket.disconnect", "code": 1001},
+    ]
+    conversation = await call(
+        SentryMiddleware(Litestar([chat])), websocket_scope("/chat"), incoming
+    )
+    assert [m["type"] for m in conversation.sent][:2] == ["websocket.accept", "websocket.send"]
+    assert transport.events == []
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "ok"
+    assert transaction["contexts"]["trace"]["data"]["websocket.close_code"] == 1001
+    assert sent_session_totals(transport) == {"exited": 1}
