@@ -29,6 +29,7 @@ _DISCONNECT_TYPES = frozenset(
         ("websockets.exceptions", "ConnectionClosedError"),
         ("starlette.websockets", "WebSocketDisconnect"),
         ("litestar.exceptions.websocket_exceptions", "WebSocketDisconnect"),
+        ("blacksheep.server.websocket", "WebSocketDisconnectError"),
         ("quart.exceptions", "ClientDisconnected"),
         ("django.http.request", "ClientDisconnected"),
         # A websocket's client that left, raised where the handler reads the socket.

@@ -49,7 +49,7 @@ async def test_a_client_leaving_mid_upload_is_a_cancelled_request_not_an_error(s
         {"type": "http.request", "body": b"part of a file", "more_body": True},
         {"type": "http.disconnect"},
     ]
-    app = Application()
+    app = Application(router=Router())
 
     @app.router.post("/upload")
     async def upload(request):
@@ -262,6 +262,31 @@ async def test_handlers_the_app_sets_after_wrapping_report_as_earlier_ones(sentr
     app.exceptions_handlers[Exception] = unavailable
     app.exception_handler(OutOfStockError)(answer)
     await assert_late_handlers_report(transport, http, wrapped, catch_all=503)
+
+
+async def test_a_client_leaving_a_websocket_is_not_reported(sentry_init):
+    """BlackSheep's WebSocketDisconnectError, when the client leaves a chat, is no event: session healthy."""
+    transport = sentry_init(
+        auto_enabling_integrations=False, traces_sample_rate=1.0, release="shop@1.0"
+    )
+    app = Application(router=Router())
+
+    @app.router.ws("/chat")
+    async def chat(websocket: WebSocket):
+        await websocket.accept()
+        while True:  # until the client leaves: BlackSheep raises WebSocketDisconnectError
+            await websocket.send_text(await websocket.receive_text())
+
+    incoming = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "Hi"},
+        {"type": "websocket.disconnect", "code": 1001},
+    ]
+    await call(SentryMiddleware(app), websocket_scope("/chat"), incoming)
+    assert transport.events == []
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["data"]["websocket.close_code"] == 1001
+    assert sent_session_totals(transport) == {"exited": 1}
 
 
 @pytest.mark.parametrize("default_integrations", [False, True])
