@@ -24,6 +24,7 @@ from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocketDisconnect
 
 from sentry_asgi import SentryMiddleware
 
@@ -721,6 +722,32 @@ async def test_websocket_close_code_is_the_first_close_the_client_s_when_it_left
     sentry_sdk.flush()
     (tx,) = transport.transactions
     assert tx["contexts"]["trace"]["data"]["websocket.close_code"] == 1006
+
+
+async def test_a_websocket_the_client_closed_is_not_cancelled_by_the_error_it_raises(sentry_init):
+    """A chat the client closed (1001) is ok, though the app's next receive raised WebSocketDisconnect."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+
+    async def chat(websocket):
+        await websocket.accept()
+        while True:  # until the client leaves, as Starlette's documentation writes it
+            await websocket.send_text(await websocket.receive_text())
+
+    scope = scope_with("/chat", type="websocket")
+    del scope["method"]
+    messages = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "Hi"},
+        {"type": "websocket.disconnect", "code": 1001},
+    ]
+    served = Starlette(routes=[WebSocketRoute("/chat", chat)])
+    with pytest.raises(WebSocketDisconnect):
+        await call(SentryMiddleware(served), scope, messages)
+    sentry_sdk.flush()
+    assert transport.events == []
+    (tx,) = transport.transactions
+    assert tx["contexts"]["trace"]["status"] == "ok"
+    assert tx["contexts"]["trace"]["data"]["websocket.close_code"] == 1001
 
 
 async def test_websocket_spans_of_the_app_are_children_of_the_segment(sentry_init):

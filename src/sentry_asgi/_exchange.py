@@ -250,7 +250,10 @@ class Exchange:
             return
         gone = self._client_left(exc)
         if self.trace is not None:
-            self.trace.set_outcome("cancelled" if gone else "internal_error")
+            if gone:
+                self.trace.departed()
+            else:
+                self.trace.failed()
         if gone:
             self.abandoned = True  # whatever the app answered, nobody received it
             mark_dealt_with(exc)

@@ -220,9 +220,19 @@ class Trace:
         if self._ended_at is None and self._outcome is None and not self._closed:
             self._outcome = "cancelled"
 
-    def set_outcome(self, status: str) -> None:
-        """Record why the request ended early: ``internal_error`` or ``cancelled``."""
-        self._outcome = status
+    def departed(self) -> None:
+        """The app failed as its client went away: ``cancelled``, unless its websocket had closed.
+
+        A chat's next ``receive()`` raises once the client closed it (Starlette's
+        ``WebSocketDisconnect``, BlackSheep's ``WebSocketDisconnectError``): the connection had
+        ended, as clients end them.
+        """
+        if not self._closed:
+            self._outcome = "cancelled"
+
+    def failed(self) -> None:
+        """The app failed: ``internal_error``."""
+        self._outcome = "internal_error"
 
     def _describe_websocket(self) -> None:
         self._set("websocket.duration_seconds", (_now() - self._opened_at).total_seconds())
