@@ -457,6 +457,21 @@ def test_a_websocket_connection_is_one_transaction(fastapi: Served):
     assert transaction["transaction"] == "/ws"
 
 
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_chat_the_client_leaves_is_neither_an_error_nor_cancelled(server: str):
+    """Under each server, a chat loop's WebSocketDisconnect once the client closed is no event, and the connection ok."""
+    from websockets.sync.client import connect
+
+    with served_by(server, "apps.peer_app:app") as served:
+        with connect(served.base.replace("http", "ws", 1) + "/chat") as websocket:
+            websocket.send("hi")
+            assert websocket.recv() == "hi"
+        time.sleep(0.3)  # the server passes the close on, and the app's receive() raises
+    chats = [t for t in served.inbox.items("transaction") if t["transaction"] == "/chat"]
+    assert [t["contexts"]["trace"]["status"] for t in chats] == ["ok"]
+    assert [e for e in served.inbox.items("event") if e.get("transaction") == "/chat"] == []
+
+
 # How each server is told the app lives under /api, and the path its client asks for: granian
 # expects the prefix in the request; the others are behind a proxy that removed it.
 ROOT_PATHS = {

@@ -190,6 +190,13 @@ async def echo(websocket: WebSocket) -> None:
     await websocket.close()
 
 
+@api.websocket("/chat")
+async def chat(websocket: WebSocket) -> None:
+    await websocket.accept()
+    while True:  # until the client leaves, as Starlette's documentation writes it
+        await websocket.send_text(await websocket.receive_text())
+
+
 @api.api_route("/health", methods=["GET", "HEAD"])
 async def health() -> PlainTextResponse:
     return PlainTextResponse("ok")
