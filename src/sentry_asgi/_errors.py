@@ -32,9 +32,6 @@ _DISCONNECT_TYPES = frozenset(
         ("blacksheep.server.websocket", "WebSocketDisconnectError"),
         ("quart.exceptions", "ClientDisconnected"),
         ("django.http.request", "ClientDisconnected"),
-        # A websocket's client that left, raised where the handler reads the socket.
-        ("litestar.exceptions.websocket_exceptions", "WebSocketDisconnect"),
-        ("blacksheep.server.websocket", "WebSocketDisconnectError"),
         ("blacksheep.exceptions", "MessageAborted"),  # only for http.disconnect: answered 500
     }
 )
