@@ -515,3 +515,48 @@ async def test_a_client_leaving_a_websocket_is_not_reported(sentry_init, sdk):
     assert transaction["contexts"]["trace"]["status"] == "ok"
     assert transaction["contexts"]["trace"]["data"]["websocket.close_code"] == 1001
     assert sent_session_totals(transport) == {"exited": 1}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("style", "name", "source"),
+    [
+        ("endpoint", "frameworks.apps.litestar_app.item", "component"),
+        ("url", "/items/{item_id}", "route"),
+    ],
+)
+async def test_in_litestars_middleware_list_requests_are_named_per_transaction_style(
+    sentry_init, http, style, name, source
+):
+    """In `middleware=[...]` a request is named after its handler's function or its route, as the style asks."""
+    transport = sentry_init(traces_sample_rate=1.0, auto_enabling_integrations=False)
+    middleware = DefineMiddleware(SentryMiddleware, transaction_style=style)
+    app = Litestar(route_handlers=[item], middleware=[middleware])
+    assert (await http(app, "/items/42")).status_code == 500
+    ((event_name, event_source),) = [
+        (e["transaction"], e["transaction_info"]["source"]) for e in transport.events
+    ]
+    (transaction,) = transport.transactions
+    assert (event_name, event_source) == (name, source)
+    assert (transaction["transaction"], transaction["transaction_info"]["source"]) == (name, source)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("integrations", "reported"), [("bare", []), ("defaults", ["litestar"])])
+async def test_in_litestars_middleware_list_a_4xx_answer_is_held_back_only_without_the_integration(
+    sentry_init, http, integrations, reported
+):
+    """In `middleware=[...]`, sentry_sdk's Litestar integration reports an exception the app answers 404: nothing holds it back."""
+    options = {"auto_enabling_integrations": False} if integrations == "bare" else {}
+    transport = sentry_init(traces_sample_rate=1.0, **options)
+
+    def not_found(request: Request, exc: Exception) -> Response[str]:
+        return Response(f"order {exc} not found", status_code=404)
+
+    app = Litestar(
+        [order],
+        middleware=[SentryMiddleware],
+        exception_handlers={OrderMissingError: not_found},
+    )
+    assert (await http(app, "/orders/3")).status_code == 404
+    assert [e["exception"]["values"][-1]["mechanism"]["type"] for e in transport.events] == reported

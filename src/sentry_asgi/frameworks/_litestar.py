@@ -49,6 +49,14 @@ def _match(app: Litestar, scope: Scope) -> Match | None:
     if getattr(handler, "is_mount", False):
         mount = _mount(app, scope)
         return Match(mount, None) if mount is not None else None
+    return _routed(scope)
+
+
+def _routed(scope: Scope) -> Match | None:
+    """The view of the route handler Litestar's router put in the scope (the template is there)."""
+    handler = scope.get("route_handler")
+    if handler is None or getattr(handler, "is_mount", False):
+        return None
     view = _view(handler)
     return Match(None, view) if view is not None else None
 
@@ -141,11 +149,12 @@ def _refusing_route(
 def install(app: object) -> Framework | None:
     """Add the exception hook to this app (once, however often it is wrapped).
 
-    None for a part of an app: in the app's ``middleware=[...]``, the middleware wraps a route's
-    stack inside Litestar's exception handling, with no way to the app and its hooks.
+    For a part of an app, no hook: in the app's ``middleware=[...]``, the middleware wraps a
+    route's stack inside Litestar's exception handling, with no way to the app and its hooks;
+    the router has put the route's handler in the scope by then, which names the request.
     """
     if not isinstance(app, Litestar):
-        return None
+        return Framework(match=_routed, reroutes=False)
     if _after_exception not in app.after_exception:
         # First: sentry_sdk's own Litestar integration, whose hook reports every exception, then
         # finds it waiting for the app's answer (see Exchange.process_event).
