@@ -55,6 +55,36 @@ async def test_sentry_sdks_integrations_name_requests_by_their_own_style(sentry_
         assert payload["transaction_info"] == {"source": "route"}
 
 
+def fastapi_items() -> FastAPI:
+    api = FastAPI()
+
+    @api.get("/items/{item_id}")
+    async def fastapi_item(item_id: int):
+        raise ValueError(item_id)
+
+    return api
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner", "name"),
+    [
+        (Starlette, starlette_app, "generic Starlette request"),
+        (FastAPI, fastapi_items, "/items/{item_id}"),
+    ],
+)
+async def test_under_a_mount_sentry_sdks_integrations_name_requests_without_it(
+    sentry_init, outer, inner, name
+):
+    """With sentry_sdk's integrations on, their name for a mounted app's request (no mount in it) is kept, whatever the style."""
+    transport = sentry_init(traces_sample_rate=1.0)  # default integrations: Starlette's is on
+    app = outer(routes=[Mount("/api", app=SentryMiddleware(inner(), transaction_style="url"))])
+    assert (await get(app, "/api/items/42")).status_code == 500
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    for payload in (event, transaction):
+        assert (payload["transaction"], payload["transaction_info"]) == (name, {"source": "route"})
+
+
 async def test_endpoint_style_names_the_view(sentry_init):
     """The default style names the view function as module.qualname, source component."""
     transport = sentry_init(auto_enabling_integrations=False)
