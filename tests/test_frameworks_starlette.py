@@ -490,6 +490,44 @@ async def test_exception_a_handler_answers_404_is_not_reported(sentry_init, form
     assert transport.events == []
 
 
+def fastapi_answering(status: int) -> FastAPI:
+    """A FastAPI sub-app whose own exception handler answers OrderMissingError with ``status``."""
+    api = FastAPI()
+    api.add_api_route("/orders/{order_id}", order_view)
+    api.add_exception_handler(OrderMissingError, answering(status))
+    return api
+
+
+async def order_view(order_id: str):
+    raise OrderMissingError(order_id)
+
+
+@FORMS
+@DEFAULTS
+@pytest.mark.parametrize("status", [503, 404])
+async def test_a_mounted_sub_apps_own_handlers_are_covered_by_the_outer_middleware(
+    sentry_init, form, options, status
+):
+    """A sub-app mounted unwrapped (FastAPI's app.mount, a Mount in a Mount) reports what its own handler answers 5xx, and not 404."""
+    transport = sentry_init(**options)
+    outer = FastAPI()
+    outer.mount("/api", fastapi_answering(status))
+    outer.router.routes.append(Mount("/v2", routes=[Mount("/api", app=fastapi_answering(status))]))
+    app = wrapped(outer, form)
+    for path in ("/api/orders/3", "/v2/api/orders/3"):
+        assert (await get(app, path)).status_code == status
+    reported = [
+        (e["exception"]["values"][-1]["type"], e["request"]["url"]) for e in transport.events
+    ]
+    if status == 404:
+        assert reported == []
+    else:
+        assert reported == [
+            ("OrderMissingError", "http://testserver/api/orders/3"),
+            ("OrderMissingError", "http://testserver/v2/api/orders/3"),
+        ]
+
+
 class UnavailableError(Exception):
     """A domain error that carries its own HTTP status, as many apps' errors do."""
 
