@@ -8,6 +8,7 @@ import pytest
 from blacksheep import Application, Response, WebSocket
 from blacksheep.contents import TextContent
 from blacksheep.server.controllers import Controller
+from blacksheep.server.normalization import UnsupportedForwardRefInSignatureError
 from blacksheep.server.routing import Router
 from conftest import call, http_scope
 from test_scope_isolation import sent_session_totals
@@ -400,3 +401,11 @@ async def test_a_view_error_is_logged_as_blacksheep_logs_it_after_an_info_line(
         ("INFO", 'Handled error: "GET /items/9". item 9'),
         ("ERROR", 'Unhandled exception - "GET /items/9"'),
     ]
+
+
+async def test_blacksheeps_own_middlewares_refuse_it_at_start_up():
+    """BlackSheep's `app.middlewares` take BlackSheep middleware, not ASGI middleware: the app fails to start with SentryMiddleware there."""
+    app = blacksheep_app()
+    app.middlewares.append(SentryMiddleware)
+    with pytest.raises(UnsupportedForwardRefInSignatureError):
+        await app.start()

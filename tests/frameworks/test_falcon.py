@@ -208,3 +208,9 @@ async def test_5xx_http_error_a_responder_raises_is_the_failed_status_event(
     (event,) = transport.events
     assert "exception" not in event
     assert event["message"] == f"{status} {HTTPStatus(status).phrase}: GET /down/{{status:int}}"
+
+
+def test_falcons_own_middleware_list_refuses_it():
+    """Falcon's `middleware=[...]` takes Falcon components, not ASGI middleware: it refuses SentryMiddleware as the app is built."""
+    with pytest.raises(TypeError, match="must implement at least one middleware method"):
+        falcon.asgi.App(middleware=[SentryMiddleware])
