@@ -249,6 +249,24 @@ async def test_app_mounted_under_a_router_is_named_after_its_own_route(
     assert named(transport.events) == named(transport.transactions) == expected
 
 
+HOOKED_MOUNTABLE = [f for f in HOOKED if f.routes_below_mount]
+
+
+@pytest.mark.parametrize("outer", [Starlette, FastAPI])
+@pytest.mark.parametrize("framework", HOOKED_MOUNTABLE, ids=[f.name for f in HOOKED_MOUNTABLE])
+async def test_app_mounted_unwrapped_under_a_wrapped_router_reports_its_views_exception(
+    framework: Framework, outer, sentry_init, http
+):
+    """Mounted as it is below a wrapped Starlette or FastAPI app, a view's exception is reported once, as itself."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = SentryMiddleware(outer(routes=[Mount("/api", app=framework.app())]))
+    assert (await http(app, "/api/items/42")).status_code == 500
+    (event,) = transport.events
+    (reported,) = event["exception"]["values"]
+    assert (reported["type"], reported["value"]) == ("ValueError", "item 42")
+    assert reported["mechanism"] == {"type": framework.mechanism, "handled": False}
+
+
 @pytest.mark.parametrize("outer", ["starlette", "fastapi", "wrapped"])
 @pytest.mark.parametrize("framework", MOUNTABLE, ids=[f.name for f in MOUNTABLE])
 async def test_app_mounted_with_path_parameters_is_named_after_the_mounts_template(

@@ -12,9 +12,9 @@ exceptions are responses), FastAPI's validation handlers (the client's errors), 
 
 The handlers live in the ``ExceptionMiddleware`` that the app builds with its middleware stack,
 on its first request: a wrapped app gets its stack-building wrapped, and ``add_middleware``
-finds that middleware below itself, through each middleware's ``app``. The Starlette apps
-mounted below its router answer their own exceptions with their own handlers: each gets the same
-treatment, found as the stack is built.
+finds that middleware below itself, through each middleware's ``app``. The apps mounted below
+its router answer their own exceptions, each with its framework's own mechanism: found as the
+stack is built, each gets its framework's hooks, as if it were wrapped.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Host, Match, Mount, Router
 
 from sentry_asgi._guard import contained
-from sentry_asgi.frameworks import down_the_middleware
+from sentry_asgi.frameworks import detect, down_the_middleware
 from sentry_asgi.frameworks._report import report
 
 if TYPE_CHECKING:
@@ -104,30 +104,29 @@ def _wrap_handlers(handlers: MutableMapping[Any, Handler]) -> None:
 def _wrap_handlers_below(app: object) -> None:
     """Wrap the handlers of the ExceptionMiddleware found by following the middleware down.
 
-    Then those of the apps mounted below its router, which each answer their own exceptions.
+    Then hook the apps mounted below its router, which each answer their own exceptions.
     """
     for layer in down_the_middleware(app):
         if isinstance(layer, ExceptionMiddleware):
             _wrap_handlers(layer._exception_handlers)  # noqa: SLF001 - where Starlette keeps them
             router = next((r for r in down_the_middleware(layer) if isinstance(r, Router)), None)
             for mounted in _mounted_apps(router.routes if router is not None else ()):
-                install(mounted)
+                detect(mounted)
             return
 
 
-def _mounted_apps(routes: Iterable[object]) -> Iterator[Starlette]:
-    """The Starlette apps mounted among ``routes`` (``app.mount``, a Mount of routes in a Mount).
+def _mounted_apps(routes: Iterable[object]) -> Iterator[object]:
+    """The apps mounted among ``routes`` (``app.mount``, a Mount or Host, in a Mount of routes).
 
-    An app's own mounts are its to follow, when it builds its stack.
+    A mounted Starlette app's own mounts are its to follow, when it builds its stack.
     """
     for route in routes:
         if isinstance(route, (Mount, Host)):
             below = route.app
-            app = next((a for a in down_the_middleware(below) if isinstance(a, Starlette)), None)
-            if app is not None:
-                yield app
-            elif isinstance(below, Router):  # a Mount(routes=[...])
+            if isinstance(below, Router):  # a Mount(routes=[...])
                 yield from _mounted_apps(below.routes)
+            else:
+                yield below
 
 
 class _WrapHandlersOnBuild:
