@@ -53,6 +53,7 @@ from sentry_asgi._sdk import (
     mark_session_errored,
     over_size_limit,
 )
+from sentry_asgi.frameworks import mounted_framework
 
 if TYPE_CHECKING:
     from sentry_asgi._asgi import Message, Receive, Scope, Send
@@ -434,6 +435,17 @@ class Exchange:
         self.framework = framework
         self._matched = None
 
+    def _enter_a_mounted_app(self) -> None:
+        """Name the request after an app mounted as it is, once the router passed it there.
+
+        Starlette's router puts the app of the Mount it passed the request through in the scope,
+        as its endpoint: that app has its framework's hooks, but no SentryMiddleware of its own
+        to say so.
+        """
+        framework = mounted_framework(self._routed.get("endpoint"))
+        if framework is not None:
+            self.entered(framework, self._routed)
+
     def _resolve(self, style: TransactionStyle) -> tuple[str, str]:
         """Name the request after the wrapped app's routing, not a router it is mounted under.
 
@@ -441,6 +453,8 @@ class Exchange:
         in the scope; a router inside the app replaces both. Until one does, the endpoint is
         not the app's view, and the mount is the route only of an app with no routes we know.
         """
+        if self.framework is None:
+            self._enter_a_mounted_app()
         outer = self._entry_endpoint
         inside = outer is None or self._routed.get("endpoint") is not outer
         mount = self._mount or ""  # the app's routes are below a mount that kept its own path

@@ -267,6 +267,21 @@ async def test_app_mounted_unwrapped_under_a_wrapped_router_reports_its_views_ex
     assert reported["mechanism"] == {"type": framework.mechanism, "handled": False}
 
 
+@pytest.mark.parametrize("outer", [Starlette, FastAPI])
+@pytest.mark.parametrize("framework", HOOKED_MOUNTABLE, ids=[f.name for f in HOOKED_MOUNTABLE])
+async def test_app_mounted_unwrapped_under_a_wrapped_router_is_named_after_its_own_route(
+    framework: Framework, outer, sentry_init, http
+):
+    """Mounted as it is below a wrapped Starlette or FastAPI app, a request is named /api plus the app's route, or its view."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    for style in ("url", "endpoint"):
+        router = outer(routes=[Mount("/api", app=framework.app())])
+        app = SentryMiddleware(router, transaction_style=style)
+        assert (await http(app, "/api/items/42")).status_code == 500
+    expected = [(f"/api{framework.route}", "route"), (framework.view, "component")]
+    assert named(transport.events) == named(transport.transactions) == expected
+
+
 @pytest.mark.parametrize("outer", ["starlette", "fastapi", "wrapped"])
 @pytest.mark.parametrize("framework", MOUNTABLE, ids=[f.name for f in MOUNTABLE])
 async def test_app_mounted_with_path_parameters_is_named_after_the_mounts_template(

@@ -11,6 +11,7 @@ imported.
 from __future__ import annotations
 
 import importlib
+import weakref
 from dataclasses import dataclass
 from types import MethodType
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -57,6 +58,35 @@ class Framework:
     # the routes of the app mounted there are below it, and the path the client asked for is left
     # only in ``raw_path``.
     mount: Callable[[Scope], str | None] | None = None
+
+
+# The framework of each app mounted as it is below a wrapped app's router, by the app's identity
+# (a Litestar or Falcon app takes no weak reference), while the route it is mounted at lives: a
+# request the router passes there is named after that app's routes.
+_MOUNTED: dict[int, tuple[weakref.ref[object], Framework]] = {}
+
+
+def hook_mounted(route: object, app: object) -> None:
+    """Install the hooks of the app mounted as it is at ``route``; keep its framework for names."""
+    framework = detect(app)
+    if framework is None:
+        return
+    key = id(app)
+
+    def forget(gone: weakref.ref[object]) -> None:
+        if _MOUNTED.get(key, (None,))[0] is gone:
+            del _MOUNTED[key]
+
+    _MOUNTED[key] = (weakref.ref(route, forget), framework)
+
+
+def mounted_framework(app: object) -> Framework | None:
+    """The framework of ``app``, mounted as it is, where it helps name requests."""
+    entry = _MOUNTED.get(id(app))
+    if entry is None:
+        return None
+    route = entry[0]()
+    return entry[1] if route is not None and getattr(route, "app", None) is app else None
 
 
 def routed_name(scope: Scope, template: str) -> str:

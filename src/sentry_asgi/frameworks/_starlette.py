@@ -29,7 +29,7 @@ from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import Host, Match, Mount, Router
 
 from sentry_asgi._guard import contained
-from sentry_asgi.frameworks import detect, down_the_middleware
+from sentry_asgi.frameworks import down_the_middleware, hook_mounted
 from sentry_asgi.frameworks._report import report
 
 if TYPE_CHECKING:
@@ -110,13 +110,13 @@ def _wrap_handlers_below(app: object) -> None:
         if isinstance(layer, ExceptionMiddleware):
             _wrap_handlers(layer._exception_handlers)  # noqa: SLF001 - where Starlette keeps them
             router = next((r for r in down_the_middleware(layer) if isinstance(r, Router)), None)
-            for mounted in _mounted_apps(router.routes if router is not None else ()):
-                detect(mounted)
+            for route, mounted in _mounted_apps(router.routes if router is not None else ()):
+                hook_mounted(route, mounted)
             return
 
 
-def _mounted_apps(routes: Iterable[object]) -> Iterator[object]:
-    """The apps mounted among ``routes`` (``app.mount``, a Mount or Host, in a Mount of routes).
+def _mounted_apps(routes: Iterable[object]) -> Iterator[tuple[Mount | Host, object]]:
+    """Each app mounted among ``routes`` (``app.mount``, a Mount or Host, in a Mount of routes).
 
     A mounted Starlette app's own mounts are its to follow, when it builds its stack.
     """
@@ -126,7 +126,7 @@ def _mounted_apps(routes: Iterable[object]) -> Iterator[object]:
             if isinstance(below, Router):  # a Mount(routes=[...])
                 yield from _mounted_apps(below.routes)
             else:
-                yield below
+                yield route, below
 
 
 class _WrapHandlersOnBuild:
