@@ -14,6 +14,7 @@ from conftest import call, http_scope
 from test_scope_isolation import sent_session_totals
 
 from frameworks.apps.blacksheep_app import blacksheep_app
+from frameworks.apps.quart_app import quart_app
 from frameworks.helpers import (
     OutOfStockError,
     assert_answer_reported_when_5xx,
@@ -105,6 +106,28 @@ async def test_wrapped_app_mounted_in_a_blacksheep_app_is_named_after_its_own_ro
     assert event["transaction"] == transaction["transaction"] == name
     assert event["exception"]["values"][-1]["mechanism"] == {"type": "blacksheep", "handled": False}
     assert event["request"]["url"] == "http://testserver/sub/dogs/4"
+
+
+@pytest.mark.parametrize("child", [blacksheep_app, quart_app], ids=["blacksheep", "quart"])
+@pytest.mark.parametrize("when", ["before wrapping", "after wrapping, before start-up"])
+async def test_app_mounted_unwrapped_in_a_wrapped_blacksheep_app_reports_its_views_exception(
+    child, when, sentry_init, http
+):
+    """An app BlackSheep's app.mount passes requests to as it is reports a view's exception as itself, once; the request keeps its raw path."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = Application(router=Router())
+    if when == "before wrapping":
+        app.mount("/sub", child())
+    wrapped = SentryMiddleware(app, transaction_style="url")
+    if when != "before wrapping":
+        app.mount("/sub", child())
+        await app.start()
+    assert (await http(wrapped, "/sub/items/42")).status_code == 500
+    (event,) = transport.events
+    (reported,) = event["exception"]["values"]
+    assert (reported["type"], reported["value"]) == ("ValueError", "item 42")
+    assert reported["mechanism"]["type"] == child.__name__.removesuffix("_app")
+    assert (event["transaction"], event["transaction_info"]) == ("/sub/items/42", {"source": "url"})
 
 
 def mounting(style: str) -> Application:

@@ -24,7 +24,7 @@ from blacksheep.server.routing import RouteMethod
 from sentry_asgi._asgi import scope_headers
 from sentry_asgi._errors import expect_worded_failure
 from sentry_asgi._guard import contained
-from sentry_asgi.frameworks import Framework, Match, routed_name
+from sentry_asgi.frameworks import Framework, Match, detect, routed_name
 from sentry_asgi.frameworks._report import report
 from sentry_asgi.middleware import current_exchange
 
@@ -221,11 +221,29 @@ async def _hook_websocket_routes(app: Application) -> None:
                 route.handler = _report_socket_errors(route.handler)
 
 
+def _hook_mounted_apps(app: Application) -> None:
+    """Give each app mounted as it is (``app.mount``) its framework's hooks, as if it were wrapped.
+
+    BlackSheep passes a mounted app its requests before its own handling: the app answers its
+    views' exceptions itself.
+    """
+    registry: Any = getattr(app, "mount_registry", None)
+    for route in getattr(registry, "mounted_apps", ()):
+        detect(route.handler)
+
+
+async def _hook_mounted_apps_at_start(app: Application) -> None:
+    """Hook the apps mounted after the app was wrapped, once it starts."""
+    with contained():
+        _hook_mounted_apps(app)
+
+
 def install(app: Application) -> Framework:
     """Report through the app's exception handlers, once, whenever the app sets them.
 
     In front of its ``Exception`` handler; around the handlers it sets for other exception
-    classes, reporting what they answer 5xx.
+    classes, reporting what they answer 5xx. The apps mounted in it get their own hooks, now and
+    as it starts.
     """
     handlers: Any = app.exceptions_handlers
     if not isinstance(handlers, _ReportingHandlers):
@@ -234,4 +252,6 @@ def install(app: Application) -> Framework:
             reporting.data[Exception] = _report_then_handle(None)
         app.exceptions_handlers = reporting
         app.after_start += _hook_websocket_routes
+        app.after_start += _hook_mounted_apps_at_start
+    _hook_mounted_apps(app)
     return Framework(match=partial(_match, app), reroutes=True)
