@@ -92,12 +92,22 @@ async def test_static_route_is_named_after_its_prefix(style, sentry_init, http, 
         ("endpoint", "frameworks.apps.falcon_app.Items.on_get", "component"),
     ],
 )
-async def test_mounted_app_is_named_after_its_own_route(style, name, source, sentry_init, http):
-    """Mounted at /api under Starlette, Falcon (which routes the whole path) is named after its route, not the mount."""
+@pytest.mark.parametrize("wrapped", ["the app", "the router"])
+async def test_mounted_app_is_named_after_its_own_route(
+    style, name, source, wrapped, sentry_init, http
+):
+    """Mounted at /api under Starlette, Falcon (which routes the whole path) is named after its route, not the mount, whichever is wrapped."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
     app = falcon.asgi.App()
     app.add_route("/api/items/{item_id:int}", Items())
-    router = Starlette(routes=[Mount("/api", app=SentryMiddleware(app, transaction_style=style))])
+    if wrapped == "the app":
+        router = Starlette(
+            routes=[Mount("/api", app=SentryMiddleware(app, transaction_style=style))]
+        )
+    else:
+        router = SentryMiddleware(
+            Starlette(routes=[Mount("/api", app=app)]), transaction_style=style
+        )
     assert (await http(router, "/api/items/42")).status_code == 500
     assert [(e["transaction"], e["transaction_info"]["source"]) for e in transport.events] == [
         (name, source)
