@@ -11,6 +11,7 @@ import sentry_sdk
 from conftest import call, http_scope
 from fastapi import APIRouter, Depends, FastAPI, Query, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
+from frameworks.apps.django_app import django_app
 from frameworks.apps.starlette_app import UserFromHeader
 from frameworks.helpers import assert_reported_as_itself, websocket_scope
 from starlette.applications import Starlette
@@ -70,6 +71,7 @@ def fastapi_items() -> FastAPI:
     [
         (Starlette, starlette_app, "generic Starlette request"),
         (FastAPI, fastapi_items, "/items/{item_id}"),
+        (Starlette, django_app, "/items/{item_id}"),
     ],
 )
 async def test_under_a_mount_sentry_sdks_integrations_name_requests_without_it(
