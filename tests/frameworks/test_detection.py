@@ -58,3 +58,29 @@ def test_a_framework_whose_internals_moved_still_starts(sentry_init, no_internal
     middleware = SentryMiddleware(App())
     assert middleware.framework is None
     assert len(no_internal_errors) == 1
+
+
+@pytest.mark.anyio
+@pytest.mark.internal_errors_expected
+async def test_a_mounted_app_whose_framework_moved_leaves_the_others_hooked(
+    sentry_init, http, no_internal_errors
+):
+    """A mounted app whose framework's hook cannot be installed is served without it; the apps mounted after it keep theirs."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from frameworks.apps.quart_app import quart_app
+
+    transport = sentry_init(debug=True, auto_enabling_integrations=False)
+
+    class App:
+        async def __call__(self, scope, receive, send):
+            pass
+
+    App.__module__ = "falcon.asgi.app"  # looks like Falcon, has none of its parts
+    routes = [Mount("/moved", app=App()), Mount("/api", app=quart_app())]
+    app = SentryMiddleware(Starlette(routes=routes))
+    assert (await http(app, "/api/items/42")).status_code == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["mechanism"] == {"type": "quart", "handled": False}
+    assert len(no_internal_errors) == 1

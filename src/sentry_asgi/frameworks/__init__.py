@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import MethodType
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from sentry_asgi._guard import contained
 from sentry_asgi._naming import named_root
 
 if TYPE_CHECKING:
@@ -67,8 +68,13 @@ _MOUNTED: dict[int, tuple[weakref.ref[object], Framework]] = {}
 
 
 def hook_mounted(route: object, app: object) -> None:
-    """Install the hooks of the app mounted as it is at ``route``; keep its framework for names."""
-    framework = detect(app)
+    """Install the hooks of the app mounted as it is at ``route``; keep its framework for names.
+
+    A framework whose internals moved leaves that app without them, and the others with theirs.
+    """
+    framework = None
+    with contained():
+        framework = detect(app)
     if framework is None:
         return
     key = id(app)

@@ -229,13 +229,13 @@ def _hook_mounted_apps(app: Application) -> None:
     """
     registry: Any = getattr(app, "mount_registry", None)
     for route in getattr(registry, "mounted_apps", ()):
-        detect(route.handler)
+        with contained():
+            detect(route.handler)
 
 
 async def _hook_mounted_apps_at_start(app: Application) -> None:
     """Hook the apps mounted after the app was wrapped, once it starts."""
-    with contained():
-        _hook_mounted_apps(app)
+    _hook_mounted_apps(app)
 
 
 def install(app: Application) -> Framework:
