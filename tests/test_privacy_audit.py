@@ -7,7 +7,7 @@ import gzip
 import json
 import time
 import zlib
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pydantic
 import pytest
@@ -312,6 +312,22 @@ async def test_needlessly_encoded_referer_password_is_removed_as_sent(sentry_ini
     headers = [(b"host", b"h"), (b"referer", f"https://alice:{encoded}@partner.example/".encode())]
     event = await event_of_failing(transport, http_scope("/me", headers=headers), app)
     assert encoded not in json.dumps(event)
+
+
+async def test_percent_encoded_referer_password_leaves_no_decoded_copy_in_frames(sentry_init):
+    """A Referer password holding ``@`` (sent ``%40``) is not sent as the app decodes it either."""
+    transport = sentry_init()
+    password = "p@ss" + REFERER_PASSWORD
+
+    async def app(scope, receive, send):
+        referer = dict(scope["headers"])[b"referer"].decode()
+        decoded = unquote(urlsplit(referer).password or "")
+        raise RuntimeError(len(decoded))
+
+    referer = f"https://alice:{quote(password, safe='')}@partner.example/"
+    headers = [(b"host", b"h"), (b"referer", referer.encode())]
+    event = await event_of_failing(transport, http_scope("/me", headers=headers), app)
+    assert password not in json.dumps(event)
 
 
 async def test_password_in_a_host_header_authority_is_filtered(sentry_init):
