@@ -64,6 +64,26 @@ async def test_cause_chain_and_traceback_survive(sentry_init):
     assert [v["type"] for v in event["exception"]["values"]] == ["KeyError", "RuntimeError"]
 
 
+async def test_an_exception_raised_in_the_middlewares_send_keeps_the_frame_it_was_raised_in(
+    sentry_init,
+):
+    """An app sending no message (its queue) is reported down to the middleware's send it failed in."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await send(asyncio.Queue())  # `.get("type")` of a queue: a TypeError in our send
+
+    with pytest.raises(TypeError):
+        await call(SentryMiddleware(app), http_scope())
+    (event,) = transport.events
+    frames = event["exception"]["values"][-1]["stacktrace"]["frames"]
+    assert [(f["module"], f["function"]) for f in frames[-2:]] == [
+        ("test_errors", "app"),
+        ("sentry_asgi._exchange", "send"),
+    ]
+    assert not frames[0]["module"].startswith("sentry_asgi.")  # no caller of ours before the app
+
+
 async def test_exception_after_response_started_is_captured(sentry_init):
     """An exception raised mid-stream, after the headers went out, is still reported."""
     transport = sentry_init()
