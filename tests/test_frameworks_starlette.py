@@ -8,7 +8,7 @@ import secrets
 import httpx
 import pytest
 import sentry_sdk
-from conftest import call, http_scope
+from conftest import Conversation, call, http_scope
 from fastapi import APIRouter, Depends, FastAPI, Query, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from frameworks.apps.django_app import django_app
@@ -389,6 +389,31 @@ async def test_a_request_a_view_sends_to_a_wrapped_app_in_process_is_reported_as
     (event,) = transport.events
     assert event["request"]["url"] == "http://testserver/items/9"
     assert len(transport.transactions) == 2
+
+
+async def test_a_scope_copy_sent_in_process_after_the_response_began_is_its_own_request(
+    sentry_init,
+):
+    """A copy of its scope an app sends to a wrapped app once its own answer began is a request of its own, reported and traced as itself."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    backend = SentryMiddleware(starlette_app())
+
+    async def gateway(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        copy = {**scope, "path": "/items/9", "raw_path": b"/items/9"}  # its headers, shared
+        answer = Conversation(backend, copy, [])
+        with pytest.raises(ValueError, match="9"):
+            await backend(copy, receive, answer.send)  # in this request's context
+        await send(
+            {"type": "http.response.body", "body": b"fallback %d" % answer.sent[0]["status"]}
+        )
+
+    await call(SentryMiddleware(gateway), http_scope("/quote"))
+    sentry_sdk.flush()
+    (event,) = transport.events
+    assert event["request"]["url"] == "http://testserver/items/9"
+    names = sorted(t["transaction"] for t in transport.transactions)
+    assert names == ["/quote", "test_frameworks_starlette.item"]
 
 
 async def test_a_view_failing_after_an_in_process_request_is_reported_as_its_own_request(
