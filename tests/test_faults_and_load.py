@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import sentry_sdk
-from conftest import call, deactivate, http_scope, relay_problems
+from conftest import Conversation, call, deactivate, http_scope, relay_problems
 from fastapi import Depends, FastAPI
 from sentry_sdk.transport import Transport
 from starlette.responses import StreamingResponse
@@ -102,26 +102,48 @@ async def test_unreachable_sentry_never_blocks_the_event_loop():
     assert stall < 0.5
 
 
+LIFESPAN = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+
+async def starts_and_stops(scope, receive, send):
+    await receive()
+    await send({"type": "lifespan.startup.complete"})
+    await receive()
+    await send({"type": "lifespan.shutdown.complete"})
+
+
 @pytest.mark.e2e
 async def test_lifespan_shutdown_flush_is_bounded():
     """Shutdown flushes the queue but gives up after shutdown_timeout when Sentry never answers."""
     with black_hole() as dsn:
         sentry_sdk.init(dsn=dsn, shutdown_timeout=1, auto_enabling_integrations=False)
         sentry_sdk.capture_message("queued before shutdown")
-
-        async def app(scope, receive, send):
-            await receive()
-            await send({"type": "lifespan.startup.complete"})
-            await receive()
-            await send({"type": "lifespan.shutdown.complete"})
-
         started = time.perf_counter()
-        messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-        conversation = await call(SentryMiddleware(app), {"type": "lifespan"}, messages)
+        conversation = await call(
+            SentryMiddleware(starts_and_stops), {"type": "lifespan"}, LIFESPAN
+        )
         elapsed = time.perf_counter() - started
         deactivate()
     assert conversation.sent[-1] == {"type": "lifespan.shutdown.complete"}
     assert elapsed < 5
+
+
+@pytest.mark.e2e
+async def test_a_server_cancelling_the_shutdown_flush_cancels_the_app():
+    """A server that cancels the app while its shutdown is flushed to a Sentry that never answers gets the cancellation through."""
+    with black_hole() as dsn:
+        sentry_sdk.init(dsn=dsn, shutdown_timeout=2, auto_enabling_integrations=False)
+        sentry_sdk.capture_message("queued before shutdown")
+        conversation = Conversation(
+            SentryMiddleware(starts_and_stops), {"type": "lifespan"}, LIFESPAN
+        )
+        running = asyncio.create_task(conversation.run())
+        await asyncio.sleep(0.3)  # the flush is under way
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        deactivate()
+    assert conversation.sent == [{"type": "lifespan.startup.complete"}]
 
 
 class Discarding(Transport):
