@@ -124,6 +124,46 @@ async def test_request_counts_are_sent_once_the_app_has_shut_down(sentry_init):
     assert session_totals(transport) == {"exited": 1}
 
 
+def failing_to_stop(*, raising: bool):
+    """An app answering requests that fails at shutdown: raising, or sending lifespan.shutdown.failed."""
+
+    async def app(scope, receive, send):
+        if scope["type"] == "http":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await receive()
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        if raising:
+            raise ConnectionResetError("pool already closed")
+        await send({"type": "lifespan.shutdown.failed", "message": "pool already closed"})
+
+    return app
+
+
+@pytest.mark.parametrize("raising", [False, True], ids=["sent", "raised"])
+async def test_request_counts_are_sent_when_the_app_fails_to_shut_down(sentry_init, raising):
+    """The requests' session counts leave before the worker exits after a failed shutdown too."""
+    transport = sentry_init(release="shop@1.0")
+    middleware = SentryMiddleware(failing_to_stop(raising=raising))
+    await call(middleware, http_scope("/"))
+    assert transport.items("sessions") == []
+    with contextlib.suppress(ConnectionResetError):
+        await call(middleware, {"type": "lifespan"}, [dict(m) for m in STARTUP])
+    assert session_totals(transport) == {"exited": 1}
+
+
+async def test_shutdown_failure_under_uvicorn_is_one_event(sentry_init):
+    """An app raising at shutdown under uvicorn (lifespan "on") is one event: uvicorn's lines about it add none."""
+    transport = sentry_init()
+    server = await uvicorn_startup(SentryMiddleware(failing_to_stop(raising=True)), "on")
+    await server.shutdown()
+    assert server.should_exit
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "pool already closed"
+
+
 @pytest.mark.parametrize(
     ("failure", "title"),
     [
