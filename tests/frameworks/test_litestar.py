@@ -19,7 +19,7 @@ from litestar import (
     websocket_listener,
 )
 from litestar.background_tasks import BackgroundTask
-from litestar.exceptions import InternalServerException
+from litestar.exceptions import InternalServerException, WebSocketException
 from litestar.handlers import WebsocketListener
 from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
@@ -560,3 +560,23 @@ async def test_in_litestars_middleware_list_a_4xx_answer_is_held_back_only_witho
     )
     assert (await http(app, "/orders/3")).status_code == 404
     assert [e["exception"]["values"][-1]["mechanism"]["type"] for e in transport.events] == reported
+
+
+@websocket("/members")
+async def members(socket: WebSocket) -> None:
+    await socket.accept()
+    raise WebSocketException(detail="members only", code=4403)
+
+
+@pytest.mark.anyio
+async def test_websocket_closed_with_a_websocket_exception_is_not_reported(sentry_init):
+    """A handler raising WebSocketException(code=4403) closes the socket deliberately: no event."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = SentryMiddleware(Litestar([members]))
+    conversation = await call(app, websocket_scope("/members"), [{"type": "websocket.connect"}])
+    assert conversation.sent[-1] == {
+        "type": "websocket.close",
+        "code": 4403,
+        "reason": "members only",
+    }
+    assert transport.events == []
