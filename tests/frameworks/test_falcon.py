@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 import falcon.asgi
 import pytest
+from conftest import call
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -14,6 +15,7 @@ from frameworks.helpers import (
     OutOfStockError,
     assert_answer_reported_when_5xx,
     assert_late_handlers_report,
+    websocket_scope,
 )
 from sentry_asgi import SentryMiddleware
 
@@ -166,7 +168,7 @@ async def raise_an_http_status(req, resp, ex, params):
 @pytest.mark.parametrize(
     "answer", [answer_with_the_status, raise_an_http_error, raise_an_http_status]
 )
-@pytest.mark.parametrize(("status", "reported"), [(503, True), (404, False)])
+@pytest.mark.parametrize(("status", "reported"), [(500, True), (503, True), (404, False)])
 async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
     status, reported, answer, sentry_init, http
 ):
@@ -177,6 +179,34 @@ async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
     app.add_error_handler(OutOfStockError, answer)
     await assert_answer_reported_when_5xx(
         transport, http, app, status, reported=reported, mechanism="falcon"
+    )
+
+
+class StockFeed:
+    """A websocket responder whose domain error the app's own handler answers."""
+
+    async def on_websocket(self, req, ws, status):
+        await ws.accept()
+        raise OutOfStockError(status)
+
+
+async def test_websocket_exception_a_handler_for_its_class_answers_is_reported(sentry_init):
+    """A websocket's exception the app's handler for its class answers (no ws argument, no response) is reported as itself, once."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = falcon.asgi.App()
+    app.add_route("/stock/{status:int}", StockFeed())
+
+    async def answer(req, resp, ex, params):
+        assert resp is None  # a websocket has no response to set
+
+    app.add_error_handler(OutOfStockError, answer)
+    incoming = [{"type": "websocket.connect"}]
+    await call(SentryMiddleware(app), websocket_scope("/stock/503"), incoming)
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert (value["type"], value["mechanism"]) == (
+        "OutOfStockError",
+        {"type": "falcon", "handled": False},
     )
 
 
