@@ -7,8 +7,8 @@ import json
 
 import pytest
 from conftest import call
-from quart import Quart, abort, websocket
-from werkzeug.exceptions import HTTPException
+from quart import Quart, Response, abort, websocket
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from frameworks.apps.quart_app import quart_app
 from frameworks.helpers import assert_reported_as_itself, websocket_scope
@@ -82,6 +82,59 @@ async def test_exceptions_error_handlers_answer_below_500_are_not_reported(sentr
     assert (await http(wrapped, "/forbidden")).status_code == 403
     assert (await http(wrapped, "/sync/5")).status_code == 400
     assert transport.events == []
+
+
+# What an errorhandler returns, in each form Quart reads, and the status Quart answers with.
+HANDLER_ANSWERS = [
+    pytest.param(lambda: ("down", 503, {"Retry-After": "60"}), 503, id="body-status-headers"),
+    pytest.param(lambda: ("down", "503"), 503, id="status-as-text"),
+    pytest.param(
+        lambda: (Response("down", 503), {"Retry-After": "60"}), 503, id="response-headers"
+    ),
+    pytest.param(ServiceUnavailable, 503, id="http-exception"),
+    pytest.param(lambda: "sorry", 200, id="body-alone"),
+]
+
+
+@pytest.mark.parametrize(("answer", "status"), HANDLER_ANSWERS)
+async def test_exception_is_reported_when_its_handler_answers_5xx_in_any_form(
+    answer, status, sentry_init, http
+):
+    """An exception an errorhandler answers is reported as itself when Quart answers 5xx, whatever form the handler's return value takes; otherwise nothing is sent."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = quart_app()
+
+    @app.errorhandler(ValueError)
+    async def unavailable(error: ValueError):
+        return answer()
+
+    assert (await http(SentryMiddleware(app), "/items/42")).status_code == status
+    if status < 500:
+        assert transport.events == []
+        return
+    (event,) = transport.events
+    assert_reported_as_itself(
+        event, "ValueError", "item 42", "quart", "item", "http://testserver/items/42"
+    )
+
+
+async def test_an_http_error_a_handler_answers_5xx_is_the_failed_status_event(sentry_init, http):
+    """An abort(503) its errorhandler answers 503 is one failed-status event, not an exception report."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = quart_app()
+
+    @app.get("/maintenance")
+    async def maintenance():
+        abort(503)
+
+    @app.errorhandler(503)
+    async def unavailable(error: HTTPException):
+        return "back soon", 503
+
+    assert (await http(SentryMiddleware(app), "/maintenance")).status_code == 503
+    (event,) = transport.events
+    assert "exception" not in event
+    assert event["tags"]["http.status_code"] == "503"
 
 
 async def test_a_quart_without_the_expected_handling_still_answers(sentry_init, http):
