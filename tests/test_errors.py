@@ -125,6 +125,24 @@ async def test_client_disconnect_is_not_reported(sentry_init):
     assert transport.events == []
 
 
+async def test_a_client_disconnect_the_app_captures_itself_is_sent(sentry_init):
+    """A ClientDisconnect the app catches and captures itself (a handled event) is the app's choice: sent."""
+    from starlette.requests import ClientDisconnect, Request
+
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        try:
+            await Request(scope, receive).body()
+        except ClientDisconnect as exc:
+            sentry_sdk.capture_exception(exc)
+
+    await call(SentryMiddleware(app), http_scope(method="POST"), [{"type": "http.disconnect"}])
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert (value["type"], value["mechanism"]["handled"]) == ("ClientDisconnect", True)
+
+
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is Python 3.11+")
 async def test_a_task_group_of_disconnects_is_not_reported(sentry_init):
     """A disconnect seen by one task of a TaskGroup arrives as an ExceptionGroup: still no error."""
