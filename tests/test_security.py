@@ -599,15 +599,16 @@ async def test_plain_words_under_secret_looking_names_do_not_take_the_event_apar
     assert re.search(rf"(?<![0-9A-Za-z]){pin}(?![0-9A-Za-z])", json.dumps(event)) is None
 
 
-async def test_request_data_the_app_reports_about_another_url_is_kept(sentry_init):
-    """With sentry_sdk's integrations on, the request data of an upstream call the app reports stays."""
+@pytest.mark.parametrize("url", ["http://upstream/api", "http://t/internal/api"])
+async def test_request_data_the_app_reports_about_another_url_is_kept(sentry_init, url):
+    """With sentry_sdk's integrations on, the request data of an upstream call the app reports stays, on another host or another path of this one."""
     import httpx
     from starlette.applications import Starlette
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
     transport = sentry_init()
-    upstream = {"url": "http://upstream/api", "query_string": "page=2", "headers": {"x-id": "u-77"}}
+    upstream = {"url": url, "query_string": "page=2", "headers": {"x-id": "u-77"}}
 
     async def view(request):
         sentry_sdk.capture_event({"message": "upstream refused", "request": dict(upstream)})
