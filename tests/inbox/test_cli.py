@@ -1,3 +1,4 @@
+import errno
 import logging
 import os
 import re
@@ -116,7 +117,8 @@ def test_inbox_command_reports_a_busy_port(tmp_path):
             timeout=30,
         )
         assert result.returncode == 1
-        assert result.stdout.startswith(f"sentry-asgi inbox: cannot listen on 127.0.0.1:{port}: ")
+        why = os.strerror(errno.EADDRINUSE)  # the reason, not "[Errno 98] ..."
+        assert result.stdout == f"sentry-asgi inbox: cannot listen on 127.0.0.1:{port}: {why}\n"
     finally:
         first.stop()
 
@@ -126,6 +128,7 @@ def test_inbox_command_reports_a_busy_port(tmp_path):
     ("args", "env", "status", "message"),
     [
         (["inbox", "--port", "70000"], {}, 2, "argument --port: '70000' is not a port"),
+        (["inbox", "--port", "65536"], {}, 2, "argument --port: '65536' is not a port"),
         (
             ["inbox", "--allowed-host", "inbox:8969"],
             {},
@@ -158,6 +161,18 @@ def test_inbox_command_reports_a_busy_port(tmp_path):
             {"SENTRY_TRACES_SAMPLE_RATE": "often"},
             1,
             "sentry-asgi run: SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1, not 'often'",
+        ),
+        (
+            ["run", "app:app"],
+            {"SENTRY_TRACES_SAMPLE_RATE": "1.5"},
+            1,
+            "sentry-asgi run: SENTRY_TRACES_SAMPLE_RATE must be a number from 0 to 1, not '1.5'",
+        ),
+        (  # a rate of 0 is a rate: the app is loaded
+            ["run", "no_such_module:app", "--port", "0", "--inbox-port", "0"],
+            {"SENTRY_TRACES_SAMPLE_RATE": "0"},
+            1,
+            'Error loading ASGI app. Could not import module "no_such_module".',
         ),
         (
             ["run", "app:app", "--workers", "2"],

@@ -1,5 +1,6 @@
 import json
 import signal
+import socket
 import sqlite3
 import threading
 import urllib.error
@@ -246,6 +247,35 @@ def test_run_on_the_inbox_port_leaves_that_port_to_the_app():
         proc.expect(r"TXN     \S+  GET http://127\.0\.0\.1:\d+/items/7")
     finally:
         assert proc.stop() == 0
+
+
+def test_run_with_its_inbox_port_taken_starts_the_inbox_on_a_free_one():
+    """`run` whose --inbox-port another program holds (a second inbox) starts its inbox on a free port and serves the app."""
+    port = free_port()
+    with closing(socket.socket()) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        proc = Process(
+            "run",
+            "demo_app:app",
+            "--app-dir",
+            EXAMPLES,
+            "--port",
+            str(port),
+            "--inbox-port",
+            str(taken),
+            env=without_sentry_env(),
+        )
+        try:
+            inbox_url = proc.expect(
+                r"events go to the local inbox\. Open (http://\S+) to see them"
+            )[1]
+            proc.expect(rf"Uvicorn running on http://127\.0\.0\.1:{port}")
+            assert inbox_url != f"http://127.0.0.1:{taken}"
+            assert wait_for(lambda: answered(inbox_url + "/")) == 200
+        finally:
+            assert proc.stop() == 0
 
 
 # An app made by a factory, as uvicorn's --factory serves it.
