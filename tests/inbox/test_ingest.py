@@ -204,6 +204,8 @@ def test_oversized_envelopes_get_413(inbox):
     assert post(inbox, big) == (413, "envelope larger than 10000 bytes")
     assert post(inbox, gzip.compress(big), headers={"Content-Encoding": "gzip"})[0] == 413
     assert inbox.store.latest() == 0
+    inbox.app.max_envelope_size = len(big)  # the limit itself is allowed
+    assert post(inbox, big)[0] == 200
 
 
 def test_every_item_type_it_can_show_and_others_ignored(inbox):
@@ -304,6 +306,9 @@ def test_pages_send_a_strict_content_security_policy(inbox):
     # No other site may show the inbox in a frame of its own (and lure clicks onto it).
     assert "frame-ancestors 'none'" in csp
     assert response.getheader("x-frame-options") == "DENY"
+    # An attachment is served as a download, never sniffed into a page; no link tells where from.
+    assert response.getheader("x-content-type-options") == "nosniff"
+    assert response.getheader("referrer-policy") == "no-referrer"
 
 
 def test_loopback_inbox_refuses_other_host_names(inbox):
@@ -336,6 +341,7 @@ def test_unknown_paths_and_methods(inbox):
     assert get(inbox, "/attachments/" + "9" * 30)[0] == 404  # no row id is this long
     assert get(inbox, "/attachments/" + "9" * 5000)[0] == 404  # nor this, which int() refuses
     assert get(inbox, "/api/1/envelope/") == (405, "send envelopes with POST")
+    assert request(inbox, "OPTIONS", "/api/1/envelope/")[0] == 405  # a preflight has an Origin
     assert post(inbox, b"", path="/")[0] == 405
 
 
@@ -371,12 +377,18 @@ def test_browser_sdk_on_a_loopback_page_may_send(inbox):
     status, headers, _ = request(inbox, "POST", "/stream", body, origin)
     assert status == 200
     assert headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert headers["vary"] == "origin"  # a cache must not answer another origin with it
     assert [issue.title for issue in inbox.store.issues()] == ["from the browser"]
+    # The pages are for the inbox's own tab: a loopback page may send, not read them.
+    assert "access-control-allow-origin" not in request(inbox, "GET", "/", headers=origin)[1]
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", "null"])
+@pytest.mark.parametrize(
+    "origin",
+    ["https://evil.example", "null", "http://localhost.evil.example", "http://127.0.0.1.nip.io:80"],
+)
 def test_pages_of_other_sites_cannot_fill_the_inbox(inbox, origin):
-    """An envelope posted by a page of another origin, or a sandboxed one, is refused, unstored."""
+    """An envelope posted by a page of another origin (one starting like a loopback one too), or a sandboxed one, is refused, unstored."""
     body = envelope(event_item({"event_id": "d" * 32, "message": "from elsewhere"}))
     status, headers, text = request(inbox, "POST", "/stream", body, {"Origin": origin})
     assert status == 403
