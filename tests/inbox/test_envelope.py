@@ -77,10 +77,13 @@ def test_payload_that_is_not_an_object():
         ("br", brotli.compress),
         ("", lambda data: data),
         ("identity", lambda data: data),
+        ("x-gzip", gzip.compress),  # HTTP/1.1's alias of gzip
+        ("GZip", gzip.compress),  # encodings are case-insensitive
+        ("deflate, gzip", lambda data: gzip.compress(zlib.compress(data))),  # in the order applied
     ],
 )
 def test_content_encodings_round_trip(encoding, compress):
-    """gzip, deflate (zlib or raw) and brotli bodies decode to the original bytes."""
+    """gzip, deflate (zlib or raw) and brotli bodies decode to the original bytes, as do x-gzip, any case, and a list of encodings."""
     assert decode(compress(EVENT), encoding, 10_000) == EVENT
 
 
