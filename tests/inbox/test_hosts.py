@@ -46,6 +46,16 @@ def test_a_website_s_name_gets_a_421_naming_the_option_everywhere_and_stores_not
     assert inbox.store.events() == []
 
 
+def test_a_request_naming_no_host_gets_a_421_saying_so_and_stores_nothing(inbox):
+    """A request whose Host header names nothing is refused everywhere, saying a host is needed."""
+    for status, text in every_path(inbox, ""):
+        assert (status, text) == (
+            421,
+            b"this inbox answers only to requests that name its host (a Host header)",
+        )
+    assert inbox.store.events() == []
+
+
 def test_the_sdk_sending_under_a_website_s_name_stores_nothing(inbox, monkeypatch):
     """A real sentry_sdk client whose DSN names a rebound website's host is refused."""
     resolve_to_loopback(monkeypatch, WEBSITE)
