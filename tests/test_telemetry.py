@@ -151,6 +151,20 @@ def test_the_hooks_pass_items_outside_a_request_through():
     assert scrub_span(item, {}) is item
 
 
+async def test_the_hooks_the_app_calls_itself_in_a_request_remove_its_secrets(sentry_init):
+    """scrub_log and scrub_span, called by the app's own code during a request, return the item without the request's secrets."""
+    sentry_init()
+    cleaned = []
+
+    async def app(scope, receive, send):
+        for hook in (scrub_log, scrub_span):
+            cleaned.append(hook({"body": f"rejected {credentials(scope)}", "attributes": {}}, {}))
+        await respond(send)
+
+    await call(SentryMiddleware(app), http_scope(headers=HEADERS))
+    assert [item["body"] for item in cleaned] == ["rejected Bearer [Filtered]"] * 2
+
+
 async def test_a_log_a_requests_task_writes_after_the_request_has_its_secrets_removed(sentry_init):
     """A task the request spawned logs after the request ended: its secrets are still removed."""
     transport = sentry_init(enable_logs=True)
