@@ -117,6 +117,27 @@ async def test_always_attaches_a_body_up_to_sentrys_event_size_limit(sentry_init
     assert (removed is not None and removed[0][0] == "!config") is not attached
 
 
+@pytest.mark.parametrize(
+    ("option", "cap"), [("small", 1_000), ("medium", 10_000), ("always", 1_000_000)]
+)
+@pytest.mark.parametrize("parts", [1, 2], ids=["whole", "in-parts"])
+@pytest.mark.parametrize("over", [0, 1], ids=["at-the-cap", "one-byte-over"])
+async def test_a_body_of_the_cap_is_attached_and_one_byte_more_is_not(
+    sentry_init, option, cap, parts, over
+):
+    """Each max_request_body_size sends a body of exactly its size, in one message or several, and only annotates one a byte larger."""
+    transport = sentry_init(max_request_body_size=option)
+    body = b"x" * (cap + over)
+    half = len(body) // parts
+    messages = [
+        {"type": "http.request", "body": body[:half], "more_body": parts > 1},
+        *([{"type": "http.request", "body": body[half:]}] if parts > 1 else []),
+    ]
+    event = await capture(transport, reader(), body_scope("text/plain"), messages)
+    sent = event["request"].get("data", "")
+    assert (len(sent), "_meta" in event) == ((0, True) if over else (cap, False))
+
+
 async def test_never_means_no_body(sentry_init):
     """max_request_body_size='never' attaches nothing."""
     transport = sentry_init(max_request_body_size="never")
