@@ -491,6 +491,7 @@ def _raw_deflate(data: bytes) -> bytes:
     ("encoding", "compress"),
     [
         ("deflate", _raw_deflate),  # what many clients send as "deflate": no zlib header
+        ("x-gzip", gzip.compress),  # HTTP/1.1's alias of gzip
         ("gzip, identity", gzip.compress),
         ("identity, gzip", gzip.compress),
         ("deflate, gzip", lambda data: gzip.compress(zlib.compress(data))),
@@ -498,7 +499,7 @@ def _raw_deflate(data: bytes) -> bytes:
     ],
 )
 async def test_raw_deflate_and_coding_lists_are_inflated_as_listed(sentry_init, encoding, compress):
-    """Raw deflate and a list of codings (undone last first) are inflated, their secrets out."""
+    """Raw deflate, x-gzip and a list of codings (undone last first) are inflated, their secrets out."""
     transport = sentry_init()
     doc = {"user": {"name": "bob", "password": PASSWORD}}
     scope = body_scope("application/json")
