@@ -33,6 +33,12 @@ def test_last_item_without_trailing_newline():
     assert env.items[0].payload == EVENT
 
 
+def test_blank_lines_between_items_carry_nothing():
+    """A blank line between items, of a CRLF body or of spaces, is skipped."""
+    env = parse(b'{}\r\n\r\n{"type":"event"}\r\n' + EVENT + b"\r\n  \n")
+    assert [item.json()["message"] for item in env.items] == ["hi"]
+
+
 def test_empty_payload_and_header_only():
     """An envelope may be just a header, and an item may have an empty payload."""
     assert parse(b"{}").items == []
@@ -51,6 +57,7 @@ def test_empty_payload_and_header_only():
         (b'{}\n{"type":"event","length":99}\n{}', "item 0 is truncated: length 99, only 2 bytes"),
         (b'{}\n{"type":"event","length":-1}\n{}', "item 0 has an invalid length: -1"),
         (b'{}\n{"type":"event","length":"2"}\n{}', "item 0 has an invalid length: '2'"),
+        (b'{}\n{"type":"event","length":true}\n{}', "item 0 has an invalid length: True"),
         (b'{}\n{"type":"event","length":1}\n{}', "item 0 payload is longer than its length 1"),
         (b"{}\n\xff\xfe\n", "item 0 header is not valid JSON"),
     ],
