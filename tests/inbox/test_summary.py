@@ -126,6 +126,31 @@ def test_console_line_drops_terminal_escapes():
     assert "cleared" in text
 
 
+def test_console_line_keeps_escapes_out_of_the_request_and_trace_too():
+    """A request URL or trace id the app sent with control characters reaches the terminal without them."""
+    event = {
+        "message": "m",
+        "request": {"method": "GET", "url": "http://h/\x1b[2Jx"},
+        "contexts": {"trace": {"trace_id": "\x1b]0;title\x07"}},
+    }
+    text = line(summarize("event", event))
+    assert "\x1b" not in text
+    assert "\x07" not in text
+
+
+@pytest.mark.parametrize(("length", "shown"), [(200, "x" * 200), (201, "x" * 199 + "…")])
+def test_console_line_cuts_a_title_over_200_characters_to_200(length, shown):
+    """A title of 200 characters is shown whole; a longer one is cut to 200, the last an ellipsis."""
+    text = line(summarize("event", {"message": "x" * length}))
+    assert re.search(r" (x+…?)$", text)[1] == shown
+
+
+def test_console_line_colours_a_transaction_green_whatever_its_level():
+    """In colour, a transaction's label is green, as the root of a trace, not its level's colour."""
+    txn = summarize("transaction", {"transaction": "GET /", "level": "info"})
+    assert line(txn, colour=True).split(" ", 1)[1].startswith("\x1b[32mTXN")
+
+
 def test_store_is_all_or_nothing():
     """An envelope with one bad item stores none of its items."""
     store = Store(":memory:")
