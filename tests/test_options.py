@@ -40,6 +40,8 @@ async def app(scope, receive, send):
             r"'failed_request_status_codes'.*700",
         ),
         ({"failed_request_status_codes": [True]}, ValueError, r"'failed_request_status_codes'"),
+        ({"failed_request_status_codes": [600]}, ValueError, r"'failed_request_status_codes'.*600"),
+        ({"failed_request_status_codes": [99]}, ValueError, r"'failed_request_status_codes'.*99"),
         (
             {"failed_request_status_codes": 500},
             TypeError,
@@ -96,7 +98,7 @@ def test_valid_options_are_normalised():
         http_methods_to_capture=["get", "post", "propfind", "QUERY"],
         exclude_paths=["/health", re.compile(r"/metrics.*"), "/v1.0/ping"],
         trusted_proxies=["10.0.0.0/8", "::1", "192.168.1.9/24"],
-        failed_request_status_codes=range(500, 505),
+        failed_request_status_codes=[100, *range(500, 505), 599],  # the first and last codes
     )
     options = middleware.options
     assert options.http_methods_to_capture == {"GET", "POST", "PROPFIND", "QUERY"}
@@ -104,7 +106,7 @@ def test_valid_options_are_normalised():
     assert not options.exclude_paths[0].fullmatch("/healthy")
     assert not options.exclude_paths[2].fullmatch("/v1x0/ping")  # a dot is a dot
     assert [str(n) for n in options.trusted_proxies] == ["10.0.0.0/8", "::1/128", "192.168.1.0/24"]
-    assert options.failed_request_status_codes == {500, 501, 502, 503, 504}
+    assert options.failed_request_status_codes == {100, 500, 501, 502, 503, 504, 599}
 
 
 @pytest.mark.anyio
