@@ -56,6 +56,8 @@ from sentry_asgi._sdk import (
 from sentry_asgi.frameworks import mounted_framework
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from sentry_asgi._asgi import Message, Receive, Scope, Send
     from sentry_asgi._options import Options, TransactionStyle
     from sentry_asgi._tracing import Trace
@@ -654,13 +656,14 @@ class Exchange:
     def _refiltered(self, request: dict[str, Any]) -> dict[str, Any]:
         data, secrets = self.request_data()
         url = request.get("url", data["url"])
-        if not isinstance(url, str) or not _same_place(url, data["url"]):  # about another URL
+        roots = {str(self.scope.get("root_path") or ""), str(self._routed.get("root_path") or "")}
+        if not isinstance(url, str) or not _same_place(url, data["url"], roots):  # another URL
             texts = {
                 k: v.decode("latin-1") if isinstance(v, bytes) else v for k, v in request.items()
             }
             return secrets.scrub_tree(texts)  # type: ignore[no-any-return]
         policy = policy_for(self.client_options)
-        request = {**request, "headers": dict(data["headers"])}
+        request = {**request, "url": data["url"], "headers": dict(data["headers"])}
         if "query_string" in data:
             request["query_string"] = data["query_string"]
         else:
@@ -752,10 +755,17 @@ def _same_target(copy: Scope, scope: Scope) -> bool:
     return copy.get("path") == scope.get("path") and copy.get("root_path") == scope.get("root_path")
 
 
-def _same_place(url: str, ours: str) -> bool:
-    """Tell whether a URL names this request's host and path (ports and queries aside)."""
+def _same_place(url: str, ours: str, roots: Collection[str]) -> bool:
+    """Tell whether a URL names this request's host and path (ports and queries aside).
+
+    sentry_sdk's ASGI integrations before 2.75 put the root path in front of a path that holds
+    it already (Starlette's, below a ``Mount``): ``/api/api/orders/3`` is this request's too.
+    """
     try:
         theirs, mine = urlsplit(url), urlsplit(ours)
-        return theirs.hostname == mine.hostname and (theirs.path or "/") == (mine.path or "/")
     except ValueError:  # not a URL at all
         return False
+    path, own = theirs.path or "/", mine.path or "/"
+    return theirs.hostname == mine.hostname and (
+        path == own or any(root and path == root + own for root in roots)
+    )
