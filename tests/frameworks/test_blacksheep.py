@@ -200,17 +200,24 @@ async def test_path_with_an_encoded_slash_is_named_after_its_route(sentry_init, 
     assert event["transaction"] == transaction["transaction"] == "/files/{name}"
 
 
+def out_of_stock_app() -> Application:
+    """An app whose /stock/{code} raises OutOfStockError(code), on a router of its own."""
+    app = Application(router=Router())
+
+    @app.router.get("/stock/{code}")
+    async def stock(code: int):
+        raise OutOfStockError(code)
+
+    return app
+
+
 @pytest.mark.parametrize(("status", "reported"), [(503, True), (404, False)])
 async def test_exception_a_handler_for_its_class_answers_is_reported_when_5xx(
     status, reported, sentry_init, http
 ):
     """An exception the app's handler for its class answers 5xx is reported as itself, once; one answered 404 is not."""
     transport = sentry_init(auto_enabling_integrations=False)
-    app = Application(router=Router())
-
-    @app.router.get("/stock/{code}")
-    async def stock(code: int):
-        raise OutOfStockError(code)
+    app = out_of_stock_app()
 
     async def answer(app, request, exc):
         return Response(exc.args[0], content=TextContent("out of stock"))
@@ -227,11 +234,7 @@ async def test_a_handler_that_raises_is_reported_once_with_the_exception_it_hand
 ):
     """A handler that fails (BlackSheep then answers 500) is one event: its own exception, chained to the one it handled; BlackSheep still logs its line, naming the app's handler."""
     transport = sentry_init(auto_enabling_integrations=False)
-    app = Application(router=Router())
-
-    @app.router.get("/stock/{code}")
-    async def stock(code: int):
-        raise OutOfStockError(code)
+    app = out_of_stock_app()
 
     async def broken(app, request, exc):
         raise RuntimeError("handler broke")
@@ -251,11 +254,7 @@ async def test_a_handler_that_raises_is_reported_once_with_the_exception_it_hand
 async def test_exception_a_handler_answers_with_nothing_is_not_reported(key, sentry_init, http):
     """A handler that returns no response has BlackSheep answer 204: its exception is no failure, its transaction ok."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
-    app = Application(router=Router())
-
-    @app.router.get("/stock/{code}")
-    async def stock(code: int):
-        raise OutOfStockError(code)
+    app = out_of_stock_app()
 
     async def nothing(app, request, exc):
         return None

@@ -225,10 +225,9 @@ def test_run_keeps_the_sentry_sdk_options_of_an_app_that_initialises_it(tmp_path
     assert json.loads(data)["tags"] == {"checked_by": "the app"}
 
 
-def test_run_on_the_inbox_port_leaves_that_port_to_the_app():
-    """`run --port 8969` (the inbox's port) serves the app there; its inbox takes a free port."""
-    port = free_port()
-    proc = Process(
+def demo_run(port: int, *, inbox_port: int) -> Process:
+    """`sentry-asgi run` serving the demo app on ``port``, its inbox asked for on ``inbox_port``."""
+    return Process(
         "run",
         "demo_app:app",
         "--app-dir",
@@ -236,9 +235,15 @@ def test_run_on_the_inbox_port_leaves_that_port_to_the_app():
         "--port",
         str(port),
         "--inbox-port",
-        str(port),
+        str(inbox_port),
         env=without_sentry_env(),
     )
+
+
+def test_run_on_the_inbox_port_leaves_that_port_to_the_app():
+    """`run --port 8969` (the inbox's port) serves the app there; its inbox takes a free port."""
+    port = free_port()
+    proc = demo_run(port, inbox_port=port)
     try:
         inbox_url = proc.expect(r"events go to the local inbox\. Open (http://\S+) to see them")[1]
         proc.expect(rf"Uvicorn running on http://127\.0\.0\.1:{port}")
@@ -256,17 +261,7 @@ def test_run_with_its_inbox_port_taken_starts_the_inbox_on_a_free_one():
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        proc = Process(
-            "run",
-            "demo_app:app",
-            "--app-dir",
-            EXAMPLES,
-            "--port",
-            str(port),
-            "--inbox-port",
-            str(taken),
-            env=without_sentry_env(),
-        )
+        proc = demo_run(port, inbox_port=taken)
         try:
             inbox_url = proc.expect(
                 r"events go to the local inbox\. Open (http://\S+) to see them"
