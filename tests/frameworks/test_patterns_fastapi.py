@@ -1,0 +1,133 @@
+"""FastAPI apps as users write them: each failure reported once, as itself, and nothing else."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pytest
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from frameworks.helpers import OutOfStockError
+from frameworks.patterns import CRASH, INTEGRATIONS, Pattern, assert_reported, run
+
+pytestmark = pytest.mark.anyio
+VIEWS = "frameworks.test_patterns_fastapi.shop"
+
+
+class Item(BaseModel):
+    """A response and request model."""
+
+    name: str
+    price: int
+
+
+def in_stock(item_id: int) -> int:
+    raise OutOfStockError(item_id)
+
+
+async def session():
+    yield "db"
+    msg = "commit failed"
+    raise OutOfStockError(msg)
+
+
+def restock(item_id: int) -> None:
+    raise OutOfStockError(item_id)
+
+
+def shop() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/depends/{item_id}")
+    async def depends(item_id: int, stock: Annotated[int, Depends(in_stock)]):
+        return {"item": item_id}
+
+    @app.post("/orders/{item_id}")
+    async def order(item: Item, stock: Annotated[int, Depends(in_stock)]):
+        return item
+
+    @app.get("/yield/{item_id}")
+    async def after_yield(item_id: int, db: Annotated[str, Depends(session)]):
+        return {"item": item_id}
+
+    @app.get("/model/{item_id}", response_model=Item)
+    async def model(item_id: int):
+        return {"name": "pen"}
+
+    @app.post("/items/{item_id}")
+    async def create(item_id: int, item: Item):
+        return item
+
+    @app.get("/down/{item_id}")
+    async def down(item_id: int):
+        raise HTTPException(status_code=503, detail="maintenance")
+
+    @app.get("/stream/{item_id}")
+    async def stream(item_id: int):
+        async def chunks():
+            yield b"first\n"
+            raise OutOfStockError(item_id)
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    @app.get("/background/{item_id}")
+    async def background(item_id: int, tasks: BackgroundTasks):
+        tasks.add_task(restock, item_id)
+        return {"queued": item_id}
+
+    return app
+
+
+def names(path: str, view: str) -> dict[str, str]:
+    return {"url": path, "endpoint": f"{VIEWS}.<locals>.{view}", "on": path}
+
+
+PATTERNS = {
+    "depends raising": Pattern(
+        shop, "/depends/1", 500,
+        names=names("/depends/{item_id}", "depends"), **CRASH,
+    ),
+    "depends raising after the body was read": Pattern(
+        shop, "/orders/1", 500, method="POST",
+        request={"json": {"name": "pen", "price": 2, "password": "hunter2"}},
+        data={"name": "pen", "price": 2, "password": "[Filtered]"},
+        names=names("/orders/{item_id}", "order"), **CRASH,
+    ),
+    "yield dependency raising after the response": Pattern(
+        shop, "/yield/1", 200,
+        names=names("/yield/{item_id}", "after_yield"), **CRASH,
+    ),
+    "response validation error": Pattern(
+        shop, "/model/1", 500, names=names("/model/{item_id}", "model"),
+        **{**CRASH, "exception": "ResponseValidationError"},
+    ),
+    "request validation error": Pattern(
+        shop, "/items/1", 422, method="POST", request={"json": {"name": "pen"}},
+        names=names("/items/{item_id}", "create"), transaction_status="invalid_argument",
+    ),
+    "http exception 503": Pattern(
+        shop, "/down/1", 503, failed_status=True, integrations_exception="HTTPException",
+        names=names("/down/{item_id}", "down"),
+        transaction_status="unavailable", session="errored",
+    ),
+    "stream raising midway": Pattern(
+        shop, "/stream/1", 200,
+        names=names("/stream/{item_id}", "stream"), **CRASH,
+    ),
+    "background task raising": Pattern(
+        shop, "/background/1", 200,
+        names=names("/background/{item_id}", "background"), **CRASH,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("integrations", INTEGRATIONS)
+@pytest.mark.parametrize("style", ["url", "endpoint"])
+@pytest.mark.parametrize("name", PATTERNS)
+async def test_fastapi_pattern_is_reported_once_as_itself(name, style, integrations, sentry_init):
+    """Each FastAPI pattern: one event per real failure, the app's own, named after its route, counted right."""
+    pattern = PATTERNS[name]
+    outcome = await run(sentry_init, pattern, style, integrations)
+    assert_reported(outcome, pattern, style, integrations)

@@ -1,0 +1,201 @@
+"""Litestar, Quart, Falcon and BlackSheep apps as users write them: each failure reported once, as itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import falcon
+import falcon.asgi
+import pytest
+from blacksheep import Application, FromJSON
+from blacksheep.server.routing import Router
+from litestar import Litestar, get, post
+from litestar.exceptions import NotAuthorizedException
+from litestar.params import FromPath, JSONBody  # noqa: TC002 - Litestar reads annotations at runtime
+from litestar.response import Stream
+from quart import Quart, abort, request
+
+from frameworks.helpers import OutOfStockError
+from frameworks.patterns import CRASH, INTEGRATIONS, Pattern, assert_reported, run
+
+pytestmark = pytest.mark.anyio
+HERE = "frameworks.test_patterns_others"
+
+
+@dataclass
+class Basket:
+    """A request body model."""
+
+    name: str
+    count: int
+
+
+def failing_guard(connection, handler) -> None:
+    raise OutOfStockError(connection.path_params["item_id"])
+
+
+def refusing_guard(connection, handler) -> None:
+    raise NotAuthorizedException
+
+
+@get("/guarded/{item_id:int}", guards=[failing_guard])
+async def guarded(item_id: FromPath[int]) -> str:
+    return "never"
+
+
+@get("/private/{item_id:int}", guards=[refusing_guard])
+async def private(item_id: FromPath[int]) -> str:
+    return "never"
+
+
+@post("/baskets/{item_id:int}")
+async def basket(item_id: FromPath[int], data: JSONBody[Basket]) -> str:
+    return data.name
+
+
+@get("/stream/{item_id:int}")
+async def stream(item_id: FromPath[int]) -> Stream:
+    async def chunks():
+        yield b"first\n"
+        raise OutOfStockError(item_id)
+
+    return Stream(chunks())
+
+
+def litestar_shop() -> Litestar:
+    return Litestar([guarded, private, basket, stream])
+
+
+def quart_shop() -> Quart:
+    app = Quart(__name__)
+
+    @app.before_request
+    async def refuse_closed():
+        if request.path.startswith("/closed/"):
+            raise OutOfStockError(request.path)
+
+    @app.get("/down/<int:item_id>")
+    async def down(item_id: int):
+        abort(503)
+
+    @app.get("/closed/<int:item_id>")
+    async def closed(item_id: int):
+        return "never"
+
+    @app.get("/stream/<int:item_id>")
+    async def stream(item_id: int):
+        async def chunks():
+            yield b"first\n"
+            raise OutOfStockError(item_id)
+
+        return chunks(), 200
+
+    return app
+
+
+class RefuseClosed:
+    """A Falcon middleware whose process_request fails for closed items."""
+
+    async def process_request(self, req, resp):
+        if req.path.startswith("/closed/"):
+            raise OutOfStockError(req.path)
+
+
+class Items:
+    """Responders that fail, refuse a bad request, or are never reached."""
+
+    async def on_get(self, req, resp, item_id):
+        raise OutOfStockError(item_id)
+
+    async def on_post(self, req, resp, item_id):
+        raise falcon.HTTPBadRequest(title="bad basket")
+
+
+def falcon_shop() -> falcon.asgi.App:
+    app = falcon.asgi.App(middleware=[RefuseClosed()])
+    app.add_route("/items/{item_id:int}", Items())
+    app.add_route("/closed/{item_id:int}", Items())
+    return app
+
+
+def blacksheep_shop() -> Application:
+    app = Application(router=Router())
+
+    @app.router.get("/items/{item_id}")
+    async def item(item_id: int):
+        raise OutOfStockError(item_id)
+
+    @app.router.post("/baskets/{item_id}")
+    async def create_basket(item_id: int, data: FromJSON[Basket]):
+        return data.value.name
+
+    return app
+
+
+def names(url: str, endpoint: str, on: str | None = None) -> dict[str, str]:
+    return {"url": url, "endpoint": endpoint} | ({"on": on} if on else {})
+
+
+PATTERNS = {
+    "litestar guard raising": Pattern(
+        litestar_shop, "/guarded/1", 500,
+        names=names("/guarded/{item_id}", f"{HERE}.guarded"), **CRASH,
+    ),
+    "litestar guard refusing": Pattern(
+        litestar_shop, "/private/1", 401, names=names("/private/{item_id}", f"{HERE}.private"),
+        transaction_status="unauthenticated",
+    ),
+    "litestar validation error": Pattern(
+        litestar_shop, "/baskets/1", 400, method="POST", request={"json": {"name": "x"}},
+        names=names("/baskets/{item_id}", f"{HERE}.basket"), transaction_status="invalid_argument",
+    ),
+    "litestar stream raising midway": Pattern(
+        litestar_shop, "/stream/1", 200, names=names("/stream/{item_id}", f"{HERE}.stream"),
+        **CRASH,
+    ),
+    "quart abort 503": Pattern(
+        quart_shop, "/down/1", 503, failed_status=True, session="errored",
+        names=names("/down/<int:item_id>", f"{HERE}.quart_shop.<locals>.down"),
+        transaction_status="unavailable",
+    ),
+    "quart before_request raising": Pattern(
+        quart_shop, "/closed/1", 500,
+        names=names("/closed/<int:item_id>", f"{HERE}.quart_shop.<locals>.closed"), **CRASH,
+    ),
+    "quart stream raising midway": Pattern(
+        quart_shop, "/stream/1", 200,
+        names=names("/stream/<int:item_id>", f"{HERE}.quart_shop.<locals>.stream"), **CRASH,
+    ),
+    "falcon responder raising": Pattern(
+        falcon_shop, "/items/1", 500, names=names("/items/{item_id:int}", f"{HERE}.Items.on_get"),
+        **CRASH,
+    ),
+    "falcon process_request raising": Pattern(
+        falcon_shop, "/closed/1", 500,
+        names=names("/closed/{item_id:int}", f"{HERE}.Items.on_get"), **CRASH,
+    ),
+    "falcon http bad request": Pattern(
+        falcon_shop, "/items/1", 400, method="POST",
+        names=names("/items/{item_id:int}", f"{HERE}.Items.on_post"),
+        transaction_status="invalid_argument",
+    ),
+    "blacksheep controller raising": Pattern(
+        blacksheep_shop, "/items/1", 500,
+        names=names("/items/{item_id}", f"{HERE}.blacksheep_shop.<locals>.item"), **CRASH,
+    ),
+    "blacksheep bad json body": Pattern(
+        blacksheep_shop, "/baskets/1", 400, method="POST", request={"content": b"{not json"},
+        names=names("/baskets/{item_id}", f"{HERE}.blacksheep_shop.<locals>.create_basket"),
+        transaction_status="invalid_argument",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("integrations", INTEGRATIONS)
+@pytest.mark.parametrize("style", ["url", "endpoint"])
+@pytest.mark.parametrize("name", PATTERNS)
+async def test_pattern_is_reported_once_as_itself(name, style, integrations, sentry_init):
+    """Each pattern: one event per real failure, the app's own, named after its route, counted right."""
+    pattern = PATTERNS[name]
+    outcome = await run(sentry_init, pattern, style, integrations)
+    assert_reported(outcome, pattern, style, integrations)
