@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 import pytest
 from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
+from fastapi.sse import EventSourceResponse
 from pydantic import BaseModel
 
 from frameworks.helpers import OutOfStockError
@@ -31,6 +33,14 @@ async def session():
     yield "db"
     msg = "commit failed"
     raise OutOfStockError(msg)
+
+
+async def transaction():
+    try:
+        yield "db"
+    except OutOfStockError:
+        await asyncio.sleep(0)  # rolled back
+        raise
 
 
 def restock(item_id: int) -> None:
@@ -71,6 +81,15 @@ def shop() -> FastAPI:
             raise OutOfStockError(item_id)
 
         return StreamingResponse(chunks(), media_type="text/event-stream")
+
+    @app.get("/events/{item_id}", response_class=EventSourceResponse)
+    async def events(item_id: int):
+        yield {"item": item_id}
+        raise OutOfStockError(item_id)
+
+    @app.post("/rollback/{item_id}")
+    async def rollback(item_id: int, item: Item, db: Annotated[str, Depends(transaction)]):
+        raise OutOfStockError(item.name)
 
     @app.get("/background/{item_id}")
     async def background(item_id: int, tasks: BackgroundTasks):
@@ -115,6 +134,14 @@ PATTERNS = {
     "stream raising midway": Pattern(
         shop, "/stream/1", 200,
         names=names("/stream/{item_id}", "stream"), **CRASH,
+    ),
+    "server-sent events raising midway": Pattern(
+        shop, "/events/1", 200, names=names("/events/{item_id}", "events"), **CRASH,
+    ),
+    "view raising through a yield dependency that rolls back": Pattern(
+        shop, "/rollback/1", 500, method="POST", request={"json": {"name": "pen", "price": 2}},
+        data={"name": "pen", "price": 2}, names=names("/rollback/{item_id}", "rollback"),
+        **CRASH,
     ),
     "background task raising": Pattern(
         shop, "/background/1", 200,

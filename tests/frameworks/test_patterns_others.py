@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from dataclasses import dataclass
 
 import falcon
@@ -9,14 +11,25 @@ import falcon.asgi
 import pytest
 from blacksheep import Application, FromJSON
 from blacksheep.server.routing import Router
+from conftest import call
 from litestar import Litestar, get, post
+from litestar.dto import DataclassDTO
 from litestar.exceptions import NotAuthorizedException
 from litestar.params import FromPath, JSONBody  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar.response import Stream
 from quart import Quart, abort, request
+from test_lifespan import STARTUP, no_expected_repeats  # noqa: F401 - its fixture, used here
 
 from frameworks.helpers import OutOfStockError
-from frameworks.patterns import CRASH, INTEGRATIONS, Pattern, assert_reported, run
+from frameworks.patterns import (
+    CRASH,
+    INTEGRATIONS,
+    Pattern,
+    assert_reported,
+    assert_titled_after,
+    run,
+)
+from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
 HERE = "frameworks.test_patterns_others"
@@ -53,6 +66,11 @@ async def basket(item_id: FromPath[int], data: JSONBody[Basket]) -> str:
     return data.name
 
 
+@post("/carts/{item_id:int}", dto=DataclassDTO[Basket])
+async def cart(item_id: FromPath[int], data: JSONBody[Basket]) -> Basket:
+    return data
+
+
 @get("/stream/{item_id:int}")
 async def stream(item_id: FromPath[int]) -> Stream:
     async def chunks():
@@ -63,7 +81,7 @@ async def stream(item_id: FromPath[int]) -> Stream:
 
 
 def litestar_shop() -> Litestar:
-    return Litestar([guarded, private, basket, stream])
+    return Litestar([guarded, private, basket, cart, stream])
 
 
 def quart_shop() -> Quart:
@@ -149,6 +167,10 @@ PATTERNS = {
         litestar_shop, "/baskets/1", 400, method="POST", request={"json": {"name": "x"}},
         names=names("/baskets/{item_id}", f"{HERE}.basket"), transaction_status="invalid_argument",
     ),
+    "litestar dto validation error": Pattern(
+        litestar_shop, "/carts/1", 400, method="POST", request={"json": {"name": 3}},
+        names=names("/carts/{item_id}", f"{HERE}.cart"), transaction_status="invalid_argument",
+    ),
     "litestar stream raising midway": Pattern(
         litestar_shop, "/stream/1", 200, names=names("/stream/{item_id}", f"{HERE}.stream"),
         **CRASH,
@@ -199,3 +221,36 @@ async def test_pattern_is_reported_once_as_itself(name, style, integrations, sen
     pattern = PATTERNS[name]
     outcome = await run(sentry_init, pattern, style, integrations)
     assert_reported(outcome, pattern, style, integrations)
+
+
+async def connect() -> None:
+    msg = "database down"
+    raise ConnectionRefusedError(msg)
+
+
+@contextlib.asynccontextmanager
+async def pool(app: Litestar):
+    msg = "database down"
+    raise ConnectionRefusedError(msg)
+    yield
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is Python 3.11+")
+@pytest.mark.parametrize("integrations", INTEGRATIONS)
+@pytest.mark.parametrize("hook", ["on_startup", "lifespan"])
+async def test_litestar_start_up_failure_is_one_event_titled_after_its_error(
+    hook, integrations, sentry_init
+):
+    """A Litestar on_startup hook or lifespan context failing: one event, titled after the app's error, the server still told."""
+    transport = sentry_init(**INTEGRATIONS[integrations])
+    app = (
+        Litestar([], on_startup=[connect])
+        if hook == "on_startup"
+        else Litestar([], lifespan=[pool])
+    )
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    with pytest.raises(ExceptionGroup):  # noqa: F821 - Python 3.11+, skipped before
+        await call(SentryMiddleware(app), scope, STARTUP)
+    (event,) = transport.events
+    assert_titled_after(event, "ConnectionRefusedError")
+    assert event["exception"]["values"][-1]["mechanism"]["type"] == "asgi.lifespan"

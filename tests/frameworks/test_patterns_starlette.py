@@ -41,11 +41,12 @@ def shop(directory: str = ".") -> Starlette:
 
 
 async def test_static_files_404_is_not_reported(sentry_init, tmp_path):
-    """A file StaticFiles does not have is the client's 404: no event, an exited session."""
+    """A file StaticFiles does not have is the client's 404: no event, an exited session, named after the mount."""
     for style in ("url", "endpoint"):
         for integrations in INTEGRATIONS:
             pattern = Pattern(
                 lambda: shop(str(tmp_path)), "/static/missing.css", 404,
+                names={"url": "/static", "endpoint": "starlette.staticfiles.StaticFiles"},
                 transaction_status="not_found",
             )  # fmt: skip
             outcome = await run(sentry_init, pattern, style, integrations)
