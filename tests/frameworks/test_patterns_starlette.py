@@ -8,6 +8,7 @@ from starlette.applications import Starlette
 from starlette.endpoints import WebSocketEndpoint
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from test_scope_isolation import sent_session_totals
 
 from frameworks.helpers import OutOfStockError, frame_functions, websocket_scope
 from frameworks.patterns import INTEGRATIONS, Pattern, assert_reported, run
@@ -55,8 +56,10 @@ async def test_static_files_404_is_not_reported(sentry_init, tmp_path):
 
 @pytest.mark.parametrize("integrations", INTEGRATIONS)
 async def test_websocket_endpoint_failing_in_on_receive_is_reported_once(integrations, sentry_init):
-    """A WebSocketEndpoint's on_receive that raises is one event, as itself, named after its route."""
-    transport = sentry_init(traces_sample_rate=1.0, **INTEGRATIONS[integrations])
+    """A WebSocketEndpoint's on_receive that raises is one event, as itself, named after its route; its connection crashed."""
+    transport = sentry_init(
+        release="shop@1.0", traces_sample_rate=1.0, **INTEGRATIONS[integrations]
+    )
     app = SentryMiddleware(shop(), transaction_style="url")
     incoming = [
         {"type": "websocket.connect"},
@@ -70,3 +73,4 @@ async def test_websocket_endpoint_failing_in_on_receive_is_reported_once(integra
     assert event["transaction"] == "/chat"
     (transaction,) = transport.transactions
     assert transaction["contexts"]["trace"]["status"] == "internal_error"
+    assert sent_session_totals(transport) == {"crashed": 1}
