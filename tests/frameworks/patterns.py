@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 INTEGRATIONS = {"on": {}, "off": {"auto_enabling_integrations": False}}
 
 
+# A JSON body the app reads, and what an event carries of it.
+BODY = {"json": {"name": "pen", "password": "hunter2"}}
+FILTERED = {"name": "pen", "password": "[Filtered]"}
 # A failure of the app's own, unhandled: the request crashed.
 CRASH = {
     "exception": "OutOfStockError",

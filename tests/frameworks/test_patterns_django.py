@@ -14,7 +14,7 @@ from sentry_sdk.integrations.logging import ignore_logger
 
 from frameworks.apps.django_app import django_app
 from frameworks.helpers import OutOfStockError
-from frameworks.patterns import CRASH, INTEGRATIONS, Pattern, assert_reported, run
+from frameworks.patterns import BODY, CRASH, FILTERED, INTEGRATIONS, Pattern, assert_reported, run
 
 pytestmark = pytest.mark.anyio
 VIEWS = "frameworks.test_patterns_django"
@@ -90,8 +90,6 @@ def names(route: str, view: str) -> dict[str, str]:
     return {"url": route, "endpoint": f"{VIEWS}.{view}"}
 
 
-BODY = {"json": {"name": "pen", "password": "hunter2"}}
-FILTERED = {"name": "pen", "password": "[Filtered]"}
 PATTERNS = {
     "async view raising": Pattern(
         django_app, "/async/1", 500, method="POST", request=BODY, data=FILTERED,

@@ -22,7 +22,9 @@ from test_lifespan import STARTUP, no_expected_repeats  # noqa: F401 - its fixtu
 
 from frameworks.helpers import OutOfStockError
 from frameworks.patterns import (
+    BODY,
     CRASH,
+    FILTERED,
     INTEGRATIONS,
     Pattern,
     assert_reported,
@@ -90,13 +92,13 @@ def quart_shop() -> Quart:
     @app.before_request
     async def refuse_closed():
         if request.path.startswith("/closed/"):
-            raise OutOfStockError(request.path)
+            raise OutOfStockError((await request.get_json())["name"])
 
     @app.get("/down/<int:item_id>")
     async def down(item_id: int):
         abort(503)
 
-    @app.get("/closed/<int:item_id>")
+    @app.post("/closed/<int:item_id>")
     async def closed(item_id: int):
         return "never"
 
@@ -112,11 +114,11 @@ def quart_shop() -> Quart:
 
 
 class RefuseClosed:
-    """A Falcon middleware whose process_request fails for closed items."""
+    """A Falcon middleware whose process_request reads the body, then fails, for closed items."""
 
     async def process_request(self, req, resp):
         if req.path.startswith("/closed/"):
-            raise OutOfStockError(req.path)
+            raise OutOfStockError((await req.get_media())["name"])
 
 
 class Items:
@@ -181,7 +183,7 @@ PATTERNS = {
         transaction_status="unavailable",
     ),
     "quart before_request raising": Pattern(
-        quart_shop, "/closed/1", 500,
+        quart_shop, "/closed/1", 500, method="POST", request=BODY, data=FILTERED,
         names=names("/closed/<int:item_id>", f"{HERE}.quart_shop.<locals>.closed"), **CRASH,
     ),
     "quart stream raising midway": Pattern(
@@ -193,8 +195,8 @@ PATTERNS = {
         **CRASH,
     ),
     "falcon process_request raising": Pattern(
-        falcon_shop, "/closed/1", 500,
-        names=names("/closed/{item_id:int}", f"{HERE}.Items.on_get"), **CRASH,
+        falcon_shop, "/closed/1", 500, method="POST", request=BODY, data=FILTERED,
+        names=names("/closed/{item_id:int}", f"{HERE}.Items.on_post"), **CRASH,
     ),
     "falcon http bad request": Pattern(
         falcon_shop, "/items/1", 400, method="POST",
