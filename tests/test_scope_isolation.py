@@ -147,6 +147,24 @@ async def test_only_exceptions_and_failed_statuses_make_a_session_errored(sentry
     assert len(transport.events) == 3
 
 
+async def test_a_log_record_carrying_an_exception_makes_its_session_errored(sentry_init):
+    """A log record with its exception (logger.exception) is an exception captured: errored."""
+    transport = sentry_init(release="shop@1.0")  # sentry_sdk's logging integration on
+
+    async def app(scope, receive, send):
+        try:
+            raise ConnectionError("payment provider down")  # noqa: TRY301 - the app's own handling
+        except ConnectionError:
+            logging.getLogger("shop").exception("payment failed")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    await call(SentryMiddleware(app), http_scope("/"))
+    assert sent_session_totals(transport) == {"errored": 1}
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["mechanism"]["handled"] is True
+
+
 async def test_a_client_that_left_mid_upload_leaves_its_session_exited(sentry_init):
     """The 500 Starlette answers a client that went away reached nobody: the session is not errored."""
     from starlette.requests import ClientDisconnect
