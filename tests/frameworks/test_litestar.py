@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
+import falcon.asgi
 import pytest
 import sentry_sdk
 from conftest import SDK_VERSION, CapturingTransport, call, http_scope
@@ -589,3 +590,28 @@ async def test_websocket_closed_with_a_websocket_exception_is_not_reported(sentr
         "reason": "members only",
     }
     assert transport.events == []
+
+
+class FailingOrders:
+    """A Falcon responder that fails: Falcon answers its exception with a 500 itself."""
+
+    async def on_get(self, req, resp):
+        raise ValueError("mounted")
+
+
+@pytest.mark.anyio
+async def test_an_app_mounted_as_it_is_under_a_litestar_mount_gets_no_hooks(sentry_init, http):
+    """A Falcon app mounted unwrapped under a wrapped Litestar app's mount has no hooks: its view's exception is only the log record Falcon writes."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    falcon_app = falcon.asgi.App()
+    falcon_app.req_options.strip_url_path_trailing_slash = True
+    falcon_app.add_route("/orders", FailingOrders())
+    mounted = mounted_at_sub(falcon_app, "url", wrap=False)
+    assert (await http(SentryMiddleware(mounted), "/api/sub/orders")).status_code == 500
+    (event,) = transport.events  # sentry_sdk's logging integration, a default one
+    assert event["logger"] == "falcon"
+    (error,) = event["exception"]["values"]
+    assert (error["type"], error["mechanism"]) == (
+        "ValueError",
+        {"type": "logging", "handled": True},
+    )
