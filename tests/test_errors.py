@@ -13,7 +13,7 @@ import unittest.mock
 
 import pytest
 import sentry_sdk
-from conftest import Conversation, call, http_scope
+from conftest import Conversation, call, collect_leftovers, http_scope
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._errors import is_disconnect
@@ -334,8 +334,7 @@ def test_a_failed_request_leaves_no_reference_cycle_behind(sentry_init):
         raise AssertionError  # pytest.raises would keep the exception, and make the cycle
 
     fail_once()
-    while gc.collect():  # what earlier tests left, freed in turn (a mount's app after the mount)
-        pass
+    collect_leftovers()
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector frees is kept in gc.garbage, to look at
     try:

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import call, http_scope
+from conftest import call, collect_leftovers, http_scope
 from fastapi import FastAPI
 from sentry_sdk.consts import ClientConstructor
 from starlette.applications import Starlette
@@ -419,8 +419,7 @@ def test_view_error_a_framework_answers_leaves_no_reference_cycle_behind(
         assert conversation.sent[0]["status"] == 500
 
     fail_once()
-    while gc.collect():  # what earlier tests left, freed in turn (a mount's app after the mount)
-        pass
+    collect_leftovers()
     gc.disable()
     gc.set_debug(gc.DEBUG_SAVEALL)  # what the collector frees is kept in gc.garbage, to look at
     logging.disable()  # a captured log record would keep the exception from the collector
