@@ -316,6 +316,25 @@ def _headers(
     return sent
 
 
+def filtered_by_name(request: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    """Request data sent outside any request the middleware handles, filtered by names alone.
+
+    sentry_sdk's ASGI middleware around it (its Quart integration around ``app.asgi_app``, its
+    Litestar one around the middleware in ``middleware=[...]``) sends the request's transaction
+    once the middleware is done, its query string as received; no secret of it is known then.
+    """
+    secrets = Secrets()
+    query = request.get("query_string")
+    filtered = dict(request)
+    if isinstance(query, str) and policy.query.mode != "all":
+        filtered["query_string"] = filter_query(query, policy.query, secrets)
+    headers = request.get("headers")
+    if isinstance(headers, dict):
+        pairs = [(str(name).lower(), str(value)) for name, value in headers.items()]
+        filtered["headers"] = _headers(pairs, dict(pairs), policy, secrets)
+    return secrets.scrub_tree(filtered)  # type: ignore[no-any-return]
+
+
 def learn_response_headers(message: Message, policy: Policy, secrets: Secrets) -> None:
     """Remember the secrets the app sends in its response: a new session cookie, an issued token.
 

@@ -157,6 +157,19 @@ def add_event_processor_once(scope: Scope, processor: Any) -> None:
     scope.add_event_processor(processor)
 
 
+def add_event_processor_last(scope: Scope, processor: Any) -> None:
+    """Have ``processor`` run last of ``scope``'s, once, also where a fork inherited it earlier.
+
+    Called from a global processor, before sentry_sdk reads the scope's list.
+    """
+    existing = getattr(scope, "_event_processors", None)
+    if isinstance(existing, list) and processor in existing:
+        if existing[-1] is processor:
+            return
+        existing.remove(processor)
+    scope.add_event_processor(processor)
+
+
 def over_size_limit() -> Any:
     """A request body left out because it was larger than the configured limit."""
     return AnnotatedValue.removed_because_over_size_limit()

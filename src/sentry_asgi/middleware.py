@@ -20,8 +20,11 @@ from sentry_asgi._options import (
     TrustedProxy,
     build_options,
 )
+from sentry_asgi._privacy import policy_for
 from sentry_asgi._propagation import incoming_trace
+from sentry_asgi._request import filtered_by_name
 from sentry_asgi._sdk import (
+    add_event_processor_last,
     enter_isolation_scope,
     forget_inherited_name,
     fresh_scopes,
@@ -60,10 +63,33 @@ def _process_event(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any
     """
     exchange = _current.get()
     if exchange is None:
-        return None if repeats_a_report(event, hint) else event
+        return None if repeats_a_report(event, hint) else _filtered_by_name(event)
     if exchange.scope.get("type") == "lifespan":
         return lifespan_process_event(event, hint)
     return exchange.process_event(event, hint)
+
+
+def _filtered_by_name(event: dict[str, Any]) -> dict[str, Any]:
+    """An event captured outside any request, its request data's secrets filtered by name.
+
+    Again after the isolation scope's processors, which sentry_sdk runs after this one: there,
+    its ASGI middleware around ours attaches the request data of the transaction it sends.
+    """
+    with contained():
+        add_event_processor_last(sentry_sdk.get_isolation_scope(), _filter_last)
+    return _filter_last(event, {})
+
+
+def _filter_last(
+    event: dict[str, Any],
+    hint: dict[str, Any],  # noqa: ARG001 - the event processor signature
+) -> dict[str, Any]:
+    request = event.get("request")
+    if isinstance(request, dict) and _current.get() is None:
+        with contained():
+            options = sentry_sdk.get_client().options
+            event["request"] = filtered_by_name(request, policy_for(options))
+    return event
 
 
 Item = TypeVar("Item")

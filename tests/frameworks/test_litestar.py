@@ -493,6 +493,19 @@ async def test_in_litestars_middleware_list_it_sees_the_answer_not_the_exception
     assert len(transport.transactions) == 1
 
 
+@pytest.mark.anyio
+async def test_in_litestars_middleware_list_the_integrations_transaction_has_its_query_filtered(
+    sentry_init, http
+):
+    """In `middleware=[...]`, the transaction sentry_sdk's Litestar integration sends once the middleware is done has its query string's secrets filtered."""
+    transport = sentry_init(traces_sample_rate=1.0, **_integrations("defaults"))
+    app = Litestar(route_handlers=[item], middleware=[SentryMiddleware])
+    assert (await http(app, "/items/42?token=tok-4f2a&page=2")).status_code == 500
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["origin"] == "auto.http.litestar"  # sentry_sdk's own
+    assert transaction["request"]["query_string"] == "token=[Filtered]&page=2"
+
+
 @websocket("/chat")
 async def chat(socket: WebSocket) -> None:
     await socket.accept()

@@ -322,3 +322,20 @@ async def test_wrapping_the_apps_asgi_app_is_wrapping_the_app(sentry_init, http)
     )
     (transaction,) = transport.transactions
     assert [event["transaction"], transaction["transaction"]] == ["/items/<int:item_id>"] * 2
+
+
+@pytest.mark.parametrize(
+    ("pii", "sent"), [(False, "token=[Filtered]&page=2"), (True, "token=tok-4f2a&page=2")]
+)
+async def test_transaction_of_sentry_sdks_quart_integration_around_asgi_app_has_its_query_filtered(
+    pii, sent, sentry_init, http
+):
+    """sentry_sdk's Quart integration sends the transaction of a request to a wrapped `app.asgi_app` once the middleware is done: its query string's secrets are filtered all the same."""
+    transport = sentry_init(traces_sample_rate=1.0, send_default_pii=pii)
+    app = quart_app()
+    app.asgi_app = SentryMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    assert (await http(app, "/items/42?token=tok-4f2a&page=2")).status_code == 500
+    (event,) = transport.events
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["origin"] == "auto.http.quart"  # sentry_sdk's own
+    assert event["request"]["query_string"] == transaction["request"]["query_string"] == sent
