@@ -338,7 +338,7 @@ def _walk(  # noqa: C901, PLR0912
         slots = enumerate(node)
         mapping = False
     else:
-        return node
+        return _scrubbed_repr(node, needles)
     if depth >= _MAX_DEPTH:
         return FILTERED
     copy: Any = None
@@ -406,6 +406,20 @@ def _scrubbed_bytes(node: bytes | bytearray, needles: tuple[str, ...]) -> Any:
     It decodes them as UTF-8; the text, once it held a secret, is sent in their place.
     """
     text = node.decode("utf-8", errors="replace")
+    scrubbed = _replaced(text, needles)
+    return node if scrubbed == text else scrubbed
+
+
+def _scrubbed_repr(node: object, needles: tuple[str, ...]) -> Any:
+    """An object as sentry_sdk sends it, its repr: in its place, filtered, if it holds a secret.
+
+    A log record's extras reach the event as objects (Django's security log: its request, whose
+    repr is the path and query string), turned into text only as the event is sent.
+    """
+    try:
+        text = repr(node)
+    except Exception:  # noqa: BLE001 - the app's repr: sentry_sdk sends a placeholder for it
+        return node
     scrubbed = _replaced(text, needles)
     return node if scrubbed == text else scrubbed
 

@@ -15,6 +15,7 @@ from sentry_sdk.integrations.logging import ignore_logger
 from frameworks.apps.django_app import django_app
 from frameworks.helpers import OutOfStockError
 from frameworks.patterns import BODY, CRASH, FILTERED, INTEGRATIONS, Pattern, assert_reported, run
+from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
 VIEWS = "frameworks.test_patterns_django"
@@ -153,3 +154,16 @@ async def test_suspicious_operation_is_djangos_security_log_record_alone(
     quiet = Pattern(**{**vars(SUSPICIOUS), "exception": None, "session": "exited"})
     outcome = await run(sentry_init, quiet, "url", integrations, same_body=not debug)
     assert_reported(outcome, quiet, "url", integrations)
+
+
+@pytest.mark.parametrize("integrations", INTEGRATIONS)
+async def test_request_on_djangos_security_log_record_carries_no_secret_of_its_query(
+    integrations, debug, sentry_init, http
+):
+    """Django logs a SuspiciousOperation with its request, sent as its repr (path and query): the query's secret is not in the event."""
+    transport = sentry_init(**INTEGRATIONS[integrations])
+    response = await http(SentryMiddleware(django_app()), "/suspicious/1?token=tok-4f2a&page=2")
+    assert response.status_code == 400
+    (event,) = transport.events
+    assert event["extra"]["request"] == "<ASGIRequest: GET '/suspicious/1?token=[Filtered]&page=2'>"
+    assert "tok-4f2a" not in json.dumps(event)
