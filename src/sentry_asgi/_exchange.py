@@ -644,7 +644,8 @@ class Exchange:
 
         sentry_sdk's Starlette and FastAPI integrations replace the request interface with
         their own copy, the body as they parsed it included, once the middleware is done; its
-        Quart integration edits ours in place. Request data about another URL (what the app
+        Quart integration edits ours in place, with a client address read from
+        X-Forwarded-For, which anyone writes. Request data about another URL (what the app
         passed to ``capture_event`` about an upstream call) is only searched for secrets.
         """
         with contained():
@@ -682,7 +683,9 @@ class Exchange:
                 for name, value in cookies.items()
                 if policy.cookies.keeps(str(name)) is not None
             }
-        if not policy.user_info:
+        if "env" in data:  # the address as the middleware believes it, never a forwarded one
+            request["env"] = dict(data["env"])
+        else:
             request.pop("env", None)
         return secrets.scrub_tree(request)  # type: ignore[no-any-return]
 

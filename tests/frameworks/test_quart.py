@@ -339,3 +339,15 @@ async def test_transaction_of_sentry_sdks_quart_integration_around_asgi_app_has_
     (transaction,) = transport.transactions
     assert transaction["contexts"]["trace"]["origin"] == "auto.http.quart"  # sentry_sdk's own
     assert event["request"]["query_string"] == transaction["request"]["query_string"] == sent
+
+
+async def test_client_address_sentry_sdks_quart_integration_reads_from_x_forwarded_for_is_not_believed(
+    sentry_init, http
+):
+    """With PII on, the event's REMOTE_ADDR is the peer, not the X-Forwarded-For address sentry_sdk's Quart integration reads."""
+    transport = sentry_init(send_default_pii=True)
+    headers = {"x-forwarded-for": "198.51.100.77"}
+    response = await http(SentryMiddleware(quart_app()), "/items/42", headers=headers)
+    assert response.status_code == 500
+    (event,) = transport.events
+    assert event["request"]["env"] == {"REMOTE_ADDR": "127.0.0.1"}
