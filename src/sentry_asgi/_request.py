@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 _DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"  # a % in the decoded path is a percent sign: %25
 _METHOD = re.compile(r"[A-Z_-]{3,32}")  # what Sentry accepts as a method
+# The headers sentry_sdk's ASGI middleware reads the client address from before the peer's.
+_FORWARDING = frozenset({"x-forwarded-for", "x-real-ip"})
 
 
 def decode_headers(scope: Scope) -> list[tuple[str, str]]:
@@ -332,6 +334,8 @@ def filtered_by_name(request: dict[str, Any], policy: Policy) -> dict[str, Any]:
     if isinstance(headers, dict):
         pairs = [(str(name).lower(), str(value)) for name, value in headers.items()]
         filtered["headers"] = _headers(pairs, dict(pairs), policy, secrets)
+        if _FORWARDING.intersection(name for name, _ in pairs):
+            filtered.pop("env", None)  # sentry_sdk's address is then one the client wrote
     return secrets.scrub_tree(filtered)  # type: ignore[no-any-return]
 
 

@@ -351,3 +351,17 @@ async def test_client_address_sentry_sdks_quart_integration_reads_from_x_forward
     assert response.status_code == 500
     (event,) = transport.events
     assert event["request"]["env"] == {"REMOTE_ADDR": "127.0.0.1"}
+
+
+async def test_transaction_of_sentry_sdks_quart_integration_around_asgi_app_believes_no_forwarded_address(
+    sentry_init, http
+):
+    """With PII on, the transaction sentry_sdk's Quart integration sends around a wrapped `app.asgi_app` carries no client address read from X-Forwarded-For."""
+    transport = sentry_init(traces_sample_rate=1.0, send_default_pii=True)
+    app = quart_app()
+    app.asgi_app = SentryMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    headers = {"x-forwarded-for": "198.51.100.77"}
+    assert (await http(app, "/items/42", headers=headers)).status_code == 500
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["origin"] == "auto.http.quart"  # sentry_sdk's own
+    assert "env" not in transaction["request"]
