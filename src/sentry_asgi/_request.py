@@ -323,11 +323,15 @@ def filtered_by_name(request: dict[str, Any], policy: Policy) -> dict[str, Any]:
 
     sentry_sdk's ASGI middleware around it (its Quart integration around ``app.asgi_app``, its
     Litestar one around the middleware in ``middleware=[...]``) sends the request's transaction
-    once the middleware is done, its query string as received; no secret of it is known then.
+    once the middleware is done, its query string and URL as received; no secret of it is
+    known then.
     """
     secrets = Secrets()
     query = request.get("query_string")
     filtered = dict(request)
+    url = request.get("url")
+    if isinstance(url, str) and policy.query.mode != "all":
+        filtered["url"] = _without_secrets_in_path(url, {}, secrets)
     if isinstance(query, str) and policy.query.mode != "all":
         filtered["query_string"] = filter_query(query, policy.query, secrets)
     headers = request.get("headers")
@@ -337,6 +341,13 @@ def filtered_by_name(request: dict[str, Any], policy: Policy) -> dict[str, Any]:
         if _FORWARDING.intersection(name for name, _ in pairs):
             filtered.pop("env", None)  # sentry_sdk's address is then one the client wrote
     return secrets.scrub_tree(filtered)  # type: ignore[no-any-return]
+
+
+def name_filtered(name: str, policy: Policy) -> str:
+    """A name sentry_sdk gave a request outside the middleware (its raw URL), path secrets out."""
+    if ";" not in name or policy.query.mode == "all":
+        return name
+    return _without_secret_path_parameters(name, "", Secrets())
 
 
 def learn_response_headers(message: Message, policy: Policy, secrets: Secrets) -> None:

@@ -22,7 +22,7 @@ from sentry_asgi._options import (
 )
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._propagation import incoming_trace
-from sentry_asgi._request import filtered_by_name
+from sentry_asgi._request import filtered_by_name, name_filtered
 from sentry_asgi._sdk import (
     add_event_processor_last,
     enter_isolation_scope,
@@ -87,8 +87,11 @@ def _filter_last(
     request = event.get("request")
     if isinstance(request, dict) and _current.get() is None:
         with contained():
-            options = sentry_sdk.get_client().options
-            event["request"] = filtered_by_name(request, policy_for(options))
+            policy = policy_for(sentry_sdk.get_client().options)
+            event["request"] = filtered_by_name(request, policy)
+            name = event.get("transaction")
+            if isinstance(name, str):
+                event["transaction"] = name_filtered(name, policy)
     return event
 
 

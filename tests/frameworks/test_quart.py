@@ -365,3 +365,18 @@ async def test_transaction_of_sentry_sdks_quart_integration_around_asgi_app_beli
     (transaction,) = transport.transactions
     assert transaction["contexts"]["trace"]["origin"] == "auto.http.quart"  # sentry_sdk's own
     assert "env" not in transaction["request"]
+
+
+async def test_transaction_of_sentry_sdks_quart_integration_around_asgi_app_has_its_path_session_id_filtered(
+    sentry_init, http
+):
+    """The transaction sentry_sdk's Quart integration sends around a wrapped `app.asgi_app`, named after its raw URL when no rule matched, has a session id in the path filtered there and in its URL."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    app = quart_app()
+    app.asgi_app = SentryMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    assert (await http(app, "/cart;jsessionid=sid-4f2a")).status_code == 404
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["origin"] == "auto.http.quart"  # sentry_sdk's own
+    assert transaction["request"]["url"] == "http://testserver/cart;jsessionid=[Filtered]"
+    assert transaction["transaction"].endswith("/cart;jsessionid=[Filtered]")
+    assert "sid-4f2a" not in json.dumps(transaction)
