@@ -39,6 +39,8 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"  # a % in the decoded path is a percent sign: 
 _METHOD = re.compile(r"[A-Z_-]{3,32}")  # what Sentry accepts as a method
 # The headers sentry_sdk's ASGI middleware reads the client address from before the peer's.
 _FORWARDING = frozenset({"x-forwarded-for", "x-real-ip"})
+# How sentry_sdk names a request header among a streamed span's attributes.
+_HEADER_ATTRIBUTE = "http.request.header."
 
 
 def decode_headers(scope: Scope) -> list[tuple[str, str]]:
@@ -343,11 +345,51 @@ def filtered_by_name(request: dict[str, Any], policy: Policy) -> dict[str, Any]:
     return secrets.scrub_tree(filtered)  # type: ignore[no-any-return]
 
 
-def name_filtered(name: str, policy: Policy) -> str:
+def name_filtered(name: str, policy: Policy, secrets: Secrets | None = None) -> str:
     """A name sentry_sdk gave a request outside the middleware (its raw URL), path secrets out."""
     if ";" not in name or policy.query.mode == "all":
         return name
-    return _without_secret_path_parameters(name, "", Secrets())
+    return _without_secret_path_parameters(name, "", Secrets() if secrets is None else secrets)
+
+
+def span_filtered_by_name(span: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    """A streamed span sent outside any request the middleware handles, filtered by names alone.
+
+    sentry_sdk's ASGI middleware around it streams the request's segment once the middleware
+    is done, the request's headers among its attributes and, when no route matched, its URL
+    as its name.
+    """
+    secrets = Secrets()
+    filtered = dict(span)
+    attributes = span.get("attributes")
+    if isinstance(attributes, dict):
+        filtered["attributes"] = _header_attributes_filtered(attributes, policy, secrets)
+    name = span.get("name")
+    if isinstance(name, str):
+        filtered["name"] = name_filtered(name, policy, secrets)
+    return secrets.scrub_tree(filtered)  # type: ignore[no-any-return]
+
+
+def _header_attributes_filtered(
+    attributes: dict[str, Any], policy: Policy, secrets: Secrets
+) -> dict[str, Any]:
+    """Span attributes with the request headers among them filtered as the request's own."""
+    pairs = [
+        (key.removeprefix(_HEADER_ATTRIBUTE), str(value))
+        for key, value in attributes.items()
+        if key.startswith(_HEADER_ATTRIBUTE)
+    ]
+    if not pairs:
+        return attributes
+    sent = _headers(pairs, dict(pairs), policy, secrets)
+    filtered = {}
+    for key, value in attributes.items():
+        header = key.removeprefix(_HEADER_ATTRIBUTE) if key.startswith(_HEADER_ATTRIBUTE) else None
+        if header is None or sent.get(header) == str(value):
+            filtered[key] = value
+        elif header in sent:
+            filtered[key] = sent[header]
+    return filtered
 
 
 def learn_response_headers(message: Message, policy: Policy, secrets: Secrets) -> None:

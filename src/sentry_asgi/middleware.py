@@ -22,7 +22,7 @@ from sentry_asgi._options import (
 )
 from sentry_asgi._privacy import policy_for
 from sentry_asgi._propagation import incoming_trace
-from sentry_asgi._request import filtered_by_name, name_filtered
+from sentry_asgi._request import filtered_by_name, name_filtered, span_filtered_by_name
 from sentry_asgi._sdk import (
     add_event_processor_last,
     enter_isolation_scope,
@@ -118,9 +118,10 @@ class _NamingChildSpans:
     """A ``before_send_span`` giving a request's spans its name and taking its secrets out.
 
     sentry_sdk offers no other way to see a streamed span before it is sent, nor passes one
-    through event processors. Installed on a client's options when it first streams a request's
-    segment; the hook the app set is kept, and sees each span with its name corrected and the
-    request's secrets removed.
+    through event processors. Installed on a client's options when the first request runs under
+    it; the hook the app set is kept, and sees each span with its name corrected and the
+    request's secrets removed. A span sent outside any request (the segment sentry_sdk's own
+    middleware around ours streams) is filtered by names alone.
     """
 
     __slots__ = ("then",)
@@ -134,6 +135,9 @@ class _NamingChildSpans:
         if trace is not None and trace.streamed:
             with contained():
                 trace.name_child(span, cast("Exchange", exchange))
+        if exchange is None:  # sentry_sdk's segment around ours, sent once the request is over
+            with contained():
+                span = span_filtered_by_name(span, policy_for(sentry_sdk.get_client().options))
         span = without_request_secrets(span)
         then = self.then
         return span if then is None else then(span, hint)
@@ -176,11 +180,12 @@ _scrubbing_telemetry_of: dict[str, Any] | None = None
 
 
 def _scrub_telemetry(options: dict[str, Any]) -> None:
-    """Have the client's logs and metrics scrubbed, the first time a request runs under it."""
+    """Have the client's logs, metrics and spans scrubbed once a first request runs under it."""
     global _scrubbing_telemetry_of  # noqa: PLW0603 - one identity check per request
     _scrubbing_telemetry_of = options
     _put_in_front(options, "before_send_log", _ScrubbingTelemetry)
     _put_in_front(options, "before_send_metric", _ScrubbingTelemetry)
+    _name_child_spans(options)  # sentry_sdk's middleware around ours may stream the segment
 
 
 _processor_installed = False

@@ -6,7 +6,8 @@ import asyncio
 import json
 
 import pytest
-from conftest import call
+import sentry_sdk
+from conftest import SDK_VERSION, call
 from quart import Quart, Response, abort, websocket
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
@@ -380,3 +381,24 @@ async def test_transaction_of_sentry_sdks_quart_integration_around_asgi_app_has_
     assert transaction["request"]["url"] == "http://testserver/cart;jsessionid=[Filtered]"
     assert transaction["transaction"].endswith("/cart;jsessionid=[Filtered]")
     assert "sid-4f2a" not in json.dumps(transaction)
+
+
+@pytest.mark.skipif(SDK_VERSION < (2, 75), reason="span streaming as in sentry-sdk 2.75")
+async def test_segment_sentry_sdks_quart_integration_streams_around_asgi_app_has_its_secrets_filtered(
+    sentry_init, http
+):
+    """The segment sentry_sdk's Quart integration streams around a wrapped `app.asgi_app` has a Referer's token, a Host's password and a path's session id filtered."""
+    transport = sentry_init(traces_sample_rate=1.0, trace_lifecycle="stream")
+    app = quart_app()
+    app.asgi_app = SentryMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    headers = {"referer": "http://shop/?token=tok-4f2a", "host": "alice:pw-4f2a@testserver"}
+    response = await http(app, "/cart;jsessionid=sid-4f2a", headers=headers)
+    assert response.status_code == 404
+    sentry_sdk.flush()
+    (segment,) = [span for batch in transport.items("span") for span in batch["items"]]
+    attributes = {name: value["value"] for name, value in segment["attributes"].items()}
+    assert attributes["sentry.origin"] == "auto.http.quart"  # sentry_sdk's own
+    assert attributes["http.request.header.referer"] == "http://shop/?token=[Filtered]"
+    assert attributes["http.request.header.host"] == "alice:[Filtered]@testserver"
+    assert segment["name"].endswith("/cart;jsessionid=[Filtered]")
+    assert "4f2a" not in json.dumps(segment)
