@@ -357,13 +357,16 @@ def span_filtered_by_name(span: dict[str, Any], policy: Policy) -> dict[str, Any
 
     sentry_sdk's ASGI middleware around it streams the request's segment once the middleware
     is done, the request's headers among its attributes and, when no route matched, its URL
-    as its name.
+    as its name, which each of its child spans carries too (``sentry.segment.name``).
     """
     secrets = Secrets()
     filtered = dict(span)
     attributes = span.get("attributes")
     if isinstance(attributes, dict):
         filtered["attributes"] = _header_attributes_filtered(attributes, policy, secrets)
+        segment = attributes.get("sentry.segment.name")
+        if isinstance(segment, str):
+            name_filtered(segment, policy, secrets)  # learned: filtered below, wherever it is
     name = span.get("name")
     if isinstance(name, str):
         filtered["name"] = name_filtered(name, policy, secrets)

@@ -395,10 +395,37 @@ async def test_segment_sentry_sdks_quart_integration_streams_around_asgi_app_has
     response = await http(app, "/cart;jsessionid=sid-4f2a", headers=headers)
     assert response.status_code == 404
     sentry_sdk.flush()
-    (segment,) = [span for batch in transport.items("span") for span in batch["items"]]
+    spans = [span for batch in transport.items("span") for span in batch["items"]]
+    assert "4f2a" not in json.dumps(spans)
+    # sentry_sdk's own segment (an earlier test's client may have left httpx's patched too)
+    (segment,) = [
+        s for s in spans if s["attributes"]["sentry.origin"]["value"] == "auto.http.quart"
+    ]
     attributes = {name: value["value"] for name, value in segment["attributes"].items()}
-    assert attributes["sentry.origin"] == "auto.http.quart"  # sentry_sdk's own
     assert attributes["http.request.header.referer"] == "http://shop/?token=[Filtered]"
     assert attributes["http.request.header.host"] == "alice:[Filtered]@testserver"
     assert segment["name"].endswith("/cart;jsessionid=[Filtered]")
     assert "4f2a" not in json.dumps(segment)
+
+
+@pytest.mark.skipif(SDK_VERSION < (2, 75), reason="span streaming as in sentry-sdk 2.75")
+async def test_child_spans_of_sentry_sdks_quart_segment_have_its_path_session_id_filtered(
+    sentry_init, http
+):
+    """A span around the middleware, in the segment sentry_sdk's Quart integration streams around `app.asgi_app`, carries that segment's raw name with the path's session id filtered."""
+    transport = sentry_init(traces_sample_rate=1.0, trace_lifecycle="stream")
+    app = quart_app()
+    inner = SentryMiddleware(app.asgi_app)
+
+    async def traced(scope, receive, send):  # an ASGI middleware around ours that traces
+        with sentry_sdk.traces.start_span(name="outer middleware"):
+            await inner(scope, receive, send)
+
+    app.asgi_app = traced  # type: ignore[method-assign]
+    assert (await http(app, "/cart;jsessionid=sid-4f2a")).status_code == 404
+    sentry_sdk.flush()
+    spans = [span for batch in transport.items("span") for span in batch["items"]]
+    (outer,) = [span for span in spans if span["name"] == "outer middleware"]
+    segment_name = outer["attributes"]["sentry.segment.name"]["value"]
+    assert segment_name.endswith("/cart;jsessionid=[Filtered]")
+    assert "sid-4f2a" not in json.dumps(spans)
