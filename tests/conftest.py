@@ -58,6 +58,10 @@ class CapturingTransport(Transport):
             if item.type == kind
         ]
 
+    def batched(self, kind: str) -> list[dict[str, Any]]:
+        """Every log, metric or streamed span sent, out of the batches sentry_sdk sends them in."""
+        return [entry for batch in self.items(kind) for entry in batch["items"]]
+
     @property
     def events(self) -> list[dict[str, Any]]:
         return self.items("event")

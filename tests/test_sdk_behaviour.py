@@ -109,5 +109,5 @@ def test_an_upload_to_a_dsn_with_a_port_is_traced_as_the_apps_own_request(sentry
             assert connection.getresponse().status == 200
             connection.close()
     sentry_sdk.flush()
-    names = [span["name"] for batch in transport.items("span") for span in batch["items"]]
+    names = [span["name"] for span in transport.batched("span")]
     assert f"POST http://{host}:{port}/api/1/envelope/" in names

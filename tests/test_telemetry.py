@@ -37,7 +37,7 @@ async def items_sent(transport, app, kind: str) -> list:
     """Run ``app`` on a request carrying the token; the items of ``kind`` sentry_sdk then sent."""
     await call(SentryMiddleware(app), http_scope(headers=HEADERS))
     sentry_sdk.flush()
-    return [item for batch in transport.items(kind) for item in batch["items"]]
+    return transport.batched(kind)
 
 
 @pytest.mark.parametrize("hooked", [True, False], ids=["scrub_log", "no-hook"])
@@ -134,7 +134,7 @@ async def test_span_and_log_attributes_named_like_their_own_fields_are_scrubbed(
         await respond(send)
 
     spans = await items_sent(transport, app, "span")
-    logs = [item for batch in transport.items("log") for item in batch["items"]]
+    logs = transport.batched("log")
     assert TOKEN not in json.dumps([spans, logs])
     assert logs[0]["attributes"]["status"]["value"] == "Bearer [Filtered]"
     child = next(span for span in spans if not span["is_segment"])
@@ -183,5 +183,5 @@ async def test_a_log_a_requests_task_writes_after_the_request_has_its_secrets_re
     assert await items_sent(transport, app, "log") == []
     await logged.wait()
     sentry_sdk.flush()
-    logs = [item for batch in transport.items("log") for item in batch["items"]]
+    logs = transport.batched("log")
     assert [log["body"] for log in logs] == ["late Bearer [Filtered]"]

@@ -396,7 +396,7 @@ async def test_streamed_segment_under_a_litestar_mount_has_the_path_asked_for(se
     mounted = mounted_at_sub(plain_below, "url", wrap=False)
     assert (await http(SentryMiddleware(mounted), "/api/sub/a%20b?x=1")).status_code == 500
     sentry_sdk.flush()
-    spans = [span for batch in transport.items("span") for span in batch["items"]]
+    spans = transport.batched("span")
     (segment,) = [span for span in spans if span["is_segment"]]
     attributes = {name: value["value"] for name, value in segment["attributes"].items()}
     assert attributes["url.full"] == "http://testserver/api/sub/a%20b?x=1"

@@ -395,7 +395,7 @@ async def test_segment_sentry_sdks_quart_integration_streams_around_asgi_app_has
     response = await http(app, "/cart;jsessionid=sid-4f2a", headers=headers)
     assert response.status_code == 404
     sentry_sdk.flush()
-    spans = [span for batch in transport.items("span") for span in batch["items"]]
+    spans = transport.batched("span")
     assert "4f2a" not in json.dumps(spans)
     # sentry_sdk's own segment (an earlier test's client may have left httpx's patched too)
     (segment,) = [
@@ -424,7 +424,7 @@ async def test_child_spans_of_sentry_sdks_quart_segment_have_its_path_session_id
     app.asgi_app = traced  # type: ignore[method-assign]
     assert (await http(app, "/cart;jsessionid=sid-4f2a")).status_code == 404
     sentry_sdk.flush()
-    spans = [span for batch in transport.items("span") for span in batch["items"]]
+    spans = transport.batched("span")
     (outer,) = [span for span in spans if span["name"] == "outer middleware"]
     segment_name = outer["attributes"]["sentry.segment.name"]["value"]
     assert segment_name.endswith("/cart;jsessionid=[Filtered]")
