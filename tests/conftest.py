@@ -27,6 +27,10 @@ SDK_VERSION = tuple(int(part) for part in sentry_sdk.VERSION.split(".")[:2])
 needs_data_collection = pytest.mark.skipif(
     SDK_VERSION < (2, 75), reason="data_collection arrived in sentry-sdk 2.75"
 )
+# Span streaming as README describes it (trace_lifecycle="stream", before_send_span): 2.75.
+needs_span_streaming = pytest.mark.skipif(
+    SDK_VERSION < (2, 75), reason="span streaming as in sentry-sdk 2.75"
+)
 
 NORMALIZER = StoreNormalizer(project_id=1, client_ip="127.0.0.1", protocol_version="7")
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 from test_scope_isolation import sent_session_totals
 
 from sentry_asgi import SentryMiddleware
@@ -15,6 +16,13 @@ if TYPE_CHECKING:
 
 # sentry_sdk's integrations on (its defaults, auto-enabled ones included) and off.
 INTEGRATIONS = {"on": {}, "off": {"auto_enabling_integrations": False}}
+STYLES = ("url", "endpoint")
+
+
+def each_way(test: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a pattern test in both naming styles, with sentry_sdk's integrations on and off."""
+    by_style = pytest.mark.parametrize("style", STYLES)(test)
+    return pytest.mark.parametrize("integrations", INTEGRATIONS)(by_style)
 
 
 # A JSON body the app reads, and what an event carries of it.
@@ -88,6 +96,15 @@ async def run(
     assert response.status_code == pattern.status
     sessions = sent_session_totals(transport)
     return Outcome(response, transport.events, transport.transactions, sessions)
+
+
+async def check(
+    sentry_init: Any, pattern: Pattern, style: str, integrations: str, **run_options: Any
+) -> Outcome:
+    """Run the pattern (see :func:`run`) and check its one report, or none; the outcome, for more."""
+    outcome = await run(sentry_init, pattern, style, integrations, **run_options)
+    assert_reported(outcome, pattern, style, integrations)
+    return outcome
 
 
 def assert_titled_after(event: dict[str, Any], exception: str) -> None:

@@ -7,7 +7,7 @@ import contextlib
 import falcon.asgi
 import pytest
 import sentry_sdk
-from conftest import SDK_VERSION, CapturingTransport, call, http_scope
+from conftest import CapturingTransport, call, http_scope, needs_span_streaming
 from litestar import (
     Litestar,
     Request,
@@ -387,7 +387,7 @@ async def test_litestar_request_not_under_a_mount_keeps_its_url(sentry_init, htt
 
 
 @pytest.mark.anyio
-@pytest.mark.skipif(SDK_VERSION < (2, 75), reason="span streaming as in sentry-sdk 2.75")
+@needs_span_streaming
 async def test_streamed_segment_under_a_litestar_mount_has_the_path_asked_for(sentry_init, http):
     """A streamed segment under a Litestar mount has the URL and path the client asked for as url.full and url.path."""
     transport = sentry_init(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import tempfile
 
 import pytest
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
@@ -14,7 +15,7 @@ from sentry_sdk.integrations.logging import ignore_logger
 
 from frameworks.apps.django_app import django_app
 from frameworks.helpers import OutOfStockError
-from frameworks.patterns import BODY, CRASH, FILTERED, INTEGRATIONS, Pattern, assert_reported, run
+from frameworks.patterns import BODY, CRASH, FILTERED, INTEGRATIONS, Pattern, check, each_way
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -117,20 +118,28 @@ PATTERNS = {
 }  # fmt: skip
 
 
+def close_files_django_left_open() -> None:
+    """Close the body files Django leaves open, here: freed in a later test, each would warn there.
+
+    Under sentry-sdk 2.15 they outlive the test that made them, whatever it collects. The type
+    is compared, not isinstance: that would set up Django's lazy objects among the heap's.
+    """
+    for thing in gc.get_objects():
+        if type(thing) is tempfile.SpooledTemporaryFile and not thing.closed:
+            thing.close()
+
+
 # Django leaves the body's file open when a streaming response fails, with or without the middleware.
 @pytest.mark.filterwarnings("ignore:Unclosed file <tempfile.SpooledTemporaryFile:ResourceWarning")
-@pytest.mark.parametrize("integrations", INTEGRATIONS)
-@pytest.mark.parametrize("style", ["url", "endpoint"])
+@each_way
 @pytest.mark.parametrize("name", PATTERNS)
 async def test_django_pattern_is_reported_once_as_itself(
     name, style, integrations, debug, sentry_init
 ):
     """Each Django pattern, DEBUG on or off: one event per real failure, the app's own, named after its route, counted right."""
-    pattern = PATTERNS[name]
     # DEBUG's technical 500 page shows the time and the frames: the same page, not the same bytes.
-    outcome = await run(sentry_init, pattern, style, integrations, same_body=not debug)
-    gc.collect()
-    assert_reported(outcome, pattern, style, integrations)
+    await check(sentry_init, PATTERNS[name], style, integrations, same_body=not debug)
+    close_files_django_left_open()
 
 
 SUSPICIOUS = Pattern(
@@ -144,16 +153,14 @@ async def test_suspicious_operation_is_djangos_security_log_record_alone(
     integrations, debug, sentry_init
 ):
     """A SuspiciousOperation is Django's 400, never the middleware's event: only the ERROR record Django logs of it is one, through the logging integration, until that logger is ignored."""
-    outcome = await run(sentry_init, SUSPICIOUS, "url", integrations, same_body=not debug)
-    assert_reported(outcome, SUSPICIOUS, "url", integrations)
+    outcome = await check(sentry_init, SUSPICIOUS, "url", integrations, same_body=not debug)
     (event,) = outcome.events
     assert event["logger"] == "django.security.SuspiciousOperation"
     assert event["exception"]["values"][-1]["mechanism"] == {"type": "logging", "handled": True}
 
     ignore_logger("django.security.SuspiciousOperation")
     quiet = Pattern(**{**vars(SUSPICIOUS), "exception": None, "session": "exited"})
-    outcome = await run(sentry_init, quiet, "url", integrations, same_body=not debug)
-    assert_reported(outcome, quiet, "url", integrations)
+    await check(sentry_init, quiet, "url", integrations, same_body=not debug)
 
 
 @pytest.mark.parametrize("integrations", INTEGRATIONS)

@@ -12,7 +12,7 @@ from fastapi.sse import EventSourceResponse
 from pydantic import BaseModel
 
 from frameworks.helpers import OutOfStockError
-from frameworks.patterns import CRASH, INTEGRATIONS, Pattern, assert_reported, run
+from frameworks.patterns import CRASH, Pattern, check, each_way
 
 pytestmark = pytest.mark.anyio
 VIEWS = "frameworks.test_patterns_fastapi.shop"
@@ -150,11 +150,8 @@ PATTERNS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("integrations", INTEGRATIONS)
-@pytest.mark.parametrize("style", ["url", "endpoint"])
+@each_way
 @pytest.mark.parametrize("name", PATTERNS)
 async def test_fastapi_pattern_is_reported_once_as_itself(name, style, integrations, sentry_init):
     """Each FastAPI pattern: one event per real failure, the app's own, named after its route, counted right."""
-    pattern = PATTERNS[name]
-    outcome = await run(sentry_init, pattern, style, integrations)
-    assert_reported(outcome, pattern, style, integrations)
+    await check(sentry_init, PATTERNS[name], style, integrations)

@@ -27,9 +27,9 @@ from frameworks.patterns import (
     FILTERED,
     INTEGRATIONS,
     Pattern,
-    assert_reported,
     assert_titled_after,
-    run,
+    check,
+    each_way,
 )
 from sentry_asgi import SentryMiddleware
 
@@ -215,14 +215,11 @@ PATTERNS = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("integrations", INTEGRATIONS)
-@pytest.mark.parametrize("style", ["url", "endpoint"])
+@each_way
 @pytest.mark.parametrize("name", PATTERNS)
 async def test_pattern_is_reported_once_as_itself(name, style, integrations, sentry_init):
     """Each pattern: one event per real failure, the app's own, named after its route, counted right."""
-    pattern = PATTERNS[name]
-    outcome = await run(sentry_init, pattern, style, integrations)
-    assert_reported(outcome, pattern, style, integrations)
+    await check(sentry_init, PATTERNS[name], style, integrations)
 
 
 async def connect() -> None:

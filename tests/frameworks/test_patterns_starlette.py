@@ -11,7 +11,7 @@ from starlette.staticfiles import StaticFiles
 from test_scope_isolation import sent_session_totals
 
 from frameworks.helpers import OutOfStockError, frame_functions, websocket_scope
-from frameworks.patterns import INTEGRATIONS, Pattern, assert_reported, run
+from frameworks.patterns import INTEGRATIONS, STYLES, Pattern, check
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -43,15 +43,14 @@ def shop(directory: str = ".") -> Starlette:
 
 async def test_static_files_404_is_not_reported(sentry_init, tmp_path):
     """A file StaticFiles does not have is the client's 404: no event, an exited session, named after the mount."""
-    for style in ("url", "endpoint"):
+    for style in STYLES:
         for integrations in INTEGRATIONS:
             pattern = Pattern(
                 lambda: shop(str(tmp_path)), "/static/missing.css", 404,
                 names={"url": "/static", "endpoint": "starlette.staticfiles.StaticFiles"},
                 transaction_status="not_found",
             )  # fmt: skip
-            outcome = await run(sentry_init, pattern, style, integrations)
-            assert_reported(outcome, pattern, style, integrations)
+            await check(sentry_init, pattern, style, integrations)
 
 
 @pytest.mark.parametrize("integrations", INTEGRATIONS)

@@ -7,7 +7,7 @@ import json
 
 import pytest
 import sentry_sdk
-from conftest import SDK_VERSION, call
+from conftest import call, needs_span_streaming
 from quart import Quart, Response, abort, websocket
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
@@ -325,6 +325,26 @@ async def test_wrapping_the_apps_asgi_app_is_wrapping_the_app(sentry_init, http)
     assert [event["transaction"], transaction["transaction"]] == ["/items/<int:item_id>"] * 2
 
 
+def asgi_app_wrapped() -> Quart:
+    """A Quart app wrapped as Quart adds middleware: its `asgi_app`, inside sentry_sdk's Quart integration."""
+    app = quart_app()
+    app.asgi_app = SentryMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    return app
+
+
+def sdk_transaction(transport) -> dict:
+    """The one transaction sent: sentry_sdk's own, its Quart integration's around the middleware."""
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["origin"] == "auto.http.quart"
+    return transaction
+
+
+def streamed_spans(transport) -> list[dict]:
+    """Every span streamed so far, sentry_sdk's batches flushed."""
+    sentry_sdk.flush()
+    return transport.batched("span")
+
+
 @pytest.mark.parametrize(
     ("pii", "sent"), [(False, "token=[Filtered]&page=2"), (True, "token=tok-4f2a&page=2")]
 )
@@ -333,12 +353,10 @@ async def test_transaction_of_sentry_sdks_quart_integration_around_asgi_app_has_
 ):
     """sentry_sdk's Quart integration sends the transaction of a request to a wrapped `app.asgi_app` once the middleware is done: its query string's secrets are filtered all the same."""
     transport = sentry_init(traces_sample_rate=1.0, send_default_pii=pii)
-    app = quart_app()
-    app.asgi_app = SentryMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    app = asgi_app_wrapped()
     assert (await http(app, "/items/42?token=tok-4f2a&page=2")).status_code == 500
     (event,) = transport.events
-    (transaction,) = transport.transactions
-    assert transaction["contexts"]["trace"]["origin"] == "auto.http.quart"  # sentry_sdk's own
+    transaction = sdk_transaction(transport)
     assert event["request"]["query_string"] == transaction["request"]["query_string"] == sent
 
 
@@ -359,12 +377,10 @@ async def test_transaction_of_sentry_sdks_quart_integration_around_asgi_app_beli
 ):
     """With PII on, the transaction sentry_sdk's Quart integration sends around a wrapped `app.asgi_app` carries no client address read from X-Forwarded-For."""
     transport = sentry_init(traces_sample_rate=1.0, send_default_pii=True)
-    app = quart_app()
-    app.asgi_app = SentryMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    app = asgi_app_wrapped()
     headers = {"x-forwarded-for": "198.51.100.77"}
     assert (await http(app, "/items/42", headers=headers)).status_code == 500
-    (transaction,) = transport.transactions
-    assert transaction["contexts"]["trace"]["origin"] == "auto.http.quart"  # sentry_sdk's own
+    transaction = sdk_transaction(transport)
     assert "env" not in transaction["request"]
 
 
@@ -373,29 +389,25 @@ async def test_transaction_of_sentry_sdks_quart_integration_around_asgi_app_has_
 ):
     """The transaction sentry_sdk's Quart integration sends around a wrapped `app.asgi_app`, named after its raw URL when no rule matched, has a session id in the path filtered there and in its URL."""
     transport = sentry_init(traces_sample_rate=1.0)
-    app = quart_app()
-    app.asgi_app = SentryMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    app = asgi_app_wrapped()
     assert (await http(app, "/cart;jsessionid=sid-4f2a")).status_code == 404
-    (transaction,) = transport.transactions
-    assert transaction["contexts"]["trace"]["origin"] == "auto.http.quart"  # sentry_sdk's own
+    transaction = sdk_transaction(transport)
     assert transaction["request"]["url"] == "http://testserver/cart;jsessionid=[Filtered]"
     assert transaction["transaction"].endswith("/cart;jsessionid=[Filtered]")
     assert "sid-4f2a" not in json.dumps(transaction)
 
 
-@pytest.mark.skipif(SDK_VERSION < (2, 75), reason="span streaming as in sentry-sdk 2.75")
+@needs_span_streaming
 async def test_segment_sentry_sdks_quart_integration_streams_around_asgi_app_has_its_secrets_filtered(
     sentry_init, http
 ):
     """The segment sentry_sdk's Quart integration streams around a wrapped `app.asgi_app` has a Referer's token, a Host's password and a path's session id filtered."""
     transport = sentry_init(traces_sample_rate=1.0, trace_lifecycle="stream")
-    app = quart_app()
-    app.asgi_app = SentryMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    app = asgi_app_wrapped()
     headers = {"referer": "http://shop/?token=tok-4f2a", "host": "alice:pw-4f2a@testserver"}
     response = await http(app, "/cart;jsessionid=sid-4f2a", headers=headers)
     assert response.status_code == 404
-    sentry_sdk.flush()
-    spans = transport.batched("span")
+    spans = streamed_spans(transport)
     assert "4f2a" not in json.dumps(spans)
     # sentry_sdk's own segment (an earlier test's client may have left httpx's patched too)
     (segment,) = [
@@ -408,7 +420,7 @@ async def test_segment_sentry_sdks_quart_integration_streams_around_asgi_app_has
     assert "4f2a" not in json.dumps(segment)
 
 
-@pytest.mark.skipif(SDK_VERSION < (2, 75), reason="span streaming as in sentry-sdk 2.75")
+@needs_span_streaming
 async def test_child_spans_of_sentry_sdks_quart_segment_have_its_path_session_id_filtered(
     sentry_init, http
 ):
@@ -423,8 +435,7 @@ async def test_child_spans_of_sentry_sdks_quart_segment_have_its_path_session_id
 
     app.asgi_app = traced  # type: ignore[method-assign]
     assert (await http(app, "/cart;jsessionid=sid-4f2a")).status_code == 404
-    sentry_sdk.flush()
-    spans = transport.batched("span")
+    spans = streamed_spans(transport)
     (outer,) = [span for span in spans if span["name"] == "outer middleware"]
     segment_name = outer["attributes"]["sentry.segment.name"]["value"]
     assert segment_name.endswith("/cart;jsessionid=[Filtered]")
