@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import django
 import pytest
 
 from frameworks.apps.django_app import django_app
@@ -10,6 +11,9 @@ from sentry_asgi import SentryMiddleware
 from sentry_asgi.frameworks._regex import readable
 
 pytestmark = pytest.mark.anyio
+VIEWS = "frameworks.apps.django_app"
+# Django 5.0 routes an ASGI request's path below FORCE_SCRIPT_NAME; Django 4.2 below the root path only.
+ROUTES_BELOW_FORCED_SCRIPT_NAME = django.VERSION >= (5, 0)
 
 
 async def test_healthy_request_passes_through(sentry_init, http):
@@ -59,6 +63,10 @@ def test_regex_template_keeps_the_paths_text(regex, template):
     assert readable(regex) == template
 
 
+@pytest.mark.skipif(
+    not ROUTES_BELOW_FORCED_SCRIPT_NAME,
+    reason="Django 4.2 routes the whole path, FORCE_SCRIPT_NAME or not",
+)
 @pytest.mark.parametrize(
     ("style", "name"),
     [
@@ -79,6 +87,22 @@ async def test_forced_script_name_is_below_what_django_routes(style, name, sentr
     (event,) = transport.events
     (transaction,) = transport.transactions
     assert event["transaction"] == transaction["transaction"] == name
+
+
+@pytest.mark.parametrize("style", ["url", "endpoint"])
+async def test_path_under_forced_script_name_is_named_as_this_django_routes_it(
+    style, sentry_init, http
+):
+    """A path starting with FORCE_SCRIPT_NAME is named after its route where this Django routes it below the prefix (5.0 on), else by the raw path Django answered 404."""
+    from django.test import override_settings
+
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    with override_settings(FORCE_SCRIPT_NAME="/app"):
+        response = await http(SentryMiddleware(django_app(), transaction_style=style), "/app/fine")
+    routed = {"url": ("/app/fine", "route"), "endpoint": (f"{VIEWS}.fine", "component")}
+    expected = routed[style] if ROUTES_BELOW_FORCED_SCRIPT_NAME else ("/app/fine", "url")
+    assert response.status_code == (200 if ROUTES_BELOW_FORCED_SCRIPT_NAME else 404)
+    assert named(transport.transactions) == [expected]
 
 
 @pytest.mark.parametrize("language", ["en", "de"])

@@ -17,7 +17,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.handlers.asgi import get_script_prefix
+from django.core.handlers import asgi as django_asgi
 from django.core.signals import got_request_exception
 from django.urls import URLResolver, get_resolver, get_urlconf
 from django.urls.resolvers import LocalePrefixPattern, RegexPattern
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from sentry_asgi._asgi import Scope
 
 MECHANISM = "django"
+# Django 5.0 and later: FORCE_SCRIPT_NAME, else the root path.
+_DJANGOS_SCRIPT_PREFIX: Callable[[Scope], str] | None = getattr(
+    django_asgi, "get_script_prefix", None
+)
 
 
 def _on_exception(sender: object, **kwargs: Any) -> None:  # noqa: ARG001 - a receiver's signature
@@ -42,10 +46,19 @@ def _on_exception(sender: object, **kwargs: Any) -> None:  # noqa: ARG001 - a re
     report(sys.exc_info()[1], MECHANISM)
 
 
+def _script_prefix(scope: Scope) -> str:
+    """The prefix Django routes the path below, as its ASGI handler finds it.
+
+    Django 4.2 routes the path below the root path only, FORCE_SCRIPT_NAME or not.
+    """
+    if _DJANGOS_SCRIPT_PREFIX is not None:
+        return str(_DJANGOS_SCRIPT_PREFIX(scope))
+    return str(scope.get("root_path") or "")
+
+
 def _match(scope: Scope, urlconf: object = None) -> Match | None:
     """Where Django routes the request: with ``urlconf``, else the URLconf it routes with here."""
-    # Django routes the path below its script prefix: FORCE_SCRIPT_NAME, else the root path.
-    root = str(get_script_prefix(scope))
+    root = _script_prefix(scope)
     path = str(scope.get("path") or "/")
     if root and path.startswith(root):
         path = path[len(root) :] or "/"
