@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import importlib.metadata
 import json
 import logging
 import warnings
@@ -22,7 +23,15 @@ from sentry_asgi import _sessions as sessions
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-SDK_VERSION = tuple(int(part) for part in sentry_sdk.VERSION.split(".")[:2])
+
+def release(version: str) -> tuple[int, ...]:
+    """A release's major and minor numbers, to compare with the release that brought a feature."""
+    return tuple(int(part) for part in version.split(".")[:2])
+
+
+SDK_VERSION = release(sentry_sdk.VERSION)
+STARLETTE_VERSION = release(importlib.metadata.version("starlette"))
+FASTAPI_VERSION = release(importlib.metadata.version("fastapi"))
 # sentry_sdk's structured successor of send_default_pii: options using it need 2.75 or later.
 needs_data_collection = pytest.mark.skipif(
     SDK_VERSION < (2, 75), reason="data_collection arrived in sentry-sdk 2.75"
