@@ -20,6 +20,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from sentry_asgi import SentryMiddleware
+from sentry_asgi.frameworks._starlette import matched_route
 
 pytestmark = pytest.mark.anyio
 
@@ -119,6 +120,47 @@ async def test_url_style_uses_the_route_template(sentry_init):
     await get(app, "/items/43")
     assert [e["transaction"] for e in transport.events] == ["/items/{item_id}"] * 2
     assert {e["transaction_info"]["source"] for e in transport.events} == {"route"}
+
+
+def routed_three_ways() -> Starlette:
+    """A route, a sub-app behind middleware under a Mount, a Mount of routes with a parameter."""
+    sub_app = CORSMiddleware(starlette_app(), allow_origins=["*"])
+    return Starlette(
+        routes=[
+            Route("/orders/{order_id}", order, methods=["POST"]),
+            Mount("/api", app=sub_app),
+            Mount("/orgs/{org_id:int}", routes=[Route("/teams/{team}", item)]),
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        ("POST", "/orders/5", "/orders/{order_id}"),
+        ("GET", "/orders/5", "/orders/{order_id}"),  # a method the route lacks: its 405
+        ("GET", "/api/items/7", "/items/{item_id}"),
+        ("GET", "/orgs/42/teams/blue", "/teams/{team}"),
+    ],
+)
+async def test_the_route_starlette_matched_is_found_again_as_starlette_records_it(
+    method, path, template
+):
+    """The route found again from the outermost router is the one Starlette 1.7+ records in the scope, below mounts and middleware."""
+    scopes = []
+    app = routed_three_ways()
+
+    async def keeping_the_scope(scope, receive, send):
+        scopes.append(scope)
+        await app(scope, receive, send)
+
+    transport = httpx.ASGITransport(app=keeping_the_scope, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        await client.request(method, path)
+    (scope,) = scopes
+    found = matched_route(scope)
+    assert getattr(found, "path", None) == template
+    assert scope.get("route", found) is found  # Starlette 1.7 and later record it themselves
 
 
 async def test_unrouted_request_falls_back_to_the_raw_path(sentry_init):

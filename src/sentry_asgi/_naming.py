@@ -51,7 +51,7 @@ def route_template(scope: Scope, *, scope_route: bool = True) -> str | None:
     already ends with what the mount matched, so the mount's own template replaces that part.
     ``scope_route=False`` skips Starlette's key, there a router's the app is mounted under.
     """
-    route = scope.get("route") if scope_route else None
+    route = starlette_route(scope) if scope_route else None
     path = getattr(route, "path", None) if route is not None else None
     if route is not None:
         path = _included_path(scope, route) or path
@@ -94,6 +94,16 @@ def _mounted_root(scope: Scope) -> str | None:
     return mounted_root(scope)
 
 
+def starlette_route(scope: Scope) -> object | None:
+    """The route Starlette matched: in the scope from Starlette 1.7, found again before that."""
+    route = scope.get("route")
+    if route is None and "router" in scope and "endpoint" in scope:
+        from sentry_asgi.frameworks._starlette import matched_route  # noqa: PLC0415 - Starlette's
+
+        route = matched_route(scope)
+    return route
+
+
 def _included_path(scope: Scope, route: object) -> str | None:
     """The full template of a route FastAPI reached through ``include_router(prefix=...)``.
 
@@ -115,7 +125,7 @@ def _view_ran(scope: Scope) -> bool:
 
     Its router still puts that route and its view in the scope; the route names the request.
     """
-    methods = getattr(scope.get("route"), "methods", None)
+    methods = getattr(starlette_route(scope), "methods", None)
     return not methods or scope.get("method") in methods
 
 

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import call, collect_leftovers, http_scope
+from conftest import STARLETTE_VERSION, call, collect_leftovers, http_scope
 from fastapi import FastAPI
 from sentry_sdk.consts import ClientConstructor
 from starlette.applications import Starlette
@@ -241,6 +241,8 @@ async def test_app_mounted_under_a_router_is_named_after_its_own_route(
     framework: Framework, outer, sentry_init, http
 ):
     """A wrapped app mounted at /api is named /api plus its route, or its view: never the mount, nor the middleware."""
+    if framework.name == "starlette" and outer == "wrapped, copying" and STARLETTE_VERSION < (1, 7):
+        pytest.skip("Starlette records its route in the scope from 1.7: README, Compatibility")
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
     app = framework.app()
     for style in ("url", "endpoint"):

@@ -1,7 +1,8 @@
 """Starlette and FastAPI: a handler the app registers for an exception class answers it itself.
 
 An exception no handler claims leaves the app and reaches the middleware, and Starlette puts the
-matched route and endpoint in the scope: nothing to hook there. One that a handler registered
+matched endpoint in the scope, and from 1.7 its route (before, found again when a name is needed):
+nothing to hook there. One that a handler registered
 for its class answers (``exception_handlers={ValueError: ...}``, ``@app.exception_handler``)
 becomes a response inside the app's ``ExceptionMiddleware``. Each such handler is wrapped once,
 to report the exception when its answer is a 5xx or none (a handler that closes a websocket
@@ -22,6 +23,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from starlette import _utils as starlette_utils
 from starlette._utils import is_async_callable
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException, WebSocketException
@@ -48,6 +50,10 @@ _CLIENT_ERRORS = frozenset(
         ("fastapi.exceptions", "WebSocketRequestValidationError"),
     }
 )
+
+# Starlette 0.35 and later leave the path as the client asked for it below a Mount; before, a
+# Mount cut what it matched off the path (and moved it into root_path, as it still does).
+_MOUNTS_KEEP_THE_PATH = hasattr(starlette_utils, "get_route_path")
 
 # The handlers made here, so that wrapping an app twice wraps its handlers once.
 _OURS: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
@@ -154,7 +160,7 @@ def mounted_root(scope: Scope) -> str | None:
     the app's own path convertors fail on it.
     """
     root = scope.get("root_path")
-    probe = {**scope, "root_path": scope.get("app_root_path", ""), "path_params": {}}
+    probe = _as_routed(scope)
     templates = [str(probe["root_path"]).rstrip("/")]
     routes = getattr(scope.get("router"), "routes", ())
     try:
@@ -185,8 +191,68 @@ def _matching_mount(routes: Iterable[object], probe: dict[str, Any]) -> Mount | 
     return None
 
 
+def matched_route(scope: Scope) -> object | None:
+    """The route Starlette passed the request to last, found again from its outermost router.
+
+    Starlette 1.7 and later put it in the scope (``route``); before, only its endpoint is there.
+    A route that answers only other methods counts, as it does for Starlette's 405. None when the
+    way cannot be retraced, also when the app's own path convertors fail on it.
+    """
+    probe = _as_routed(scope)
+    routes: Iterable[object] = getattr(scope.get("router"), "routes", ())
+    found = None
+    try:
+        while routes:
+            route = _first_match(routes, probe)
+            if route is None:
+                break
+            found = route
+            routes = _routes_below(route) if isinstance(route, (Mount, Host)) else ()
+    except Exception:  # noqa: BLE001 - the app's convertors, as when Starlette routed it
+        return None
+    return found
+
+
+def _as_routed(scope: Scope) -> dict[str, Any]:
+    """The scope as Starlette's outermost router got it, for its routes to be matched again.
+
+    Each Mount moved what it matched into ``root_path``, kept as it was in ``app_root_path``;
+    before Starlette 0.35 it also cut it off the path.
+    """
+    root = scope.get("root_path", "")
+    outer_root = scope.get("app_root_path", root)
+    path = scope.get("path", "")
+    if not _MOUNTS_KEEP_THE_PATH and isinstance(root, str) and isinstance(outer_root, str):
+        path = root[len(outer_root) :] + path
+    return {**scope, "root_path": outer_root, "path": path, "path_params": {}}
+
+
+def _first_match(routes: Iterable[object], probe: dict[str, Any]) -> object | None:
+    """The route Starlette's router picks for the probe, which then goes below it."""
+    partial = None
+    for route in routes:
+        match, child = route.matches(probe)  # type: ignore[attr-defined]
+        if match is Match.FULL:
+            probe.update(child)
+            return route
+        if match is Match.PARTIAL and partial is None:
+            partial = route, child
+    if partial is None:
+        return None
+    probe.update(partial[1])
+    return partial[0]
+
+
+def _routes_below(mount: Mount | Host) -> Iterable[object]:
+    """The routes of what a Mount or Host passes requests to, through middleware around it."""
+    for layer in down_the_middleware(mount.app):
+        if isinstance(layer, (Starlette, Router)):
+            return layer.routes
+    return ()
+
+
 def install(app: object) -> None:
-    """Wrap the app's exception handlers, once; names need nothing (routes are in the scope)."""
+    """Wrap the app's exception handlers, once; names need nothing (endpoints are in the scope)."""
     if not isinstance(app, Starlette):  # a middleware of the stack: add_middleware
         _wrap_handlers_below(app)
     elif app.middleware_stack is not None:  # the app has served already
