@@ -11,7 +11,13 @@ import logging
 from typing import Any
 
 import pytest
-from conftest import STARLETTE_VERSION, call, collect_leftovers, http_scope
+from conftest import (
+    STARLETTE_VERSION,
+    call,
+    collect_leftovers,
+    http_scope,
+    needs_mounts_keeping_the_path,
+)
 from fastapi import FastAPI
 from sentry_sdk.consts import ClientConstructor
 from starlette.applications import Starlette
@@ -29,7 +35,18 @@ pytestmark = pytest.mark.anyio
 BROKEN = [f for f in FRAMEWORKS if f.broken]
 HOOKED = [f for f in FRAMEWORKS if f.hooked]
 REFUSING = [f for f in FRAMEWORKS if f.refuses_methods]
-MOUNTABLE = [f for f in FRAMEWORKS if f.routes_below_mount]
+
+
+def mountable(frameworks: list[Framework]) -> list[Any]:
+    """The frameworks that route below a Starlette Mount, as parameters."""
+    return [
+        pytest.param(f, id=f.name, marks=needs_mounts_keeping_the_path if f.name == "quart" else ())
+        for f in frameworks
+        if f.routes_below_mount
+    ]
+
+
+MOUNTABLE = mountable(FRAMEWORKS)
 # Quart's handle_user_exception re-raises the exception it holds, and Django keeps it in its
 # threads' contexts: cycles of their own, with or without the middleware.
 FREEING = [f for f in HOOKED if f.name not in {"quart", "django"}]
@@ -236,7 +253,7 @@ def mounted_at_api(app: Any, outer: str, style: str, at: str = "/api") -> Any:
 
 
 @pytest.mark.parametrize("outer", ["starlette", "fastapi", "wrapped", "wrapped, copying"])
-@pytest.mark.parametrize("framework", MOUNTABLE, ids=[f.name for f in MOUNTABLE])
+@pytest.mark.parametrize("framework", MOUNTABLE)
 async def test_app_mounted_under_a_router_is_named_after_its_own_route(
     framework: Framework, outer, sentry_init, http
 ):
@@ -251,11 +268,11 @@ async def test_app_mounted_under_a_router_is_named_after_its_own_route(
     assert named(transport.events) == named(transport.transactions) == expected
 
 
-HOOKED_MOUNTABLE = [f for f in HOOKED if f.routes_below_mount]
+HOOKED_MOUNTABLE = mountable(HOOKED)
 
 
 @pytest.mark.parametrize("outer", [Starlette, FastAPI])
-@pytest.mark.parametrize("framework", HOOKED_MOUNTABLE, ids=[f.name for f in HOOKED_MOUNTABLE])
+@pytest.mark.parametrize("framework", HOOKED_MOUNTABLE)
 async def test_app_mounted_unwrapped_under_a_wrapped_router_reports_its_views_exception(
     framework: Framework, outer, sentry_init, http
 ):
@@ -270,7 +287,7 @@ async def test_app_mounted_unwrapped_under_a_wrapped_router_reports_its_views_ex
 
 
 @pytest.mark.parametrize("outer", [Starlette, FastAPI])
-@pytest.mark.parametrize("framework", HOOKED_MOUNTABLE, ids=[f.name for f in HOOKED_MOUNTABLE])
+@pytest.mark.parametrize("framework", HOOKED_MOUNTABLE)
 async def test_app_mounted_unwrapped_under_a_wrapped_router_is_named_after_its_own_route(
     framework: Framework, outer, sentry_init, http
 ):
@@ -285,7 +302,7 @@ async def test_app_mounted_unwrapped_under_a_wrapped_router_is_named_after_its_o
 
 
 @pytest.mark.parametrize("outer", ["starlette", "fastapi", "wrapped"])
-@pytest.mark.parametrize("framework", MOUNTABLE, ids=[f.name for f in MOUNTABLE])
+@pytest.mark.parametrize("framework", MOUNTABLE)
 async def test_app_mounted_with_path_parameters_is_named_after_the_mounts_template(
     framework: Framework, outer, sentry_init, http
 ):

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import needs_mounts_keeping_the_path
 from quart import Quart
 
 from sentry_asgi import SentryMiddleware
@@ -62,6 +63,7 @@ def test_a_framework_whose_internals_moved_still_starts(sentry_init, no_internal
 
 @pytest.mark.anyio
 @pytest.mark.internal_errors_expected
+@needs_mounts_keeping_the_path
 async def test_a_mounted_app_whose_framework_moved_leaves_the_others_hooked(
     sentry_init, http, no_internal_errors
 ):
