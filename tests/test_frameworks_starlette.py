@@ -196,7 +196,7 @@ async def test_mounted_app_prefix_is_not_doubled(sentry_init):
 async def test_mount_prefix_is_kept_when_the_route_starts_like_it(
     sentry_init, mount, route, path, name
 ):
-    """A route template that begins with its mount's prefix still gets the prefix in front."""
+    """A route template that begins with its mount's prefix still gets the prefix in front, as does the URL."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
     app = Starlette(routes=[Mount(mount, app=Starlette(routes=[Route(route, item)]))])
     await get(SentryMiddleware(app, transaction_style="url"), path)
@@ -204,6 +204,7 @@ async def test_mount_prefix_is_kept_when_the_route_starts_like_it(
     (event,) = transport.events
     (transaction,) = transport.transactions
     assert event["transaction"] == transaction["transaction"] == name
+    assert event["request"]["url"] == f"http://testserver{path}"
 
 
 def tenant_mounts() -> Starlette:

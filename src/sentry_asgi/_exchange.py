@@ -494,7 +494,8 @@ class Exchange:
         """The path the client asked for, if a mount replaced the scope's with the path below it.
 
         Litestar's mounts do, in place: the path the client asked for is then only in ``raw_path``.
-        None otherwise: the scope's path is the client's (or the server gave no ``raw_path``).
+        Starlette's did before 0.35, moving what they cut off into ``root_path``. None otherwise:
+        the scope's path is the client's (or the server gave no ``raw_path``).
         """
         framework = self.framework
         below_a_mount = self._mount is not None or (
@@ -502,7 +503,9 @@ class Exchange:
             and framework.mount is not None
             and framework.mount(self._routed) is not None
         )
-        return requested_path(self.scope) if below_a_mount else None
+        if below_a_mount:
+            return requested_path(self.scope)
+        return _rejoined_below_a_starlette_mount(self.scope)
 
     def _framework_match(self) -> Match | None:
         framework = self.framework
@@ -751,6 +754,15 @@ def _drop_filtered_address(event: dict[str, Any]) -> None:
 def _unwrapped(exc: BaseException) -> BaseException:
     """The app's own exception inside a framework's wrapper of it (any other: itself)."""
     return app_exception(exc) if isinstance(exc, Exception) else exc
+
+
+def _rejoined_below_a_starlette_mount(scope: Scope) -> str | None:
+    """The path a Starlette Mount cut in two, rejoined (imported only below a Starlette Mount)."""
+    if "app_root_path" not in scope:
+        return None
+    from sentry_asgi.frameworks._starlette import path_a_mount_cut  # noqa: PLC0415 - Starlette's
+
+    return path_a_mount_cut(scope)
 
 
 def _same_target(copy: Scope, scope: Scope) -> bool:

@@ -213,6 +213,18 @@ def matched_route(scope: Scope) -> object | None:
     return found
 
 
+def path_a_mount_cut(scope: Scope) -> str | None:
+    """The path asked for, where a Mount cut what it matched off it (Starlette before 0.35).
+
+    The Mount moved that part into ``root_path``: the two rejoined are the path, even where the
+    path below begins like the root (``/items`` + ``/items/5``). None where no Mount cut it.
+    """
+    root, path = scope.get("root_path"), scope.get("path")
+    if _MOUNTS_KEEP_THE_PATH or root == scope.get("app_root_path", root):
+        return None
+    return f"{root}{path}" if isinstance(root, str) and isinstance(path, str) else None
+
+
 def _as_routed(scope: Scope) -> dict[str, Any]:
     """The scope as Starlette's outermost router got it, for its routes to be matched again.
 
