@@ -32,10 +32,12 @@ def release(version: str) -> tuple[int, ...]:
 SDK_VERSION = release(sentry_sdk.VERSION)
 STARLETTE_VERSION = release(importlib.metadata.version("starlette"))
 FASTAPI_VERSION = release(importlib.metadata.version("fastapi"))
-# Before Starlette 0.35 a Mount cuts its path off the path it passes on: Quart then routes
-# nothing below it (a 404, with or without the middleware).
+# Before Starlette 0.35 a Mount cuts its path off the path it passes on: an app below it that
+# routes the whole path (Quart, Falcon, Litestar's mounts) then routes nothing there (a 404, with
+# or without the middleware).
 needs_mounts_keeping_the_path = pytest.mark.skipif(
-    STARLETTE_VERSION < (0, 35), reason="Quart routes below a Starlette Mount from Starlette 0.35"
+    STARLETTE_VERSION < (0, 35),
+    reason="a Starlette Mount passes the whole path on from Starlette 0.35",
 )
 # sentry_sdk's structured successor of send_default_pii: options using it need 2.75 or later.
 needs_data_collection = pytest.mark.skipif(

@@ -8,6 +8,7 @@ from conftest import call, http_scope
 from frameworks.helpers import websocket_scope
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from sentry_asgi import SentryMiddleware
@@ -47,7 +48,7 @@ async def test_failed_status_events_group_per_status_method_and_route(sentry_ini
     transport = sentry_init(auto_enabling_integrations=False)
 
     async def overloaded(request):
-        raise HTTPException(599)
+        return PlainTextResponse("overloaded", status_code=599)
 
     app = Starlette(routes=[Route("/items/{item_id}", overloaded)])
     middleware = SentryMiddleware(app, failed_request_status_codes={599})

@@ -308,7 +308,8 @@ async def test_no_memory_growth_per_request_in_a_real_framework(tracing):
         for i in range(n):
             mode = list(modes)[i % len(modes)]
             scope = http_scope(f"/stream/{mode}", asgi={"version": "3.0", "spec_version": "2.0"})
-            with suppress(RuntimeError):
+            # the stream's RuntimeError (in an ExceptionGroup from Starlette before 0.38)
+            with suppress(Exception):
                 await call(middleware, scope, list(modes[mode]))
 
     growth = await live_object_growth(batch, 800)

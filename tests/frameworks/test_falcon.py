@@ -6,7 +6,7 @@ from http import HTTPStatus
 
 import falcon.asgi
 import pytest
-from conftest import call
+from conftest import call, needs_mounts_keeping_the_path
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -95,6 +95,7 @@ async def test_static_route_is_named_after_its_prefix(style, sentry_init, http, 
     ],
 )
 @pytest.mark.parametrize("wrapped", ["the app", "the router"])
+@needs_mounts_keeping_the_path
 async def test_mounted_app_is_named_after_its_own_route(
     style, name, source, wrapped, sentry_init, http
 ):
