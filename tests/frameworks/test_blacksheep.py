@@ -290,6 +290,37 @@ async def test_handlers_the_app_sets_after_wrapping_report_as_earlier_ones(sentr
     await assert_late_handlers_report(transport, http, wrapped, catch_all=503)
 
 
+async def test_every_blacksheep_2_reports_a_views_exception_and_a_late_handlers_5xx(
+    sentry_init, http
+):
+    """A view's exception BlackSheep answers 500, and one a handler set after wrapping answers 503, are each reported once."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = Application()
+
+    @app.router.get("/fail")
+    async def fail():
+        raise ValueError("failed")
+
+    @app.router.get("/stock")
+    async def stock():
+        raise OutOfStockError(503)
+
+    wrapped = SentryMiddleware(app)
+
+    async def unavailable(app, request, exc):
+        return Response(503, content=TextContent("later"))
+
+    app.exceptions_handlers[OutOfStockError] = unavailable
+    await app.start()  # as a server's lifespan does: older BlackSheep 2 releases start only then
+    assert (await http(wrapped, "/fail")).status_code == 500
+    assert (await http(wrapped, "/stock")).status_code == 503
+    reported = [
+        (e["exception"]["values"][-1]["type"], e["exception"]["values"][-1]["mechanism"]["type"])
+        for e in transport.events
+    ]
+    assert reported == [("ValueError", "blacksheep"), ("OutOfStockError", "blacksheep")]
+
+
 async def test_a_client_leaving_a_websocket_is_not_reported(sentry_init):
     """BlackSheep's WebSocketDisconnectError, when the client leaves a chat, is no event: ok, session healthy."""
     transport = sentry_init(

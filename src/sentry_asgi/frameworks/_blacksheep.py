@@ -15,9 +15,7 @@ import weakref
 from functools import partial, wraps
 from typing import TYPE_CHECKING, Any
 
-# Its stub leaves the class of the app's exception handlers out.
 from blacksheep import Request
-from blacksheep.baseapp import ExceptionHandlersDict  # type: ignore[attr-defined]
 from blacksheep.exceptions import HTTPException
 from blacksheep.server.routing import RouteMethod
 
@@ -27,6 +25,11 @@ from sentry_asgi._guard import contained
 from sentry_asgi.frameworks import Framework, Match, detect, routed_name
 from sentry_asgi.frameworks._report import report
 from sentry_asgi.middleware import current_exchange
+
+try:  # its stub leaves the class of the app's exception handlers out
+    from blacksheep.baseapp import ExceptionHandlersDict  # type: ignore[attr-defined]
+except ImportError:  # before BlackSheep 2.4.1: a plain dict, which the app takes only as it is
+    ExceptionHandlersDict = dict
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -238,6 +241,40 @@ async def _hook_mounted_apps_at_start(app: Application) -> None:
     _hook_mounted_apps(app)
 
 
+def _report_through_handlers(app: Application) -> bool:
+    """Give the app's exception handlers the report; False when they have it already.
+
+    BlackSheep before 2.4.1 keeps them in a plain dict, and takes no other: there each handler
+    is wrapped where it is, now and again as the app starts, for those the app set in between.
+    """
+    handlers: Any = app.exceptions_handlers
+    if isinstance(handlers, _ReportingHandlers) or handlers.get(Exception) in _OURS:
+        return False
+    if ExceptionHandlersDict is dict:
+        _wrap_in_place(handlers)
+        app.after_start += _wrap_in_place_at_start
+        return True
+    reporting = _ReportingHandlers(handlers)
+    if Exception not in reporting:
+        reporting.data[Exception] = _report_then_handle(None)
+    app.exceptions_handlers = reporting
+    return True
+
+
+def _wrap_in_place(handlers: dict[Any, Handler]) -> None:
+    """Give each handler of a plain dict the report, and the dict a catch-all that reports."""
+    for key, handler in list(handlers.items()):
+        handlers[key] = _reporting(key, handler)
+    if Exception not in handlers:
+        handlers[Exception] = _report_then_handle(None)
+
+
+async def _wrap_in_place_at_start(app: Application) -> None:
+    """Wrap the handlers the app set (or the dict it replaced) since it was wrapped."""
+    with contained():
+        _wrap_in_place(app.exceptions_handlers)
+
+
 def install(app: Application) -> Framework:
     """Report through the app's exception handlers, once, whenever the app sets them.
 
@@ -245,12 +282,7 @@ def install(app: Application) -> Framework:
     classes, reporting what they answer 5xx. The apps mounted in it get their own hooks, now and
     as it starts.
     """
-    handlers: Any = app.exceptions_handlers
-    if not isinstance(handlers, _ReportingHandlers):
-        reporting = _ReportingHandlers(handlers)
-        if Exception not in reporting:
-            reporting.data[Exception] = _report_then_handle(None)
-        app.exceptions_handlers = reporting
+    if _report_through_handlers(app):
         app.after_start += _hook_websocket_routes
         app.after_start += _hook_mounted_apps_at_start
     _hook_mounted_apps(app)
