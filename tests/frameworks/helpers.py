@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+try:
+    from litestar.di import NamedDependency
+    from litestar.params import FromPath, JSONBody
+except ImportError:  # before Litestar 2.25, which infers them from the parameter's name
+
+    class _Inferred:
+        """``X[T]`` is ``T``: Litestar reads the parameter's kind from its name."""
+
+        def __class_getitem__(cls, item: Any) -> Any:
+            return item
+
+    FromPath = JSONBody = NamedDependency = _Inferred
+
 
 def websocket_scope(path: str) -> dict[str, Any]:
     """A websocket scope as uvicorn builds it."""

@@ -29,7 +29,6 @@ from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import InternalServerException, WebSocketException
 from litestar.handlers import WebsocketListener
 from litestar.middleware import DefineMiddleware
-from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar.response import Stream
 from litestar.types import Receive, Scope, Send  # noqa: TC002 - likewise
 from quart import Quart
@@ -38,7 +37,11 @@ from starlette.routing import Mount, Route
 from test_scope_isolation import sent_session_totals
 
 from frameworks.apps.litestar_app import item, litestar_app
-from frameworks.helpers import assert_reported_as_itself, websocket_scope
+from frameworks.helpers import (
+    FromPath,
+    assert_reported_as_itself,
+    websocket_scope,
+)
 from sentry_asgi import SentryMiddleware
 
 

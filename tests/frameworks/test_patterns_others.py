@@ -15,12 +15,15 @@ from conftest import call
 from litestar import Litestar, get, post
 from litestar.dto import DataclassDTO
 from litestar.exceptions import NotAuthorizedException
-from litestar.params import FromPath, JSONBody  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar.response import Stream
 from quart import Quart, abort, request
 from test_lifespan import STARTUP, no_expected_repeats  # noqa: F401 - its fixture, used here
 
-from frameworks.helpers import OutOfStockError
+from frameworks.helpers import (
+    FromPath,
+    JSONBody,
+    OutOfStockError,
+)
 from frameworks.patterns import (
     BODY,
     CRASH,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import sentry_sdk
 from litestar import Litestar, Response, get, post, websocket
 from litestar.connection import WebSocket  # noqa: TC002 - Litestar reads annotations at runtime
-from litestar.di import NamedDependency, Provide
+from litestar.di import Provide
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody  # noqa: TC002 - likewise
+
+from frameworks.helpers import FromPath, JSONBody, NamedDependency  # noqa: TC001 - likewise
 
 
 @get("/items/{item_id:int}")
