@@ -53,6 +53,29 @@ def test_wrapping_twice_adds_the_hook_once():
     assert len(app.after_exception) == 1
 
 
+@get(["/shops/{shop:str}/stock/{sku:int}", "/stock/{sku:int}"])
+async def stock(sku: FromPath[int], shop: FromPath[str] = "main") -> str:
+    raise ValueError(f"{shop} {sku}")
+
+
+@pytest.mark.anyio
+async def test_a_handler_on_two_paths_names_each_request_after_the_path_it_ran_for(
+    sentry_init, http
+):
+    """A handler declared on two paths names each request by the template it ran for; endpoint style by the handler."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    for style in ("url", "endpoint"):
+        app = SentryMiddleware(Litestar([stock]), transaction_style=style)
+        for path in ("/shops/north/stock/7", "/stock/8"):
+            assert (await http(app, path)).status_code == 500
+    assert [(e["transaction"], e["transaction_info"]["source"]) for e in transport.events] == [
+        ("/shops/{shop}/stock/{sku}", "route"),
+        ("/stock/{sku}", "route"),
+        ("frameworks.test_litestar.stock", "component"),
+        ("frameworks.test_litestar.stock", "component"),
+    ]
+
+
 class OrderMissingError(Exception):
     """A domain error the app answers itself."""
 

@@ -4,12 +4,15 @@ Litestar calls the app's ``after_exception`` hooks with every exception it handl
 app's exception handlers answer it (a domain error may well become a 404), and puts the route
 template (``path_template``) and handler (``route_handler``) in the scope itself, once its
 router has run; before that, or when the router refuses the request, the app's router finds
-the route again. A mount (``@asgi(..., is_mount=True)``) gets an empty template, and the path
-below it as the request's path, ``root_path`` unchanged: it is named after its own path.
+the route again. Before Litestar 2.11, which puts no template in the scope, the template is the
+one of the handler's routes its path parameters give the request's path. A mount
+(``@asgi(..., is_mount=True)``) gets an empty template, and the path below it as the request's
+path, ``root_path`` unchanged: it is named after its own path.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -20,11 +23,14 @@ from litestar.handlers import WebsocketListenerRouteHandler
 from litestar.utils import normalize_path
 
 from sentry_asgi.frameworks import Framework, Match, routed_name
+
+try:
+    from litestar.utils.helpers import Ref as _Ref  # type: ignore[attr-defined]
+except ImportError:  # Litestar 2.4 and later keep functions as they are
+    _Ref = None
 from sentry_asgi.frameworks._report import report, report_if_answered_5xx
 
 if TYPE_CHECKING:
-    from litestar._asgi.asgi_router import ASGIRouter
-
     from sentry_asgi._asgi import Scope
 
 MECHANISM = "litestar"
@@ -53,43 +59,86 @@ def _match(app: Litestar, scope: Scope) -> Match | None:
 
 
 def _routed(scope: Scope) -> Match | None:
-    """The view of the route handler Litestar's router put in the scope (the template is there)."""
+    """The view of the route handler Litestar's router put in the scope, the template with it."""
     handler = scope.get("route_handler")
     if handler is None or getattr(handler, "is_mount", False):
         return None
     view = _view(handler)
-    return Match(None, view) if view is not None else None
+    template = None if "path_template" in scope else _scope_template(scope, handler)
+    if view is None and template is None:
+        return None
+    return Match(routed_name(scope, template) if template is not None else None, view)
+
+
+def _scope_template(scope: Scope, handler: Any) -> str | None:
+    """The template of the route Litestar before 2.11 ran ``handler`` for, from the app it names."""
+    app = scope.get("app")
+    if not isinstance(app, Litestar):
+        return None
+    path = str(scope.get("path") or "/")  # below the app's mount point, as its router left it
+    return _handler_template(app, handler, path, scope.get("path_params") or {})
+
+
+def _handler_template(app: Litestar, handler: Any, path: str, params: Any) -> str | None:
+    """The template of the handler's route that ``params`` fill in as ``path``, or its only one."""
+    identifier = handler.name or str(handler)
+    routes = app.asgi_router.route_mapping.get(identifier, ())
+    templates = sorted({route.path_format for route in routes})
+    if len(templates) == 1:
+        return templates[0]
+    for template in templates:
+        with suppress(KeyError, IndexError, ValueError):
+            if template.format(**params) == path:
+                return template
+    return None
+
+
+def _routing(app: Litestar, path: str, method: Any) -> tuple[Any, str | None]:
+    """The handler the app's router picks, and its route's template.
+
+    Before Litestar 2.11 the router gives no template (four values, not five).
+    """
+    routed = app.asgi_router.handle_routing(path=path, method=method)
+    if len(routed) > 4:  # the template, fifth since Litestar 2.11
+        return routed[1], routed[4]
+    return routed[1], _handler_template(app, routed[1], routed[2], routed[3])
 
 
 def _view(handler: Any) -> Any:
     """The app's own function a route handler calls.
 
     A websocket listener's ``fn`` is Litestar's loop around it (the same class for every
-    listener), which keeps the app's function, a sync one wrapped to run in a thread.
+    listener), which keeps the app's function, a sync one wrapped to run in a thread. Litestar
+    before 2.4 keeps each of these in a ``Ref``, as its ``value``.
     """
-    view = getattr(handler, "fn", None)
+    view = _unref(getattr(handler, "fn", None))
     if isinstance(handler, WebsocketListenerRouteHandler):
         view = getattr(view, "_fn", view)
+        view = _unref(getattr(view, "ref", view))
         view = getattr(view, "func", view)
     return view
+
+
+def _unref(held: Any) -> Any:
+    """What a ``Ref`` of Litestar before 2.4 holds; anything else as it is."""
+    return held.value if _Ref is not None and isinstance(held, _Ref) else held
 
 
 def _route(app: Litestar, scope: Scope) -> Match | None:
     """Where the app's router sends the request; for a method the route lacks, that route."""
     root = str(scope.get("root_path") or "")
     path = _below_root(root, str(scope.get("path") or "/"))
-    router = app.asgi_router
     try:
-        _, handler, _, _, template = router.handle_routing(path=path, method=scope.get("method"))
+        handler, template = _routing(app, path, scope.get("method"))
     except MethodNotAllowedException as refused:
-        refusing = _refusing_route(router, path, refused)
+        refusing = _refusing_route(app, path, refused)
         return Match(routed_name(scope, refusing), None) if refusing is not None else None
     except (HTTPException, ValueError):  # not found, or not a route for this kind of connection
         return None
     if getattr(handler, "is_mount", False):
         mount = _mount_path(app, handler, path)
         return Match(routed_name(scope, mount), None) if mount is not None else None
-    return Match(routed_name(scope, template), _view(handler))
+    return Match(routed_name(scope, template) if template is not None else None, _view(handler))
 
 
 def _below_root(root: str, path: str) -> str:
@@ -127,9 +176,7 @@ def _mount_path(app: Litestar, handler: Any, path: str) -> str | None:
     return None
 
 
-def _refusing_route(
-    router: ASGIRouter, path: str, refused: MethodNotAllowedException
-) -> str | None:
+def _refusing_route(app: Litestar, path: str, refused: MethodNotAllowedException) -> str | None:
     """The template of the route that refused the request's method (405), though no view ran.
 
     Litestar refuses before it puts anything in the scope; the route is found again for a
@@ -140,7 +187,7 @@ def _refusing_route(
     if not methods:
         return None
     try:
-        _, _, _, _, template = router.handle_routing(path=path, method=min(methods))
+        _, template = _routing(app, path, min(methods))
     except (HTTPException, ValueError):
         return None
     return template
