@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
-import importlib.metadata
 import json
 import logging
 import warnings
+from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -24,14 +24,16 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 
-def release(version: str) -> tuple[int, ...]:
-    """A release's major and minor numbers, to compare with the release that brought a feature."""
-    return tuple(int(part) for part in version.split(".")[:2])
+def release(package: str) -> tuple[int, int]:
+    """The installed release of a package, major and minor (2.75.0 is (2, 75))."""
+    major, minor = metadata.version(package).split(".")[:2]
+    return int(major), int(minor)
 
 
-SDK_VERSION = release(sentry_sdk.VERSION)
-STARLETTE_VERSION = release(importlib.metadata.version("starlette"))
-FASTAPI_VERSION = release(importlib.metadata.version("fastapi"))
+SDK_VERSION = release("sentry-sdk")
+STARLETTE_VERSION = release("starlette")
+FASTAPI_VERSION = release("fastapi")
+LITESTAR_VERSION = release("litestar")
 # Before Starlette 0.35 a Mount cuts its path off the path it passes on: an app below it that
 # routes the whole path (Quart, Falcon, Litestar's mounts) then routes nothing there (a 404, with
 # or without the middleware).

@@ -16,7 +16,6 @@ from conftest import (
     call,
     collect_leftovers,
     http_scope,
-    needs_mounts_keeping_the_path,
 )
 from fastapi import FastAPI
 from sentry_sdk.consts import ClientConstructor
@@ -25,7 +24,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 from starlette.websockets import WebSocketDisconnect
 
-from frameworks.cases import FRAMEWORKS, Framework, each, with_websockets
+from frameworks.cases import FRAMEWORKS, Framework, each, mountable, with_websockets
 from frameworks.helpers import frame_functions, named, websocket_scope
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._exchange import Exchange
@@ -35,18 +34,6 @@ pytestmark = pytest.mark.anyio
 BROKEN = [f for f in FRAMEWORKS if f.broken]
 HOOKED = [f for f in FRAMEWORKS if f.hooked]
 REFUSING = [f for f in FRAMEWORKS if f.refuses_methods]
-
-
-def mountable(frameworks: list[Framework]) -> list[Any]:
-    """The frameworks that route below a Starlette Mount, as parameters."""
-    return [
-        pytest.param(f, id=f.name, marks=needs_mounts_keeping_the_path if f.name == "quart" else ())
-        for f in frameworks
-        if f.routes_below_mount
-    ]
-
-
-MOUNTABLE = mountable(FRAMEWORKS)
 # Quart's handle_user_exception re-raises the exception it holds, and Django keeps it in its
 # threads' contexts: cycles of their own, with or without the middleware.
 FREEING = [f for f in HOOKED if f.name not in {"quart", "django"}]
@@ -253,7 +240,7 @@ def mounted_at_api(app: Any, outer: str, style: str, at: str = "/api") -> Any:
 
 
 @pytest.mark.parametrize("outer", ["starlette", "fastapi", "wrapped", "wrapped, copying"])
-@pytest.mark.parametrize("framework", MOUNTABLE)
+@pytest.mark.parametrize("framework", mountable(FRAMEWORKS))
 async def test_app_mounted_under_a_router_is_named_after_its_own_route(
     framework: Framework, outer, sentry_init, http
 ):
@@ -268,11 +255,8 @@ async def test_app_mounted_under_a_router_is_named_after_its_own_route(
     assert named(transport.events) == named(transport.transactions) == expected
 
 
-HOOKED_MOUNTABLE = mountable(HOOKED)
-
-
 @pytest.mark.parametrize("outer", [Starlette, FastAPI])
-@pytest.mark.parametrize("framework", HOOKED_MOUNTABLE)
+@pytest.mark.parametrize("framework", mountable(HOOKED))
 async def test_app_mounted_unwrapped_under_a_wrapped_router_reports_its_views_exception(
     framework: Framework, outer, sentry_init, http
 ):
@@ -287,7 +271,7 @@ async def test_app_mounted_unwrapped_under_a_wrapped_router_reports_its_views_ex
 
 
 @pytest.mark.parametrize("outer", [Starlette, FastAPI])
-@pytest.mark.parametrize("framework", HOOKED_MOUNTABLE)
+@pytest.mark.parametrize("framework", mountable(HOOKED))
 async def test_app_mounted_unwrapped_under_a_wrapped_router_is_named_after_its_own_route(
     framework: Framework, outer, sentry_init, http
 ):
@@ -302,7 +286,7 @@ async def test_app_mounted_unwrapped_under_a_wrapped_router_is_named_after_its_o
 
 
 @pytest.mark.parametrize("outer", ["starlette", "fastapi", "wrapped"])
-@pytest.mark.parametrize("framework", MOUNTABLE)
+@pytest.mark.parametrize("framework", mountable(FRAMEWORKS))
 async def test_app_mounted_with_path_parameters_is_named_after_the_mounts_template(
     framework: Framework, outer, sentry_init, http
 ):
