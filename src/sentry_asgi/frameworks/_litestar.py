@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from litestar import Litestar
+from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException, MethodNotAllowedException, WebSocketException
 from litestar.handlers import WebsocketListenerRouteHandler
 from litestar.utils import normalize_path
@@ -181,16 +182,14 @@ def _refusing_route(app: Litestar, path: str, refused: MethodNotAllowedException
 
     Litestar refuses before it puts anything in the scope; the route is found again for a
     method it allows: the first in order, so that every process names the request alike.
+    Before Litestar 2.15 the refusal names no method: each one Litestar knows is tried.
     """
     allow = (refused.headers or {}).get("allow")
     methods = [method.strip() for method in str(allow or "").split(",") if method.strip()]
-    if not methods:
-        return None
-    try:
-        _, template = _routing(app, path, min(methods))
-    except (HTTPException, ValueError):
-        return None
-    return template
+    for method in sorted(methods or HttpMethod):
+        with suppress(HTTPException, ValueError):
+            return _routing(app, path, method)[1]
+    return None
 
 
 def install(app: object) -> Framework | None:
