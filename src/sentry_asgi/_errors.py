@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from contextlib import suppress
 from contextvars import ContextVar
 from typing import Any, cast
 
@@ -58,19 +59,43 @@ _WRAPPERS = {
 }
 
 
+# Marks the server's refusal of a second response start: a framework (Litestar before 2.9)
+# answers an exception after its response started with a 500, raising what the server raises.
+_REFUSED_ANSWER = "__sentry_asgi_refused_answer__"
+
+
 def app_exception(exc: BaseException) -> BaseException:
     """The app's own exception inside the ones a framework wrapped it in (``raise ... from``).
 
-    Reported as the wrapper, every such failure of every app would be titled and grouped alike.
+    Reported as the wrapper, every such failure of every app would be titled and grouped alike;
+    reported as the server's refusal of an answer after the response started, as the server's.
     A chain that leads back to itself (``exc.__cause__ = exc``) ends at the last one unseen.
     """
     seen: set[int] = set()
-    while (
-        _is_wrapper(exc) and isinstance(exc.__cause__, Exception) and id(exc.__cause__) not in seen
-    ):
+    inner = _inner(exc)
+    while isinstance(inner, Exception) and id(inner) not in seen:
         seen.add(id(exc))
-        exc = exc.__cause__
+        exc = inner
+        inner = _inner(exc)
     return exc
+
+
+def _inner(exc: BaseException) -> BaseException | None:
+    """What ``exc`` was raised for: a wrapper's cause, or what a refused answer answered."""
+    if is_refused_answer(exc):
+        return exc.__context__
+    return exc.__cause__ if _is_wrapper(exc) else None
+
+
+def is_refused_answer(exc: BaseException) -> bool:
+    """Tell whether the server raised ``exc`` refusing a second response start."""
+    return bool(getattr(exc, _REFUSED_ANSWER, False))
+
+
+def note_refused_answer(exc: BaseException) -> None:
+    """Note that the server refused a response start the app sent after its response started."""
+    with suppress(AttributeError, TypeError):
+        setattr(exc, _REFUSED_ANSWER, True)
 
 
 def _is_wrapper(exc: BaseException) -> bool:

@@ -31,8 +31,10 @@ from sentry_asgi._errors import (
     is_cancellation,
     is_disconnect,
     is_os_error,
+    is_refused_answer,
     is_unhandled,
     mark_dealt_with,
+    note_refused_answer,
     retitle_exception_group,
 )
 from sentry_asgi._guard import contained, log_fault
@@ -192,10 +194,12 @@ class Exchange:
 
         A websocket handshake denied with a response (``websocket.http.response.start``) has one.
         """
+        again = False
         try:
             kind = message.get("type")
             if kind == "http.response.start" or kind == "websocket.http.response.start":  # noqa: PLR1714 - the hot path
                 if self.status is not None:  # a second start: the app's frames hold both
+                    again = True
                     self._keep_earlier_start()
                 self._response_start = message
                 status = message.get("status")
@@ -213,9 +217,16 @@ class Exchange:
                 log_fault()
         try:
             await self._send(message)
-        except OSError:
-            self.send_failed = True  # the server could not write: the client is gone
+        except Exception as refused:
+            self._refused(refused, again=again)
             raise
+
+    def _refused(self, refused: Exception, *, again: bool) -> None:
+        """Note why the server refused a message: the client left, or it was a second start."""
+        if isinstance(refused, OSError):
+            self.send_failed = True  # the server could not write: the client is gone
+        elif again:  # the app answered, after its response started, what it was handling
+            note_refused_answer(refused)
 
     def _keep_earlier_start(self) -> None:
         earlier: Message | None = getattr(self, "_response_start", None)
@@ -577,12 +588,15 @@ class Exchange:
 
         sentry_sdk's DedupeIntegration remembers the last error per context, so a copy made
         in another thread (a framework's sync hook, its log record) slips past it; the
-        request's own record does not.
+        request's own record does not. The server's refusal of an answer after the response
+        started counts as the exception the app answered.
         """
         exc_info = hint.get("exc_info")
         exc = exc_info[1] if exc_info else None
         if exc is None:
             return False
+        if is_refused_answer(exc):
+            exc = _unwrapped(exc)
         if exc is self._reported:
             return True
         self._reported = exc

@@ -208,6 +208,28 @@ async def checkout() -> Response[str]:
     return Response("paid", background=BackgroundTask(send_receipt))
 
 
+async def answers_its_failure_after_starting(scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer a failure 500 after the response started, as Litestar before 2.9 does."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    try:
+        async for chunk in chunks():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except StreamBrokeError:
+        await send({"type": "http.response.start", "status": 500, "headers": []})
+
+
+@pytest.mark.anyio
+async def test_an_answer_after_the_response_started_reports_the_failure_it_answers(
+    sentry_init, http
+):
+    """The server refusing a second response start: one event, the app's exception, not the refusal."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    await http(SentryMiddleware(answers_its_failure_after_starting), "/feed")
+    (event,) = transport.events
+    reported = event["exception"]["values"][-1]
+    assert (reported["type"], reported["value"]) == ("StreamBrokeError", "feed gone")
+
+
 def sdk_integration(enabled: bool) -> list[object]:
     from sentry_sdk.integrations.litestar import LitestarIntegration
 
