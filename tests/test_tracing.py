@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import contextvars
 import gc
-import importlib.util
 import inspect
 import json
 import re
@@ -15,7 +14,7 @@ from datetime import datetime
 
 import pytest
 import sentry_sdk
-from conftest import NORMALIZER, Conversation, call, http_scope
+from conftest import NORMALIZER, SDK_VERSION, Conversation, call, http_scope
 from sentry_sdk.consts import ClientConstructor
 from sentry_sdk.integrations.starlette import StarletteIntegration
 from sentry_sdk.profiler.transaction_profiler import teardown_profiler
@@ -1108,7 +1107,7 @@ async def test_streaming_switched_on_through_experiments_streams_where_the_sdk_c
     )
     await call(SentryMiddleware(app(), transaction_style="url"), scope_with("/items/1"))
     sentry_sdk.flush()
-    streams = importlib.util.find_spec("sentry_sdk.traces") is not None
+    streams = SDK_VERSION >= (2, 55)  # 2.52 to 2.54 take the option, but cannot start a span
     if streams:
         assert transport.transactions == []
     assert trace_of(transport, "stream" if streams else "static")["name"] == "/items/{item_id}"

@@ -8,11 +8,15 @@ the isolation scope already links errors to the trace.
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
+
+try:
+    from sentry_sdk import traces as _traces
+except ImportError:  # releases before span streaming
+    _traces = None  # type: ignore[assignment,unused-ignore]
 
 from sentry_asgi._body import scrub_fields
 from sentry_asgi._guard import contained
@@ -37,9 +41,10 @@ _BODY_MESSAGES = frozenset(
     {"http.response.body", "http.response.zerocopysend", "websocket.http.response.body"}
 )
 
-# Releases before span streaming have no such module and ignore the lifecycle option: a
-# transaction per request, as sentry_sdk itself would trace them there.
-STREAMING_AVAILABLE = importlib.util.find_spec("sentry_sdk.traces") is not None
+# Releases before span streaming ignore the lifecycle option, and 2.52 to 2.54 have the module
+# but no way to start a streamed span: a transaction per request, as sentry_sdk itself traces
+# them there.
+STREAMING_AVAILABLE = hasattr(_traces, "start_span")
 
 
 def may_sample(options: Mapping[str, Any], incoming: Mapping[str, str] | None) -> bool:
@@ -56,10 +61,8 @@ def may_sample(options: Mapping[str, Any], incoming: Mapping[str, str] | None) -
 
 
 def streaming_api() -> Any:
-    """sentry_sdk's span-streaming module, imported only by releases and clients that stream."""
-    from sentry_sdk import traces  # noqa: PLC0415
-
-    return traces
+    """sentry_sdk's span-streaming module, used only by releases and clients that stream."""
+    return _traces
 
 
 def _now() -> datetime:
