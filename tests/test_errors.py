@@ -10,6 +10,7 @@ import logging
 import sys
 import types
 import unittest.mock
+import weakref
 
 import pytest
 import sentry_sdk
@@ -315,6 +316,8 @@ CYCLE_PATH = "/cycle-check"
 
 def _of_the_request(thing: object) -> bool:
     """Tell whether a freed object is the failed request's: its exception, exchange or frames."""
+    if type(thing) in weakref.ProxyTypes:  # cleared by the collection: isinstance would raise
+        return False
     if isinstance(thing, types.FrameType):
         return any(_about_the_request(value) for value in thing.f_locals.values())
     if isinstance(thing, LookupError):
