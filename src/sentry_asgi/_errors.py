@@ -183,6 +183,9 @@ def _is_disconnect_type(kind: type) -> bool:
 # (a failed shared future, a cached error) is reported again, as is the app's own explicit
 # capture_exception of it.
 _REPORTED = "__sentry_asgi_reported__"
+# Set on an exception a framework answered on purpose (a 4xx, a websocket close): the mechanism
+# of the framework's hook, under which its sentry_sdk integration reports it all the same.
+_ANSWERED = "__sentry_asgi_answered__"
 # Server log lines that repeat an exception the middleware has already reported, as text only.
 _REPEATED_LOG_LINES = (("_granian", "Application callable raised an exception"),)
 # Servers that log, as is, the message an app sends with lifespan.startup.failed or
@@ -260,6 +263,20 @@ def is_unhandled(event: dict[str, Any]) -> bool:
         if isinstance(value, dict) and (value.get("mechanism") or {}).get("handled") is False:
             return True
     return False
+
+
+def mark_answered(exc: BaseException, mechanism: str) -> None:
+    """Mark ``exc`` as answered on purpose by the framework whose hook reports as ``mechanism``."""
+    try:
+        setattr(exc, _ANSWERED, mechanism)
+    except (AttributeError, TypeError):  # exceptions with __slots__
+        return
+
+
+def answered_by(exc: BaseException | None) -> str | None:
+    """The mechanism of the framework that answered ``exc`` on purpose, if one did."""
+    mechanism = getattr(exc, _ANSWERED, None)
+    return mechanism if isinstance(mechanism, str) else None
 
 
 def mark_dealt_with(exc: BaseException) -> None:

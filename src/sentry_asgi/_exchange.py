@@ -23,6 +23,7 @@ from sentry_asgi._body import (
 )
 from sentry_asgi._errors import (
     MECHANISM,
+    answered_by,
     app_exception,
     capture_exception,
     describe_as,
@@ -569,19 +570,24 @@ class Exchange:
         return event
 
     def _awaits_its_answer(self, event: dict[str, Any], hint: dict[str, Any]) -> bool:
-        """Tell whether a framework integration reports an exception the app is still answering.
+        """Tell whether a framework integration reports an exception the framework answers.
 
-        sentry_sdk's Litestar integration reports each exception Litestar handles, a domain error
-        the app's handler answers 404 included, under the mechanism the middleware uses: the
-        middleware reports that exception itself once the answer is a 5xx.
+        sentry_sdk's Litestar integration reports each exception Litestar handles, under the
+        mechanism the middleware uses: a domain error the app's handler answers 404, which the
+        middleware reports itself once the answer is a 5xx; and a websocket close the app
+        raised, or before sentry-sdk 2.21 a 4xx ``HTTPException``, answered on purpose.
         """
-        pending = self.pending
         exc_info = hint.get("exc_info")
-        if pending is None or not exc_info or exc_info[1] is not pending[0]:
+        if not exc_info:
+            return False
+        pending = self.pending
+        waiting = pending[1] if pending is not None and exc_info[1] is pending[0] else None
+        expected = waiting or answered_by(exc_info[1])
+        if expected is None:
             return False
         values = (event.get("exception") or {}).get("values")
         mechanism = values[-1].get("mechanism") if isinstance(values, list) and values else None
-        return isinstance(mechanism, dict) and mechanism.get("type") == pending[1]
+        return isinstance(mechanism, dict) and mechanism.get("type") == expected
 
     def _repeats_an_error(self, hint: dict[str, Any]) -> bool:
         """Tell whether this request already sent an event for the same exception object.

@@ -26,7 +26,11 @@ from litestar import (
     websocket_listener,
 )
 from litestar.background_tasks import BackgroundTask
-from litestar.exceptions import InternalServerException, WebSocketException
+from litestar.exceptions import (
+    InternalServerException,
+    NotAuthorizedException,
+    WebSocketException,
+)
 from litestar.handlers import WebsocketListener
 from litestar.middleware import DefineMiddleware
 from litestar.response import Stream
@@ -183,6 +187,19 @@ async def test_with_sentry_sdks_litestar_integration_the_answer_still_decides(
     values = [event["exception"]["values"][-1] for event in transport.events]
     assert [v["type"] for v in values] == ([] if status < 500 else ["OrderMissingError"])
     assert all(v["mechanism"] == {"type": "litestar", "handled": False} for v in values)
+
+
+@get("/private")
+async def private() -> str:
+    raise NotAuthorizedException
+
+
+@pytest.mark.anyio
+async def test_with_sentry_sdks_litestar_integration_a_4xx_exception_is_no_error(sentry_init, http):
+    """With sentry_sdk's Litestar integration on, a NotAuthorizedException Litestar answers 401 sends no event, in every sentry-sdk release."""
+    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(True))
+    assert (await http(SentryMiddleware(Litestar([private])), "/private")).status_code == 401
+    assert transport.events == []
 
 
 class StreamBrokeError(Exception):
@@ -646,9 +663,10 @@ async def members(socket: WebSocket) -> None:
 
 
 @pytest.mark.anyio
-async def test_websocket_closed_with_a_websocket_exception_is_not_reported(sentry_init):
+@ALONE_AND_WITH_THE_INTEGRATION
+async def test_websocket_closed_with_a_websocket_exception_is_not_reported(sentry_init, sdk):
     """A handler raising WebSocketException(code=4403) closes the socket deliberately: no event."""
-    transport = sentry_init(auto_enabling_integrations=False)
+    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
     app = SentryMiddleware(Litestar([members]))
     conversation = await call(app, websocket_scope("/members"), [{"type": "websocket.connect"}])
     assert conversation.sent[-1] == {

@@ -23,6 +23,7 @@ from litestar.exceptions import HTTPException, MethodNotAllowedException, WebSoc
 from litestar.handlers import WebsocketListenerRouteHandler
 from litestar.utils import normalize_path
 
+from sentry_asgi._errors import mark_answered
 from sentry_asgi.frameworks import Framework, Match, routed_name
 
 try:
@@ -39,9 +40,10 @@ MECHANISM = "litestar"
 
 async def _after_exception(exception: Exception, scope: Any) -> None:
     """Report what Litestar answers with a 5xx: not its 4xx exceptions or deliberate closes."""
-    if isinstance(exception, HTTPException) and exception.status_code < 500:
-        return
-    if isinstance(exception, WebSocketException):
+    if isinstance(exception, WebSocketException) or (
+        isinstance(exception, HTTPException) and exception.status_code < 500
+    ):
+        mark_answered(exception, MECHANISM)  # sentry_sdk's Litestar integration, next, reports it
         return
     if scope.get("type") == "http":
         report_if_answered_5xx(exception, MECHANISM)  # the app's handler decides the answer
