@@ -185,7 +185,10 @@ def deactivate() -> None:
     """Leave an inactive client with no integrations, so patched clients add no trace headers."""
     sessions.flush()
     close_client()
-    sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
+    with warnings.catch_warnings():
+        # sentry_sdk's subprocess integration, still streaming, warns as the new client runs git.
+        warnings.filterwarnings("ignore", "Scope.start_span is not available", DeprecationWarning)
+        sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
 
 
 class Conversation:

@@ -388,7 +388,8 @@ def start_trace(
     if route is not None:
         sampling_context["http.route"] = route
     if streamed:
-        sentry_sdk.Scope.set_custom_sampling_context(sampling_context)
+        # On the scope itself: a classmethod from sentry-sdk 2.60, a method of the scope before.
+        sentry_sdk.get_current_scope().set_custom_sampling_context(sampling_context)
         span = streaming_api().start_span(
             name=name,
             attributes={
