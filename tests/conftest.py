@@ -7,6 +7,7 @@ import contextvars
 import gc
 import json
 import logging
+import re
 import warnings
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -24,10 +25,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 
-def release(package: str) -> tuple[int, int]:
-    """The installed release of a package, major and minor (2.75.0 is (2, 75))."""
-    major, minor = metadata.version(package).split(".")[:2]
-    return int(major), int(minor)
+def release(package: str) -> tuple[int, ...]:
+    """The installed release of a package, to the patch (2.35.1 is (2, 35, 1))."""
+    return tuple(int(part) for part in re.findall(r"\d+", metadata.version(package))[:3])
 
 
 SDK_VERSION = release("sentry-sdk")
