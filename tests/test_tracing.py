@@ -52,6 +52,8 @@ def scope_with(path: str, *headers: tuple[bytes, bytes], **overrides):
     )
 
 
+# Where a streamed segment's name source is: renamed in sentry-sdk 2.67.
+SOURCE = "sentry.segment.name.source" if SDK_VERSION >= (2, 67) else "sentry.span.source"
 STREAMING = "trace_lifecycle" in inspect.signature(ClientConstructor.__init__).parameters
 
 
@@ -86,7 +88,7 @@ def trace_of(transport, lifecycle):
     attrs = {k: v["value"] for k, v in span["attributes"].items()}
     return {
         "name": span["name"],
-        "source": attrs["sentry.segment.name.source"],
+        "source": attrs[SOURCE],
         "op": attrs["sentry.op"],
         "origin": attrs["sentry.origin"],
         "status": span["status"],

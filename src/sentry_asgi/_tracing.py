@@ -45,6 +45,11 @@ _BODY_MESSAGES = frozenset(
 # but no way to start a streamed span: a transaction per request, as sentry_sdk itself traces
 # them there.
 STREAMING_AVAILABLE = hasattr(_traces, "start_span")
+# The attribute of a segment's name source, which sentry_sdk copies into its events: it was
+# ``sentry.span.source`` until sentry-sdk 2.67 renamed it along with ``SegmentNameSource``.
+SOURCE = (
+    "sentry.segment.name.source" if hasattr(_traces, "SegmentNameSource") else "sentry.span.source"
+)
 
 
 def may_sample(options: Mapping[str, Any], incoming: Mapping[str, str] | None) -> bool:
@@ -141,7 +146,7 @@ class Trace:
     def _named_by_us(self) -> bool:
         """Tell whether the segment still has the name the middleware gave it: no one renamed it."""
         span = self.span
-        source = span.get_attributes().get("sentry.segment.name.source")
+        source = span.get_attributes().get(SOURCE)
         return (span.name, source) == self.given
 
     def name_child(self, child: dict[str, Any], exchange: Exchange) -> None:
@@ -249,12 +254,12 @@ class Trace:
         span = self.span
         given_name, given_source = self.given
         if self.streamed:
-            current = span.get_attributes().get("sentry.segment.name.source")
+            current = span.get_attributes().get(SOURCE)
             if self._named_by_us():
                 span.name, source = self.final_name(exchange)
             else:
                 source = self.source_of(span.name, current)
-            span.set_attribute("sentry.segment.name.source", source)
+            span.set_attribute(SOURCE, source)
             if self._outcome == "internal_error":  # streamed spans know only ok and error
                 span.status = "error"  # a client that left is not the app's failure
             if span.sampled:
@@ -353,7 +358,7 @@ def _untraced(exchange: Exchange, kind: str) -> Trace | None:
     try:
         span = streaming_api().NoOpStreamedSpan(
             name=name,
-            attributes={"sentry.segment.name.source": source},  # events read name and source
+            attributes={SOURCE: source},  # events read name and source
             scope=scope,
             trace_id=context.trace_id,
             parent_span_id=context.parent_span_id,
@@ -395,7 +400,7 @@ def start_trace(
             attributes={
                 "sentry.op": op,
                 "sentry.origin": ORIGIN,
-                "sentry.segment.name.source": source,
+                SOURCE: source,
                 "network.protocol.name": kind,
             },
             parent_span=None,
