@@ -617,7 +617,7 @@ async def test_response_sent_from_a_file_ends_with_its_last_message(sentry_init,
         await receive()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send(last)
-        await asyncio.sleep(0.3)  # a background task, as Starlette runs after a FileResponse
+        await asyncio.sleep(1.0)  # a background task, as Starlette runs after a FileResponse
         await receive()  # the server's http.disconnect once the client has its answer
 
     disconnect = [{"type": "http.request", "body": b""}, {"type": "http.disconnect"}]
@@ -625,7 +625,7 @@ async def test_response_sent_from_a_file_ends_with_its_last_message(sentry_init,
     sentry_sdk.flush()
     trace = trace_of(transport, lifecycle)
     assert trace["status"] == "ok"
-    assert duration(trace) < 0.3
+    assert duration(trace) < 1.0  # the response alone, however busy the machine
 
 
 async def test_client_leaving_a_streaming_response_cancels_the_transaction(sentry_init, lifecycle):
