@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import gc
 import inspect
 import json
@@ -14,7 +13,7 @@ from datetime import datetime
 
 import pytest
 import sentry_sdk
-from conftest import NORMALIZER, SDK_VERSION, Conversation, call, http_scope
+from conftest import NORMALIZER, SDK_VERSION, Conversation, call, http_scope, in_fresh_context
 from sentry_sdk.consts import ClientConstructor
 from sentry_sdk.integrations.starlette import StarletteIntegration
 from sentry_sdk.profiler.transaction_profiler import teardown_profiler
@@ -109,8 +108,13 @@ def duration(trace) -> float:
     """Seconds from a root span's start to its end, as ``trace_of`` reads them."""
     start, end = trace["start"], trace["end"]
     if isinstance(start, str):  # a transaction's timestamps are ISO 8601 strings
-        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+        return (from_iso(end) - from_iso(start)).total_seconds()
     return float(end - start)
+
+
+def from_iso(timestamp: str) -> datetime:
+    """An ISO 8601 timestamp ending in Z, which Python 3.10's fromisoformat refuses."""
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
 
 
 def init(sentry_init, lifecycle, **options):
@@ -575,7 +579,7 @@ async def test_a_name_set_at_start_up_never_names_a_request(sentry_init, lifecyc
         await request.app(request.scope, request.receive, request.send)  # a server's context
 
     with pytest.raises(RuntimeError):
-        await asyncio.create_task(start_up_then_serve(), context=contextvars.Context())
+        await in_fresh_context(start_up_then_serve())
     sentry_sdk.flush()
     (event,) = transport.events
     assert (event["transaction"], event["transaction_info"]["source"]) == (

@@ -1,3 +1,4 @@
+import contextlib
 import re
 import sqlite3
 import threading
@@ -189,7 +190,7 @@ def test_store_opening_a_new_file_another_inbox_is_creating_waits_for_it(tmp_pat
     store.add(parse(b'{}\n{"type":"event"}\n{"message":"stored"}\n'))
     assert [e["title"] for e in store.events()] == ["stored"]
     store.close()
-    with sqlite3.connect(path) as db:
+    with contextlib.closing(sqlite3.connect(path)) as db:  # `with` alone leaves it open
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
