@@ -432,6 +432,15 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _exception_group_type() -> type[BaseException] | None:
+    """Exception groups' class: built in from Python 3.11, anyio's and trio's backport before."""
+    if sys.version_info >= (3, 11):
+        return BaseExceptionGroup  # noqa: F821
+    backport = sys.modules.get("exceptiongroup")  # imported by whatever raised one
+    group_type: type[BaseException] | None = getattr(backport, "BaseExceptionGroup", None)
+    return group_type
+
+
 def retitle_exception_group(event: dict[str, Any], exc: BaseException | None) -> None:
     """Make an ExceptionGroup's title name its real errors.
 
@@ -439,16 +448,28 @@ def retitle_exception_group(event: dict[str, Any], exc: BaseException | None) ->
     "ExceptionGroup: unhandled errors in a TaskGroup" and group together. The group's value
     is rewritten to name the inner errors (the tree and each inner exception stay as sent).
     """
-    if sys.version_info < (3, 11) or not isinstance(exc, BaseExceptionGroup):  # noqa: F821
+    group_type = _exception_group_type()
+    if group_type is None or not isinstance(exc, group_type):
         return
-    values = (event.get("exception") or {}).get("values") or []
+    value = _group_value((event.get("exception") or {}).get("values") or [], exc)
+    if value is not None:
+        leaves = _leaves(exc)
+        names = "; ".join(dict.fromkeys(_describe(leaf) for leaf in leaves[:5]))
+        more = f" (+{len(leaves) - 5} more)" if len(leaves) > 5 else ""
+        value["value"] = f"{names}{more} [{getattr(exc, 'message', '')}]"
+
+
+def _group_value(values: list[dict[str, Any]], group: BaseException) -> dict[str, Any] | None:
+    """The group's own entry: the root of sentry_sdk's tree, or the outermost of a plain chain.
+
+    sentry_sdk builds no tree for Python 3.10's backport: the group is sent as one exception.
+    """
     for value in values:
         mechanism = value.get("mechanism") or {}
         if mechanism.get("exception_id") == 0 or (
             mechanism.get("is_exception_group") and value is values[-1]
         ):
-            leaves = _leaves(exc)
-            names = "; ".join(dict.fromkeys(_describe(leaf) for leaf in leaves[:5]))
-            more = f" (+{len(leaves) - 5} more)" if len(leaves) > 5 else ""
-            value["value"] = f"{names}{more} [{exc.message}]"
-            return
+            return value
+    if values and values[-1].get("type") == type(group).__name__:
+        return values[-1]
+    return None

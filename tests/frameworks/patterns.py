@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,8 @@ def assert_titled_after(event: dict[str, Any], exception: str) -> None:
     """The event shows the app's exception: as itself, or as the one real error of a group around it."""
     primary = event["exception"]["values"][-1]
     if primary["type"] != exception:
-        assert primary["mechanism"].get("is_exception_group")
+        if sys.version_info >= (3, 11):  # sentry_sdk sends Python 3.10's backport as no group
+            assert primary["mechanism"].get("is_exception_group")
         assert primary["value"].startswith(f"{exception}: ")
 
 

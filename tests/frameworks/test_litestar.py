@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import falcon.asgi
 import pytest
@@ -272,11 +273,13 @@ ALONE_AND_WITH_THE_INTEGRATION = pytest.mark.parametrize(
 async def test_exception_mid_stream_is_reported_and_titled_as_itself(sentry_init, http, sdk):
     """A stream's generator failing after the headers went out: one event showing the app's exception, its frames, its title."""
     event = await the_one_event(sentry_init, http, feed, "/feed", (200, "first"), sdk=sdk)
-    leaf, group = event["exception"]["values"]
-    assert (leaf["type"], leaf["value"]) == ("StreamBrokeError", "feed gone")
-    assert "chunks" in [frame["function"] for frame in leaf["stacktrace"]["frames"]]
+    *leaves, group = event["exception"]["values"]
     assert group["value"] == "StreamBrokeError: feed gone [unhandled errors in a TaskGroup]"
     assert group["mechanism"]["type"] == "asgi"
+    if sys.version_info >= (3, 11):  # sentry_sdk leaves the group of Python 3.10's backport whole
+        (leaf,) = leaves
+        assert (leaf["type"], leaf["value"]) == ("StreamBrokeError", "feed gone")
+        assert "chunks" in [frame["function"] for frame in leaf["stacktrace"]["frames"]]
 
 
 @pytest.mark.anyio
