@@ -5,8 +5,18 @@ import pytest
 import sentry_sdk
 
 from sentry_asgi.inbox import InboxApp, Store
+from sentry_asgi.inbox._server import InboxServer
 
-from .helpers import Process, envelope, event_item, get, request, resolve_to_loopback, sdk
+from .helpers import (
+    Process,
+    envelope,
+    event_item,
+    free_port,
+    get,
+    request,
+    resolve_to_loopback,
+    sdk,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -131,6 +141,16 @@ def test_an_inbox_app_given_no_host_name_says_so(allowed_hosts, error, message):
     """A string, a port, a scheme or a pattern given as allowed is refused when the app is built."""
     with pytest.raises(error, match=message):
         InboxApp(Store(":memory:"), allowed_hosts=allowed_hosts)
+
+
+def test_an_inbox_server_given_no_host_name_refuses_before_taking_its_port():
+    """An inbox server given a port as a host name refuses it and leaves its port free."""
+    port = free_port()
+    with pytest.raises(ValueError, match="'inbox:8969' is not a host name"):
+        InboxServer("127.0.0.1", port, ":memory:", ["inbox:8969"])
+    server = InboxServer("127.0.0.1", port, ":memory:")  # the port is free: nothing holds it
+    server.sock.close()
+    server.store.close()
 
 
 def test_inbox_command_answers_to_the_names_given_with_allowed_host():

@@ -18,6 +18,7 @@ import uvicorn
 
 from sentry_asgi.inbox._app import InboxApp
 from sentry_asgi.inbox._console import line
+from sentry_asgi.inbox._hosts import AllowedHosts
 from sentry_asgi.inbox._store import Store
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class InboxServer:
         db: str = ":memory:",
         allowed_hosts: Collection[str] = (),
     ) -> None:
+        AllowedHosts(allowed_hosts)  # refused before a socket is bound, not after
         self.sock = _bind(host, port)
         bound_host, self.port = self.sock.getsockname()[:2]
         self.host = f"[{bound_host}]" if ":" in bound_host else bound_host
