@@ -339,8 +339,14 @@ def sdk_transaction(transport) -> dict:
     return transaction
 
 
-def streamed_spans(transport) -> list[dict]:
-    """Every span streamed so far, sentry_sdk's batches flushed."""
+async def spans_streamed_for_a_cart(sentry_init, http, build_app, **request) -> list[dict]:
+    """Every span streamed for a cart path with a session id (no rule: 404), batches flushed.
+
+    ``build_app`` makes the app once sentry_sdk streams; ``request`` goes with the request.
+    """
+    transport = sentry_init(traces_sample_rate=1.0, trace_lifecycle="stream")
+    response = await http(build_app(), "/cart;jsessionid=sid-4f2a", **request)
+    assert response.status_code == 404
     sentry_sdk.flush()
     return transport.batched("span")
 
@@ -402,12 +408,8 @@ async def test_segment_sentry_sdks_quart_integration_streams_around_asgi_app_has
     sentry_init, http
 ):
     """The segment sentry_sdk's Quart integration streams around a wrapped `app.asgi_app` has a Referer's token, a Host's password and a path's session id filtered."""
-    transport = sentry_init(traces_sample_rate=1.0, trace_lifecycle="stream")
-    app = asgi_app_wrapped()
     headers = {"referer": "http://shop/?token=tok-4f2a", "host": "alice:pw-4f2a@testserver"}
-    response = await http(app, "/cart;jsessionid=sid-4f2a", headers=headers)
-    assert response.status_code == 404
-    spans = streamed_spans(transport)
+    spans = await spans_streamed_for_a_cart(sentry_init, http, asgi_app_wrapped, headers=headers)
     assert "4f2a" not in json.dumps(spans)
     # sentry_sdk's own segment (an earlier test's client may have left httpx's patched too)
     (segment,) = [
@@ -425,17 +427,19 @@ async def test_child_spans_of_sentry_sdks_quart_segment_have_its_path_session_id
     sentry_init, http
 ):
     """A span around the middleware, in the segment sentry_sdk's Quart integration streams around `app.asgi_app`, carries that segment's raw name with the path's session id filtered."""
-    transport = sentry_init(traces_sample_rate=1.0, trace_lifecycle="stream")
-    app = quart_app()
-    inner = SentryMiddleware(app.asgi_app)
 
-    async def traced(scope, receive, send):  # an ASGI middleware around ours that traces
-        with sentry_sdk.traces.start_span(name="outer middleware"):
-            await inner(scope, receive, send)
+    def traced_app() -> Quart:
+        app = quart_app()
+        inner = SentryMiddleware(app.asgi_app)
 
-    app.asgi_app = traced  # type: ignore[method-assign]
-    assert (await http(app, "/cart;jsessionid=sid-4f2a")).status_code == 404
-    spans = streamed_spans(transport)
+        async def traced(scope, receive, send):  # an ASGI middleware around ours that traces
+            with sentry_sdk.traces.start_span(name="outer middleware"):
+                await inner(scope, receive, send)
+
+        app.asgi_app = traced  # type: ignore[method-assign]
+        return app
+
+    spans = await spans_streamed_for_a_cart(sentry_init, http, traced_app)
     (outer,) = [span for span in spans if span["name"] == "outer middleware"]
     segment_name = outer["attributes"]["sentry.segment.name"]["value"]
     assert segment_name.endswith("/cart;jsessionid=[Filtered]")
