@@ -112,7 +112,7 @@ def _inbox(args: argparse.Namespace) -> int:
     try:
         server = InboxServer(args.host, args.port, args.db, args.allowed_host)
     except (OSError, sqlite3.Error) as exc:
-        print(f"sentry-asgi inbox: {_why_not(exc, args.host, args.port, args.db)}")  # noqa: T201
+        print(f"sentry-asgi inbox: {_why_not(exc, args.host, args.port)}")  # noqa: T201
         return 1
     print(server.banner(), flush=True)  # noqa: T201
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl+C after shutdown
@@ -132,7 +132,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         inbox = None if os.environ.get("SENTRY_DSN") else _start_inbox(args)
     except (OSError, sqlite3.Error) as exc:
-        why = _why_not(exc, "127.0.0.1", args.inbox_port, args.inbox_db)
+        why = _why_not(exc, "127.0.0.1", args.inbox_port)
         print(f"sentry-asgi run: the inbox {why}", file=sys.stderr)  # noqa: T201
         return 1
     os.environ[_APP_VARIABLE] = args.app
@@ -213,10 +213,10 @@ def _send_the_last_events(inbox: InboxServer | None) -> None:
         inbox.stop()
 
 
-def _why_not(exc: OSError | sqlite3.Error, host: str, port: int, db: str) -> str:
-    """Say in one line why an inbox could not start."""
+def _why_not(exc: OSError | sqlite3.Error, host: str, port: int) -> str:
+    """Say in one line why an inbox could not start (the store's errors name their file)."""
     if isinstance(exc, sqlite3.Error):
-        return f"cannot open the database {db}: {exc}"
+        return str(exc)
     return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
 
 

@@ -2,6 +2,7 @@ import contextlib
 import re
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -192,6 +193,39 @@ def test_store_opening_a_new_file_another_inbox_is_creating_waits_for_it(tmp_pat
     store.close()
     with contextlib.closing(sqlite3.connect(path)) as db:  # `with` alone leaves it open
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def _not_a_database(path: Path) -> None:
+    path.write_bytes(b"these bytes are no SQLite file " * 100)
+
+
+def _another_shape(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, note TEXT)")
+
+
+def _open_files(prefix: Path) -> list[Path]:
+    """The files this process has open whose path starts with ``prefix`` (-wal and -shm too)."""
+    found = (fd.resolve() for fd in _OPEN_FILES.iterdir())
+    return [path for path in found if str(path).startswith(str(prefix))]
+
+
+_OPEN_FILES = Path("/proc/self/fd")
+
+
+@pytest.mark.skipif(not _OPEN_FILES.is_dir(), reason="reads the open files from /proc")
+@pytest.mark.parametrize(
+    ("make", "why"),
+    [(_not_a_database, "file is not a database"), (_another_shape, "no such column: fingerprint")],
+)
+def test_store_refuses_a_file_it_cannot_use_by_name_and_leaves_it_closed(tmp_path, make, why):
+    """A file the store cannot use is named in the error and closed while the error still lives."""
+    path = tmp_path / "inbox.sqlite3"
+    make(path)
+    with pytest.raises(sqlite3.DatabaseError) as refused:  # its traceback reaches the store
+        Store(str(path))
+    assert str(refused.value) == f"cannot open the database {path}: {why}"
+    assert _open_files(path) == []
 
 
 def test_store_adds_attachments_sent_after_their_event():

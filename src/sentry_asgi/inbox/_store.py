@@ -126,46 +126,11 @@ class Store:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        # other inbox processes on the same file
-        self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
-        if path != ":memory:":
-            self._use_wal()
-            self._db.execute("PRAGMA synchronous = NORMAL")  # WAL keeps it crash-safe
-        self._db.executescript(_SCHEMA)
-        self._add_missing_columns()
-
-    def _use_wal(self) -> None:
-        """Switch the file to WAL, waiting for another inbox that is creating it at this moment.
-
-        SQLite refuses a journal mode change it cannot lock for at once ("database is locked"),
-        without the busy timeout's wait: two inboxes started together on a new file collide here.
-        """
-        deadline = time.monotonic() + _BUSY_TIMEOUT
-        while True:
-            try:
-                self._db.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
-            else:
-                return
-
-    def _add_missing_columns(self) -> None:
-        """Bring a database made by an earlier version up to this schema, keeping its rows."""
-        for table, column, definition in _ADDED_COLUMNS:
-            if column in self._columns(table):
-                continue
-            try:
-                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-            except sqlite3.OperationalError:
-                if column not in self._columns(table):  # not another inbox adding it meanwhile
-                    raise
-
-    def _columns(self, table: str) -> set[str]:
-        return {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+        try:
+            self._db = _open(path)
+        except sqlite3.Error as exc:  # sqlite says what is wrong, never with which file
+            msg = f"cannot open the database {path}: {exc}"
+            raise type(exc)(msg) from exc
 
     def close(self) -> None:
         """Close the connection; the WAL is folded back into the database file."""
@@ -316,6 +281,62 @@ class Store:
         with self._lock:
             row: sqlite3.Row | None = self._db.execute(sql, params).fetchone()
             return row
+
+
+def _open(path: str) -> sqlite3.Connection:
+    """Connect and bring the file to this schema; a file that cannot be used is left closed.
+
+    A file that is not a database, or holds a table of the same name with another shape, fails
+    after the connection is made: kept open, it would live as long as the error's traceback.
+    """
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    try:
+        db.row_factory = sqlite3.Row
+        # other inbox processes on the same file
+        db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
+        if path != ":memory:":
+            _use_wal(db)
+            db.execute("PRAGMA synchronous = NORMAL")  # WAL keeps it crash-safe
+        db.executescript(_SCHEMA)
+        _add_missing_columns(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to WAL, waiting for another inbox that is creating it at this moment.
+
+    SQLite refuses a journal mode change it cannot lock for at once ("database is locked"),
+    without the busy timeout's wait: two inboxes started together on a new file collide here.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            return
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Bring a database made by an earlier version up to this schema, keeping its rows."""
+    for table, column, definition in _ADDED_COLUMNS:
+        if column in _columns(db, table):
+            continue
+        try:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+        except sqlite3.OperationalError:
+            if column not in _columns(db, table):  # not another inbox adding it meanwhile
+                raise
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
 _SELECT_SUMMARIES = (
