@@ -12,6 +12,8 @@ import sys
 from importlib.metadata import requires
 from pathlib import Path
 
+from packaging.requirements import Requirement  # pytest's own dependency
+
 ROOT = Path(__file__).resolve().parent.parent
 _NAME = re.compile(r"^[A-Za-z0-9._-]+")
 _TEST_EXTRA = re.compile(r"""extra\s*==\s*["']test["']""")
@@ -24,6 +26,12 @@ def _name(requirement: str) -> str:
         message = f"not a requirement: {requirement!r}"
         raise ValueError(message)
     return re.sub(r"[-_.]+", "-", match.group()).lower()
+
+
+def _applies_here(requirement: str) -> bool:
+    """Whether a test extra's requirement holds on this Python (a pin may name the releases)."""
+    marker = Requirement(requirement).marker
+    return marker is None or marker.evaluate({"extra": "test"})
 
 
 def lowest_sdk(dependencies: list[str]) -> str:
@@ -51,7 +59,9 @@ def requirements(oldest: Path) -> list[str]:
     """
     declared = requires("sentry-asgi") or []
     runtime = [r for r in declared if ";" not in r]
-    pinned = [r.partition(";")[0].strip() for r in declared if _TEST_EXTRA.search(r)]
+    pinned = [
+        r.partition(";")[0].strip() for r in declared if _TEST_EXTRA.search(r) and _applies_here(r)
+    ]
     replacing = oldest_releases(oldest)
     kept = [replacing.pop(_name(r), r) for r in pinned]
     return [*kept, *replacing.values(), lowest_sdk(runtime)]
