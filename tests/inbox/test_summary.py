@@ -180,7 +180,7 @@ def test_store_opening_a_new_file_another_inbox_is_creating_waits_for_it(tmp_pat
     path = str(tmp_path / "inbox.sqlite3")
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     other.execute("BEGIN IMMEDIATE")  # the other inbox, creating the tables
-    other.execute("CREATE TABLE IF NOT EXISTS creating (x)")
+    other.execute("CREATE TABLE envelopes (digest BLOB PRIMARY KEY, received REAL) WITHOUT ROWID")
     released = threading.Timer(0.3, other.execute, ("COMMIT",))
     released.start()
     try:
@@ -201,7 +201,20 @@ def _not_a_database(path: Path) -> None:
 
 def _another_shape(path: Path) -> None:
     with contextlib.closing(sqlite3.connect(path)) as db:
-        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, note TEXT)")
+        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, title TEXT, note TEXT)")
+
+
+def _another_programs(path: Path) -> None:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT)")
+        db.execute("CREATE TABLE logs (id INTEGER PRIMARY KEY, line TEXT)")
+        db.commit()
+
+
+_ANOTHER_SHAPE = (
+    "not an inbox database: its table events has no culprit, data, duration_ms, event_id,"
+    " fingerprint, kind, level, received, request, trace_id, transaction_name"
+)
 
 
 def _open_files(prefix: Path) -> list[Path]:
@@ -216,7 +229,14 @@ _OPEN_FILES = Path("/proc/self/fd")
 @pytest.mark.skipif(not _OPEN_FILES.is_dir(), reason="reads the open files from /proc")
 @pytest.mark.parametrize(
     ("make", "why"),
-    [(_not_a_database, "file is not a database"), (_another_shape, "no such column: fingerprint")],
+    [
+        (_not_a_database, "file is not a database"),
+        (_another_shape, _ANOTHER_SHAPE),
+        (
+            _another_programs,
+            "not an inbox database: it holds tables the inbox does not make (users)",
+        ),
+    ],
 )
 def test_store_refuses_a_file_it_cannot_use_by_name_and_leaves_it_closed(tmp_path, make, why):
     """A file the store cannot use is named in the error and closed while the error still lives."""
@@ -226,6 +246,19 @@ def test_store_refuses_a_file_it_cannot_use_by_name_and_leaves_it_closed(tmp_pat
         Store(str(path))
     assert str(refused.value) == f"cannot open the database {path}: {why}"
     assert _open_files(path) == []
+
+
+@pytest.mark.parametrize("make", [_another_shape, _another_programs])
+def test_store_leaves_a_file_another_program_made_as_it_was(tmp_path, make):
+    """Another program's database (``--db app.sqlite3``) gains no table and keeps its journal mode."""
+    path = tmp_path / "app.sqlite3"
+    make(path)
+    before = path.read_bytes()
+    with pytest.raises(sqlite3.DatabaseError, match="not an inbox database"):
+        Store(str(path))
+    assert path.read_bytes() == before
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
 
 
 def test_store_adds_attachments_sent_after_their_event():

@@ -6,6 +6,8 @@ issues are not stored but grouped on read, which keeps writes simple and counts 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import sqlite3
 import threading
@@ -294,6 +296,7 @@ def _open(path: str) -> sqlite3.Connection:
         db.row_factory = sqlite3.Row
         # other inbox processes on the same file
         db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT * 1000)}")
+        _refuse_another_programs(db)
         if path != ":memory:":
             _use_wal(db)
             db.execute("PRAGMA synchronous = NORMAL")  # WAL keeps it crash-safe
@@ -303,6 +306,34 @@ def _open(path: str) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def _refuse_another_programs(db: sqlite3.Connection) -> None:
+    """Refuse a file another program made (``--db app.sqlite3``) before changing a thing in it.
+
+    Its tables would gain the inbox's beside them, and the file WAL mode; a table of the same
+    name with another shape would fail the inbox's first write, not its start.
+    """
+    expected = _inbox_columns()
+    tables = {name for name in _tables(db) if not name.startswith("sqlite_")}  # SQLite's own
+    foreign = ", ".join(sorted(tables - expected.keys()))
+    if foreign:
+        msg = f"not an inbox database: it holds tables the inbox does not make ({foreign})"
+        raise sqlite3.DatabaseError(msg)
+    for table in sorted(tables):
+        added = {column for name, column, _ in _ADDED_COLUMNS if name == table}
+        missing = expected[table] - added - _columns(db, table)
+        if missing:
+            msg = f"not an inbox database: its table {table} has no {', '.join(sorted(missing))}"
+            raise sqlite3.DatabaseError(msg)
+
+
+@functools.cache
+def _inbox_columns() -> dict[str, frozenset[str]]:
+    """Each table of this schema and its columns, as SQLite reads them from ``_SCHEMA``."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        db.executescript(_SCHEMA)
+        return {name: frozenset(_columns(db, name)) for name in _tables(db)}
 
 
 def _use_wal(db: sqlite3.Connection) -> None:
@@ -335,8 +366,12 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
                 raise
 
 
+def _tables(db: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+
+
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:
-    return {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
 _SELECT_SUMMARIES = (
