@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 
 import pytest
 import sentry_sdk
-from conftest import call, needs_span_streaming
+from conftest import CapturingTransport, call, needs_span_streaming
 from quart import Quart, Response, abort, websocket
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
+from werkzeug.routing import BaseConverter
 
 from frameworks.apps.quart_app import quart_app
-from frameworks.helpers import assert_reported_as_itself, websocket_scope
+from frameworks.helpers import assert_reported_as_itself, frame_functions, websocket_scope
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -159,18 +161,31 @@ async def test_a_quart_without_the_expected_handling_still_answers(sentry_init, 
     assert event["message"] == "500 Internal Server Error: GET /boom"
 
 
-async def test_a_route_converter_that_raises_costs_the_request_nothing(sentry_init, http):
-    """A path converter raising on a request: its event is named by the path, keeps no secret, and the transaction is sent."""
-    from werkzeug.routing import BaseConverter
+class Tenant(BaseConverter):
+    """A path converter that looks the tenant up: a KeyError for one nobody registered."""
 
+    def to_python(self, value: str) -> int:
+        return {"acme": 1}[value]
+
+
+def assert_converter_reported(transport: CapturingTransport, path: str) -> None:
+    """The converter's KeyError is the one event, unhandled, raised in the converter; the transaction failed."""
+    (event,) = transport.events
+    (reported,) = event["exception"]["values"]
+    assert (reported["type"], reported["mechanism"]["handled"]) == ("KeyError", False)
+    assert frame_functions(event)[-1] == "to_python"
+    assert event["transaction"] == path
+    (transaction,) = transport.transactions
+    assert transaction["transaction"] == path
+    assert transaction["contexts"]["trace"]["status"] == "internal_error"
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["default", "debug"])
+async def test_a_route_converter_that_raises_costs_the_request_nothing(debug, sentry_init, http):
+    """A path converter raising on a request is reported as itself, named by the path, keeping no secret, the transaction sent failed, whether Quart raises it or answers it with its debug page."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
-    tenants = {"acme": 1}
-
-    class Tenant(BaseConverter):
-        def to_python(self, value):
-            return tenants[value]  # a KeyError for a tenant nobody registered
-
     app = Quart(__name__)
+    app.debug = debug  # Quart 0.22 answers with its debug page in debug mode; 0.21.0 always
     app.url_map.converters["tenant"] = Tenant
 
     @app.route("/t/<tenant:tenant>/items")
@@ -182,11 +197,28 @@ async def test_a_route_converter_that_raises_costs_the_request_nothing(sentry_in
         SentryMiddleware(app, transaction_style="url"), "/t/nobody/items", headers=headers
     )
     assert response.status_code == 500
-    (event,) = transport.events
-    assert event["exception"]["values"][-1]["type"] == "KeyError"
-    assert event["transaction"] == "/t/nobody/items"
-    assert "s3cr3t-token" not in json.dumps(event)
-    assert [t["transaction"] for t in transport.transactions] == ["/t/nobody/items"]
+    assert_converter_reported(transport, "/t/nobody/items")
+    assert "s3cr3t-token" not in json.dumps(transport.events)
+
+
+async def test_a_route_converter_that_raises_on_a_websocket_is_reported(sentry_init):
+    """A path converter raising on a websocket is reported as itself, and its transaction failed."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = Quart(__name__)
+    app.url_map.converters["tenant"] = Tenant
+
+    @app.websocket("/t/<tenant:tenant>/ws")
+    async def feed(tenant):
+        await websocket.accept()
+
+    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+    with contextlib.suppress(KeyError):  # raised to the server, or answered by Quart 0.21.0
+        await call(
+            SentryMiddleware(app, transaction_style="url"),
+            websocket_scope("/t/nobody/ws"),
+            incoming,
+        )
+    assert_converter_reported(transport, "/t/nobody/ws")
 
 
 def tenant_app() -> Quart:

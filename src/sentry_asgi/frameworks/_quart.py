@@ -6,6 +6,10 @@ app claims: an exception an ``errorhandler`` answers goes through the app's
 ``handle_user_exception`` instead, so this app's ``handle_user_exception`` is wrapped to report
 the exception when its handler answers with a 5xx, or a websocket with no response
 (``HTTPException``s are responses, never reported here: a 5xx one is the failed-status event's).
+An exception that escapes the app's handling altogether (a path converter's, raised as Quart
+matches the request) reaches Quart's last resort, ``_handle_exception``, which raises it to the
+server, or answers it with a 500 of its own (as Quart 0.21.0 does by default): that answer is
+reported too, from the app's own connection classes.
 The matched rule lives on Quart's request object, not in the scope, so the app's URL map matches
 the request again, only when a name is needed; a method the matched rule does not allow (405) is
 named after that rule.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 from functools import partial
+from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
 from quart import has_websocket_context
@@ -36,6 +41,10 @@ if TYPE_CHECKING:
     from sentry_asgi._asgi import Scope
 
 MECHANISM = "quart"
+# Quart's last resort for an exception that escaped the app, as its connections' globals name it.
+_LAST_RESORT = "_handle_exception"
+# The app's connection classes, and the method of each that hands the exception to the last resort.
+_CONNECTIONS = (("asgi_http_class", "handle_request"), ("asgi_websocket_class", "handle_websocket"))
 # The port a host named without one has, by scheme, as Quart leaves it out of the host it binds.
 _DEFAULT_PORTS = {"http": ":80", "ws": ":80", "https": ":443", "wss": ":443"}
 
@@ -176,6 +185,50 @@ def _refusing_rule(
     return rule
 
 
+def _reporting_answers(last_resort: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """Quart's last resort, reporting an exception it answers instead of raising it."""
+
+    async def answer_reported(app: Quart, error: Exception) -> Any:
+        response = await last_resort(app, error)
+        report(error, MECHANISM)
+        return response
+
+    return answer_reported
+
+
+def _reporting_connection(connection: type, method: str) -> type | None:
+    """The connection class, its method Quart's own code run with a reporting last resort.
+
+    Wrapping the method would add a call to every request: its compiled code is reused as it
+    is, with a copy of its module's globals where the last resort reports, so the error-free
+    path runs just what it ran. None where the method is not Quart's own call of the last resort.
+    """
+    handler = getattr(connection, method, None)
+    if not isinstance(handler, FunctionType) or _LAST_RESORT not in handler.__code__.co_names:
+        return None
+    last_resort = handler.__globals__.get(_LAST_RESORT)
+    if not inspect.iscoroutinefunction(last_resort):
+        return None
+    scope = {**handler.__globals__, _LAST_RESORT: _reporting_answers(last_resort)}
+    reporting = FunctionType(
+        handler.__code__, scope, handler.__name__, handler.__defaults__, handler.__closure__
+    )
+    reporting.__kwdefaults__ = handler.__kwdefaults__
+    reporting.__qualname__ = handler.__qualname__
+    return type(connection.__name__, (connection,), {method: reporting})
+
+
+def _report_last_resort_answers(app: Quart) -> None:
+    """Have the app's connections report what Quart's last resort answers, once."""
+    for attribute, method in _CONNECTIONS:
+        connection = getattr(app, attribute, None)
+        if not isinstance(connection, type) or connection.__module__ == __name__:
+            continue  # not a class, or one made here for an app wrapped before
+        reporting = _reporting_connection(connection, method)
+        if reporting is not None:
+            setattr(app, attribute, reporting)
+
+
 def install(app: Quart) -> Framework:
     """Connect the error signals; wrap the app's handling of handled exceptions, once.
 
@@ -187,4 +240,6 @@ def install(app: Quart) -> Framework:
     wrapped = isinstance(current, _ReportIfAnswered5xx)
     if not wrapped and inspect.iscoroutinefunction(current):  # a Quart that moved on: no wrapping
         app.handle_user_exception = _ReportIfAnswered5xx(current)  # type: ignore[method-assign]
+    with contained():  # the other hooks and the route names stand without it
+        _report_last_resort_answers(app)
     return Framework(match=partial(_match, app), reroutes=True)
