@@ -11,8 +11,8 @@ import sentry_sdk
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.urls import path
+from frameworks.helpers import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar import Litestar, get
-from litestar.params import FromPath  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar.response import Stream
 from quart import Quart
 
