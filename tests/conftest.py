@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sentry_sdk
 import sentry_sdk.integrations.logging as sentry_logging
+from blacksheep import Application as BlackSheepApp
 from sentry_relay.processing import StoreNormalizer
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
@@ -34,6 +35,7 @@ SDK_VERSION = release("sentry-sdk")
 STARLETTE_VERSION = release("starlette")
 FASTAPI_VERSION = release("fastapi")
 LITESTAR_VERSION = release("litestar")
+BLACKSHEEP_VERSION = release("blacksheep")
 # Before Starlette 0.35 a Mount cuts its path off the path it passes on: an app below it that
 # routes the whole path (Quart, Falcon, Litestar's mounts) then routes nothing there (a 404, with
 # or without the middleware).
@@ -214,7 +216,28 @@ class Conversation:
         self.sent.append(message)
 
     async def run(self) -> None:
+        await started(self.app)
         await in_fresh_context(self.app(self.scope, self.receive, self.send))
+
+
+async def started(app: Any) -> None:
+    """Start the BlackSheep app that ``app`` is or wraps, as a server's lifespan would.
+
+    The in-process clients here send no lifespan. BlackSheep 2.6.1 and later start an app on its
+    first request; older releases only through lifespan, and serve nothing until then.
+    """
+    if BLACKSHEEP_VERSION >= (2, 6, 1):
+        return
+    for _ in range(16):  # middleware layers, each naming the next ``app``
+        if isinstance(app, BlackSheepApp):
+            await app.start()
+            return
+        try:
+            app = getattr(app, "app", None)
+        except RuntimeError:  # a middleware that keeps its app out of sight
+            return
+        if app is None:
+            return
 
 
 def in_fresh_context(coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import LITESTAR_VERSION, needs_mounts_keeping_the_path
+from conftest import BLACKSHEEP_VERSION, LITESTAR_VERSION, needs_mounts_keeping_the_path
 
 from frameworks.apps.blacksheep_app import blacksheep_app
 from frameworks.apps.django_app import django_app
@@ -169,13 +169,21 @@ def each(feature: str, frameworks: Iterable[Framework] = FRAMEWORKS, note: str =
 def mountable(frameworks: Iterable[Framework]) -> list[Any]:
     """The frameworks that route the path below their mount point, as parameters.
 
-    Litestar before 2.6 routes the whole path, ``root_path`` included: mounted, it answers 404.
+    Litestar before 2.6 and BlackSheep before 2.6.2 route the whole path, ``root_path`` included:
+    mounted, they answer 404.
     Quart below a Starlette Mount needs the whole path, which Starlette passes on from 0.35.
     """
     old_litestar = pytest.mark.skipif(
         LITESTAR_VERSION < (2, 6), reason="Litestar before 2.6 ignores root_path"
     )
-    marks = {"litestar": [old_litestar], "quart": [needs_mounts_keeping_the_path]}
+    old_blacksheep = pytest.mark.skipif(
+        BLACKSHEEP_VERSION < (2, 6, 2), reason="BlackSheep before 2.6.2 ignores root_path"
+    )
+    marks = {
+        "litestar": [old_litestar],
+        "quart": [needs_mounts_keeping_the_path],
+        "blacksheep": [old_blacksheep],
+    }
     return [
         pytest.param(f, id=f.name, marks=marks.get(f.name, []))
         for f in frameworks

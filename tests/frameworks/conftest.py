@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from conftest import started
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ def http() -> Callable[..., Awaitable[httpx.Response]]:
     """Send one request to an ASGI app in process, errors answered as a server would."""
 
     async def send(app: Any, path: str, method: str = "GET", **kwargs: Any) -> httpx.Response:
+        await started(app)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             return await client.request(method, path, **kwargs)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from conftest import started
 from test_scope_isolation import sent_session_totals
 
 from sentry_asgi import SentryMiddleware
@@ -68,6 +69,7 @@ class Outcome:
 
 async def send(app: Any, pattern: Pattern) -> httpx.Response:
     """The pattern's request, answered as a server would answer it."""
+    await started(app)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         return await client.request(pattern.method, pattern.path, **pattern.request)

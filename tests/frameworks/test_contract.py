@@ -16,6 +16,7 @@ from conftest import (
     call,
     collect_leftovers,
     http_scope,
+    started,
 )
 from fastapi import FastAPI
 from sentry_sdk.consts import ClientConstructor
@@ -97,7 +98,9 @@ async def test_middleware_whose_app_cannot_be_read_is_where_the_search_ends(
 ):
     """A middleware whose ``app`` raises ends the search for a framework: no fault, the request still reported."""
     transport = sentry_init(auto_enabling_integrations=False)
-    hidden = StartedLater(framework.app())
+    inner = framework.app()
+    await started(inner)  # as a server would: StartedLater keeps it out of the fixture's sight
+    hidden = StartedLater(inner)
     app = SentryMiddleware(CORSMiddleware(hidden, allow_origins=["https://a.example"]))
     assert (await http(app, "/items/42")).status_code == 500
     assert [e["level"] for e in transport.events] == ["error"]
