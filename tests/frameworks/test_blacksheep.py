@@ -282,6 +282,24 @@ async def test_a_handler_that_raises_is_reported_once_with_the_exception_it_hand
         assert "Unhandled exception in exception_handler: broken" in caplog.text
 
 
+async def test_a_failing_handler_is_logged_as_blacksheep_alone_logs_it(sentry_init, http, caplog):
+    """A handler that fails leaves BlackSheep's log as the app alone leaves it (before 2.4.1: no line about it)."""
+    sentry_init(auto_enabling_integrations=False)
+
+    async def broken(app, request, exc):
+        raise RuntimeError("handler broke")
+
+    logged = []
+    for wrap in (False, True):
+        app = out_of_stock_app()
+        app.exceptions_handlers[OutOfStockError] = broken
+        caplog.clear()
+        assert (await http(SentryMiddleware(app) if wrap else app, "/stock/503")).status_code == 500
+        records = [r for r in caplog.records if r.name == "blacksheep.server"]
+        logged.append([(r.levelname, r.getMessage()) for r in records])
+    assert logged[1] == logged[0]
+
+
 @pytest.mark.parametrize("key", [OutOfStockError, Exception])
 async def test_exception_a_handler_answers_with_nothing_is_not_reported(key, sentry_init, http):
     """A handler that returns no response has BlackSheep answer 204: its exception is no failure, its transaction ok."""

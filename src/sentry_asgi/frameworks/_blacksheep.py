@@ -46,6 +46,10 @@ MECHANISM = "blacksheep"
 _HANDLER_FAILED = "Unhandled exception in exception_handler: %s"
 
 
+# Set on an exception a handler of the app raised: BlackSheep before 2.4.1 passes it on to the
+# catch-all, and logs no line about it.
+_HANDLER_FAILURE = "__sentry_asgi_handler_failure__"
+
 # The handlers made here, so that none is wrapped twice (an app wrapped twice, or restarted).
 _OURS: weakref.WeakSet[Callable[..., Any]] = weakref.WeakSet()
 
@@ -69,13 +73,15 @@ def _report_then_handle(handler: Handler | None) -> Handler:
                 report(exc, MECHANISM)
             return response
         report(exc, MECHANISM)
-        # What BlackSheep does for an exception no handler claims: log it, answer 500.
-        app.logger.error(
-            'Unhandled exception - "%s %s"',
-            request.method,
-            request.url.value.decode(),
-            exc_info=exc,
-        )
+        # What BlackSheep does for an exception no handler claims: log it (not a handler's own,
+        # which reaches here before 2.4.1 only, unlogged), answer 500.
+        if not getattr(exc, _HANDLER_FAILURE, False):
+            app.logger.error(
+                'Unhandled exception - "%s %s"',
+                request.method,
+                request.url.value.decode(),
+                exc_info=exc,
+            )
         return await app.handle_internal_server_error(request, exc)
 
     if handler is not None:  # BlackSheep's log line about a failing handler names it
@@ -90,6 +96,7 @@ def _report_then_handle(handler: Handler | None) -> Handler:
 def _report_failed_handler(app: Application, failure: Exception) -> None:
     """Report a handler's own exception; BlackSheep's line about it, in words only, is no event."""
     with contained():
+        setattr(failure, _HANDLER_FAILURE, True)
         if current_exchange() is not None:
             report(failure, MECHANISM)
             expect_worded_failure(app.logger.name, _HANDLER_FAILED)
