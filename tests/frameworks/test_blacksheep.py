@@ -126,7 +126,20 @@ def reported_once_and_named(transport, name: str) -> dict:
     return event
 
 
-@pytest.mark.parametrize("child", [blacksheep_app, quart_app], ids=["blacksheep", "quart"])
+@pytest.mark.parametrize(
+    "child",
+    [
+        pytest.param(blacksheep_app, id="blacksheep"),
+        pytest.param(
+            quart_app,
+            id="quart",
+            marks=pytest.mark.skipif(
+                BLACKSHEEP_VERSION == (2, 6, 1),
+                reason="BlackSheep 2.6.1 hands a mounted Quart app a path it answers 404",
+            ),
+        ),
+    ],
+)
 @pytest.mark.parametrize("when", ["before wrapping", "after wrapping, before start-up"])
 async def test_app_mounted_unwrapped_in_a_wrapped_blacksheep_app_reports_its_views_exception(
     child, when, sentry_init, http
