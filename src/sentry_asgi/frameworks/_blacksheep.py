@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import weakref
+from contextlib import suppress
 from functools import partial, wraps
 from typing import TYPE_CHECKING, Any
 
@@ -95,8 +96,9 @@ def _report_then_handle(handler: Handler | None) -> Handler:
 
 def _report_failed_handler(app: Application, failure: Exception) -> None:
     """Report a handler's own exception; BlackSheep's line about it, in words only, is no event."""
-    with contained():
+    with suppress(AttributeError, TypeError):  # one that takes no attribute: logged, as before
         setattr(failure, _HANDLER_FAILURE, True)
+    with contained():
         if current_exchange() is not None:
             report(failure, MECHANISM)
             expect_worded_failure(app.logger.name, _HANDLER_FAILED)
