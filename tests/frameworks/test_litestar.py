@@ -35,13 +35,13 @@ from litestar.exceptions import (
 from litestar.handlers import WebsocketListener
 from litestar.middleware import DefineMiddleware
 from litestar.response import Stream
-from litestar.types import Receive, Scope, Send  # noqa: TC002 - likewise
+from litestar.types import ASGIApp, Receive, Scope, Send  # noqa: TC002 - likewise
 from quart import Quart
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 from test_scope_isolation import sent_session_totals
 
-from frameworks.apps.litestar_app import item, litestar_app
+from frameworks.apps.litestar_app import item, litestar_app, socket
 from frameworks.helpers import (
     FromPath,
     assert_reported_as_itself,
@@ -547,10 +547,10 @@ def _integrations(which: str) -> dict[str, object]:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("integrations", ["bare", "defaults"])
-async def test_in_litestars_middleware_list_it_sees_the_answer_not_the_exception(
+async def test_in_litestars_middleware_list_a_views_exception_is_reported_as_itself_once(
     sentry_init, http, integrations
 ):
-    """In `middleware=[...]` it runs inside Litestar's exception handling, for routed requests only, without a fault."""
+    """In `middleware=[...]` a view's exception is reported once, as itself, its transaction failed; an unrouted request never reaches it."""
     transport = sentry_init(traces_sample_rate=1.0, **_integrations(integrations))
     middleware = DefineMiddleware(SentryMiddleware, transaction_style="url")
     app = Litestar(route_handlers=[item], middleware=[middleware])
@@ -559,12 +559,44 @@ async def test_in_litestars_middleware_list_it_sees_the_answer_not_the_exception
     # Older sentry_sdk Litestar integrations also report the 404's NotFoundException, outside
     # the middleware (no request data): not the middleware's to hold back there.
     (event,) = [e for e in transport.events if "request" in e]
-    if integrations == "bare":
-        assert "exception" not in event
-        assert event["message"] == "500 Internal Server Error: GET /items/{item_id}"
-    else:  # sentry_sdk's Litestar integration reports it, and the failed status adds nothing
-        assert event["exception"]["values"][-1]["mechanism"]["type"] == "litestar"
-    assert len(transport.transactions) == 1
+    url = "http://testserver/items/42"
+    assert_reported_as_itself(event, "ValueError", "item 42", "litestar", "item", url)
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "internal_error"
+
+
+@pytest.mark.anyio
+@ALONE_AND_WITH_THE_INTEGRATION
+async def test_in_litestars_middleware_list_a_websockets_exception_is_reported_as_itself(
+    sentry_init, sdk
+):
+    """In `middleware=[...]` a websocket handler's exception, which Litestar answers with a close, is reported once, as itself."""
+    transport = sentry_init(auto_enabling_integrations=False, integrations=sdk_integration(sdk))
+    app = Litestar(route_handlers=[socket], middleware=[SentryMiddleware])
+    conversation = await call(app, websocket_scope("/ws"), [{"type": "websocket.connect"}])
+    assert conversation.sent[-1]["type"] == "websocket.close"
+    (event,) = transport.events
+    (reported,) = event["exception"]["values"]
+    assert (reported["type"], reported["value"]) == ("RuntimeError", "websocket failed")
+    assert reported["mechanism"] == {"type": "litestar", "handled": False}
+
+
+@pytest.mark.anyio
+async def test_in_litestars_middleware_list_of_a_wrapped_app_the_exception_is_reported_once(
+    sentry_init, http
+):
+    """In `middleware=[...]` of an app wrapped too, each route's middleware adds no second hook, event or transaction."""
+    transport = sentry_init(traces_sample_rate=1.0, auto_enabling_integrations=False)
+    app = Litestar(route_handlers=[item, stock], middleware=[SentryMiddleware])
+    assert len(app.after_exception) == 1
+    wrapped = SentryMiddleware(app)
+    assert len(app.after_exception) == 1
+    assert (await http(wrapped, "/items/42")).status_code == 500
+    (event,) = transport.events
+    url = "http://testserver/items/42"
+    assert_reported_as_itself(event, "ValueError", "item 42", "litestar", "item", url)
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "internal_error"
 
 
 @pytest.mark.anyio
@@ -640,11 +672,47 @@ async def test_in_litestars_middleware_list_requests_are_named_per_transaction_s
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("integrations", "reported"), [("bare", []), ("defaults", ["litestar"])])
-async def test_in_litestars_middleware_list_a_4xx_answer_is_held_back_only_without_the_integration(
-    sentry_init, http, integrations, reported
+async def test_in_a_routers_middleware_list_the_app_is_found_through_litestars_own_middleware(
+    sentry_init, http
 ):
-    """In `middleware=[...]`, sentry_sdk's Litestar integration reports an exception the app answers 404: nothing holds it back."""
+    """In a router's `middleware=[...]`, with Litestar's own middleware inside it, the route's app gets the hook: the view's exception is reported as itself."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    api = Router("/api", route_handlers=[item], middleware=[SentryMiddleware])
+    app = Litestar(route_handlers=[api], allowed_hosts=["testserver"])
+    assert (await http(app, "/api/items/42")).status_code == 500
+    (event,) = transport.events
+    url = "http://testserver/api/items/42"
+    assert_reported_as_itself(event, "ValueError", "item 42", "litestar", "item", url)
+
+
+def passing_through(app: ASGIApp) -> ASGIApp:
+    """A middleware that keeps the app it wraps in a closure, out of sight."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        await app(scope, receive, send)
+
+    return middleware
+
+
+@pytest.mark.anyio
+async def test_in_litestars_middleware_list_a_closure_inside_it_hides_the_route(sentry_init, http):
+    """In `middleware=[...]` before a middleware that keeps its app in a closure, a view's exception is only the failed-status event; listed after it, itself."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    for middleware in ([SentryMiddleware, passing_through], [passing_through, SentryMiddleware]):
+        app = Litestar(route_handlers=[item], middleware=middleware)
+        assert (await http(app, "/items/42")).status_code == 500
+    hidden, found = transport.events
+    assert "exception" not in hidden
+    assert hidden["contexts"]["response"]["status_code"] == 500
+    assert found["exception"]["values"][-1]["type"] == "ValueError"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("integrations", ["bare", "defaults"])
+async def test_in_litestars_middleware_list_an_exception_answered_4xx_is_not_reported(
+    sentry_init, http, integrations
+):
+    """In `middleware=[...]` an exception the app answers 404 is no event, even as sentry_sdk's Litestar integration reports it."""
     transport = sentry_init(traces_sample_rate=1.0, **_integrations(integrations))
 
     def not_found(request: Request, exc: Exception) -> Response[str]:
@@ -656,7 +724,7 @@ async def test_in_litestars_middleware_list_a_4xx_answer_is_held_back_only_witho
         exception_handlers={OrderMissingError: not_found},
     )
     assert (await http(app, "/orders/3")).status_code == 404
-    assert [e["exception"]["values"][-1]["mechanism"]["type"] for e in transport.events] == reported
+    assert transport.events == []
 
 
 @websocket("/members")

@@ -21,10 +21,12 @@ from litestar import Litestar
 from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException, MethodNotAllowedException, WebSocketException
 from litestar.handlers import WebsocketListenerRouteHandler
+from litestar.routes import BaseRoute, HTTPRoute
 from litestar.utils import normalize_path
 
 from sentry_asgi._errors import mark_answered
-from sentry_asgi.frameworks import Framework, Match, routed_name
+from sentry_asgi._guard import contained
+from sentry_asgi.frameworks import Framework, Match, down_the_middleware, routed_name
 
 try:
     from litestar.utils.helpers import Ref as _Ref  # type: ignore[attr-defined]
@@ -197,14 +199,41 @@ def _refusing_route(app: Litestar, path: str, refused: MethodNotAllowedException
 def install(app: object) -> Framework | None:
     """Add the exception hook to this app (once, however often it is wrapped).
 
-    For a part of an app, no hook: in the app's ``middleware=[...]``, the middleware wraps a
-    route's stack inside Litestar's exception handling, with no way to the app and its hooks;
-    the router has put the route's handler in the scope by then, which names the request.
+    For a part of an app (in the app's ``middleware=[...]``, the middleware wraps a route's
+    stack inside Litestar's exception handling), the hook goes on the app that route belongs to:
+    Litestar runs it there, inside the middleware. The router has put the route's handler in the
+    scope by then, which names the request.
     """
     if not isinstance(app, Litestar):
+        with contained():  # a route's stack Litestar built otherwise: named all the same
+            owner = _owning_app(app)
+            if owner is not None:
+                _hook(owner)
         return Framework(match=_routed, reroutes=False)
+    _hook(app)
+    return Framework(match=partial(_match, app), reroutes=True, mount=partial(_mount, app))
+
+
+def _hook(app: Litestar) -> None:
     if _after_exception not in app.after_exception:
         # First: sentry_sdk's own Litestar integration, whose hook reports every exception, then
         # finds it waiting for the app's answer (see Exchange.process_event).
         app.after_exception.insert(0, _after_exception)
-    return Framework(match=partial(_match, app), reroutes=True, mount=partial(_mount, app))
+
+
+def _owning_app(part: object) -> Litestar | None:
+    """The app of the route whose stack ``part`` is, as Litestar builds it.
+
+    Litestar builds each route's stack as it registers the route: the route's handler already
+    belongs to the app then, first of its ownership layers.
+    """
+    for candidate in down_the_middleware(part):
+        if isinstance(candidate, BaseRoute):
+            handler = (
+                candidate.route_handlers[0]
+                if isinstance(candidate, HTTPRoute)
+                else getattr(candidate, "route_handler", None)
+            )
+            owner = handler.ownership_layers[0] if handler is not None else None
+            return owner if isinstance(owner, Litestar) else None
+    return None
