@@ -27,6 +27,7 @@ from litestar import (
     websocket_listener,
 )
 from litestar.background_tasks import BackgroundTask
+from litestar.config.allowed_hosts import AllowedHostsConfig
 from litestar.exceptions import (
     InternalServerException,
     NotAuthorizedException,
@@ -34,6 +35,7 @@ from litestar.exceptions import (
 )
 from litestar.handlers import WebsocketListener
 from litestar.middleware import DefineMiddleware
+from litestar.middleware.allowed_hosts import AllowedHostsMiddleware
 from litestar.response import Stream
 from litestar.types import ASGIApp, Receive, Scope, Send  # noqa: TC002 - likewise
 from quart import Quart
@@ -56,6 +58,18 @@ def test_wrapping_twice_adds_the_hook_once():
     SentryMiddleware(app)
     SentryMiddleware(app)
     assert len(app.after_exception) == 1
+
+
+@pytest.mark.anyio
+async def test_an_app_inside_litestars_own_middleware_is_hooked(sentry_init, http):
+    """A Litestar app wrapped in one of Litestar's own middleware, then in SentryMiddleware, gets the hook: its view's exception is reported as itself."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    hosts = AllowedHostsConfig(allowed_hosts=["testserver"])
+    app = SentryMiddleware(AllowedHostsMiddleware(app=Litestar([item]), config=hosts))
+    assert (await http(app, "/items/42")).status_code == 500
+    (event,) = transport.events
+    url = "http://testserver/items/42"
+    assert_reported_as_itself(event, "ValueError", "item 42", "litestar", "item", url)
 
 
 @get(["/shops/{shop:str}/stock/{sku:int}", "/stock/{sku:int}"])

@@ -197,21 +197,27 @@ def _refusing_route(app: Litestar, path: str, refused: MethodNotAllowedException
 
 
 def install(app: object) -> Framework | None:
-    """Add the exception hook to this app (once, however often it is wrapped).
+    """Add the exception hook to the app (once, however often it is wrapped).
 
-    For a part of an app (in the app's ``middleware=[...]``, the middleware wraps a route's
-    stack inside Litestar's exception handling), the hook goes on the app that route belongs to:
-    Litestar runs it there, inside the middleware. The router has put the route's handler in the
-    scope by then, which names the request.
+    ``app`` is Litestar's first part down the middleware: the app, one of Litestar's own
+    middleware around it, or a route's stack. In the app's ``middleware=[...]``, the middleware
+    wraps a route's stack inside Litestar's exception handling: the hook goes on the app that
+    route belongs to, which runs it there, inside the middleware; the router has put the route's
+    handler in the scope by then, which names the request.
     """
-    if not isinstance(app, Litestar):
-        with contained():  # a route's stack Litestar built otherwise: named all the same
-            owner = _owning_app(app)
-            if owner is not None:
-                _hook(owner)
-        return Framework(match=_routed, reroutes=False)
-    _hook(app)
-    return Framework(match=partial(_match, app), reroutes=True, mount=partial(_mount, app))
+    for candidate in down_the_middleware(app):
+        if isinstance(candidate, Litestar):
+            _hook(candidate)
+            return Framework(
+                match=partial(_match, candidate), reroutes=True, mount=partial(_mount, candidate)
+            )
+        if isinstance(candidate, BaseRoute):
+            with contained():  # a route Litestar built otherwise: named all the same
+                owner = _owner(candidate)
+                if owner is not None:
+                    _hook(owner)
+            break
+    return Framework(match=_routed, reroutes=False)
 
 
 def _hook(app: Litestar) -> None:
@@ -221,19 +227,16 @@ def _hook(app: Litestar) -> None:
         app.after_exception.insert(0, _after_exception)
 
 
-def _owning_app(part: object) -> Litestar | None:
-    """The app of the route whose stack ``part`` is, as Litestar builds it.
+def _owner(route: BaseRoute) -> Litestar | None:
+    """The app ``route`` belongs to.
 
     Litestar builds each route's stack as it registers the route: the route's handler already
     belongs to the app then, first of its ownership layers.
     """
-    for candidate in down_the_middleware(part):
-        if isinstance(candidate, BaseRoute):
-            handler = (
-                candidate.route_handlers[0]
-                if isinstance(candidate, HTTPRoute)
-                else getattr(candidate, "route_handler", None)
-            )
-            owner = handler.ownership_layers[0] if handler is not None else None
-            return owner if isinstance(owner, Litestar) else None
-    return None
+    handler = (
+        route.route_handlers[0]
+        if isinstance(route, HTTPRoute)
+        else getattr(route, "route_handler", None)
+    )
+    owner = handler.ownership_layers[0] if handler is not None else None
+    return owner if isinstance(owner, Litestar) else None
