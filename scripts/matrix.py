@@ -17,6 +17,7 @@ FRAMEWORKS = {
     "litestar": "Litestar",
     "quart": "Quart",
     "django": "Django",
+    "channels": "Django Channels",
     "falcon": "Falcon",
     "blacksheep": "BlackSheep",
 }

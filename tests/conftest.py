@@ -36,12 +36,18 @@ STARLETTE_VERSION = release("starlette")
 FASTAPI_VERSION = release("fastapi")
 LITESTAR_VERSION = release("litestar")
 BLACKSHEEP_VERSION = release("blacksheep")
+CHANNELS_VERSION = release("channels")
 # Before Starlette 0.35 a Mount cuts its path off the path it passes on: an app below it that
 # routes the whole path (Quart, Falcon, Litestar's mounts) then routes nothing there (a 404, with
 # or without the middleware).
 needs_mounts_keeping_the_path = pytest.mark.skipif(
     STARLETTE_VERSION < (0, 35),
     reason="a Starlette Mount passes the whole path on from Starlette 0.35",
+)
+# Channels' URLRouter routes the path below root_path from 4.1: before, it routes the whole path,
+# and an app mounted below another router routes nothing there (with or without the middleware).
+needs_channels_routing_below_the_root = pytest.mark.skipif(
+    CHANNELS_VERSION < (4, 1), reason="Channels' URLRouter routes below root_path from 4.1"
 )
 # sentry_sdk's structured successor of send_default_pii: options using it need 2.75 or later.
 needs_data_collection = pytest.mark.skipif(

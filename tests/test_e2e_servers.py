@@ -300,6 +300,34 @@ def test_django_request_routed_by_its_own_urlconf_is_named_after_its_route(serve
     assert names == ["/items/<str:code>", "/products/<str:code>", "/sync/<str:code>"]
 
 
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
+def test_channels_websockets_are_named_after_their_routes_and_keep_their_tags(server: str):
+    """Served for real, two Channels chats failing at once are each reported with their own room tag, named after URLRouter's route; Django's view error below ProtocolTypeRouter as itself."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect as connect_websocket
+
+    with receiver() as inbox, serving(server, "apps.channels_app:application", inbox) as port:
+        chats = [connect_websocket(f"ws://127.0.0.1:{port}/ws/chat/{r}/") for r in "ab"]
+        for chat in chats:  # both open, each accepted, as the first fails
+            with chat:
+                chat.send("fail")
+                with pytest.raises(ConnectionClosed):
+                    chat.recv()
+        assert httpx.get(f"http://127.0.0.1:{port}/items/42").status_code == 500
+        inbox.wait_for("transaction", 3)
+        events = inbox.wait_for("event", 3)
+    reported = sorted(
+        (e["exception"]["values"][-1]["value"], e.get("tags", {}).get("room"), e["transaction"])
+        for e in events
+    )
+    assert reported == [
+        ("chat in a", "a", "/ws/chat/<str:room>/"),
+        ("chat in b", "b", "/ws/chat/<str:room>/"),
+        ("item 42", None, "/items/<int:item_id>"),
+    ]
+    assert [e["exception"]["values"][-1]["mechanism"]["type"] for e in events].count("django") == 1
+
+
 # Each server with its own proxy-header handling on and off, and the address it then gives the app.
 SERVER_PROXY_HANDLING = [
     ("uvicorn", (), "6.6.6.6"),  # on by default, for a peer on 127.0.0.1

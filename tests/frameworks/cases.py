@@ -10,9 +10,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import BLACKSHEEP_VERSION, LITESTAR_VERSION, needs_mounts_keeping_the_path
+from conftest import (
+    BLACKSHEEP_VERSION,
+    LITESTAR_VERSION,
+    needs_channels_routing_below_the_root,
+    needs_mounts_keeping_the_path,
+)
 
 from frameworks.apps.blacksheep_app import blacksheep_app
+from frameworks.apps.channels_app import channels_app
 from frameworks.apps.django_app import django_app
 from frameworks.apps.falcon_app import falcon_app
 from frameworks.apps.fastapi_app import fastapi_app
@@ -30,6 +36,7 @@ class Websockets:
 
     frame: str  # the handler's function name in the stack trace
     raises: bool = False  # the exception leaves the app (no framework handling)
+    left_raises: bool = False  # a client leaving raises to the server too (WebSocketDisconnect)
     closes: bool = False  # the framework answers with a websocket.close
     # sentry_sdk options for the test
     init: dict[str, Any] = field(default_factory=lambda: {"auto_enabling_integrations": False})
@@ -81,7 +88,7 @@ _STARLETTE_BASED: dict[str, Any] = {
     "broken": False,
     "hooked": False,
     "routes_up_front": False,  # routing runs inside the app, after the transaction started
-    "websockets": Websockets(frame="socket", raises=True),
+    "websockets": Websockets(frame="socket", raises=True, left_raises=True),
 }
 
 FRAMEWORKS = (
@@ -133,6 +140,17 @@ FRAMEWORKS = (
         refuses_methods=False,  # its URLconf routes every method to the view
     ),
     Framework(
+        name="channels",
+        app=channels_app,  # Django's ASGI app for HTTP, below Channels' routers
+        route="/items/<int:item_id>",
+        view="frameworks.apps.django_app.item",
+        mechanism="django",
+        hook_tag="django-middleware",
+        sdk_names_first=True,
+        refuses_methods=False,
+        websockets=Websockets(frame="connect", raises=True),
+    ),
+    Framework(
         name="falcon",
         app=falcon_app,
         route="/items/{item_id:int}",
@@ -171,7 +189,8 @@ def mountable(frameworks: Iterable[Framework]) -> list[Any]:
 
     Litestar before 2.6 and BlackSheep before 2.6.2 route the whole path, ``root_path`` included:
     mounted, they answer 404.
-    Quart below a Starlette Mount needs the whole path, which Starlette passes on from 0.35.
+    Quart below a Starlette Mount needs the whole path, which Starlette passes on from 0.35;
+    Channels routes below the root path, which it then holds, from 4.1.
     """
     old_litestar = pytest.mark.skipif(
         LITESTAR_VERSION < (2, 6), reason="Litestar before 2.6 ignores root_path"
@@ -183,6 +202,7 @@ def mountable(frameworks: Iterable[Framework]) -> list[Any]:
         "litestar": [old_litestar],
         "quart": [needs_mounts_keeping_the_path],
         "blacksheep": [old_blacksheep],
+        "channels": [needs_mounts_keeping_the_path, needs_channels_routing_below_the_root],
     }
     return [
         pytest.param(f, id=f.name, marks=marks.get(f.name, []))

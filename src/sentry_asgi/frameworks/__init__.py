@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # Top-level package of a framework's app class -> the module that knows that framework.
 _ADAPTERS = {
     "blacksheep": "_blacksheep",
+    "channels": "_channels",
     "django": "_django",
     "falcon": "_falcon",
     "fastapi": "_starlette",

@@ -91,7 +91,7 @@ def _resolve(resolver: Any, path: str) -> tuple[list[str], Any] | None:
         else:
             match = entry.resolve(rest)
             if match:
-                return [text, _readable(entry.pattern)], match
+                return [text, readable_pattern(entry.pattern)], match
     return None
 
 
@@ -105,7 +105,7 @@ def _pattern_match(pattern: Any, path: str) -> tuple[str, str] | None:
         prefix = _language_prefix(pattern, path)
         return (path[len(prefix) :], prefix) if path.startswith(prefix) else None
     matched = pattern.match(path)
-    return (matched[0], _readable(pattern)) if matched else None
+    return (matched[0], readable_pattern(pattern)) if matched else None
 
 
 def _language_prefix(pattern: LocalePrefixPattern, path: str) -> str:
@@ -116,7 +116,8 @@ def _language_prefix(pattern: LocalePrefixPattern, path: str) -> str:
     return f"{language}/"
 
 
-def _readable(pattern: object) -> str:
+def readable_pattern(pattern: object) -> str:
+    """A ``path()`` route as written, a ``re_path()`` regex made readable."""
     return readable(str(pattern)) if isinstance(pattern, RegexPattern) else str(pattern)
 
 

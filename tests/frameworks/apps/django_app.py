@@ -16,7 +16,10 @@ if not settings.configured:
         ALLOWED_HOSTS=["testserver", "127.0.0.1"],  # in process, and served for real
         ROOT_URLCONF=__name__,
         MIDDLEWARE=[f"{__name__}.user_from_header", f"{__name__}.urlconf_from_header"],
-        INSTALLED_APPS=[],
+        # Channels' AuthMiddlewareStack reads the user with django.contrib.auth.
+        INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes"],
+        # Sessions in signed cookies: Channels' session middleware needs no database.
+        SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
         USE_TZ=True,
     )
 

@@ -1,0 +1,156 @@
+"""Django Channels: its routers pass each connection on to Django's ASGI app or to a consumer.
+
+``ProtocolTypeRouter`` picks an app by the scope's type, ``URLRouter`` by the path, and
+Channels' middleware (``AuthMiddlewareStack``, ``OriginValidator``) keeps the app it wraps as
+``inner`` or ``application``. A consumer's exception leaves the app as itself, but Django's ASGI
+app below a router answers a view's exception with a 500: each app below the routers gets its
+own framework's hooks, once, as the app is wrapped. The route ``URLRouter`` matched reaches the
+consumer only, in its copy of the scope: the routers match the request again, as they match it,
+only when a name is needed.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import Resolver404
+
+from sentry_asgi._guard import contained
+from sentry_asgi.frameworks import (
+    MIDDLEWARE_DEPTH,
+    Framework,
+    Match,
+    detect,
+    down_the_middleware,
+    routed_name,
+)
+from sentry_asgi.frameworks._django import readable_pattern
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sentry_asgi._asgi import Scope
+
+# Where Channels' middleware keeps the app it wraps.
+_INNER = ("inner", "application")
+
+
+def _is_channels(app: object) -> bool:
+    return any(cls.__module__.partition(".")[0] == "channels" for cls in type(app).__mro__)
+
+
+def _inner(app: object) -> object | None:
+    """The app a middleware passes connections on to, if Channels' routing goes on below it.
+
+    Channels' own middleware keeps it as ``inner`` or ``application``; other middleware (as
+    Channels documents writing it) as ``app``: followed only as far as a Channels part.
+    """
+    if _is_channels(app):
+        return next((getattr(app, name) for name in _INNER if hasattr(app, name)), None)
+    return next((part for part in down_the_middleware(app) if _is_channels(part)), None)
+
+
+def _below(app: object, depth: int = 0) -> Iterator[object]:
+    """The apps the routers below ``app`` pass connections on to, which are not Channels'."""
+    if depth > MIDDLEWARE_DEPTH:
+        return
+    if isinstance(app, ProtocolTypeRouter):
+        nexts: list[object] = list(app.application_mapping.values())
+    elif isinstance(app, URLRouter):
+        nexts = [route.callback for route in app.routes]
+    else:
+        inner = _inner(app)
+        if inner is None:
+            yield app
+            return
+        nexts = [inner]
+    for below in nexts:
+        yield from _below(below, depth + 1)
+
+
+def _match(app: object, frameworks: dict[int, Framework], scope: Scope) -> Match | None:
+    """Where the routers pass the request, ``URLRouter``'s templates joined, as they route it."""
+    return _walk(app, frameworks, scope, (None, ""), 0)
+
+
+def _walk(
+    app: object,
+    frameworks: dict[int, Framework],
+    scope: Scope,
+    routed: tuple[str | None, str],
+    depth: int,
+) -> Match | None:
+    """``routed``: the path ``URLRouter``s left to route (None: none routed yet), their template."""
+    for _ in range(MIDDLEWARE_DEPTH - depth):
+        if isinstance(app, ProtocolTypeRouter):
+            app = app.application_mapping.get(scope.get("type"))
+        elif isinstance(app, URLRouter):
+            return _url_route(app, frameworks, scope, routed, depth + 1)
+        else:
+            inner = _inner(app)
+            if inner is None:
+                return _view(app, frameworks, scope, routed[1])
+            app = inner
+        if app is None:
+            return None
+    return None
+
+
+def _url_route(
+    router: URLRouter,
+    frameworks: dict[int, Framework],
+    scope: Scope,
+    routed: tuple[str | None, str],
+    depth: int,
+) -> Match | None:
+    """The first of the router's routes that leads somewhere, as ``URLRouter`` tries them."""
+    path = _path_to_route(scope) if routed[0] is None else routed[0]
+    if path is None:
+        return None
+    path = path.lstrip("/")
+    for route in router.routes:
+        matched: Any = route.pattern.match(path)
+        if not matched:
+            continue
+        template = routed[1] + readable_pattern(route.pattern)
+        try:
+            found = _walk(route.callback, frameworks, scope, (matched[0], template), depth)
+        except Resolver404:  # a router of routes below raised it as it routed: the next route
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def _path_to_route(scope: Scope) -> str | None:
+    """The path the outermost ``URLRouter`` routes: below the root path, if it is there."""
+    path = scope.get("path")
+    root = scope.get("root_path") or ""
+    if not isinstance(path, str) or not path.startswith(root):
+        return None
+    return path[len(root) :]
+
+
+def _view(
+    app: object, frameworks: dict[int, Framework], scope: Scope, template: str
+) -> Match | None:
+    """The app the routers passed the request to: a consumer, or an app of another framework."""
+    framework = frameworks.get(id(app))
+    if framework is not None:  # Django's ASGI app, say: its own routes name the request
+        return framework.match(scope)
+    endpoint = getattr(app, "consumer_class", app)  # ``Consumer.as_asgi()`` by its class
+    return Match(routed_name(scope, f"/{template}") if template else None, endpoint)
+
+
+def install(app: object) -> Framework:
+    """Install the hooks of the apps below the routers; name requests after the routes."""
+    frameworks: dict[int, Framework] = {}
+    for below in _below(app):
+        framework = None
+        with contained():
+            framework = detect(below)
+        if framework is not None:
+            frameworks[id(below)] = framework
+    return Framework(match=partial(_match, app, frameworks), reroutes=True)

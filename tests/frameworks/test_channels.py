@@ -1,0 +1,182 @@
+"""Django Channels specifics: consumers behind its routers, named after URLRouter's routes.
+
+The shared contract (tests/frameworks/test_contract.py) runs on the Channels app too: Django's
+views below ``ProtocolTypeRouter``, and a websocket consumer that fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from conftest import (
+    CHANNELS_VERSION,
+    Conversation,
+    call,
+    needs_channels_routing_below_the_root,
+    needs_mounts_keeping_the_path,
+)
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from frameworks.apps.channels_app import channels_app, documented_stack
+from frameworks.helpers import frame_functions, named, websocket_scope
+from sentry_asgi import SentryMiddleware
+
+pytestmark = pytest.mark.anyio
+CONSUMERS = "frameworks.apps.channels_app"
+FAILING_CHAT = [
+    {"type": "websocket.connect"},
+    {"type": "websocket.receive", "text": "fail"},
+]
+
+
+async def chat(app, path: str) -> None:
+    """Connect to a chat room and send "fail": the consumer's exception leaves the app."""
+    with pytest.raises(ValueError, match="chat in"):
+        await call(app, websocket_scope(path), FAILING_CHAT)
+
+
+@pytest.mark.parametrize(
+    ("path", "route", "consumer"),
+    [
+        ("/ws/chat/lobby/", "/ws/chat/<str:room>/", "Chat"),
+        ("/ws/rooms/lobby/", "/ws/rooms/{room}/", "Chat"),
+        ("/ws/v2/chat/lobby/", "/ws/v<int:version>/chat/<str:room>/", "Chat"),
+    ],
+)
+async def test_websocket_is_named_after_its_url_route_or_consumer(
+    path, route, consumer, sentry_init
+):
+    """A websocket is named after URLRouter's route (path(), re_path(), nested routers joined) in url style, its consumer class in endpoint style."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    for style in ("url", "endpoint"):
+        await chat(SentryMiddleware(channels_app(), transaction_style=style), path)
+    expected = [(route, "route"), (f"{CONSUMERS}.{consumer}", "component")]
+    assert named(transport.events) == named(transport.transactions) == expected
+
+
+async def test_websocket_behind_the_documented_middleware_stack_is_named_after_its_route(
+    sentry_init,
+):
+    """Behind AllowedHostsOriginValidator, AuthMiddlewareStack and a middleware keeping ``app``, a websocket is still named after its route."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = SentryMiddleware(documented_stack(), transaction_style="url")
+    scope = websocket_scope("/ws/chat/lobby/")
+    scope["headers"] = [*scope["headers"], (b"origin", b"http://testserver")]
+    with pytest.raises(ValueError, match="chat in lobby"):
+        await call(app, scope, FAILING_CHAT)
+    assert named(transport.events) == [("/ws/chat/<str:room>/", "route")]
+
+
+@needs_mounts_keeping_the_path
+@needs_channels_routing_below_the_root
+async def test_websocket_below_a_mount_is_named_below_it(sentry_init):
+    """Mounted at /api below a Starlette router, a websocket is named /api plus its route."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = Starlette(routes=[Mount("/api", app=channels_app())])
+    await chat(SentryMiddleware(app, transaction_style="url"), "/api/ws/chat/lobby/")
+    assert named(transport.transactions) == [("/api/ws/chat/<str:room>/", "route")]
+
+
+async def test_failing_receive_is_reported_once_as_itself(sentry_init):
+    """A consumer's exception in receive() leaves the app to the server, reported once, unhandled, with its frame and ws URL."""
+    transport = sentry_init()
+    await chat(SentryMiddleware(channels_app()), "/ws/chat/lobby/")
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert (value["type"], value["value"]) == ("ValueError", "chat in lobby")
+    assert value["mechanism"] == {"type": "asgi", "handled": False}
+    assert "receive" in frame_functions(event)
+    assert event["request"]["url"] == "ws://testserver/ws/chat/lobby/"
+
+
+async def test_json_consumer_run_in_a_thread_is_reported_once(sentry_init):
+    """A sync JsonWebsocketConsumer's exception, raised in Channels' thread, is reported once, as itself."""
+    transport = sentry_init()
+    incoming = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": json.dumps({"name": "widget"})},
+    ]
+    with pytest.raises(KeyError):
+        await call(SentryMiddleware(channels_app()), websocket_scope("/ws/orders"), incoming)
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "'widget'"
+    assert "receive_json" in frame_functions(event)
+    assert event["transaction"] == f"{CONSUMERS}.Orders"
+
+
+@pytest.mark.skipif(
+    CHANNELS_VERSION < (4, 1),
+    reason="Channels 4.0 drops an AsyncHttpConsumer's exception (StopConsumer raised in a finally)",
+)
+async def test_http_consumer_error_is_reported_once_as_itself(sentry_init, http):
+    """An AsyncHttpConsumer's exception is reported once, the server's 500 not again, named after its route."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    app = SentryMiddleware(channels_app(), transaction_style="url")
+    assert (await http(app, "/report", method="POST", content=b"abc")).status_code == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "report of 3 bytes"
+    assert "handle" in frame_functions(event)
+    assert named(transport.transactions) == [("/report", "route")]
+
+
+async def test_denied_connection_is_no_error(sentry_init):
+    """A consumer that denies the handshake (DenyConnection) closes it: no event, the app's messages untouched."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    app = SentryMiddleware(channels_app(), transaction_style="url")
+    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1006}]
+    conversation = await call(app, websocket_scope("/ws/refuse"), incoming)
+    assert conversation.sent == [{"type": "websocket.close"}]
+    assert transport.events == []
+    assert named(transport.transactions) == [("/ws/refuse", "route")]
+
+
+async def test_auth_stacks_cookies_session_and_user_stay_out_of_the_event(sentry_init):
+    """Behind AuthMiddlewareStack, the session cookie the consumer holds (cookies, session, user in its frames) is filtered everywhere."""
+    transport = sentry_init()
+    secret = "sessionsecretvalue42"  # noqa: S105 - the value that must not be sent
+    scope = websocket_scope("/ws/session")
+    scope["headers"] = [*scope["headers"], (b"cookie", f"sessionid={secret}; theme=dark".encode())]
+    with pytest.raises(ValueError, match="AnonymousUser"):
+        await call(SentryMiddleware(channels_app()), scope, [{"type": "websocket.connect"}])
+    (event,) = transport.events
+    assert "cookies" in json.dumps(event["exception"]["values"][-1]["stacktrace"]["frames"][-1])
+    assert secret not in json.dumps(event)
+    assert event["transaction"] == f"{CONSUMERS}.Session"
+
+
+class WaitingForBoth(Conversation):
+    """A client that sends "fail" only once both chats' consumers have accepted."""
+
+    def __init__(self, app, path: str, accepted: list[str], both: asyncio.Event) -> None:
+        super().__init__(app, websocket_scope(path), FAILING_CHAT)
+        self.accepted = accepted
+        self.both = both
+
+    async def receive(self):
+        if not self.incoming[0]["type"].endswith("connect"):
+            await self.both.wait()
+        return await super().receive()
+
+    async def send(self, message):
+        await super().send(message)
+        self.accepted.append(self.scope["path"])
+        if len(self.accepted) == 2:
+            self.both.set()
+
+
+async def test_concurrent_websockets_keep_their_own_tags(sentry_init):
+    """Two chats open at once: the room tag each consumer sets lands on its own event only."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = SentryMiddleware(channels_app())
+    accepted: list[str] = []
+    both = asyncio.Event()
+    chats = [WaitingForBoth(app, f"/ws/chat/{room}/", accepted, both) for room in ("a", "b")]
+    results = await asyncio.gather(*(c.run() for c in chats), return_exceptions=True)
+    assert [str(r) for r in results] == ["chat in a", "chat in b"]
+    reported = sorted(
+        (e["exception"]["values"][-1]["value"], e["tags"]["room"]) for e in transport.events
+    )
+    assert reported == [("chat in a", "a"), ("chat in b", "b")]
