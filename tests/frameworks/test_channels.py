@@ -22,6 +22,7 @@ from starlette.routing import Mount
 
 from frameworks.apps.channels_app import channels_app, documented_stack
 from frameworks.helpers import frame_functions, named, websocket_scope
+from frameworks.test_django import TENANT, TENANT_URLS
 from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
@@ -78,6 +79,23 @@ async def test_websocket_below_a_mount_is_named_below_it(sentry_init):
     app = Starlette(routes=[Mount("/api", app=channels_app())])
     await chat(SentryMiddleware(app, transaction_style="url"), "/api/ws/chat/lobby/")
     assert named(transport.transactions) == [("/api/ws/chat/<str:room>/", "route")]
+
+
+@pytest.mark.parametrize(
+    ("style", "name"),
+    [
+        ("url", ("/sync/<str:code>", "route")),
+        ("endpoint", (f"{TENANT_URLS}.sync_order", "component")),
+    ],
+)
+async def test_django_request_routed_by_its_own_urlconf_is_named_after_its_route(
+    style, name, sentry_init, http
+):
+    """Below ProtocolTypeRouter, a failing Django request a middleware routes with its own URLconf is named after that URLconf's route or view, event and transaction alike."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    app = SentryMiddleware(channels_app(), transaction_style=style)
+    assert (await http(app, "/sync/7", headers=TENANT)).status_code == 500
+    assert named(transport.events) == named(transport.transactions) == [name]
 
 
 async def test_failing_receive_is_reported_once_as_itself(sentry_init):

@@ -60,6 +60,9 @@ class Framework:
     # the routes of the app mounted there are below it, and the path the client asked for is left
     # only in ``raw_path``.
     mount: Callable[[Scope], str | None] | None = None
+    # True for routers that pass a request on to another framework's app with its path and root
+    # path as they are (Channels' to Django's): how that app then routes it names the request.
+    passes_on: bool = False
 
 
 # The framework of each app mounted as it is below a wrapped app's router, by the app's identity

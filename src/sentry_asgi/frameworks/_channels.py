@@ -153,4 +153,4 @@ def install(app: object) -> Framework:
             framework = detect(below)
         if framework is not None:
             frameworks[id(below)] = framework
-    return Framework(match=partial(_match, app, frameworks), reroutes=True)
+    return Framework(match=partial(_match, app, frameworks), reroutes=True, passes_on=True)

@@ -165,9 +165,15 @@ class _ResolveWithTheRequestsURLconf:
 
 
 def _route_with(urlconf: object) -> None:
-    """Have the request named after ``urlconf``'s routes, if it is named after Django's."""
+    """Have the request named after ``urlconf``'s routes, if it is named after Django's.
+
+    Also below routers that passed it on to Django as it is (Channels'): Django is where it went.
+    """
     exchange = current_exchange()
-    if exchange is not None and exchange.framework is _ROUTES:
+    if exchange is None:
+        return
+    framework = exchange.framework
+    if framework is _ROUTES or (framework is not None and framework.passes_on):
         exchange.rerouted(Framework(match=partial(_match, urlconf=urlconf), reroutes=True))
 
 
