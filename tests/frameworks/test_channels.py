@@ -17,6 +17,7 @@ from conftest import (
     needs_channels_routing_below_the_root,
     needs_mounts_keeping_the_path,
 )
+from django.test import override_settings
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -27,6 +28,7 @@ from sentry_asgi import SentryMiddleware
 
 pytestmark = pytest.mark.anyio
 CONSUMERS = "frameworks.apps.channels_app"
+IN_MEMORY_LAYER = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 FAILING_CHAT = [
     {"type": "websocket.connect"},
     {"type": "websocket.receive", "text": "fail"},
@@ -166,35 +168,64 @@ async def test_auth_stacks_cookies_session_and_user_stay_out_of_the_event(sentry
 
 
 class WaitingForBoth(Conversation):
-    """A client that sends "fail" only once both chats' consumers have accepted."""
+    """A client that sends what follows its handshake once both clients' consumers accepted."""
 
-    def __init__(self, app, path: str, accepted: list[str], both: asyncio.Event) -> None:
-        super().__init__(app, websocket_scope(path), FAILING_CHAT)
+    def __init__(self, app, path: str, incoming, accepted: list[str], both: asyncio.Event) -> None:
+        super().__init__(app, websocket_scope(path), incoming)
         self.accepted = accepted
         self.both = both
 
     async def receive(self):
-        if not self.incoming[0]["type"].endswith("connect"):
+        if self.incoming and self.incoming[0]["type"] != "websocket.connect":
             await self.both.wait()
         return await super().receive()
 
     async def send(self, message):
         await super().send(message)
-        self.accepted.append(self.scope["path"])
-        if len(self.accepted) == 2:
-            self.both.set()
+        if message["type"] == "websocket.accept":
+            self.accepted.append(self.scope["path"])
+            if len(self.accepted) == 2:
+                self.both.set()
+
+
+def both_connected(app, paths_and_incoming) -> list[WaitingForBoth]:
+    """Two clients whose messages after the handshake wait until both are connected."""
+    accepted: list[str] = []
+    both = asyncio.Event()
+    return [
+        WaitingForBoth(app, path, incoming, accepted, both) for path, incoming in paths_and_incoming
+    ]
 
 
 async def test_concurrent_websockets_keep_their_own_tags(sentry_init):
     """Two chats open at once: the room tag each consumer sets lands on its own event only."""
     transport = sentry_init(auto_enabling_integrations=False)
     app = SentryMiddleware(channels_app())
-    accepted: list[str] = []
-    both = asyncio.Event()
-    chats = [WaitingForBoth(app, f"/ws/chat/{room}/", accepted, both) for room in ("a", "b")]
+    chats = both_connected(app, [(f"/ws/chat/{room}/", FAILING_CHAT) for room in ("a", "b")])
     results = await asyncio.gather(*(c.run() for c in chats), return_exceptions=True)
     assert [str(r) for r in results] == ["chat in a", "chat in b"]
     reported = sorted(
         (e["exception"]["values"][-1]["value"], e["tags"]["room"]) for e in transport.events
     )
     assert reported == [("chat in a", "a"), ("chat in b", "b")]
+
+
+async def test_group_message_failing_in_another_connection_is_reported_there(sentry_init):
+    """A message relayed through the channel layer that fails in another connection's consumer is reported with that connection's tag, URL and route."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    app = SentryMiddleware(channels_app(), transaction_style="url")
+    sending = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": "hi"},
+        {"type": "websocket.disconnect", "code": 1000},
+    ]
+    members = both_connected(
+        app, [("/ws/room/a/", sending), ("/ws/room/b/", [{"type": "websocket.connect"}])]
+    )
+    with override_settings(CHANNEL_LAYERS=IN_MEMORY_LAYER):
+        results = await asyncio.gather(*(m.run() for m in members), return_exceptions=True)
+    assert [repr(r) for r in results] == ["None", "ValueError('b got hi')"]
+    (event,) = transport.events
+    assert event["tags"]["member"] == "b"
+    assert event["request"]["url"] == "ws://testserver/ws/room/b/"
+    assert event["transaction"] == "/ws/room/<str:member>/"

@@ -39,6 +39,23 @@ class Chat(AsyncWebsocketConsumer):
         await self.send(text_data=text_data)
 
 
+class Member(AsyncWebsocketConsumer):
+    """A room's member, tagged: relays what it receives to the room; member "b" fails on it."""
+
+    async def connect(self):
+        self.member = self.scope["url_route"]["kwargs"]["member"]
+        sentry_sdk.set_tag("member", self.member)
+        await self.channel_layer.group_add("room", self.channel_name)
+        await self.accept()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        await self.channel_layer.group_send("room", {"type": "relayed", "text": text_data})
+
+    async def relayed(self, message):
+        if self.member == "b":
+            raise ValueError(f"b got {message['text']}")
+
+
 class Refusing(AsyncWebsocketConsumer):
     """Refuses every connection, as Channels documents: DenyConnection in connect."""
 
@@ -73,6 +90,7 @@ WEBSOCKET_ROUTES = [
     path("listen", Listening.as_asgi()),
     path("ws/chat/<str:room>/", Chat.as_asgi()),
     re_path(r"^ws/rooms/(?P<room>\w+)/$", Chat.as_asgi()),
+    path("ws/room/<str:member>/", Member.as_asgi()),
     path("ws/refuse", Refusing.as_asgi()),
     path("ws/orders", Orders.as_asgi()),
     path("ws/session", AuthMiddlewareStack(Session.as_asgi())),
