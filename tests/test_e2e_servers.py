@@ -301,9 +301,9 @@ def test_django_request_routed_by_its_own_urlconf_is_named_after_its_route(serve
 
 
 @pytest.mark.parametrize("server", ["daphne", "uvicorn"])
-def test_channels_websockets_are_named_after_their_routes_and_keep_their_tags(server: str):
-    """Served for real, two Channels chats failing at once are each reported with their own room tag, named after URLRouter's route; Django's view error below ProtocolTypeRouter as itself."""
-    from websockets.exceptions import ConnectionClosed
+def test_channels_requests_are_named_after_their_routes_and_keep_their_tags(server: str):
+    """Served for real, two Channels chats failing at once are each reported with their own room tag, named after URLRouter's route; Django's view error below ProtocolTypeRouter as itself; a websocket no route serves, not at all."""
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake
     from websockets.sync.client import connect as connect_websocket
 
     with receiver() as inbox, serving(server, "apps.channels_app:application", inbox) as port:
@@ -313,8 +313,10 @@ def test_channels_websockets_are_named_after_their_routes_and_keep_their_tags(se
                 chat.send("fail")
                 with pytest.raises(ConnectionClosed):
                     chat.recv()
+        with pytest.raises(InvalidHandshake):  # no route: Channels raises to the server
+            connect_websocket(f"ws://127.0.0.1:{port}/wp-admin/ws")
         assert httpx.get(f"http://127.0.0.1:{port}/items/42").status_code == 500
-        inbox.wait_for("transaction", 3)
+        inbox.wait_for("transaction", 4)
         events = inbox.wait_for("event", 3)
     reported = sorted(
         (e["exception"]["values"][-1]["value"], e.get("tags", {}).get("room"), e["transaction"])

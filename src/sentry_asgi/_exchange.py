@@ -283,12 +283,29 @@ class Exchange:
         was cut short. An interruption (``KeyboardInterrupt``) is no outcome of the request.
         """
         if holds_error(exc):
-            self.failed(exc)
+            if self._unrouted(exc):
+                self._not_found(exc)
+            else:
+                self.failed(exc)
         elif is_cancellation(exc):
             if self._answering_a_departure(exc):
                 self.abandoned = True  # its answer to the disconnect reached nobody
             if self.trace is not None:
                 self.trace.cut_short()
+
+    def _unrouted(self, exc: BaseException) -> bool:
+        framework = self.framework
+        return framework is not None and framework.unrouted is not None and framework.unrouted(exc)
+
+    def _not_found(self, exc: BaseException) -> None:
+        """The framework raised that no route serves the request: a client's miss, no event.
+
+        The exception still leaves the middleware, as the app raised it; the server's log record
+        of it is no event either.
+        """
+        mark_dealt_with(exc)
+        if self.trace is not None:
+            self.trace.unrouted()
 
     def _answering_a_departure(self, cancellation: BaseException) -> bool:
         """Tell whether the server cancelled the app while it answered a client that had left.

@@ -242,6 +242,10 @@ class Trace:
         """The app failed: ``internal_error``."""
         self._outcome = "internal_error"
 
+    def unrouted(self) -> None:
+        """No route of the app serves the request: ``not_found``."""
+        self._outcome = "not_found"
+
     def _describe_websocket(self) -> None:
         self._set("websocket.duration_seconds", (_now() - self._opened_at).total_seconds())
         code = self._close_code

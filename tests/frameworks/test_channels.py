@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import pytest
+from channels.routing import ProtocolTypeRouter
 from conftest import (
     CHANNELS_VERSION,
     Conversation,
@@ -22,6 +24,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from frameworks.apps.channels_app import channels_app, documented_stack
+from frameworks.apps.django_app import django_app
 from frameworks.helpers import frame_functions, named, websocket_scope
 from frameworks.test_django import TENANT, TENANT_URLS
 from sentry_asgi import SentryMiddleware
@@ -151,6 +154,25 @@ async def test_denied_connection_is_no_error(sentry_init):
     assert conversation.sent == [{"type": "websocket.close"}]
     assert transport.events == []
     assert named(transport.transactions) == [("/ws/refuse", "route")]
+
+
+@pytest.mark.parametrize(
+    ("app", "path"),
+    [
+        pytest.param(channels_app, "/wp-admin/ws", id="no route"),
+        pytest.param(lambda: ProtocolTypeRouter({"http": django_app()}), "/ws", id="http only"),
+    ],
+)
+async def test_websocket_nothing_serves_raises_as_it_did_but_is_no_error(app, path, sentry_init):
+    """A websocket no route or app serves (Channels' routers raise ValueError: its 404) still raises to the server, but is no event, and its transaction not_found."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    with pytest.raises(ValueError, match=r"No (route|application)") as raised:
+        await call(SentryMiddleware(app()), websocket_scope(path), [{"type": "websocket.connect"}])
+    # As uvicorn logs what the app raised: sentry_sdk's logging integration reads the record.
+    logging.getLogger("uvicorn.error").error("Exception in ASGI application", exc_info=raised.value)
+    assert transport.events == []
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "not_found"
 
 
 async def test_auth_stacks_cookies_session_and_user_stay_out_of_the_event(sentry_init):

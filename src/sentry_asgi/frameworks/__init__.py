@@ -63,6 +63,9 @@ class Framework:
     # True for routers that pass a request on to another framework's app with its path and root
     # path as they are (Channels' to Django's): how that app then routes it names the request.
     passes_on: bool = False
+    # Tells whether an exception leaving the app is the framework's way of saying no route serves
+    # the request (Channels' routers raise one): its 404, which any client can ask for at will.
+    unrouted: Callable[[BaseException], bool] | None = None
 
 
 # The framework of each app mounted as it is below a wrapped app's router, by the app's identity

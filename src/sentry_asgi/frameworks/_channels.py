@@ -144,6 +144,24 @@ def _view(
     return Match(routed_name(scope, f"/{template}") if template else None, endpoint)
 
 
+# Where Channels' routers raise ``ValueError`` when no app or route serves a connection.
+_ROUTERS = frozenset({ProtocolTypeRouter.__call__.__code__, URLRouter.__call__.__code__})
+
+
+def _unrouted(exc: BaseException) -> bool:
+    """Tell whether a router raised ``exc`` itself, for a connection nothing serves: its 404.
+
+    ``ProtocolTypeRouter`` without the connection's type (a websocket to an HTTP-only app), the
+    outermost ``URLRouter`` without a route for its path: either is what the client asked for.
+    """
+    if type(exc) is not ValueError:
+        return False
+    traceback = exc.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return traceback is not None and traceback.tb_frame.f_code in _ROUTERS
+
+
 def install(app: object) -> Framework:
     """Install the hooks of the apps below the routers; name requests after the routes."""
     frameworks: dict[int, Framework] = {}
@@ -153,4 +171,6 @@ def install(app: object) -> Framework:
             framework = detect(below)
         if framework is not None:
             frameworks[id(below)] = framework
-    return Framework(match=partial(_match, app, frameworks), reroutes=True, passes_on=True)
+    return Framework(
+        match=partial(_match, app, frameworks), reroutes=True, passes_on=True, unrouted=_unrouted
+    )
