@@ -50,12 +50,13 @@ async def chat(app, path: str) -> None:
         ("/ws/chat/lobby/", "/ws/chat/<str:room>/", "Chat"),
         ("/ws/rooms/lobby/", "/ws/rooms/{room}/", "Chat"),
         ("/ws/v2/chat/lobby/", "/ws/v<int:version>/chat/<str:room>/", "Chat"),
+        ("/ws/v2/rooms/lobby/", "/ws/v<int:version>/rooms/<str:room>/", "Chat"),
     ],
 )
 async def test_websocket_is_named_after_its_url_route_or_consumer(
     path, route, consumer, sentry_init
 ):
-    """A websocket is named after URLRouter's route (path(), re_path(), nested routers joined) in url style, its consumer class in endpoint style."""
+    """A websocket is named after URLRouter's route (path(), re_path(), nested routers joined, the next route where a nested router has none) in url style, its consumer class in endpoint style."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
     for style in ("url", "endpoint"):
         await chat(SentryMiddleware(channels_app(), transaction_style=style), path)

@@ -15,7 +15,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from channels.routing import ProtocolTypeRouter, URLRouter
-from django.urls import Resolver404
 
 from sentry_asgi._guard import contained
 from sentry_asgi.frameworks import (
@@ -115,11 +114,8 @@ def _url_route(
         if not matched:
             continue
         template = routed[1] + readable_pattern(route.pattern)
-        try:
-            found = _walk(route.callback, frameworks, scope, (matched[0], template), depth)
-        except Resolver404:  # a router of routes below raised it as it routed: the next route
-            continue
-        if found is not None:
+        found = _walk(route.callback, frameworks, scope, (matched[0], template), depth)
+        if found is not None:  # else a router below has no route for the rest: the next route
             return found
     return None
 

@@ -95,6 +95,7 @@ WEBSOCKET_ROUTES = [
     path("ws/orders", Orders.as_asgi()),
     path("ws/session", AuthMiddlewareStack(Session.as_asgi())),
     path("ws/v<int:version>/", URLRouter([path("chat/<str:room>/", Chat.as_asgi())])),
+    path("ws/v<int:version>/rooms/<str:room>/", Chat.as_asgi()),  # tried once the router has none
 ]
 
 
