@@ -220,17 +220,19 @@ def both_connected(app, paths_and_incoming) -> list[WaitingForBoth]:
     ]
 
 
-async def test_concurrent_websockets_keep_their_own_tags(sentry_init):
-    """Two chats open at once: the room tag each consumer sets lands on its own event only."""
+@pytest.mark.parametrize("chat", ["chat", "sync-chat"])
+async def test_concurrent_websockets_keep_their_own_tags_and_user(chat, sentry_init):
+    """Two chats open at once (async consumers, or sync ones in Channels' thread): the room tag and user each consumer sets land on its own event only."""
     transport = sentry_init(auto_enabling_integrations=False)
     app = SentryMiddleware(channels_app())
-    chats = both_connected(app, [(f"/ws/chat/{room}/", FAILING_CHAT) for room in ("a", "b")])
+    chats = both_connected(app, [(f"/ws/{chat}/{room}/", FAILING_CHAT) for room in ("a", "b")])
     results = await asyncio.gather(*(c.run() for c in chats), return_exceptions=True)
     assert [str(r) for r in results] == ["chat in a", "chat in b"]
     reported = sorted(
-        (e["exception"]["values"][-1]["value"], e["tags"]["room"]) for e in transport.events
+        (e["exception"]["values"][-1]["value"], e["tags"]["room"], e["user"]["id"])
+        for e in transport.events
     )
-    assert reported == [("chat in a", "a"), ("chat in b", "b")]
+    assert reported == [("chat in a", "a", "in-a"), ("chat in b", "b", "in-b")]
 
 
 async def test_group_message_failing_in_another_connection_is_reported_there(sentry_init):

@@ -6,7 +6,11 @@ import sentry_sdk
 from channels.auth import AuthMiddlewareStack
 from channels.exceptions import DenyConnection
 from channels.generic.http import AsyncHttpConsumer
-from channels.generic.websocket import AsyncWebsocketConsumer, JsonWebsocketConsumer
+from channels.generic.websocket import (
+    AsyncWebsocketConsumer,
+    JsonWebsocketConsumer,
+    WebsocketConsumer,
+)
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path, re_path
@@ -26,17 +30,35 @@ class Listening(AsyncWebsocketConsumer):
     """Accepts, and reads until the client leaves."""
 
 
+def in_the_room(scope) -> None:
+    """Tag the connection with its room, and name its user after it."""
+    room = scope["url_route"]["kwargs"]["room"]
+    sentry_sdk.set_tag("room", room)
+    sentry_sdk.set_user({"id": f"in-{room}"})
+
+
 class Chat(AsyncWebsocketConsumer):
-    """A room's chat: tags the connection with its room, and fails on the message "fail"."""
+    """A room's chat: tagged with its room, it fails on the message "fail"."""
 
     async def connect(self):
-        sentry_sdk.set_tag("room", self.scope["url_route"]["kwargs"]["room"])
+        in_the_room(self.scope)
         await self.accept()
 
     async def receive(self, text_data=None, bytes_data=None):
         if text_data == "fail":
             raise ValueError(f"chat in {self.scope['url_route']['kwargs']['room']}")
         await self.send(text_data=text_data)
+
+
+class SyncChat(WebsocketConsumer):
+    """A room's chat, run in a thread: tagged with its room, it fails on any message."""
+
+    def connect(self):
+        in_the_room(self.scope)
+        self.accept()
+
+    def receive(self, text_data=None, bytes_data=None):
+        raise ValueError(f"chat in {self.scope['url_route']['kwargs']['room']}")
 
 
 class Member(AsyncWebsocketConsumer):
@@ -90,6 +112,7 @@ WEBSOCKET_ROUTES = [
     path("listen", Listening.as_asgi()),
     path("ws/chat/<str:room>/", Chat.as_asgi()),
     re_path(r"^ws/rooms/(?P<room>\w+)/$", Chat.as_asgi()),
+    path("ws/sync-chat/<str:room>/", SyncChat.as_asgi()),
     path("ws/room/<str:member>/", Member.as_asgi()),
     path("ws/refuse", Refusing.as_asgi()),
     path("ws/orders", Orders.as_asgi()),
