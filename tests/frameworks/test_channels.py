@@ -64,17 +64,19 @@ async def test_websocket_is_named_after_its_url_route_or_consumer(
     assert named(transport.events) == named(transport.transactions) == expected
 
 
-async def test_websocket_behind_the_documented_middleware_stack_is_named_after_its_route(
-    sentry_init,
-):
-    """Behind AllowedHostsOriginValidator, AuthMiddlewareStack and a middleware keeping ``app``, a websocket is still named after its route."""
+async def test_documented_asgi_py_reports_and_names_views_and_consumers(sentry_init, http):
+    """The asgi.py Channels documents (Django's app under "http", consumers behind AllowedHostsOriginValidator, AuthMiddlewareStack and a middleware keeping ``app``): a view's and a consumer's exceptions reported as themselves, named after their routes."""
     transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
     app = SentryMiddleware(documented_stack(), transaction_style="url")
+    assert (await http(app, "/items/42")).status_code == 500
     scope = websocket_scope("/ws/chat/lobby/")
     scope["headers"] = [*scope["headers"], (b"origin", b"http://testserver")]
     with pytest.raises(ValueError, match="chat in lobby"):
         await call(app, scope, FAILING_CHAT)
-    assert named(transport.events) == [("/ws/chat/<str:room>/", "route")]
+    mechanisms = [e["exception"]["values"][-1]["mechanism"]["type"] for e in transport.events]
+    assert mechanisms == ["django", "asgi"]
+    expected = [("/items/<int:item_id>", "route"), ("/ws/chat/<str:room>/", "route")]
+    assert named(transport.events) == named(transport.transactions) == expected
 
 
 @needs_mounts_keeping_the_path
