@@ -294,6 +294,16 @@ class Exchange:
                 self.trace.cut_short()
 
     def _unrouted(self, exc: BaseException) -> bool:
+        """Tell whether the framework raised ``exc`` to say that no route serves the request.
+
+        Also the framework of an app mounted as it is below the wrapped app's router (Channels'
+        below a Starlette ``Mount``), which the request reached. Not once the app answered (the
+        500 a Starlette app around it sends): its answer says what the request met.
+        """
+        if self.status is not None:
+            return False
+        if self.framework is None:
+            self._enter_a_mounted_app()
         framework = self.framework
         return framework is not None and framework.unrouted is not None and framework.unrouted(exc)
 
@@ -581,6 +591,7 @@ class Exchange:
                 self._awaits_its_answer(event, hint)
                 or self._repeats_an_error(hint)
                 or self._reports_a_disconnect(event, hint)
+                or self._reports_no_route(hint)
             ):
                 return None
             self._process(event, hint)
@@ -657,6 +668,15 @@ class Exchange:
         if exc_info is None or exc_info[1] is self.captured:  # ours: known not to be one
             return False
         return self._client_left(_unwrapped(exc_info[1])) and is_unhandled(event)
+
+    def _reports_no_route(self, hint: dict[str, Any]) -> bool:
+        """Tell whether an integration reports the framework's way of saying no route serves this.
+
+        sentry_sdk's Starlette integration reports what leaves a Starlette app before the
+        middleware sees it: a Channels app's ``No route found`` raised below a ``Mount``.
+        """
+        exc_info = hint.get("exc_info")
+        return exc_info is not None and self._unrouted(exc_info[1])
 
     def _client_left(self, exc: BaseException) -> bool:
         """Tell whether ``exc`` is a disconnect, or a failed read or write of a client now gone."""

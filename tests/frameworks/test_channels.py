@@ -11,7 +11,7 @@ import json
 import logging
 
 import pytest
-from channels.routing import ProtocolTypeRouter
+from channels.routing import ProtocolTypeRouter, URLRouter
 from conftest import (
     CHANNELS_VERSION,
     Conversation,
@@ -23,7 +23,7 @@ from django.test import override_settings
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from frameworks.apps.channels_app import channels_app, documented_stack
+from frameworks.apps.channels_app import WEBSOCKET_ROUTES, channels_app, documented_stack
 from frameworks.apps.django_app import django_app
 from frameworks.helpers import frame_functions, named, websocket_scope
 from frameworks.test_django import TENANT, TENANT_URLS
@@ -159,16 +159,31 @@ async def test_denied_connection_is_no_error(sentry_init):
     assert named(transport.transactions) == [("/ws/refuse", "route")]
 
 
+def below_a_mount(app):
+    """The Channels app mounted at /api below a Starlette router."""
+    return lambda: Starlette(routes=[Mount("/api", app=app())])
+
+
+def http_only() -> ProtocolTypeRouter:
+    """A Channels app that serves HTTP only."""
+    return ProtocolTypeRouter({"http": django_app()})
+
+
+@pytest.mark.parametrize("integrations", [True, False], ids=["integrations", "no integrations"])
 @pytest.mark.parametrize(
     ("app", "path"),
     [
         pytest.param(channels_app, "/wp-admin/ws", id="no route"),
-        pytest.param(lambda: ProtocolTypeRouter({"http": django_app()}), "/ws", id="http only"),
+        pytest.param(http_only, "/ws", id="http only"),
+        pytest.param(below_a_mount(channels_app), "/api/wp-admin/ws", id="no route, mounted"),
+        pytest.param(below_a_mount(http_only), "/api/ws", id="http only, mounted"),
     ],
 )
-async def test_websocket_nothing_serves_raises_as_it_did_but_is_no_error(app, path, sentry_init):
-    """A websocket no route or app serves (Channels' routers raise ValueError: its 404) still raises to the server, but is no event, and its transaction not_found."""
-    transport = sentry_init(traces_sample_rate=1.0)
+async def test_websocket_nothing_serves_raises_as_it_did_but_is_no_error(
+    app, path, integrations, sentry_init
+):
+    """A websocket no route or app serves (Channels' routers raise ValueError: its 404), also below a Starlette Mount and with sentry_sdk's integrations on or off, still raises to the server, but is no event, and its transaction not_found."""
+    transport = sentry_init(traces_sample_rate=1.0, auto_enabling_integrations=integrations)
     with pytest.raises(ValueError, match=r"No (route|application)") as raised:
         await call(SentryMiddleware(app()), websocket_scope(path), [{"type": "websocket.connect"}])
     # As uvicorn logs what the app raised: sentry_sdk's logging integration reads the record.
@@ -176,6 +191,24 @@ async def test_websocket_nothing_serves_raises_as_it_did_but_is_no_error(app, pa
     assert transport.events == []
     (transaction,) = transport.transactions
     assert transaction["contexts"]["trace"]["status"] == "not_found"
+
+
+@pytest.mark.parametrize("integrations", [True, False], ids=["integrations", "no integrations"])
+async def test_request_a_starlette_app_answers_500_for_a_mounted_channels_app_is_its_error(
+    integrations, sentry_init, http
+):
+    """An HTTP request to a Channels app without "http", mounted below a Starlette app that answers its ValueError 500, is that 500's error: one event, the exception, the transaction internal_error."""
+    transport = sentry_init(traces_sample_rate=1.0, auto_enabling_integrations=integrations)
+    websockets_only = ProtocolTypeRouter({"websocket": URLRouter(WEBSOCKET_ROUTES)})
+    app = Starlette(routes=[Mount("/api", app=websockets_only)])
+    assert (await http(SentryMiddleware(app), "/api/items/1")).status_code == 500
+    (event,) = transport.events
+    assert (
+        event["exception"]["values"][-1]["value"]
+        == "No application configured for scope type 'http'"
+    )
+    (transaction,) = transport.transactions
+    assert transaction["contexts"]["trace"]["status"] == "internal_error"
 
 
 async def test_auth_stacks_cookies_session_and_user_stay_out_of_the_event(sentry_init):
