@@ -56,7 +56,7 @@ from sentry_asgi._sdk import (
     mark_session_errored,
     over_size_limit,
 )
-from sentry_asgi.frameworks import mounted_framework
+from sentry_asgi.frameworks import mounted_framework, unrouted
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -296,16 +296,11 @@ class Exchange:
     def _unrouted(self, exc: BaseException) -> bool:
         """Tell whether the framework raised ``exc`` to say that no route serves the request.
 
-        Also the framework of an app mounted as it is below the wrapped app's router (Channels'
-        below a Starlette ``Mount``), which the request reached. Not once the app answered (the
-        500 a Starlette app around it sends): its answer says what the request met.
+        Also a framework's app mounted as it is (Channels' below a Starlette ``Mount`` or with
+        BlackSheep's ``app.mount``). Not once the app answered (the 500 a Starlette app around it
+        sends): its answer says what the request met.
         """
-        if self.status is not None:
-            return False
-        if self.framework is None:
-            self._enter_a_mounted_app()
-        framework = self.framework
-        return framework is not None and framework.unrouted is not None and framework.unrouted(exc)
+        return self.status is None and unrouted(exc)
 
     def _not_found(self, exc: BaseException) -> None:
         """The framework raised that no route serves the request: a client's miss, no event.

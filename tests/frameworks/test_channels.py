@@ -11,6 +11,8 @@ import json
 import logging
 
 import pytest
+from blacksheep import Application
+from blacksheep.server.routing import Router
 from channels.routing import ProtocolTypeRouter, URLRouter
 from conftest import (
     CHANNELS_VERSION,
@@ -164,6 +166,17 @@ def below_a_mount(app):
     return lambda: Starlette(routes=[Mount("/api", app=app())])
 
 
+def mounted_in_blacksheep(app):
+    """The Channels app mounted at /api with BlackSheep's app.mount."""
+
+    def mounting() -> Application:
+        blacksheep = Application(router=Router())
+        blacksheep.mount("/api", app())
+        return blacksheep
+
+    return mounting
+
+
 def http_only() -> ProtocolTypeRouter:
     """A Channels app that serves HTTP only."""
     return ProtocolTypeRouter({"http": django_app()})
@@ -177,12 +190,15 @@ def http_only() -> ProtocolTypeRouter:
         pytest.param(http_only, "/ws", id="http only"),
         pytest.param(below_a_mount(channels_app), "/api/wp-admin/ws", id="no route, mounted"),
         pytest.param(below_a_mount(http_only), "/api/ws", id="http only, mounted"),
+        pytest.param(
+            mounted_in_blacksheep(channels_app), "/api/wp-admin/ws", id="BlackSheep mount"
+        ),
     ],
 )
 async def test_websocket_nothing_serves_raises_as_it_did_but_is_no_error(
     app, path, integrations, sentry_init
 ):
-    """A websocket no route or app serves (Channels' routers raise ValueError: its 404), also below a Starlette Mount and with sentry_sdk's integrations on or off, still raises to the server, but is no event, and its transaction not_found."""
+    """A websocket no route or app serves (Channels' routers raise ValueError: its 404), also below a Starlette Mount or BlackSheep's app.mount and with sentry_sdk's integrations on or off, still raises to the server, but is no event, and its transaction not_found."""
     transport = sentry_init(traces_sample_rate=1.0, auto_enabling_integrations=integrations)
     with pytest.raises(ValueError, match=r"No (route|application)") as raised:
         await call(SentryMiddleware(app()), websocket_scope(path), [{"type": "websocket.connect"}])

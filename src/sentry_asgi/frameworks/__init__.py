@@ -129,7 +129,19 @@ def detect(app: object) -> Framework | None:
 def _install(adapter: str, app: object) -> Framework | None:
     module = importlib.import_module(f"{__name__}.{adapter}")
     framework: Framework | None = module.install(app)
+    if framework is not None and framework.unrouted is not None:
+        _UNROUTED[framework.unrouted] = None
     return framework
+
+
+# How each framework found in the process says that no route serves a request, if it raises for
+# it: recognised wherever its app is, mounted in an app that leaves no trace of it (BlackSheep).
+_UNROUTED: dict[Callable[[BaseException], bool], None] = {}
+
+
+def unrouted(exc: BaseException) -> bool:
+    """Tell whether a framework raised ``exc`` as its way of saying no route serves the request."""
+    return any(raised_it(exc) for raised_it in tuple(_UNROUTED))  # one found meanwhile
 
 
 def _adapter(app: object) -> str | None:
