@@ -14,8 +14,10 @@ import pytest
 import sentry_sdk
 from apps import read_body
 from apps.failing import fail
-from conftest import SDK_VERSION, call, http_scope, needs_data_collection
+from conftest import RESET_TOKEN, SDK_VERSION, call, http_scope, needs_data_collection
+from frameworks.helpers import MessageBeforeRouting
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 from test_body import PASSWORD, REFRESH, body_scope, capture, event_for_body, json_reader, reader
 
@@ -415,6 +417,81 @@ async def test_session_id_in_a_path_parameter_stays_out_of_a_streamed_segment(se
     (segment,) = container["items"]
     assert segment["name"] == f"/cart;jsessionid={FILTERED}"
     assert PATH_SESSION not in json.dumps(container)
+
+
+RESET_USER = "MTIzNDU2Nzg5"  # the link's uidb64: the user's id, no secret
+
+
+async def reset(request):
+    code = request.path_params["token"]  # a name sentry_sdk's own scrubber does not know
+    path = request.scope["path"]
+    raise RuntimeError(f"expired link {path[:6]} ({len(code)})")
+
+
+RESET_APP = Starlette(routes=[Route("/reset/{uidb64}/{token}/", reset)])
+
+
+async def test_secret_route_parameter_is_filtered_in_the_frames_holding_it(sentry_init):
+    """A route parameter named ``token`` is [Filtered] in the view's variables: a copy of it, the scope's path."""
+    transport = sentry_init()
+    scope = http_scope(f"/reset/{RESET_USER}/{RESET_TOKEN}/")
+    event = await event_of_failing(transport, scope, RESET_APP)
+    frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
+    assert frame["function"] == "reset"
+    assert frame["vars"]["code"] == f"'{FILTERED}'"
+    assert frame["vars"]["path"] == f"'/reset/{RESET_USER}/{FILTERED}/'"
+    assert event["request"]["url"] == f"http://testserver/reset/{RESET_USER}/{FILTERED}/"
+    assert RESET_TOKEN not in json.dumps(event)
+
+
+async def test_secret_route_parameter_is_learned_once_the_request_is_routed(sentry_init):
+    """Request data built before routing (an event of a middleware) has the route's secret filtered in the next event and the transaction."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    app = Starlette(
+        routes=[Route("/reset/{uidb64}/{token}/", reset)],
+        middleware=[Middleware(MessageBeforeRouting)],
+    )
+    scope = http_scope(f"/reset/{RESET_USER}/{RESET_TOKEN}/")
+    with pytest.raises(RuntimeError):
+        await call(SentryMiddleware(app), scope)
+    _, failure = transport.events
+    (transaction,) = transport.transactions
+    for routed in (failure, transaction):
+        assert routed["request"]["url"] == f"http://testserver/reset/{RESET_USER}/{FILTERED}/"
+        assert RESET_TOKEN not in json.dumps(routed)
+
+
+@pytest.mark.parametrize(
+    ("options", "token", "url"),
+    [
+        ({}, "abc", f"/reset/{RESET_USER}/abc/"),  # shorter than any secret searched for
+        ({"send_default_pii": True}, RESET_TOKEN, f"/reset/{RESET_USER}/{RESET_TOKEN}/"),
+        pytest.param(
+            {"data_collection": {"url_query_params": {"mode": "denylist", "terms": ["uidb"]}}},
+            RESET_TOKEN,
+            f"/reset/{FILTERED}/{FILTERED}/",
+            marks=needs_data_collection,
+            id="denylist",
+        ),
+        pytest.param(
+            {"data_collection": {"url_query_params": {"mode": "allowlist", "terms": ["uid"]}}},
+            RESET_TOKEN,
+            f"/reset/{RESET_USER}/{FILTERED}/",
+            marks=needs_data_collection,
+            id="allowlist",
+        ),
+    ],
+    ids=["short", "send_default_pii", "denylist", "allowlist"],
+)
+async def test_route_parameters_are_filtered_as_query_parameters_are(
+    sentry_init, options, token, url
+):
+    """Route parameters follow the query parameters' policy: consent keeps them, a listed name is filtered, a short value stays."""
+    transport = sentry_init(**options)
+    event = await event_of_failing(
+        transport, http_scope(f"/reset/{RESET_USER}/{token}/"), RESET_APP
+    )
+    assert event["request"]["url"] == f"http://testserver{url}"
 
 
 QUERY_TOKEN = "qtok" + "99999999"

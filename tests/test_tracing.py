@@ -13,7 +13,15 @@ from datetime import datetime
 
 import pytest
 import sentry_sdk
-from conftest import NORMALIZER, SDK_VERSION, Conversation, call, http_scope, in_fresh_context
+from conftest import (
+    NORMALIZER,
+    RESET_TOKEN,
+    SDK_VERSION,
+    Conversation,
+    call,
+    http_scope,
+    in_fresh_context,
+)
 from sentry_sdk.consts import ClientConstructor
 from sentry_sdk.integrations.starlette import StarletteIntegration
 from sentry_sdk.profiler.transaction_profiler import teardown_profiler
@@ -881,6 +889,24 @@ async def test_child_spans_ending_before_routing_keep_the_raw_path(sentry_init):
         "db": routed,
         routed: routed,
     }
+
+
+@needs_before_send_span
+async def test_streamed_segment_has_a_secret_route_parameter_filtered(sentry_init):
+    """A route's ``token`` segment is [Filtered] in a streamed segment's url.full and url.path; the segment and its spans are named after the route."""
+    transport = init(sentry_init, "stream")
+    served = Starlette(routes=[Route("/reset/{uidb64}/{token}/", db_query)])
+    app = SentryMiddleware(served, transaction_style="url")
+    await call(app, scope_with(f"/reset/MQ/{RESET_TOKEN}/"))
+    sentry_sdk.flush()
+    spans = [span for item in transport.items("span") for span in item["items"]]
+    (segment,) = [span for span in spans if span["is_segment"]]
+    attributes = {key: value["value"] for key, value in segment["attributes"].items()}
+    assert attributes["url.full"] == "http://h/reset/MQ/[Filtered]/"
+    assert attributes["url.path"] == "/reset/MQ/[Filtered]/"
+    template = "/reset/{uidb64}/{token}/"
+    assert segment_names(transport) == {"db": template, template: template}
+    assert RESET_TOKEN not in json.dumps(spans)
 
 
 @pytest.mark.parametrize("propagates", [False, True], ids=["quiet", "propagating"])

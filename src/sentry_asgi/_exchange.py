@@ -7,6 +7,7 @@ filtering secrets) waits until an event is actually built.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -44,6 +45,7 @@ from sentry_asgi._privacy import LEARN_BODY_CAP, policy_for
 from sentry_asgi._request import (
     build_request_data,
     decode_headers,
+    filter_route_parameters,
     full_path,
     header_value,
     learn_response_headers,
@@ -82,6 +84,7 @@ class Exchange:
         "_entry_endpoint",
         "_matched",
         "_mount",
+        "_params_learned",
         "_receive",
         "_reported",
         "_request_data",
@@ -113,6 +116,8 @@ class Exchange:
     _earlier_starts: tuple[Message, ...]
     # Set, likewise, once a websocket denial's whole response went out.
     _denial_sent: bool
+    # The route parameters whose secrets the request data has filtered (the last), set likewise.
+    _params_learned: Mapping[str, object]
 
     def __init__(  # noqa: PLR0913, PLR0917 - the connection and everything it runs under
         self,
@@ -399,6 +404,7 @@ class Exchange:
                 path=self._client_path(),
             )
             self._secrets = secrets
+        self._learn_route_parameters(self._request_data, self._secrets)
         response_start: Message | None = getattr(self, "_response_start", None)
         if response_start is not None:
             self._response_start = None  # learned once
@@ -409,6 +415,28 @@ class Exchange:
         if body and self._body is not None and not self._body_done:
             self._body_done = self._attach_body(self._request_data, self._secrets)
         return self._request_data, self._secrets
+
+    def _learn_route_parameters(self, data: dict[str, Any], secrets: Secrets) -> None:
+        """Filter the secret parameters of the route the request matched in its URL, learned.
+
+        Known once the framework routed the request (here, if it is matched now): until then,
+        looked for again at each event; again too if a router further in matched more of it.
+        """
+        params = self._route_parameters()
+        if params is None or params is getattr(self, "_params_learned", None):
+            return
+        self._params_learned = params
+        rule = policy_for(self.client_options).query
+        if rule.mode != "all":
+            data["url"] = filter_route_parameters(data["url"], params, rule, secrets)
+
+    def _route_parameters(self) -> Mapping[str, object] | None:
+        """The values of the matched route's parameters by name, if the request is routed."""
+        match = self._framework_match()
+        params = match.params if match is not None else None
+        if params is None:
+            params = self._routed.get("path_params")  # Starlette's, FastAPI's, Litestar's
+        return params if isinstance(params, Mapping) and params else None
 
     def _attach_body(self, data: dict[str, Any], secrets: Secrets) -> bool:
         """Parse the body once the app has read it all; tell whether that is settled.

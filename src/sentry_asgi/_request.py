@@ -30,6 +30,8 @@ from sentry_asgi._scrub import (
 from sentry_asgi._scrub import filter_query as filter_query_by_name
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sentry_asgi._asgi import Message, Scope
     from sentry_asgi._options import IPNetwork
     from sentry_asgi._privacy import KeyRule, Policy
@@ -228,6 +230,34 @@ def _without_secrets_in_path(url: str, scope: Scope, secrets: Secrets) -> str:
         raw_path = bytes(raw).decode("latin-1") if isinstance(raw, (bytes, bytearray)) else ""
         url = _without_secret_path_parameters(url, raw_path, secrets)
     return url
+
+
+def filter_route_parameters(
+    url: str, params: Mapping[str, object], rule: KeyRule, secrets: Secrets
+) -> str:
+    """The URL with the values of the route's secret parameters filtered, kept as secrets.
+
+    A route names the segments of its path (``/reset/<uidb64>/<token>/``): a segment is filtered
+    by its parameter's name as a query parameter is by its own, and searched for everywhere else.
+    """
+    found = Secrets()
+    for name, value in params.items():
+        if value is None or not _hidden(rule, str(name)):
+            continue
+        text = str(value)
+        for form in (text, quote(text, safe=_PATH_SAFE)):  # as the app holds it, as in the URL
+            found.add(form)
+            secrets.add(form)
+    if not found:
+        return url
+    start = url.find("/", url.find("://") + 3) if "://" in url else 0
+    return url if start < 0 else url[:start] + found.scrub(url[start:])
+
+
+def _hidden(rule: KeyRule, name: str) -> bool:
+    """Tell whether a parameter's value is withheld under ``rule``, sent filtered or left out."""
+    verdict = rule.keeps(name)
+    return verdict is False or (verdict is None and rule.hides(name))
 
 
 def _without_secret_members(baggage: str, secrets: Secrets) -> str:
@@ -494,6 +524,7 @@ __all__ = [
     "FILTERED",
     "build_request_data",
     "decode_headers",
+    "filter_route_parameters",
     "full_path",
     "learn_response_headers",
     "requested_path",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sentry_sdk
+
 try:
     from litestar.di import NamedDependency
     from litestar.params import FromPath, JSONBody
@@ -16,6 +18,17 @@ except ImportError:  # before Litestar 2.25, which infers them from the paramete
             return item
 
     FromPath = JSONBody = NamedDependency = _Inferred
+
+
+class MessageBeforeRouting:
+    """A middleware in front of an app's router that sends an event before the router has run."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        sentry_sdk.capture_message("before routing")
+        await self.app(scope, receive, send)
 
 
 def websocket_scope(path: str) -> dict[str, Any]:

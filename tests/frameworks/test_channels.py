@@ -16,6 +16,7 @@ from blacksheep.server.routing import Router
 from channels.routing import ProtocolTypeRouter, URLRouter
 from conftest import (
     CHANNELS_VERSION,
+    RESET_TOKEN,
     Conversation,
     call,
     needs_channels_routing_below_the_root,
@@ -64,6 +65,15 @@ async def test_websocket_is_named_after_its_url_route_or_consumer(
         await chat(SentryMiddleware(channels_app(), transaction_style=style), path)
     expected = [(route, "route"), (f"{CONSUMERS}.{consumer}", "component")]
     assert named(transport.events) == named(transport.transactions) == expected
+
+
+async def test_secret_parameter_of_an_outer_router_is_filtered(sentry_init):
+    """A ``token`` a router matched above the consumer's own route is [Filtered] in the URL and nowhere in the event."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    await chat(SentryMiddleware(channels_app()), f"/ws/invites/{RESET_TOKEN}/chat/lobby/")
+    (event,) = transport.events
+    assert event["request"]["url"] == "ws://testserver/ws/invites/[Filtered]/chat/lobby/"
+    assert RESET_TOKEN not in json.dumps([event, *transport.transactions])
 
 
 async def test_documented_asgi_py_reports_and_names_views_and_consumers(sentry_init, http):

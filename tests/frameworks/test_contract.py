@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import (
+    RESET_TOKEN,
     STARLETTE_VERSION,
     call,
     collect_leftovers,
@@ -26,7 +27,7 @@ from starlette.routing import Mount
 from starlette.websockets import WebSocketDisconnect
 
 from frameworks.cases import FRAMEWORKS, Framework, each, mountable, with_websockets
-from frameworks.helpers import frame_functions, named, websocket_scope
+from frameworks.helpers import MessageBeforeRouting, frame_functions, named, websocket_scope
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._exchange import Exchange
 
@@ -452,3 +453,48 @@ def test_view_error_a_framework_answers_leaves_no_reference_cycle_behind(
         gc.enable()
     assert cycled == []
     assert len(transport.events) == 4
+
+
+# A link of Django's password reset (django.contrib.auth's PasswordResetConfirmView route,
+# ``reset/<uidb64>/<token>/``): the user's id, then a token that resets their password.
+RESET_PATH = f"/reset/MQ/{RESET_TOKEN}/"
+
+
+@pytest.mark.parametrize("framework", [pytest.param(f, id=f.name) for f in FRAMEWORKS])
+async def test_secret_route_parameter_is_filtered_in_the_url_and_found_everywhere_else(
+    framework: Framework, sentry_init, http
+):
+    """A route parameter with a secret name (a reset link's ``token``) is [Filtered] in the URL and nowhere in the event, its frames or the transaction; ``uidb64`` is kept, the names stay the route's."""
+    transport = sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)
+    await http(SentryMiddleware(framework.app(), transaction_style="url"), RESET_PATH)
+    await http(SentryMiddleware(framework.app()), RESET_PATH)
+    events, transactions = transport.events, transport.transactions
+    assert [e["exception"]["values"][-1]["type"] for e in events] == ["ValueError"] * 2
+    for sent in (*events, *transactions):
+        # (Litestar takes the path's trailing slash off the scope's path, which the URL is built of)
+        assert sent["request"]["url"].rstrip("/") == "http://testserver/reset/MQ/[Filtered]"
+        assert RESET_TOKEN not in json.dumps(sent)
+    url_style, endpoint_style = named(events)
+    assert url_style[1] == "route"
+    assert "{token" in url_style[0] or "<token>" in url_style[0]
+    assert endpoint_style[1] == "component"
+    assert "reset" in endpoint_style[0].lower()  # the view (Falcon's: Reset.on_get)
+    assert named(transactions) == [url_style, endpoint_style]
+
+
+@pytest.mark.parametrize(
+    "framework", [pytest.param(f, id=f.name) for f in FRAMEWORKS if f.routes_up_front]
+)
+async def test_secret_route_parameter_is_filtered_in_an_event_sent_before_routing(
+    framework: Framework, sentry_init, http
+):
+    """Where the framework matches a request up front, an event sent before its router ran has the route's secret [Filtered] too."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    app = SentryMiddleware(MessageBeforeRouting(framework.app()))
+    await http(app, "/fine")  # BlackSheep starts on its first request when no lifespan ran
+    await http(app, RESET_PATH)
+    message, failure = transport.events[-2:]
+    assert message["message"] == "before routing"
+    for event in (message, failure):
+        assert event["request"]["url"].rstrip("/") == "http://testserver/reset/MQ/[Filtered]"
+        assert RESET_TOKEN not in json.dumps(event)

@@ -20,7 +20,7 @@ from sentry_asgi._guard import contained
 from sentry_asgi._naming import named_root
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
     from sentry_asgi._asgi import Scope
 
@@ -41,10 +41,15 @@ _STARLETTE = "_starlette"
 
 
 class Match(NamedTuple):
-    """Where the framework routed a request: its route template and its view."""
+    """Where the framework routed a request: its route template, its view, its parameters.
+
+    ``params``: the values the route's parameters took, by name, for a framework that keeps them
+    out of the scope (a token in ``/reset/<uidb64>/<token>/``); None where the scope has them.
+    """
 
     template: str | None
     endpoint: Any
+    params: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)

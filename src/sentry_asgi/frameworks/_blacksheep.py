@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from blacksheep import Application, Response, WebSocket
-    from blacksheep.server.routing import Route, Router
+    from blacksheep.server.routing import Route, RouteMatch, Router
 
     from sentry_asgi._asgi import Scope
 
@@ -115,7 +115,7 @@ def _match(app: Application, scope: Scope) -> Match | None:
     # The route's handler is the app's middleware chain around the normalised view: the chain
     # keeps the view as ``root_fn``, the normalisation as ``__wrapped__``.
     view = inspect.unwrap(getattr(route.handler, "root_fn", route.handler))
-    return Match(routed_name(scope, template), view)
+    return Match(routed_name(scope, template), view, route.values)
 
 
 def _routed_path(scope: Scope) -> bytes:
@@ -135,8 +135,8 @@ def _routed_path(scope: Scope) -> bytes:
     return path
 
 
-def _matching_route(router: Router, method: str, path: bytes, scope: Scope) -> Route | None:
-    """The route BlackSheep matches: its sub-routers' first, in order, then the router's own.
+def _matching_route(router: Router, method: str, path: bytes, scope: Scope) -> RouteMatch | None:
+    """The route BlackSheep matches (with its values): its sub-routers' first, then the router's.
 
     A router with sub-routers (``Router(sub_routers=[...])``) asks them first, for HTTP only: a
     websocket BlackSheep routes by the app's router's own routes. It keeps them as
@@ -145,12 +145,13 @@ def _matching_route(router: Router, method: str, path: bytes, scope: Scope) -> R
     """
     sub_routers = getattr(router, "_sub_routers", None) if scope.get("type") == "http" else None
     for sub_router in sub_routers or ():
-        route = _matching_route(sub_router, method, path, scope)
-        if route is not None:
-            return route
+        found = _matching_route(sub_router, method, path, scope)
+        if found is not None:
+            return found
     for route in router.routes.get(method.encode(), ()):
-        if route.match_by_path(path) is not None and _passes_filters(route, scope):
-            return route
+        matched: RouteMatch | None = route.match_by_path(path)
+        if matched is not None and _passes_filters(route, scope):
+            return matched
     return None
 
 

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
     from sentry_asgi._asgi import Scope
 
+# What ``URLRouter``s routed so far: the path left to route (None: none routed yet), their
+# template, their parameters' values (``url_route``'s kwargs).
+_Routed = tuple["str | None", str, "dict[str, Any]"]
 # Where Channels' middleware keeps the app it wraps.
 _INNER = ("inner", "application")
 
@@ -71,17 +74,17 @@ def _below(app: object, depth: int = 0) -> Iterator[object]:
 
 def _match(app: object, frameworks: dict[int, Framework], scope: Scope) -> Match | None:
     """Where the routers pass the request, ``URLRouter``'s templates joined, as they route it."""
-    return _walk(app, frameworks, scope, (None, ""), 0)
+    return _walk(app, frameworks, scope, (None, "", {}), 0)
 
 
 def _walk(
     app: object,
     frameworks: dict[int, Framework],
     scope: Scope,
-    routed: tuple[str | None, str],
+    routed: _Routed,
     depth: int,
 ) -> Match | None:
-    """``routed``: the path ``URLRouter``s left to route (None: none routed yet), their template."""
+    """Where the routers below ``app`` pass the request, ``routed`` so far (see ``_Routed``)."""
     for _ in range(MIDDLEWARE_DEPTH - depth):
         if isinstance(app, ProtocolTypeRouter):
             app = app.application_mapping.get(scope.get("type"))
@@ -90,7 +93,7 @@ def _walk(
         else:
             inner = _inner(app)
             if inner is None:
-                return _view(app, frameworks, scope, routed[1])
+                return _view(app, frameworks, scope, routed)
             app = inner
         if app is None:
             return None
@@ -101,7 +104,7 @@ def _url_route(
     router: URLRouter,
     frameworks: dict[int, Framework],
     scope: Scope,
-    routed: tuple[str | None, str],
+    routed: _Routed,
     depth: int,
 ) -> Match | None:
     """The first of the router's routes that leads somewhere, as ``URLRouter`` tries them."""
@@ -114,7 +117,8 @@ def _url_route(
         if not matched:
             continue
         template = routed[1] + readable_pattern(route.pattern)
-        found = _walk(route.callback, frameworks, scope, (matched[0], template), depth)
+        params = {**routed[2], **matched[2]}
+        found = _walk(route.callback, frameworks, scope, (matched[0], template, params), depth)
         if found is not None:  # else a router below has no route for the rest: the next route
             return found
     return None
@@ -130,14 +134,15 @@ def _path_to_route(scope: Scope) -> str | None:
 
 
 def _view(
-    app: object, frameworks: dict[int, Framework], scope: Scope, template: str
+    app: object, frameworks: dict[int, Framework], scope: Scope, routed: _Routed
 ) -> Match | None:
     """The app the routers passed the request to: a consumer, or an app of another framework."""
     framework = frameworks.get(id(app))
     if framework is not None:  # Django's ASGI app, say: its own routes name the request
         return framework.match(scope)
     endpoint = getattr(app, "consumer_class", app)  # ``Consumer.as_asgi()`` by its class
-    return Match(routed_name(scope, f"/{template}") if template else None, endpoint)
+    template = routed[1]
+    return Match(routed_name(scope, f"/{template}") if template else None, endpoint, routed[2])
 
 
 # Where Channels' routers raise ``ValueError`` when no app or route serves a connection.

@@ -65,16 +65,18 @@ def _match(scope: Scope, urlconf: object = None) -> Match | None:
     found = _resolve(get_resolver(urlconf or get_urlconf()), path)
     if found is None:
         return None
-    texts, matched = found
+    texts, matched, params = found
     view = getattr(matched.func, "view_class", matched.func)  # a class-based view by its class
     template = "".join(texts[1:])  # below the URLconf's own ``^/``
     if root == scope.get("root_path"):  # no FORCE_SCRIPT_NAME: below the app's mount point
-        return Match(routed_name(scope, f"/{template}"), view)
-    return Match(f"{root.rstrip('/')}/{template}", view)
+        return Match(routed_name(scope, f"/{template}"), view, params)
+    return Match(f"{root.rstrip('/')}/{template}", view, params)
 
 
-def _resolve(resolver: Any, path: str) -> tuple[list[str], Any] | None:
-    """The texts of the patterns that lead to the path's view, ``resolver``'s first, and its match.
+def _resolve(resolver: Any, path: str) -> tuple[list[str], Any, dict[str, Any]] | None:
+    """The texts of the patterns that lead to the path's view, ``resolver``'s first, its match.
+
+    And the values of every pattern's parameters on the way, as ``ResolverMatch.kwargs`` has them.
 
     Django's ``resolve`` keeps only their text, joined (``ResolverMatch.route``), where a regex
     can no longer be told from a ``path()`` route.
@@ -82,30 +84,30 @@ def _resolve(resolver: Any, path: str) -> tuple[list[str], Any] | None:
     matched = _pattern_match(resolver.pattern, path)
     if matched is None:
         return None
-    rest, text = matched
+    rest, text, params = matched
     for entry in resolver.url_patterns:
         if isinstance(entry, URLResolver):  # an include()
             found = _resolve(entry, rest)
             if found is not None:
-                return [text, *found[0]], found[1]
+                return [text, *found[0]], found[1], {**params, **found[2]}
         else:
             match = entry.resolve(rest)
             if match:
-                return [text, readable_pattern(entry.pattern)], match
+                return [text, readable_pattern(entry.pattern)], match, {**params, **match.kwargs}
     return None
 
 
-def _pattern_match(pattern: Any, path: str) -> tuple[str, str] | None:
-    """The path below ``pattern`` and the pattern's text, if it matches the path's start.
+def _pattern_match(pattern: Any, path: str) -> tuple[str, str, dict[str, Any]] | None:
+    """The path below ``pattern``, the pattern's text and its parameters' values, if it matches.
 
     A language prefix (``i18n_patterns``) is the language the path names, which Django's
     LocaleMiddleware activates for the request: not the language active where a name is needed.
     """
     if isinstance(pattern, LocalePrefixPattern):
         prefix = _language_prefix(pattern, path)
-        return (path[len(prefix) :], prefix) if path.startswith(prefix) else None
+        return (path[len(prefix) :], prefix, {}) if path.startswith(prefix) else None
     matched = pattern.match(path)
-    return (matched[0], readable_pattern(pattern)) if matched else None
+    return (matched[0], readable_pattern(pattern), matched[2]) if matched else None
 
 
 def _language_prefix(pattern: LocalePrefixPattern, path: str) -> str:

@@ -68,14 +68,14 @@ def _match(app: App[Any, Any], scope: Scope) -> Match | None:
     found = router.find(path) if router is not None else None
     if not found:
         return _sink(app, path)
-    _, methods, _, template = found
+    _, methods, params, template = found
     method = "WEBSOCKET" if scope.get("type") == "websocket" else str(scope.get("method"))
     responder = methods.get(method.upper())
     if getattr(responder, "__module__", None) == "falcon.responders":
         # Falcon's own answer for a method the resource lacks (405, OPTIONS): one function for
         # every resource, so no view to name the request after; the route template names it.
         responder = None
-    return Match(template, responder)
+    return Match(template, responder, params)
 
 
 def _sink(app: App[Any, Any], path: str) -> Match | None:

@@ -98,15 +98,15 @@ def _handler_template(app: Litestar, handler: Any, path: str, params: Any) -> st
     return None
 
 
-def _routing(app: Litestar, path: str, method: Any) -> tuple[Any, str | None]:
-    """The handler the app's router picks, and its route's template.
+def _routing(app: Litestar, path: str, method: Any) -> tuple[Any, str | None, Any]:
+    """The handler the app's router picks, its route's template, and its path parameters.
 
     Before Litestar 2.11 the router gives no template (four values, not five).
     """
     routed = app.asgi_router.handle_routing(path=path, method=method)
     if len(routed) > 4:  # the template, fifth since Litestar 2.11
-        return routed[1], routed[4]
-    return routed[1], _handler_template(app, routed[1], routed[2], routed[3])
+        return routed[1], routed[4], routed[3]
+    return routed[1], _handler_template(app, routed[1], routed[2], routed[3]), routed[3]
 
 
 def _view(handler: Any) -> Any:
@@ -134,7 +134,7 @@ def _route(app: Litestar, scope: Scope) -> Match | None:
     root = str(scope.get("root_path") or "")
     path = _below_root(root, str(scope.get("path") or "/"))
     try:
-        handler, template = _routing(app, path, scope.get("method"))
+        handler, template, params = _routing(app, path, scope.get("method"))
     except MethodNotAllowedException as refused:
         refusing = _refusing_route(app, path, refused)
         return Match(routed_name(scope, refusing), None) if refusing is not None else None
@@ -143,7 +143,9 @@ def _route(app: Litestar, scope: Scope) -> Match | None:
     if getattr(handler, "is_mount", False):
         mount = _mount_path(app, handler, path)
         return Match(routed_name(scope, mount), None) if mount is not None else None
-    return Match(routed_name(scope, template) if template is not None else None, _view(handler))
+    return Match(
+        routed_name(scope, template) if template is not None else None, _view(handler), params
+    )
 
 
 def _below_root(root: str, path: str) -> str:

@@ -122,13 +122,14 @@ def _match(app: Quart, scope: Scope) -> Match | None:
     adapter = _bind(app, scope, root, path)
     websocket = scope.get("type") == "websocket"
     try:
-        rule, _ = adapter.match(return_rule=True, websocket=websocket)
+        rule, params = adapter.match(return_rule=True, websocket=websocket)
     except MethodNotAllowed as refused:
         refusing = _refusing_rule(adapter, refused, websocket=websocket)
         return Match(routed_name(scope, refusing.rule), None) if refusing is not None else None
     except HTTPException:  # not found, or a redirect: no route to name
         return None
-    return Match(routed_name(scope, rule.rule), app.view_functions.get(str(rule.endpoint)))
+    view = app.view_functions.get(str(rule.endpoint))
+    return Match(routed_name(scope, rule.rule), view, params)
 
 
 def _bind(app: Quart, scope: Scope, root: str, path: str) -> MapAdapter:

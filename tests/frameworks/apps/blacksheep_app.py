@@ -24,6 +24,10 @@ def blacksheep_app() -> Application:
     async def item(item_id: int):
         raise ValueError(f"item {item_id}")
 
+    @app.router.get("/reset/{uidb64}/{token}/")
+    async def reset(uidb64: str, token: str):
+        raise ValueError(f"reset link expired ({len(token)} characters)")
+
     @app.router.get("/sync/{item_id}")
     def sync_item(item_id: int):
         raise KeyError(item_id)

@@ -119,6 +119,7 @@ WEBSOCKET_ROUTES = [
     path("ws/session", AuthMiddlewareStack(Session.as_asgi())),
     path("ws/v<int:version>/", URLRouter([path("chat/<str:room>/", Chat.as_asgi())])),
     path("ws/v<int:version>/rooms/<str:room>/", Chat.as_asgi()),  # tried once the router has none
+    path("ws/invites/<str:token>/", URLRouter([path("chat/<str:room>/", Chat.as_asgi())])),
 ]
 
 

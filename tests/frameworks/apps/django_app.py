@@ -51,6 +51,10 @@ async def item(request, item_id):
     raise ValueError(f"item {item_id}")
 
 
+async def reset(request, uidb64, token):
+    raise ValueError(f"reset link expired ({len(token)} characters)")
+
+
 def sync_item(request, item_id):
     raise KeyError(item_id)
 
@@ -84,6 +88,8 @@ urlpatterns = [
     path("orders", create_order),
     path("items/<int:item_id>", item),
     path("sync/<int:item_id>", sync_item),
+    # django.contrib.auth's own PasswordResetConfirmView pattern (django/contrib/auth/urls.py).
+    path("reset/<uidb64>/<token>/", reset),
     path("broken", broken),
     path("fine", fine),
 ]

@@ -24,6 +24,13 @@ class Items:
         raise ValueError(f"item {item_id}")
 
 
+class Reset:
+    """Answers /reset/{uidb64}/{token}/: a password-reset link."""
+
+    async def on_get(self, req, resp, uidb64, token):
+        raise ValueError(f"reset link expired ({len(token)} characters)")
+
+
 class Broken:
     """A responder that answers 503 with no exception."""
 
@@ -66,6 +73,7 @@ class Listen:
 def falcon_app() -> falcon.asgi.App:
     app = falcon.asgi.App(middleware=[UserFromHeader()])
     app.add_route("/items/{item_id:int}", Items())
+    app.add_route("/reset/{uidb64}/{token}/", Reset())
     app.add_route("/broken", Broken())
     app.add_route("/missing", Missing())
     app.add_route("/ws", Socket())

@@ -27,6 +27,10 @@ def fastapi_app() -> FastAPI:
     async def item(item_id: int):
         raise ValueError(f"item {item_id}")
 
+    @api.get("/reset/{uidb64}/{token}/")
+    async def reset(uidb64: str, token: str):
+        raise ValueError(f"reset link expired ({len(token)} characters)")
+
     @api.get("/sync/{item_id}")
     def sync_item(item_id: int, user: str = Depends(current_user)):
         raise KeyError(item_id)

@@ -16,6 +16,11 @@ async def item(item_id: FromPath[int]) -> str:
     raise ValueError(f"item {item_id}")
 
 
+@get("/reset/{uidb64:str}/{token:str}/")
+async def reset(uidb64: FromPath[str], token: FromPath[str]) -> str:
+    raise ValueError(f"reset link expired ({len(token)} characters)")
+
+
 def current_user() -> str:
     sentry_sdk.set_user({"id": "u-7"})
     sentry_sdk.set_tag("hook", "litestar-provide")
@@ -60,4 +65,6 @@ async def create_order(data: JSONBody[dict[str, str]]) -> None:
 
 
 def litestar_app() -> Litestar:
-    return Litestar(route_handlers=[item, order, broken, missing, socket, listen, create_order])
+    return Litestar(
+        route_handlers=[item, reset, order, broken, missing, socket, listen, create_order]
+    )

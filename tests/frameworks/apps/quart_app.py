@@ -19,6 +19,10 @@ def quart_app() -> Quart:
     async def item(item_id: int):
         raise ValueError(f"item {item_id}")
 
+    @app.get("/reset/<uidb64>/<token>/")
+    async def reset(uidb64: str, token: str):
+        raise ValueError(f"reset link expired ({len(token)} characters)")
+
     @app.get("/sync/<int:item_id>")
     def sync_item(item_id: int):
         raise KeyError(item_id)

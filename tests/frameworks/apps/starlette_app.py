@@ -26,6 +26,11 @@ async def item(request):
     raise ValueError(f"item {request.path_params['item_id']}")
 
 
+async def reset(request):
+    token = request.path_params["token"]
+    raise ValueError(f"reset link expired ({len(token)} characters)")
+
+
 def sync_item(request):
     raise KeyError(request.path_params["item_id"])
 
@@ -50,6 +55,7 @@ def starlette_app() -> Starlette:
         routes=[
             Route("/items/{item_id:int}", item),
             Route("/sync/{item_id:int}", sync_item),
+            Route("/reset/{uidb64}/{token}/", reset),
             Route("/orders", create_order, methods=["POST"]),
             WebSocketRoute("/ws", socket),
             WebSocketRoute("/listen", listen),
