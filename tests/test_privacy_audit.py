@@ -444,6 +444,18 @@ async def test_secret_route_parameter_is_filtered_in_the_frames_holding_it(sentr
     assert RESET_TOKEN not in json.dumps(event)
 
 
+async def test_secret_route_parameter_is_found_as_the_client_encoded_it(sentry_init):
+    """A route's ``token`` sent percent-encoded is found in raw_path (in the frames' scope) as sent, not only decoded."""
+    transport = sentry_init()
+    encoded = RESET_TOKEN.replace("-", "%2D")
+    raw_path = f"/reset/{RESET_USER}/{encoded}/"
+    scope = http_scope(unquote(raw_path), raw_path=raw_path.encode())
+    event = await event_of_failing(transport, scope, RESET_APP)
+    assert event["request"]["url"] == f"http://testserver/reset/{RESET_USER}/{FILTERED}/"
+    assert encoded not in json.dumps(event)
+    assert RESET_TOKEN not in json.dumps(event)
+
+
 async def test_secret_route_parameter_is_learned_once_the_request_is_routed(sentry_init):
     """Request data built before routing (an event of a middleware) has the route's secret filtered in the next event and the transaction."""
     transport = sentry_init(traces_sample_rate=1.0)

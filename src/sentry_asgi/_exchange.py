@@ -428,7 +428,9 @@ class Exchange:
         self._params_learned = params
         rule = policy_for(self.client_options).query
         if rule.mode != "all":
-            data["url"] = filter_route_parameters(data["url"], params, rule, secrets)
+            raw = self.scope.get("raw_path")
+            raw_path = bytes(raw).decode("latin-1") if isinstance(raw, (bytes, bytearray)) else ""
+            data["url"] = filter_route_parameters(data["url"], params, rule, secrets, raw_path)
 
     def _route_parameters(self) -> Mapping[str, object] | None:
         """The values of the matched route's parameters by name, if the request is routed."""

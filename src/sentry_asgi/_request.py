@@ -233,25 +233,41 @@ def _without_secrets_in_path(url: str, scope: Scope, secrets: Secrets) -> str:
 
 
 def filter_route_parameters(
-    url: str, params: Mapping[str, object], rule: KeyRule, secrets: Secrets
+    url: str, params: Mapping[str, object], rule: KeyRule, secrets: Secrets, raw_path: str = ""
 ) -> str:
     """The URL with the values of the route's secret parameters filtered, kept as secrets.
 
     A route names the segments of its path (``/reset/<uidb64>/<token>/``): a segment is filtered
-    by its parameter's name as a query parameter is by its own, and searched for everywhere else.
+    by its parameter's name as a query parameter is by its own, and searched for everywhere else,
+    also as the client encoded it in ``raw_path`` (which the scope in every frame holds).
     """
     found = Secrets()
     for name, value in params.items():
         if value is None or not _hidden(rule, str(name)):
             continue
         text = str(value)
-        for form in (text, quote(text, safe=_PATH_SAFE)):  # as the app holds it, as in the URL
+        # As the app holds it, as in the URL, as the client sent it.
+        for form in (text, quote(text, safe=_PATH_SAFE), *_encoded_in(raw_path, text)):
             found.add(form)
             secrets.add(form)
     if not found:
         return url
     start = url.find("/", url.find("://") + 3) if "://" in url else 0
     return url if start < 0 else url[:start] + found.scrub(url[start:])
+
+
+def _encoded_in(raw_path: str, value: str) -> list[str]:
+    """The segments of ``raw_path`` (runs of them, for a value with a ``/``) that decode to it."""
+    if "%" not in raw_path:
+        return []
+    segments = raw_path.split("/")
+    found = []
+    for width in range(1, value.count("/") + 2):
+        for start in range(len(segments) - width + 1):
+            raw = "/".join(segments[start : start + width])
+            if "%" in raw and unquote(raw) == value:
+                found.append(raw)
+    return found
 
 
 def _hidden(rule: KeyRule, name: str) -> bool:
