@@ -428,9 +428,27 @@ class Exchange:
         self._params_learned = params
         rule = policy_for(self.client_options).query
         if rule.mode != "all":
-            raw = self.scope.get("raw_path")
-            raw_path = bytes(raw).decode("latin-1") if isinstance(raw, (bytes, bytearray)) else ""
-            data["url"] = filter_route_parameters(data["url"], params, rule, secrets, raw_path)
+            data["url"] = filter_route_parameters(
+                data["url"], params, rule, secrets, self._raw_path()
+            )
+
+    def route_secrets(self) -> Secrets | None:
+        """The secrets of the matched route's parameters alone, once the request is over.
+
+        For what sentry_sdk's middleware around this one sends then (its transaction, its
+        segment): its URL is the raw path, filtered by names alone.
+        """
+        params = self._route_parameters()
+        rule = policy_for(self.client_options).query
+        if params is None or rule.mode == "all":
+            return None
+        secrets = Secrets()
+        filter_route_parameters("", params, rule, secrets, self._raw_path())
+        return secrets or None
+
+    def _raw_path(self) -> str:
+        raw = self.scope.get("raw_path")
+        return bytes(raw).decode("latin-1") if isinstance(raw, (bytes, bytearray)) else ""
 
     def _route_parameters(self) -> Mapping[str, object] | None:
         """The values of the matched route's parameters by name, if the request is routed."""

@@ -42,11 +42,18 @@ if TYPE_CHECKING:
 
     from sentry_sdk import Scope as SentryScope
 
+    from sentry_asgi._scrub import Secrets
     from sentry_asgi.frameworks import Framework
 
 # The exchange being handled in this context. Set: an outer SentryMiddleware owns the request,
 # so an inner one (a mounted sub-app, a second add_middleware) passes it through.
 _current: ContextVar[Exchange | None] = ContextVar("sentry_asgi_exchange", default=None)
+
+
+# The route secrets of the request this middleware just handled, for what sentry_sdk's own
+# middleware around it sends once it is done (its transaction, its segment): set as the request
+# ends, in the context that middleware awaited it in.
+_left_behind: ContextVar[Secrets | None] = ContextVar("sentry_asgi_left_behind", default=None)
 
 
 def current_exchange() -> Exchange | None:
@@ -92,6 +99,9 @@ def _filter_last(
             name = event.get("transaction")
             if isinstance(name, str):
                 event["transaction"] = name_filtered(name, policy)
+            left = _left_behind.get()
+            if left is not None:
+                left.scrub_tree(event)
     return event
 
 
@@ -138,6 +148,9 @@ class _NamingChildSpans:
         if exchange is None:  # sentry_sdk's segment around ours, sent once the request is over
             with contained():
                 span = span_filtered_by_name(span, policy_for(sentry_sdk.get_client().options))
+                left = _left_behind.get()
+                if left is not None:
+                    span = left.scrub_tree(span)
         span = without_request_secrets(span)
         then = self.then
         return span if then is None else then(span, hint)
@@ -236,7 +249,7 @@ class SentryMiddleware:
             trusted_proxies=trusted_proxies,
         )
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:  # noqa: C901, PLR0912
         """Handle one ASGI connection: one coroutine, as this runs for every request.
 
         Typed ``Any`` as each server and framework types ASGI its own way (hypercorn, Quart and
@@ -286,6 +299,8 @@ class SentryMiddleware:
                 finally:
                     try:
                         exchange.finished()
+                        if builtin is True:  # sentry_sdk's middleware around: it sends next
+                            _left_behind.set(exchange.route_secrets())
                     except Exception:  # noqa: BLE001 - likewise
                         log_fault()
             finally:

@@ -20,12 +20,17 @@ from conftest import (
     started,
 )
 from fastapi import FastAPI
+from litestar import Litestar
 from sentry_sdk.consts import ClientConstructor
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Mount
 from starlette.websockets import WebSocketDisconnect
 
+from frameworks.apps.fastapi_app import fastapi_app
+from frameworks.apps.litestar_app import reset as litestar_reset
+from frameworks.apps.quart_app import quart_app
+from frameworks.apps.starlette_app import starlette_app
 from frameworks.cases import FRAMEWORKS, Framework, each, mountable, with_websockets
 from frameworks.helpers import MessageBeforeRouting, frame_functions, named, websocket_scope
 from sentry_asgi import SentryMiddleware
@@ -480,6 +485,48 @@ async def test_secret_route_parameter_is_filtered_in_the_url_and_found_everywher
     assert endpoint_style[1] == "component"
     assert "reset" in endpoint_style[0].lower()  # the view (Falcon's: Reset.on_get)
     assert named(transactions) == [url_style, endpoint_style]
+
+
+def _starlette_with_add_middleware() -> Any:
+    app = starlette_app()
+    app.add_middleware(SentryMiddleware)
+    return app
+
+
+def _fastapi_with_add_middleware() -> Any:
+    app = fastapi_app()
+    app.add_middleware(SentryMiddleware)
+    return app
+
+
+def _litestar_with_middleware_list() -> Any:
+    return Litestar(route_handlers=[litestar_reset], middleware=[SentryMiddleware])
+
+
+def _quart_with_wrapped_asgi_app() -> Any:
+    app = quart_app()
+    app.asgi_app = SentryMiddleware(app.asgi_app)  # type: ignore[method-assign]
+    return app
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _starlette_with_add_middleware,
+        _fastapi_with_add_middleware,
+        _litestar_with_middleware_list,
+        _quart_with_wrapped_asgi_app,
+    ],
+)
+async def test_secret_route_parameter_is_filtered_in_the_transaction_sentry_sdk_sends_around(
+    make, sentry_init, http
+):
+    """With sentry_sdk's integration's middleware around this one (the README's add_middleware set-up), the transaction it sends once the request is over has a route's secret [Filtered] too."""
+    transport = sentry_init(traces_sample_rate=1.0)
+    await http(make(), RESET_PATH)
+    (transaction,) = transport.transactions
+    assert transaction["request"]["url"].rstrip("/") == "http://testserver/reset/MQ/[Filtered]"
+    assert RESET_TOKEN not in json.dumps([*transport.events, transaction])
 
 
 @pytest.mark.parametrize(
