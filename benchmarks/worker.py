@@ -83,7 +83,7 @@ def measure_memory(variant: variants.Variant, n: int) -> None:
     loop.run_until_complete(batch(run_one, finish, min(n, 1000)))
     before = _memory()
     loop.run_until_complete(batch(run_one, finish, n))
-    after = _memory()
+    after = _settled_memory()
     loop.close()
     _reply({"n": n, "before": before, "after": after})
 
@@ -91,6 +91,22 @@ def measure_memory(variant: variants.Variant, n: int) -> None:
 def _memory() -> dict[str, int]:
     gc.collect()
     return {"rss_kib": _rss_kib(), "objects": len(gc.get_objects())}
+
+
+def _settled_memory() -> dict[str, int]:
+    """Memory once the SDK's background threads are done sending what they had built.
+
+    sentry_sdk's span batcher sends from a thread of its own: a flush can return while that
+    thread still holds envelopes it built (one per trace), garbage a moment later.
+    """
+    memory = _memory()
+    for _ in range(50):
+        time.sleep(0.1)
+        again = _memory()
+        if again["objects"] == memory["objects"]:
+            return again
+        memory = again
+    return memory
 
 
 def _rss_kib() -> int:
