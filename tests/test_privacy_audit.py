@@ -7,6 +7,7 @@ import gzip
 import json
 import time
 import zlib
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pydantic
@@ -473,25 +474,19 @@ async def test_secret_route_parameter_is_learned_once_the_request_is_routed(sent
         assert RESET_TOKEN not in json.dumps(routed)
 
 
+def _query_parameters_listed(mode: str, term: str, url: str) -> Any:
+    """A case whose ``data_collection`` lists a query parameter name, ``url`` what is sent."""
+    options = {"data_collection": {"url_query_params": {"mode": mode, "terms": [term]}}}
+    return pytest.param(options, RESET_TOKEN, url, marks=needs_data_collection, id=mode)
+
+
 @pytest.mark.parametrize(
     ("options", "token", "url"),
     [
         ({}, "abc", f"/reset/{RESET_USER}/abc/"),  # shorter than any secret searched for
         ({"send_default_pii": True}, RESET_TOKEN, f"/reset/{RESET_USER}/{RESET_TOKEN}/"),
-        pytest.param(
-            {"data_collection": {"url_query_params": {"mode": "denylist", "terms": ["uidb"]}}},
-            RESET_TOKEN,
-            f"/reset/{FILTERED}/{FILTERED}/",
-            marks=needs_data_collection,
-            id="denylist",
-        ),
-        pytest.param(
-            {"data_collection": {"url_query_params": {"mode": "allowlist", "terms": ["uid"]}}},
-            RESET_TOKEN,
-            f"/reset/{RESET_USER}/{FILTERED}/",
-            marks=needs_data_collection,
-            id="allowlist",
-        ),
+        _query_parameters_listed("denylist", "uidb", f"/reset/{FILTERED}/{FILTERED}/"),
+        _query_parameters_listed("allowlist", "uid", f"/reset/{RESET_USER}/{FILTERED}/"),
     ],
     ids=["short", "send_default_pii", "denylist", "allowlist"],
 )
