@@ -6,6 +6,7 @@ import asyncio
 import contextvars
 import functools
 import gc
+import json
 import logging
 import sys
 import types
@@ -40,6 +41,39 @@ async def test_exception_is_captured_once_and_the_same_object_reraised(sentry_in
     assert value["value"] == "nope"
     assert value["mechanism"] == {"type": "asgi", "handled": False}
     assert event["request"]["url"] == "http://testserver/boom"
+
+
+@pytest.mark.internal_errors_expected
+async def test_an_sdk_whose_event_builder_changed_still_gets_the_exception(
+    sentry_init, monkeypatch, no_internal_errors
+):
+    """Should sentry_sdk's internal event builder change its signature, the exception is still sent, filtered."""
+    transport = sentry_init()
+    token = "Bearer 7c9e6679-7425-40de-944b-e07fc1f90ae7"  # noqa: S105 - a fake secret
+
+    def changed(exc_info, mechanism=None):  # sentry-sdk 3.0's signature: no client_options
+        return {}, {}  # never reached: the middleware's call passes client_options
+
+    monkeypatch.setattr("sentry_asgi._errors.event_from_exception", changed)
+    raised = ValueError("nope")
+
+    async def app(scope, receive, send):
+        raise raised
+
+    scope = http_scope(
+        "/boom", headers=[(b"host", b"testserver"), (b"authorization", token.encode())]
+    )
+    with pytest.raises(ValueError) as info:
+        await call(SentryMiddleware(app), scope)
+    assert info.value is raised
+    (event,) = transport.events
+    (value,) = event["exception"]["values"]
+    assert (value["type"], value["value"]) == ("ValueError", "nope")
+    assert value["mechanism"]["type"] == "generic"  # sentry_sdk's public capture_exception
+    assert event["request"]["headers"]["authorization"] == "[Filtered]"
+    assert token.split()[1] not in json.dumps(event)
+    (fault,) = no_internal_errors
+    assert "client_options" in str(fault.exc_info[1])
 
 
 async def test_cause_chain_and_traceback_survive(sentry_init):

@@ -11,6 +11,8 @@ from typing import Any, cast
 import sentry_sdk
 from sentry_sdk.utils import event_from_exception, exceptions_from_error_tuple
 
+from sentry_asgi._guard import log_fault
+
 MECHANISM = "asgi"
 # The module of a frame that is the middleware's own.
 _OWN_FRAMES = "sentry_asgi."
@@ -224,14 +226,24 @@ _OWN_REPORT = "sentry_asgi_report"
 
 
 def capture_exception(exc: BaseException, mechanism: str = MECHANISM) -> None:
-    """Send ``exc`` as an unhandled error, exactly as sentry_sdk would build it."""
+    """Send ``exc`` as an unhandled error, exactly as sentry_sdk would build it.
+
+    The event is built with sentry_sdk's own helper, whose signature is not part of its public
+    API: should a release change it, the exception is still sent, through the public
+    ``capture_exception`` (as a handled error of mechanism ``generic``), and the fault is logged.
+    """
     client = sentry_sdk.get_client()
-    event, hint = event_from_exception(
-        exc, client_options=client.options, mechanism={"type": mechanism, "handled": False}
-    )
-    hint[_OWN_REPORT] = True
-    _drop_own_frames(cast("dict[str, Any]", event))
-    sentry_sdk.capture_event(event, hint=hint)
+    try:
+        event, hint = event_from_exception(
+            exc, client_options=client.options, mechanism={"type": mechanism, "handled": False}
+        )
+        hint[_OWN_REPORT] = True
+        _drop_own_frames(cast("dict[str, Any]", event))
+    except Exception:  # noqa: BLE001 - the app's exception must reach Sentry all the same
+        log_fault()
+        sentry_sdk.capture_exception(exc)
+    else:
+        sentry_sdk.capture_event(event, hint=hint)
     mark_dealt_with(exc)
 
 
