@@ -892,6 +892,19 @@ async def test_child_spans_ending_before_routing_keep_the_raw_path(sentry_init):
 
 
 @needs_before_send_span
+async def test_child_span_ending_before_routing_has_a_secret_route_parameter_filtered(sentry_init):
+    """A streamed child span ended before Starlette's router ran carries the raw path as its segment's name with the route's token [Filtered]."""
+    transport = init(sentry_init, "stream")
+    served = Starlette(
+        routes=[Route("/reset/{uidb64}/{token}/", db_query)], middleware=[Middleware(TimedOutside)]
+    )
+    await call(SentryMiddleware(served), scope_with(f"/reset/MQ/{RESET_TOKEN}/"))
+    sentry_sdk.flush()
+    assert segment_names(transport)["before"] == "/reset/MQ/[Filtered]/"
+    assert RESET_TOKEN not in json.dumps(transport.items("span"))
+
+
+@needs_before_send_span
 async def test_streamed_segment_has_a_secret_route_parameter_filtered(sentry_init):
     """A route's ``token`` segment is [Filtered] in a streamed segment's url.full and url.path; the segment and its spans are named after the route."""
     transport = init(sentry_init, "stream")

@@ -7,9 +7,11 @@ filtering secrets) waits until an event is actually built.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
+from functools import cache
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import sentry_sdk
@@ -56,12 +58,13 @@ from sentry_asgi._sdk import (
     add_event_processor_once,
     attach_stacktrace_now,
     mark_session_errored,
+    may_be_sent,
     over_size_limit,
 )
 from sentry_asgi.frameworks import mounted_framework, unrouted
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Callable, Collection
 
     from sentry_asgi._asgi import Message, Receive, Scope, Send
     from sentry_asgi._options import Options, TransactionStyle
@@ -83,6 +86,7 @@ class Exchange:
         "_earlier_starts",
         "_entry_endpoint",
         "_matched",
+        "_matched_ahead",
         "_mount",
         "_params_learned",
         "_receive",
@@ -118,6 +122,9 @@ class Exchange:
     _denial_sent: bool
     # The route parameters whose secrets the request data has filtered (the last), set likewise.
     _params_learned: Mapping[str, object]
+    # Where Starlette's router had not routed the request yet (its app, the endpoint in the scope),
+    # and the parameters of the route it will match there: set, likewise, by the first event.
+    _matched_ahead: tuple[object, object, Mapping[str, object] | None]
 
     def __init__(  # noqa: PLR0913, PLR0917 - the connection and everything it runs under
         self,
@@ -436,9 +443,10 @@ class Exchange:
         """The secrets of the matched route's parameters alone, once the request is over.
 
         For what sentry_sdk's middleware around this one sends then (its transaction, its
-        segment): its URL is the raw path, filtered by names alone.
+        segment): its URL is the raw path, filtered by names alone. Routes are matched again for
+        a request Starlette's router never saw only where that transaction may be sent.
         """
-        params = self._route_parameters()
+        params = self._route_parameters(worth_matching=may_be_sent)
         rule = policy_for(self.client_options).query
         if params is None or rule.mode == "all":
             return None
@@ -450,13 +458,41 @@ class Exchange:
         raw = self.scope.get("raw_path")
         return bytes(raw).decode("latin-1") if isinstance(raw, (bytes, bytearray)) else ""
 
-    def _route_parameters(self) -> Mapping[str, object] | None:
-        """The values of the matched route's parameters by name, if the request is routed."""
+    def _route_parameters(
+        self, worth_matching: Callable[[], bool] | None = None
+    ) -> Mapping[str, object] | None:
+        """The values of the matched route's parameters by name, if the request is routed.
+
+        Before Starlette's router ran, those of the route it will match (see :meth:`_ahead`).
+        """
         match = self._framework_match()
         params = match.params if match is not None else None
+        if params is None and self.framework is None:
+            params = self._ahead(worth_matching)
         if params is None:
             params = self._routed.get("path_params")  # Starlette's, FastAPI's, Litestar's
         return params if isinstance(params, Mapping) and params else None
+
+    def _ahead(self, worth_matching: Callable[[], bool] | None) -> Mapping[str, object] | None:
+        """The parameters of the route Starlette's router will match, where it has not routed yet.
+
+        Matched once for where the request stands (the app it reached, the endpoint a router
+        put in the scope): the same parameters, the same object, filter the URL once.
+        """
+        if "starlette.routing" not in sys.modules:  # no Starlette app in this process
+            return None
+        scope = self._routed
+        app, endpoint = scope.get("app"), scope.get("endpoint")
+        known = cast(
+            "tuple[object, object, Mapping[str, object] | None] | None",
+            getattr(self, "_matched_ahead", None),
+        )
+        if known is not None and known[0] is app and known[1] is endpoint:
+            return known[2]
+        params = _starlette_matcher()(scope, worth_matching)
+        if worth_matching is None:  # a "no" from it holds for that one caller only
+            self._matched_ahead = (app, endpoint, params)
+        return params
 
     def _attach_body(self, data: dict[str, Any], secrets: Secrets) -> bool:
         """Parse the body once the app has read it all; tell whether that is settled.
@@ -750,11 +786,18 @@ class Exchange:
         Quart integration edits ours in place, with a client address read from
         X-Forwarded-For, which anyone writes. Request data about another URL (what the app
         passed to ``capture_event`` about an upstream call) is only searched for secrets.
+        sentry_sdk's ASGI integration names an event its middleware sees before any router ran
+        after the raw URL, once ours is done: that name loses the request's secrets too.
         """
         with contained():
             request = event.get("request")
             if isinstance(request, dict):
                 event["request"] = self._refiltered(request)
+            name = event.get("transaction")
+            if isinstance(name, str) and name:
+                _, secrets = self.request_data()
+                if secrets:
+                    event["transaction"] = secrets.scrub(name)
         return event
 
     def _refiltered(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -854,6 +897,14 @@ def _drop_filtered_address(event: dict[str, Any]) -> None:
 def _unwrapped(exc: BaseException) -> BaseException:
     """The app's own exception inside a framework's wrapper of it (any other: itself)."""
     return app_exception(exc) if isinstance(exc, Exception) else exc
+
+
+@cache
+def _starlette_matcher() -> Callable[..., Mapping[str, object] | None]:
+    """Starlette's matcher of the routes its router has not matched yet, imported once."""
+    from sentry_asgi.frameworks._starlette import parameters_ahead  # noqa: PLC0415 - Starlette's
+
+    return parameters_ahead
 
 
 def _rejoined_below_a_starlette_mount(scope: Scope) -> str | None:

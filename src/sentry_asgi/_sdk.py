@@ -241,6 +241,16 @@ def isolation_transaction_name() -> tuple[str | None, str | None]:
     )
 
 
+def may_be_sent() -> bool:
+    """Tell whether the current span may yet be sent: not one sampled out (a transaction's).
+
+    Outside ours, sentry_sdk's middleware sends its transaction once the request is over; a
+    streamed segment is not found here, and may be.
+    """
+    span = sentry_sdk.get_current_span()
+    return span is None or getattr(span, "sampled", None) is not False
+
+
 def request_session() -> Any:
     """The session sentry_sdk tracks on the current isolation scope, if any (see above)."""
     return getattr(sentry_sdk.get_isolation_scope(), "_session", None)

@@ -21,6 +21,8 @@ stack is built, each gets its framework's hooks, as if it were wrapped.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Mapping
+from types import FunctionType, MethodType
 from typing import TYPE_CHECKING, Any
 
 from starlette import _utils as starlette_utils
@@ -257,10 +259,56 @@ def _first_match(routes: Iterable[object], probe: dict[str, Any]) -> object | No
 
 def _routes_below(mount: Mount | Host) -> Iterable[object]:
     """The routes of what a Mount or Host passes requests to, through middleware around it."""
-    for layer in down_the_middleware(mount.app):
+    return _routes_of(mount.app)
+
+
+def _routes_of(app: object) -> Iterable[object]:
+    """The routes of the first Starlette app or router found down the middleware from ``app``."""
+    for layer in down_the_middleware(app):
         if isinstance(layer, (Starlette, Router)):
             return layer.routes
     return ()
+
+
+def parameters_ahead(
+    scope: Scope, worth_matching: Callable[[], bool] | None = None
+) -> Mapping[str, object] | None:
+    """The path parameters of the route Starlette's router will pass the request to, if not yet.
+
+    The router puts them in the scope only as it routes: an event sent before it ran (by a
+    middleware inside the app, in front of its router) finds them here, the routes matched on
+    the scope as that router will get it, Mounts and their apps as it goes through them. That
+    router is the app's (``scope["app"]``, set as the app is called) while no router saw the
+    request; after a router's Mount passed it on to an app or router (the scope's ``endpoint``),
+    that one's, which routes it next. None where a router passed the request to its view
+    already, or matched nothing; where no route matches, where the app's own path convertors
+    fail on the path; and where ``worth_matching`` says no, asked only when the routes would be.
+    """
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        app = scope.get("app")
+        if "router" in scope or not isinstance(app, Starlette):
+            return None  # routed to nothing (a 404), or no Starlette app yet
+        routes: Iterable[object] = app.router.routes
+    elif isinstance(endpoint, (FunctionType, MethodType, type)):
+        return None  # a view: routed
+    else:
+        routes = _routes_of(endpoint)
+    if not routes or (worth_matching is not None and not worth_matching()):
+        return None
+    probe = dict(scope)
+    found = None
+    try:
+        while routes:
+            route = _first_match(routes, probe)
+            if route is None:
+                break
+            found = route
+            routes = _routes_below(route) if isinstance(route, (Mount, Host)) else ()
+    except Exception:  # noqa: BLE001 - the app's convertors, as when Starlette routes it
+        return None
+    params = probe.get("path_params") if found is not None else None
+    return params if isinstance(params, Mapping) else None
 
 
 def install(app: object) -> None:
