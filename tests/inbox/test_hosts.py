@@ -1,4 +1,5 @@
 import socket
+from contextlib import closing
 from types import SimpleNamespace
 
 import pytest
@@ -139,8 +140,8 @@ def test_a_star_answers_to_any_name(inbox):
 )
 def test_an_inbox_app_given_no_host_name_says_so(allowed_hosts, error, message):
     """A string, a port, a scheme or a pattern given as allowed is refused when the app is built."""
-    with pytest.raises(error, match=message):
-        InboxApp(Store(":memory:"), allowed_hosts=allowed_hosts)
+    with closing(Store(":memory:")) as store, pytest.raises(error, match=message):
+        InboxApp(store, allowed_hosts=allowed_hosts)
 
 
 def test_an_inbox_server_given_no_host_name_refuses_before_taking_its_port():
