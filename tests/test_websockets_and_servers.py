@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+import sys
 import time
 from contextlib import ExitStack
 
 import httpx
 import pytest
+from conftest import release
 from servers import receiver, serving
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
@@ -52,7 +54,20 @@ def test_uvicorns_error_after_a_denial_the_app_left_unfinished_is_an_event():
     assert titles == ["ASGI callable returned without completing handshake."]
 
 
-@pytest.mark.parametrize("worker", ["asyncio", "trio"])
+# From Python 3.12.1 asyncio's Server.wait_closed() waits for every open connection, and
+# hypercorn's asyncio worker awaits it before its graceful_timeout: a client that stays connected
+# keeps the server from stopping, and from ever cancelling the request.
+needs_hypercorn_stopping_with_a_client_connected = pytest.mark.skipif(
+    sys.version_info >= (3, 12, 1) and release("hypercorn") <= (0, 18, 0),
+    reason="hypercorn 0.18.0's asyncio worker never stops with a client connected on "
+    "Python 3.12.1 and later (pgjones/hypercorn#308): it cancels no request",
+)
+
+
+@pytest.mark.parametrize(
+    "worker",
+    [pytest.param("asyncio", marks=needs_hypercorn_stopping_with_a_client_connected), "trio"],
+)
 def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(worker: str):
     """A request hypercorn cancels when it stops, before the app answered, is a cancelled transaction, not an ok one, and no event.
 
