@@ -174,17 +174,11 @@ def _with_convertor(framework: str) -> Any:
     return SentryMiddleware(app)
 
 
-@pytest.mark.parametrize("framework", list(FRAMEWORKS))
-async def test_path_convertor_failing_as_routes_are_matched_before_routing_leaves_the_url(
-    framework, sentry_init, http
-):
-    """An app's path convertor that raises as its routes are matched for an event sent before the router ran leaves that URL as it was, the events sent; where it converts, the token is [Filtered]."""
-    transport = sentry_init(auto_enabling_integrations=False)
-    app = _with_convertor(framework)
-    unknown = f"/reset/XX/{RESET_TOKEN}/"
-    assert (await http(app, unknown)).status_code == 500
+async def _url_kept_then_filtered(app: Any, kept: str, transport: Any, http: Any) -> None:
+    """The events sent for ``kept`` have its URL as asked for; those for RESET_PATH the token out."""
+    assert (await http(app, kept)).status_code == 500
     for event in _failure_and_message(transport):
-        assert event["request"]["url"] == f"http://testserver{unknown}"
+        assert event["request"]["url"] == f"http://testserver{kept}"
     transport.envelopes.clear()
     assert (await http(app, RESET_PATH)).status_code == 500
     for event in _failure_and_message(transport):
@@ -193,18 +187,22 @@ async def test_path_convertor_failing_as_routes_are_matched_before_routing_leave
 
 
 @pytest.mark.parametrize("framework", list(FRAMEWORKS))
+async def test_path_convertor_failing_as_routes_are_matched_before_routing_leaves_the_url(
+    framework, sentry_init, http
+):
+    """An app's path convertor that raises as its routes are matched for an event sent before the router ran leaves that URL as it was, the events sent; where it converts, the token is [Filtered]."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    await _url_kept_then_filtered(
+        _with_convertor(framework), f"/reset/XX/{RESET_TOKEN}/", transport, http
+    )
+
+
+@pytest.mark.parametrize("framework", list(FRAMEWORKS))
 async def test_no_route_matching_before_routing_filters_nothing(framework, sentry_init, http):
     """A path no route matches leaves an event sent before the router ran with its URL as asked for; a matching one in the same app has the token [Filtered]."""
     transport = sentry_init(auto_enabling_integrations=False)
     app = SentryMiddleware(_with_failing_middleware(framework, "add_middleware"))
-    unmatched = f"/reset/MQ/{RESET_TOKEN}/again"
-    assert (await http(app, unmatched)).status_code == 500
-    for event in _failure_and_message(transport):
-        assert event["request"]["url"] == f"http://testserver{unmatched}"
-    transport.envelopes.clear()
-    assert (await http(app, RESET_PATH)).status_code == 500
-    for event in _failure_and_message(transport):
-        assert event["request"]["url"] == FILTERED_URL
+    await _url_kept_then_filtered(app, f"/reset/MQ/{RESET_TOKEN}/again", transport, http)
 
 
 @pytest.mark.parametrize("middleware", [FailsBeforeRouting, AnswersBeforeRouting])

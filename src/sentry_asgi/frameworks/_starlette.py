@@ -200,8 +200,14 @@ def matched_route(scope: Scope) -> object | None:
     A route that answers only other methods counts, as it does for Starlette's 405. None when the
     way cannot be retraced, also when the app's own path convertors fail on it.
     """
-    probe = _as_routed(scope)
-    routes: Iterable[object] = getattr(scope.get("router"), "routes", ())
+    return _last_match(getattr(scope.get("router"), "routes", ()), _as_routed(scope))
+
+
+def _last_match(routes: Iterable[object], probe: dict[str, Any]) -> object | None:
+    """The route the routers, from ``routes`` down, pass the probe to last, the probe updated.
+
+    None when no route matches, also when the app's own path convertors fail on the path.
+    """
     found = None
     try:
         while routes:
@@ -297,17 +303,7 @@ def parameters_ahead(
     if not routes or (worth_matching is not None and not worth_matching()):
         return None
     probe = dict(scope)
-    found = None
-    try:
-        while routes:
-            route = _first_match(routes, probe)
-            if route is None:
-                break
-            found = route
-            routes = _routes_below(route) if isinstance(route, (Mount, Host)) else ()
-    except Exception:  # noqa: BLE001 - the app's convertors, as when Starlette routes it
-        return None
-    params = probe.get("path_params") if found is not None else None
+    params = probe.get("path_params") if _last_match(routes, probe) is not None else None
     return params if isinstance(params, Mapping) else None
 
 
