@@ -187,15 +187,29 @@ def server_command(server: str, app: str, port: int) -> list[str]:
 
 
 @contextmanager
-def serving(server: str, app: str, inbox: Receiver, *options: str) -> Iterator[int]:
+def serving(
+    server: str, app: str, inbox: Receiver, *options: str, marks: Path | None = None
+) -> Iterator[int]:
     """Serve ``app`` with ``server`` on a free port, sending to ``inbox``; stop it after the block.
 
-    ``options`` follow the server's documented command; the block is given the port.
+    ``options`` follow the server's documented command; the block is given the port. The app
+    leaves its marks (``apps.reached``) in the folder ``marks``.
     """
     port = free_port()
     argv = [*server_command(server, app, port), *options]
-    with serve(argv, port, server_env(SENTRY_DSN=inbox.dsn)):
+    env = server_env(SENTRY_DSN=inbox.dsn, **({"APP_MARKS": str(marks)} if marks else {}))
+    with serve(argv, port, env):
         yield port
+
+
+def wait_until_reached(marks: Path, point: str, timeout: float = 20.0) -> None:
+    """Wait until a request in the served app got to ``point`` (its ``apps.reached`` mark)."""
+    deadline = time.monotonic() + timeout
+    while not (marks / point).exists():
+        if time.monotonic() > deadline:
+            msg = f"no request reached {point!r} within {timeout} s"
+            raise TimeoutError(msg)
+        time.sleep(0.02)
 
 
 def unix_server_command(server: str, app: str, path: str) -> list[str]:

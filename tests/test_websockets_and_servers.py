@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import socket
 import sys
-import time
 from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from conftest import release
-from servers import receiver, serving
+from servers import receiver, serving, wait_until_reached
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import connect
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +71,9 @@ needs_hypercorn_stopping_with_a_client_connected = pytest.mark.skipif(
     "worker",
     [pytest.param("asyncio", marks=needs_hypercorn_stopping_with_a_client_connected), "trio"],
 )
-def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(worker: str):
+def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(
+    worker: str, tmp_path: Path
+):
     """A request hypercorn cancels when it stops, before the app answered, is a cancelled transaction, not an ok one, and no event.
 
     On asyncio, Python 3.11 logs the cancellation of hypercorn's connection task as an exception
@@ -76,13 +81,13 @@ def test_a_request_the_server_cancels_on_shut_down_is_a_cancelled_transaction(wo
     """
     with receiver() as inbox, ExitStack() as after_the_server:
         with serving(
-            "hypercorn", "apps.starlette_app:app", inbox, "--worker-class", worker
+            "hypercorn", "apps.starlette_app:app", inbox, "--worker-class", worker, marks=tmp_path
         ) as port:
             # Closed only once the server has stopped: the client never left.
             client = after_the_server.enter_context(socket.create_connection(("127.0.0.1", port)))
             head = b"POST /upload HTTP/1.1\r\nhost: h\r\nx-user: u-1\r\ncontent-length: 100\r\n\r\n"
             client.sendall(head + b"only the first bytes")
-            time.sleep(0.5)  # the app is reading the body when the server stops
+            wait_until_reached(tmp_path, "upload")  # the app reads the body as the server stops
         (transaction,) = inbox.wait_for("transaction", 1)
         events = inbox.items("event")
     assert events == []

@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
+from apps import reached
 from sentry_asgi import SentryMiddleware
 
 sentry_sdk.init(
@@ -30,6 +31,7 @@ async def item(request):
 async def upload(request):
     """Read a body in chunks, as the signed-in user: state that must stay with this request."""
     sentry_sdk.set_user({"id": request.headers["x-user"]})
+    reached("upload")
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
