@@ -953,6 +953,7 @@ async def test_secrets_inside_a_query_parameter_holding_json_or_graphql_are_filt
         pytest.param(f"/cb?access_token={ORIGINAL_URL_TOKEN}", id="query"),
         pytest.param(f"https://app.example/cb#access_token={ORIGINAL_URL_TOKEN}", id="fragment"),
         pytest.param(f"https://admin:{ORIGINAL_URL_TOKEN}@app.example/cb", id="userinfo"),
+        pytest.param(f"/cb?code={ORIGINAL_URL_TOKEN}&state=af0ifjsldkj", id="oauth-code"),
     ],
 )
 async def test_secret_in_a_url_inside_a_query_parameter_is_filtered(sentry_init, target):
@@ -962,6 +963,50 @@ async def test_secret_in_a_url_inside_a_query_parameter_is_filtered(sentry_init,
     event = await event_of_failing(transport, http_scope("/login", query_string=query.encode()))
     assert event["request"]["query_string"] == f"next={FILTERED}&lang=en"
     assert ORIGINAL_URL_TOKEN not in json.dumps(event)
+
+
+# An authorization code as Google issues them: a slash in it, percent-encoded in the query.
+OAUTH_CODE = "4/0AeanS0a" + "7fQx2Lw9"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({}, id="defaults"),
+        pytest.param({"send_default_pii": True}, id="send_default_pii"),
+    ],
+)
+async def test_an_oauth_authorization_code_is_a_secret_beside_state(sentry_init, options):
+    """An OAuth callback's ``code`` (beside ``state``) is filtered and searched for, unless PII is allowed."""
+    transport = sentry_init(**options)
+    query = f"code={quote(OAUTH_CODE, safe='')}&state=af0ifjsldkj&scope=openid"
+    event = await event_of_failing(transport, http_scope("/cb", query_string=query.encode()))
+    if options:
+        assert event["request"]["query_string"] == query
+        return
+    assert event["request"]["query_string"] == f"code={FILTERED}&state=af0ifjsldkj&scope=openid"
+    sent = json.dumps(event)
+    assert OAUTH_CODE not in sent
+    assert quote(OAUTH_CODE, safe="") not in sent  # the scope in the app's frame holds it so
+
+
+@pytest.mark.parametrize("query", ["code=US&page=2", "error=access_denied&state=af0ifjsldkj"])
+async def test_a_code_without_state_or_a_state_without_code_is_kept(sentry_init, query):
+    """Alone, ``code`` names no secret (a country, a promotion), and ``state`` is never one."""
+    transport = sentry_init()
+    event = await event_of_failing(transport, http_scope("/cb", query_string=query.encode()))
+    assert event["request"]["query_string"] == query
+
+
+async def test_an_oauth_authorization_code_posted_as_a_form_is_filtered(sentry_init):
+    """``response_mode=form_post`` (Sign in with Apple) posts ``code`` and ``state``: the code is filtered."""
+    transport = sentry_init()
+    body = f"state=af0ifjsldkj&code={quote(OAUTH_CODE, safe='')}&user=bob"
+    event = await event_for_body(transport, "application/x-www-form-urlencoded", body)
+    assert event["request"]["data"] == {"state": "af0ifjsldkj", "code": FILTERED, "user": "bob"}
+    sent = json.dumps(event)
+    assert OAUTH_CODE not in sent
+    assert quote(OAUTH_CODE, safe="") not in sent  # the body the app read, as sent
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,13 @@ import zlib
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
-from sentry_asgi._privacy import KeyRule, is_sensitive, mentions_secret
+from sentry_asgi._privacy import (
+    OAUTH_CODE,
+    OAUTH_STATE,
+    KeyRule,
+    is_sensitive,
+    mentions_secret,
+)
 from sentry_asgi._scrub import FILTERED, Secrets, filter_url, holds_jwt, looks_secret
 
 if TYPE_CHECKING:
@@ -233,9 +239,13 @@ _PAIR_NAMES = ("name", "key", "path", "field")
 
 
 def _values_named_secret(pair: dict[Any, Any]) -> set[str]:
-    """The keys of a dict's values that a name beside them calls a secret."""
+    """The keys of a dict's values that a name beside them calls a secret.
+
+    An OAuth authorization response posted as a form (``response_mode=form_post``, as Sign in
+    with Apple does) has its one-time ``code`` beside ``state``.
+    """
     keys = {key.lower(): key for key in pair if isinstance(key, str)}
-    secret = set()
+    secret = {OAUTH_CODE} if OAUTH_CODE in pair and OAUTH_STATE in pair else set()
     for lowered, key in keys.items():
         if lowered.endswith("value"):
             for name in _PAIR_NAMES:
@@ -312,6 +322,7 @@ def _form(text: str, secrets: Secrets) -> dict[str, Any]:
     A secret field's value is also remembered as sent, percent-encoded the client's way.
     """
     fields: dict[str, Any] = {}
+    raw_codes: list[str] = []  # secrets once "state" is beside them, as sent
     for part in text.split("&"):
         if not part:
             continue
@@ -320,11 +331,16 @@ def _form(text: str, secrets: Secrets) -> dict[str, Any]:
         value = unquote_plus(raw_value)
         if is_sensitive(name):
             secrets.add(raw_value)
+        elif name == OAUTH_CODE:
+            raw_codes.append(raw_value)
         if name in fields:
             previous = fields[name]
             fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
         else:
             fields[name] = value
+    if OAUTH_STATE in fields:
+        for raw_code in raw_codes:
+            secrets.add(raw_code)
     return fields
 
 

@@ -50,6 +50,10 @@ SENSITIVE_WORDS = ("sig", "sid", "otp", "pin", "pass", "pw")
 SENSITIVE_LAST_WORDS = ("pass", "pw")
 # Endings that name session ids glued to a prefix: Google's SAPISID, APISID, HSID, SSID cookies.
 SENSITIVE_SUFFIXES = ("sid",)
+# OAuth 2.0's authorization response (RFC 6749, 4.1.2) hands the client a one-time credential as
+# "code", beside "state". Alone, "code" names no secret (a country, a promotion, an error code).
+OAUTH_CODE = "code"
+OAUTH_STATE = "state"
 # Headers that carry end-user addresses or identities: personal data, not secrets.
 # "clientip", "socketip" and "_addr" catch Azure Front Door's X-Azure-ClientIP / X-Azure-SocketIP
 # and Envoy's X-Envoy-External-Address.

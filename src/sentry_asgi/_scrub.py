@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequenc
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
+from sentry_asgi._privacy import OAUTH_CODE, OAUTH_STATE
+
 if TYPE_CHECKING:
     from sentry_asgi._privacy import KeyRule
 
@@ -552,12 +554,14 @@ def filter_query(
     A filtered value is remembered both decoded and as sent: a frame holding the raw query
     string shows the client's own percent-encoding (``%2f`` as well as ``%2F``). A value that
     ``holds_secret`` finds a secret in (GraphQL over GET: ``?query=mutation{login(password:...)}``,
-    ``&variables={"password": ...}``) is filtered whole, whatever its name.
+    ``&variables={"password": ...}``) is filtered whole, whatever its name, and so is an OAuth
+    authorization code (``/callback?code=...&state=...``).
     """
     if rule.mode == "all" or not query:
         return query
     kept: list[str] = []
     pieces = _QUERY_SEPARATOR.split(query)  # parameter, separator, parameter, ...
+    oauth = OAUTH_STATE in query and OAUTH_CODE in query and _answers_oauth(pieces)
     for index in range(0, len(pieces), 2):
         raw_name, sep, raw_value = pieces[index].partition("=")
         name = unquote_plus(raw_name)
@@ -566,7 +570,10 @@ def filter_query(
             verdict = _with_jwt(rule, verdict, unquote_plus(raw_value))
         if verdict and holds_secret is not None and holds_secret(unquote_plus(raw_value), secrets):
             verdict = False
-        if not verdict and (verdict is False or _hidden(rule, name, raw_value)):
+        oauth_code = oauth and name == OAUTH_CODE
+        if oauth_code and verdict:
+            verdict = False
+        if not verdict and (verdict is False or oauth_code or _hidden(rule, name, raw_value)):
             secrets.add(unquote_plus(raw_value))
             secrets.add(raw_value)
         if verdict is None:
@@ -575,6 +582,12 @@ def filter_query(
             kept.append(pieces[index - 1])  # the separator the client used
         kept.append(f"{raw_name}{sep}{raw_value if verdict else FILTERED}")
     return "".join(kept)
+
+
+def _answers_oauth(pieces: list[str]) -> bool:
+    """Tell whether a query's parameters are an OAuth authorization response: "code" and "state"."""
+    names = {unquote_plus(piece.partition("=")[0]) for piece in pieces[::2]}
+    return OAUTH_CODE in names and OAUTH_STATE in names
 
 
 USERINFO_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)([^/?#]*)@")
