@@ -965,6 +965,52 @@ async def test_secret_in_a_url_inside_a_query_parameter_is_filtered(sentry_init,
     assert ORIGINAL_URL_TOKEN not in json.dumps(event)
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body", "field"),
+    [
+        pytest.param(
+            "application/x-www-form-urlencoded",
+            f"benutzer=anna&neues_passwort={PASSWORD}",
+            "neues_passwort",
+            id="german-form",
+        ),
+        pytest.param(
+            "application/x-www-form-urlencoded",
+            f"usuario=ana&senha={PASSWORD}",
+            "senha",
+            id="portuguese-form",
+        ),
+        pytest.param(
+            "application/json",
+            json.dumps({"логин": "anna", "пароль": PASSWORD}),
+            "пароль",
+            id="russian-json",
+        ),
+        pytest.param(
+            "application/json",
+            json.dumps({"用户名": "anna", "密码": PASSWORD}, ensure_ascii=False),
+            "密码",
+            id="chinese-json",
+        ),
+    ],
+)
+async def test_a_password_field_named_in_another_language_is_filtered(
+    sentry_init, content_type, body, field
+):
+    """A form or JSON field called password in the user's language is filtered and searched for."""
+    transport = sentry_init()
+    data = await body_data_without(transport, content_type, body, PASSWORD)
+    assert data[field] == FILTERED
+    assert len(data) == 2  # the user name beside it is kept
+
+
+async def test_a_text_body_naming_a_password_in_another_script_is_withheld(sentry_init):
+    """Free text that names a secret in Cyrillic (``Пароль: ...``) is withheld whole, as in English."""
+    transport = sentry_init()
+    text = f"Логин: anna\nПароль: {PASSWORD}"  # noqa: RUF001 - Cyrillic letters, on purpose
+    assert await body_data_without(transport, "text/plain", text, PASSWORD) == FILTERED
+
+
 # An authorization code as Google issues them: a slash in it, percent-encoded in the query.
 OAUTH_CODE = "4/0AeanS0a" + "7fQx2Lw9"
 

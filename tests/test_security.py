@@ -742,10 +742,20 @@ async def test_a_secret_under_a_name_the_event_also_uses_is_still_removed(sentry
         ("Via", False, True),
         ("X-Via-Route", False, False),
         ("User-Agent", False, False),
+        ("neues_Passwort", True, False),
+        ("nueva-contraseña", True, False),
+        ("mot_de_passe", True, False),
+        ("nova_senha", True, False),
+        ("resenha", False, False),
+        ("hasło", True, False),
+        ("hasLoggedIn", False, False),
+        ("новый_пароль", True, False),
+        ("用户密码", True, False),
+        ("autoclave", False, False),
     ],
 )
 def test_secret_and_ip_bearing_names_are_told_as_security_md_says(name, secret, personal):
-    """sig, sid, otp and pin count as words of their own; Via only as the whole name."""
+    """sig, sid, otp and pin count as words of their own, as the short words for password in other languages do; Via only as the whole name."""
     assert (is_sensitive(name), is_personal(name)) == (secret, personal)
 
 

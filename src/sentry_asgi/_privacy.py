@@ -41,10 +41,47 @@ SENSITIVE_TERMS = (
     "sso",
     "token",
     "xsrf",
+    # "password" in the languages apps are most often written in, where a form or a JSON body
+    # names the field in the user's language: German, Spanish, French, Dutch, Swedish, Danish and
+    # Norwegian, Finnish, Vietnamese, Russian and Ukrainian, Chinese, Japanese, Korean.
+    "passwort",
+    "kennwort",
+    "contrasena",
+    "contraseña",
+    "motdepasse",
+    "mot_de_passe",
+    "wachtwoord",
+    "losenord",
+    "lösenord",
+    "adgangskode",
+    "passord",
+    "salasana",
+    "matkhau",
+    "mat_khau",
+    "пароль",
+    "密码",
+    "パスワード",
+    "비밀번호",
 )
 # Short names that are secrets only as a whole word (signed-URL signatures, session ids, a login
-# form's password).
-SENSITIVE_WORDS = ("sig", "sid", "otp", "pin", "pass", "pw")
+# form's password; "password" in Portuguese, French shorthand, Polish, Czech, Turkish, Spanish:
+# a part of longer words there, "resenha", "hasLoggedIn").
+SENSITIVE_WORDS = (
+    "sig",
+    "sid",
+    "otp",
+    "pin",
+    "pass",
+    "pw",
+    "senha",
+    "mdp",
+    "haslo",
+    "hasło",
+    "heslo",
+    "sifre",
+    "şifre",
+    "clave",
+)
 # Of those, the words that name a password only as a name's last word (user_pass, db-pw, pass[]):
 # pass_through, pass_rate and pw_policy are settings, not secrets.
 SENSITIVE_LAST_WORDS = ("pass", "pw")
@@ -99,6 +136,8 @@ _SECRET_PART = re.compile(
     r"|(?:api|access|secret|private|signing|session|client)keys?"
     r"|auth(?:n|z|ori[sz](?:ation|e[ds]?)|enticat(?:ion|e[ds]?))s?|sessionid|sessionids"
 )
+# Secret names with letters beyond ASCII ("пароль", "şifre", "密码").
+_NON_ASCII_NAMES = tuple(n for n in (*SENSITIVE_TERMS, *SENSITIVE_WORDS) if not n.isascii())
 # "session" names a secret when it is part of a longer name (session_id) or a field (session=).
 _SESSION_FIELD = re.compile(r"(?<=[_-])session|session(?=[_-]|[\"']?\s*[=:])")
 
@@ -112,6 +151,10 @@ def mentions_secret(text: str) -> bool:
     for word in _WORD_WITH_TERM.finditer(lowered):
         parts = _NAME_PARTS.findall(text, word.start(), word.end())
         if any(_SECRET_PART.fullmatch(part.lower()) for part in parts):
+            return True
+    if not text.isascii():  # name parts are told apart in ASCII only: these are looked for whole
+        folded = text.lower()
+        if any(term in folded for term in _NON_ASCII_NAMES):
             return True
     return _SESSION_FIELD.search(lowered) is not None
 
