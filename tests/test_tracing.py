@@ -10,6 +10,7 @@ import json
 import re
 import time
 from datetime import datetime
+from urllib.parse import quote
 
 import pytest
 import sentry_sdk
@@ -1222,3 +1223,21 @@ async def test_a_request_sending_no_span_keeps_its_raw_path_out_of_outgoing_bagg
     assert "sentry-transaction" not in sent
     (envelope,) = transport.envelopes
     assert "transaction" not in envelope.headers["trace"]
+
+
+async def test_an_oauth_callbacks_code_is_in_no_transaction_or_segment(sentry_init, lifecycle):
+    """A callback's ``?code=...&state=...`` is traced with the code filtered, in both lifecycles."""
+    transport = init(sentry_init, lifecycle)
+    code = "4/0AeanS0a" + "9kQw3Zt1"  # built: the source lines sent hold no copy
+
+    async def callback(request):
+        return PlainTextResponse("signed in")
+
+    query = f"code={quote(code, safe='')}&state=af0ifjsldkj"
+    app = SentryMiddleware(Starlette(routes=[Route("/callback", callback)]))
+    await call(app, scope_with(f"/callback?{query}"))
+    sentry_sdk.flush()
+    sent = repr(transport.transactions) + repr(transport.items("span"))
+    assert "state=af0ifjsldkj" in sent
+    assert code not in sent
+    assert quote(code, safe="") not in sent
