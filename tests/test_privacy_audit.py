@@ -1044,15 +1044,35 @@ async def test_a_code_without_state_or_a_state_without_code_is_kept(sentry_init,
     assert event["request"]["query_string"] == query
 
 
-async def test_an_oauth_authorization_code_posted_as_a_form_is_filtered(sentry_init):
-    """``response_mode=form_post`` (Sign in with Apple) posts ``code`` and ``state``: the code is filtered."""
+PKCE_VERIFIER = "dBjftJeZ4CVP" + "-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+
+
+@pytest.mark.parametrize(
+    ("body", "kept"),
+    [
+        pytest.param(
+            f"state=af0ifjsldkj&code={quote(OAUTH_CODE, safe='')}&user=bob",
+            {"state": "af0ifjsldkj", "user": "bob"},
+            id="form-post-callback",
+        ),
+        pytest.param(
+            f"grant_type=authorization_code&code={quote(OAUTH_CODE, safe='')}"
+            f"&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&code_verifier={PKCE_VERIFIER}",
+            {"grant_type": "authorization_code", "redirect_uri": "https://app.example/cb"},
+            id="token-request",
+        ),
+    ],
+)
+async def test_an_oauth_authorization_code_posted_as_a_form_is_filtered(sentry_init, body, kept):
+    """A callback's ``form_post`` (Sign in with Apple) and a token request post the code: filtered, as is PKCE's verifier."""
     transport = sentry_init()
-    body = f"state=af0ifjsldkj&code={quote(OAUTH_CODE, safe='')}&user=bob"
     event = await event_for_body(transport, "application/x-www-form-urlencoded", body)
-    assert event["request"]["data"] == {"state": "af0ifjsldkj", "code": FILTERED, "user": "bob"}
+    data = event["request"]["data"]
+    assert data["code"] == FILTERED
+    assert {k: v for k, v in data.items() if v != FILTERED} == kept
     sent = json.dumps(event)
-    assert OAUTH_CODE not in sent
-    assert quote(OAUTH_CODE, safe="") not in sent  # the body the app read, as sent
+    for secret in (OAUTH_CODE, quote(OAUTH_CODE, safe=""), PKCE_VERIFIER):
+        assert secret not in sent  # the body the app read holds the code as sent
 
 
 @pytest.mark.parametrize(

@@ -752,6 +752,9 @@ async def test_a_secret_under_a_name_the_event_also_uses_is_still_removed(sentry
         ("новый_пароль", True, False),
         ("用户密码", True, False),
         ("autoclave", False, False),
+        ("code_verifier", True, False),
+        ("device_code", True, False),
+        ("code", False, False),
     ],
 )
 def test_secret_and_ip_bearing_names_are_told_as_security_md_says(name, secret, personal):

@@ -18,10 +18,10 @@ from urllib.parse import unquote_plus
 
 from sentry_asgi._privacy import (
     OAUTH_CODE,
-    OAUTH_STATE,
     KeyRule,
     is_sensitive,
     mentions_secret,
+    names_oauth_code,
 )
 from sentry_asgi._scrub import FILTERED, Secrets, filter_url, holds_jwt, looks_secret
 
@@ -245,7 +245,7 @@ def _values_named_secret(pair: dict[Any, Any]) -> set[str]:
     with Apple does) has its one-time ``code`` beside ``state``.
     """
     keys = {key.lower(): key for key in pair if isinstance(key, str)}
-    secret = {OAUTH_CODE} if OAUTH_CODE in pair and OAUTH_STATE in pair else set()
+    secret = {OAUTH_CODE} if names_oauth_code(pair) else set()
     for lowered, key in keys.items():
         if lowered.endswith("value"):
             for name in _PAIR_NAMES:
@@ -338,7 +338,7 @@ def _form(text: str, secrets: Secrets) -> dict[str, Any]:
             fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
         else:
             fields[name] = value
-    if OAUTH_STATE in fields:
+    if names_oauth_code(fields):
         for raw_code in raw_codes:
             secrets.add(raw_code)
     return fields

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,6 +41,8 @@ SENSITIVE_TERMS = (
     "sso",
     "token",
     "xsrf",
+    "code_verifier",  # PKCE's proof of the client (RFC 7636)
+    "device_code",  # the device flow's credential (RFC 8628)
     # "password" in the languages apps are most often written in, where a form or a JSON body
     # names the field in the user's language: German, Spanish, French, Dutch, Swedish, Danish and
     # Norwegian, Finnish, Vietnamese, Russian and Ukrainian, Chinese, Japanese, Korean.
@@ -87,10 +89,19 @@ SENSITIVE_WORDS = (
 SENSITIVE_LAST_WORDS = ("pass", "pw")
 # Endings that name session ids glued to a prefix: Google's SAPISID, APISID, HSID, SSID cookies.
 SENSITIVE_SUFFIXES = ("sid",)
-# OAuth 2.0's authorization response (RFC 6749, 4.1.2) hands the client a one-time credential as
-# "code", beside "state". Alone, "code" names no secret (a country, a promotion, an error code).
+# OAuth 2.0 hands the client a one-time credential as "code": to its callback beside "state" (RFC
+# 6749, 4.1.2), and back to the authorization server in a token request beside "grant_type",
+# "redirect_uri" and PKCE's "code_verifier" (4.1.3, RFC 7636). Alone, "code" names no secret (a
+# country, a promotion, an error code).
 OAUTH_CODE = "code"
-OAUTH_STATE = "state"
+OAUTH_CODE_COMPANIONS = ("state", "grant_type", "redirect_uri", "code_verifier")
+
+
+def names_oauth_code(names: Container[str]) -> bool:
+    """Tell whether parameter or field names are OAuth's, so that their ``code`` is a secret."""
+    return OAUTH_CODE in names and any(name in names for name in OAUTH_CODE_COMPANIONS)
+
+
 # Headers that carry end-user addresses or identities: personal data, not secrets.
 # "clientip", "socketip" and "_addr" catch Azure Front Door's X-Azure-ClientIP / X-Azure-SocketIP
 # and Envoy's X-Envoy-External-Address.

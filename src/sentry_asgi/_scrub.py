@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequenc
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
-from sentry_asgi._privacy import OAUTH_CODE, OAUTH_STATE
+from sentry_asgi._privacy import OAUTH_CODE, names_oauth_code
 
 if TYPE_CHECKING:
     from sentry_asgi._privacy import KeyRule
@@ -555,13 +555,13 @@ def filter_query(
     string shows the client's own percent-encoding (``%2f`` as well as ``%2F``). A value that
     ``holds_secret`` finds a secret in (GraphQL over GET: ``?query=mutation{login(password:...)}``,
     ``&variables={"password": ...}``) is filtered whole, whatever its name, and so is an OAuth
-    authorization code (``/callback?code=...&state=...``).
+    authorization code (``/callback?code=...&state=...``, ``?grant_type=...&code=...``).
     """
     if rule.mode == "all" or not query:
         return query
     kept: list[str] = []
     pieces = _QUERY_SEPARATOR.split(query)  # parameter, separator, parameter, ...
-    oauth = OAUTH_STATE in query and OAUTH_CODE in query and _answers_oauth(pieces)
+    oauth = OAUTH_CODE in query and _answers_oauth(pieces)
     for index in range(0, len(pieces), 2):
         raw_name, sep, raw_value = pieces[index].partition("=")
         name = unquote_plus(raw_name)
@@ -585,9 +585,8 @@ def filter_query(
 
 
 def _answers_oauth(pieces: list[str]) -> bool:
-    """Tell whether a query's parameters are an OAuth authorization response: "code" and "state"."""
-    names = {unquote_plus(piece.partition("=")[0]) for piece in pieces[::2]}
-    return OAUTH_CODE in names and OAUTH_STATE in names
+    """Tell whether a query's parameters are OAuth's, its ``code`` a credential."""
+    return names_oauth_code({unquote_plus(piece.partition("=")[0]) for piece in pieces[::2]})
 
 
 USERINFO_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*:)([^/?#]*)@")
