@@ -241,8 +241,8 @@ _PAIR_NAMES = ("name", "key", "path", "field")
 def _values_named_secret(pair: dict[Any, Any]) -> set[str]:
     """The keys of a dict's values that a name beside them calls a secret.
 
-    An OAuth authorization response posted as a form (``response_mode=form_post``, as Sign in
-    with Apple does) has its one-time ``code`` beside ``state``.
+    OAuth's one-time ``code`` is one beside ``state`` (a callback posted as a form, as Sign in
+    with Apple does) or ``grant_type`` (a token request).
     """
     keys = {key.lower(): key for key in pair if isinstance(key, str)}
     secret = {OAUTH_CODE} if names_oauth_code(pair) else set()
@@ -322,7 +322,7 @@ def _form(text: str, secrets: Secrets) -> dict[str, Any]:
     A secret field's value is also remembered as sent, percent-encoded the client's way.
     """
     fields: dict[str, Any] = {}
-    raw_codes: list[str] = []  # secrets once "state" is beside them, as sent
+    raw_codes: list[str] = []  # secrets, as sent, once OAuth's other names are beside them
     for part in text.split("&"):
         if not part:
             continue
