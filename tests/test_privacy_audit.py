@@ -1004,11 +1004,25 @@ async def test_a_password_field_named_in_another_language_is_filtered(
     assert len(data) == 2  # the user name beside it is kept
 
 
-async def test_a_text_body_naming_a_password_in_another_script_is_withheld(sentry_init):
-    """Free text that names a secret in Cyrillic (``Пароль: ...``) is withheld whole, as in English."""
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(f"Логин: anna\nПароль: {PASSWORD}", id="cyrillic"),  # noqa: RUF001
+        pytest.param(f"identifiant=anna mot_de_passe={PASSWORD}", id="french"),
+        pytest.param(f"usuario: ana, senha: {PASSWORD}", id="portuguese-word"),
+    ],
+)
+async def test_a_text_body_naming_a_password_in_another_language_is_withheld(sentry_init, text):
+    """Free text that names a password in another language (``Пароль: ...``) is withheld whole, as in English."""
     transport = sentry_init()
-    text = f"Логин: anna\nПароль: {PASSWORD}"  # noqa: RUF001 - Cyrillic letters, on purpose
     assert await body_data_without(transport, "text/plain", text, PASSWORD) == FILTERED
+
+
+async def test_a_text_body_with_a_password_word_inside_a_longer_word_is_sent(sentry_init):
+    """``senha`` inside ``resenha`` (a review, in Portuguese) names no secret: the text is sent."""
+    transport = sentry_init()
+    text = "Uma resenha do produto: muito bom."
+    assert await body_data_without(transport, "text/plain", text, "never in it") == text
 
 
 # An authorization code as Google issues them: a slash in it, percent-encoded in the query.

@@ -41,11 +41,18 @@ SENSITIVE_TERMS = (
     "sso",
     "token",
     "xsrf",
-    "code_verifier",  # PKCE's proof of the client (RFC 7636)
-    "device_code",  # the device flow's credential (RFC 8628)
-    # "password" in the languages apps are most often written in, where a form or a JSON body
-    # names the field in the user's language: German, Spanish, French, Dutch, Swedish, Danish and
-    # Norwegian, Finnish, Vietnamese, Russian and Ukrainian, Chinese, Japanese, Korean.
+)
+# Short names that are secrets only as a whole word (signed-URL signatures, session ids, a login
+# form's password).
+SENSITIVE_WORDS = ("sig", "sid", "otp", "pin", "pass", "pw")
+# Names that are secret as written whole, in a key as in free text: OAuth's credentials (PKCE's
+# proof of the client, RFC 7636; the device flow's, RFC 8628), and "password" in the languages apps
+# are most often written in, where a form or a JSON body names the field in the user's language:
+# German, Spanish, French, Dutch, Swedish, Danish and Norwegian, Finnish, Vietnamese, Russian and
+# Ukrainian, Chinese, Japanese, Korean.
+WHOLE_TERMS = (
+    "code_verifier",
+    "device_code",
     "passwort",
     "kennwort",
     "contrasena",
@@ -65,25 +72,9 @@ SENSITIVE_TERMS = (
     "パスワード",
     "비밀번호",
 )
-# Short names that are secrets only as a whole word (signed-URL signatures, session ids, a login
-# form's password; "password" in Portuguese, French shorthand, Polish, Czech, Turkish, Spanish:
-# a part of longer words there, "resenha", "hasLoggedIn").
-SENSITIVE_WORDS = (
-    "sig",
-    "sid",
-    "otp",
-    "pin",
-    "pass",
-    "pw",
-    "senha",
-    "mdp",
-    "haslo",
-    "hasło",
-    "heslo",
-    "sifre",
-    "şifre",
-    "clave",
-)
+# "password" in Portuguese, French shorthand, Polish, Czech, Turkish and Spanish: a word of its own
+# only, as longer words hold it ("resenha", "hasLoggedIn", "autoclave").
+WHOLE_WORDS = ("senha", "mdp", "haslo", "hasło", "heslo", "sifre", "şifre", "clave")
 # Of those, the words that name a password only as a name's last word (user_pass, db-pw, pass[]):
 # pass_through, pass_rate and pw_policy are settings, not secrets.
 SENSITIVE_LAST_WORDS = ("pass", "pw")
@@ -109,9 +100,11 @@ PERSONAL_TERMS = ("forwarded", "_ip", "clientip", "socketip", "_addr", "remote_"
 PERSONAL_WORDS = ("via",)
 
 _SENSITIVE = re.compile(
-    "|".join(SENSITIVE_TERMS)
+    "|".join((*SENSITIVE_TERMS, *WHOLE_TERMS))
     + r"|(?:^|[^a-z0-9])(?:"
-    + "|".join(word for word in SENSITIVE_WORDS if word not in SENSITIVE_LAST_WORDS)
+    + "|".join(
+        word for word in (*SENSITIVE_WORDS, *WHOLE_WORDS) if word not in SENSITIVE_LAST_WORDS
+    )
     + r")(?:$|[^a-z0-9])|(?:^|[^a-z0-9])(?:"
     + "|".join(SENSITIVE_LAST_WORDS)
     + r")(?:$|[^a-z0-9_])|(?:"
@@ -147,8 +140,16 @@ _SECRET_PART = re.compile(
     r"|(?:api|access|secret|private|signing|session|client)keys?"
     r"|auth(?:n|z|ori[sz](?:ation|e[ds]?)|enticat(?:ion|e[ds]?))s?|sessionid|sessionids"
 )
-# Secret names with letters beyond ASCII ("пароль", "şifre", "密码").
-_NON_ASCII_NAMES = tuple(n for n in (*SENSITIVE_TERMS, *SENSITIVE_WORDS) if not n.isascii())
+_WHOLE_WORD = re.compile(r"(?<![a-z0-9])(?:" + "|".join(WHOLE_WORDS) + r")(?![a-z0-9])")
+
+
+def _names_whole(lowered: str) -> bool:
+    """Tell whether lowered free text holds a whole name (a pattern of them all would cost more)."""
+    if any(term in lowered for term in WHOLE_TERMS):
+        return True
+    return any(word in lowered for word in WHOLE_WORDS) and _WHOLE_WORD.search(lowered) is not None
+
+
 # "session" names a secret when it is part of a longer name (session_id) or a field (session=).
 _SESSION_FIELD = re.compile(r"(?<=[_-])session|session(?=[_-]|[\"']?\s*[=:])")
 
@@ -163,10 +164,8 @@ def mentions_secret(text: str) -> bool:
         parts = _NAME_PARTS.findall(text, word.start(), word.end())
         if any(_SECRET_PART.fullmatch(part.lower()) for part in parts):
             return True
-    if not text.isascii():  # name parts are told apart in ASCII only: these are looked for whole
-        folded = text.lower()
-        if any(term in folded for term in _NON_ASCII_NAMES):
-            return True
+    if _names_whole(lowered if text.isascii() else text.lower()):
+        return True
     return _SESSION_FIELD.search(lowered) is not None
 
 
