@@ -135,7 +135,7 @@ def leave_a_stream(served: Served, path: str, lines: int) -> list[str]:
     """Read the first ``lines`` of an endless response, then hang up, as a closed browser tab does."""
     with httpx.stream("GET", served.base + path, timeout=20) as response:
         read = [line for _, line in zip(range(lines), response.iter_lines(), strict=False)]
-    time.sleep(0.3)  # the server notices on its next write
+    wait_for_transaction(served, path)  # the server noticed on its next write: the app stopped
     return read
 
 
@@ -466,7 +466,8 @@ def test_a_chat_the_client_leaves_is_neither_an_error_nor_cancelled(server: str)
         with connect(served.base.replace("http", "ws", 1) + "/chat") as websocket:
             websocket.send("hi")
             assert websocket.recv() == "hi"
-        time.sleep(0.3)  # the server passes the close on, and the app's receive() raises
+        # The server passes the close on, the app's receive() raises and the connection ends.
+        wait_for_transaction(served, "/chat")
     chats = [t for t in served.inbox.items("transaction") if t["transaction"] == "/chat"]
     assert [t["contexts"]["trace"]["status"] for t in chats] == ["ok"]
     assert [e for e in served.inbox.items("event") if e.get("transaction") == "/chat"] == []
