@@ -9,14 +9,25 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from servers import SERVERS, Receiver, free_port, receiver, serve, server_command, server_env
+from servers import (
+    SERVERS,
+    Receiver,
+    free_port,
+    receiver,
+    serve,
+    server_command,
+    server_env,
+    wait_until_reached,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,6 +48,7 @@ class Served:
     server: str
     base: str
     inbox: Receiver
+    marks: Path  # where the app's requests leave their marks (``apps.reached``)
     responses: dict[str, Any] = field(default_factory=dict)
 
     def events_raising(self, kind: str) -> list[dict[str, Any]]:
@@ -64,11 +76,11 @@ def chunked(body: bytes, size: int = 65536) -> Iterator[bytes]:
 @contextmanager
 def served_by(server: str, target: str, *args: str, **env: str) -> Iterator[Served]:
     """Serve ``target`` until the block ends; the last request's transaction flushes."""
-    with receiver() as inbox:
+    with receiver() as inbox, tempfile.TemporaryDirectory() as marks:
         port = free_port()
         command = [*server_command(server, target, port), *args]
-        with serve(command, port, server_env(SENTRY_DSN=inbox.dsn, **env)):
-            served = Served(server, f"http://127.0.0.1:{port}", inbox)
+        with serve(command, port, server_env(SENTRY_DSN=inbox.dsn, APP_MARKS=marks, **env)):
+            served = Served(server, f"http://127.0.0.1:{port}", inbox, Path(marks))
             yield served
             # One FIFO queue: once this transaction arrives, everything before it has too.
             assert httpx.get(f"{served.base}/items/0").is_success
@@ -140,13 +152,18 @@ def leave_a_stream(served: Served, path: str, lines: int) -> list[str]:
 
 
 def leave_an_upload(served: Served, path: str) -> None:
-    """Announce a large body, send a little of it and hang up."""
+    """Announce a large body, send a little of it and hang up once the app reads it."""
     host, port = served.base.removeprefix("http://").split(":")
+    point = path.strip("/")  # the mark the app leaves as it starts reading the body
     with socket.create_connection((host, int(port))) as sock:
         head = f"POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\ncontent-length: 100000\r\n\r\n"
         sock.sendall(head.encode() + b"x" * 1000)
-        time.sleep(0.3)  # the view is reading the body
-    time.sleep(0.3)
+        if served.server == "daphne":  # it reads the whole body before it calls the app
+            time.sleep(0.3)
+            assert not (served.marks / point).exists()
+            return
+        wait_until_reached(served.marks, point)
+    wait_for_transaction(served, path)  # the app saw the disconnect and stopped
 
 
 def echo(served: Served, path: str, text: str) -> str:
@@ -389,9 +406,9 @@ class UploadAbandonedError(Exception):
     """The client gives up on its upload: httpx resets the HTTP/2 stream."""
 
 
-def first_part_then_gone() -> Iterator[bytes]:
+def first_part_then_gone(marks: Path) -> Iterator[bytes]:
     yield b"x" * 100_000
-    time.sleep(0.3)  # the view is reading the body
+    wait_until_reached(marks, "upload")  # the view is reading the body
     raise UploadAbandonedError
 
 
@@ -406,7 +423,7 @@ def test_a_client_leaving_an_http2_upload_under_hypercorn_is_not_reported():
             httpx.Client(http1=False, http2=True, base_url=served.base) as client,
             pytest.raises(UploadAbandonedError),
         ):
-            client.post("/upload", content=first_part_then_gone())
+            client.post("/upload", content=first_part_then_gone(served.marks))
         assert served.transactions_at("/upload") == []  # still waiting for the body
     assert [e for e in served.inbox.items("event") if "/upload" in e["request"]["url"]] == []
     (transaction,) = served.transactions_at("/upload")
