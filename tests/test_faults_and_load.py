@@ -137,8 +137,18 @@ async def test_a_server_cancelling_the_shutdown_flush_cancels_the_app():
         conversation = Conversation(
             SentryMiddleware(starts_and_stops), {"type": "lifespan"}, LIFESPAN
         )
+        shutting_down = asyncio.Event()
+        receive = conversation.receive
+
+        async def watched_receive() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                shutting_down.set()  # the app answers it next: that answer waits on the flush
+            return message
+
+        conversation.receive = watched_receive
         running = asyncio.create_task(conversation.run())
-        await asyncio.sleep(0.3)  # the flush is under way
+        await shutting_down.wait()
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
             await running
