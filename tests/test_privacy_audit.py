@@ -1356,3 +1356,77 @@ async def test_query_and_header_secrets_sent_as_raw_utf8_are_removed_as_apps_dec
     frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
     assert frame["vars"]["query"] == {"token": [f"'{FILTERED}'"]}
     assert UNENCODED_PASSWORD not in json.dumps(event, ensure_ascii=False)
+
+
+RPC_PASSPHRASE = "unlock" + "-Passphrase-4471"  # built: the source lines sent hold no copy
+ACCOUNT = "0x4f3c8e2a9b7d6c5e1f0a"
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "login",
+        "user.logIn",
+        "auth.sign_in",
+        "personal_unlockAccount",
+        "walletpassphrase",
+        "encryptwallet",
+    ],
+)
+async def test_positional_params_of_a_json_rpc_method_taking_a_secret_are_filtered(
+    sentry_init, method
+):
+    """A JSON-RPC call that signs in or unlocks has its positional params, which no name marks, filtered whole."""
+    transport = sentry_init()
+    rpc = {"jsonrpc": "2.0", "id": 1, "method": method, "params": [ACCOUNT, RPC_PASSPHRASE, 300]}
+    messages = [{"type": "http.request", "body": json.dumps(rpc).encode()}]
+    event = await capture(transport, json_reader(), body_scope("application/json"), messages)
+    assert event["request"]["data"] == {**rpc, "params": FILTERED}
+    assert RPC_PASSPHRASE not in json.dumps(event)  # nor in the frame that parsed the call
+
+
+async def test_json_rpc_batch_filters_only_the_params_that_hold_a_secret(sentry_init):
+    """In a batch, an ordinary method's positional params are sent; named params go by their names."""
+    transport = sentry_init()
+    batch = [
+        {"jsonrpc": "2.0", "id": 1, "method": "eth_getBalance", "params": [ACCOUNT, "latest"]},
+        {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "login",
+            "params": {"user": "alice", "password": RPC_PASSPHRASE},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 3,
+            "method": "personal_sign",
+            "params": ["0xdead", ACCOUNT, RPC_PASSPHRASE],
+        },
+    ]
+    data = await body_data_without(transport, "application/json", json.dumps(batch), RPC_PASSPHRASE)
+    assert data == [
+        batch[0],
+        {**batch[1], "params": {"user": "alice", "password": FILTERED}},
+        {**batch[2], "params": FILTERED},
+    ]
+
+
+async def test_json_rpc_passphrase_sent_over_a_websocket_is_removed_from_the_frames(sentry_init):
+    """A JSON-RPC call over a websocket, only in the app's frames, has the passphrase it unlocks with removed."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        await receive()
+        await send({"type": "websocket.accept"})
+        rpc = json.loads((await receive())["text"])
+        raise RuntimeError(rpc["method"])
+
+    rpc = {"id": 7, "method": "personal_unlockAccount", "params": [ACCOUNT, RPC_PASSPHRASE, 60]}
+    messages = [
+        {"type": "websocket.connect"},
+        {"type": "websocket.receive", "text": json.dumps(rpc)},
+    ]
+    event = await event_of_failing(transport, http_scope("/rpc", type="websocket"), app, messages)
+    frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
+    assert frame["vars"]["rpc"]["method"] == "'personal_unlockAccount'"
+    assert RPC_PASSPHRASE not in json.dumps(event)

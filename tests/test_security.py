@@ -14,7 +14,7 @@ from conftest import SDK_VERSION, call, http_scope, needs_data_collection
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._client_ip import client_ip, forwarded_for, resolve_client, x_forwarded_for
 from sentry_asgi._options import build_options
-from sentry_asgi._privacy import is_personal, is_sensitive
+from sentry_asgi._privacy import is_personal, is_sensitive, takes_secret_params
 from sentry_asgi._scrub import FILTERED
 from sentry_asgi._sdk import builtin_flag_available
 
@@ -760,6 +760,26 @@ async def test_a_secret_under_a_name_the_event_also_uses_is_still_removed(sentry
 def test_secret_and_ip_bearing_names_are_told_as_security_md_says(name, secret, personal):
     """sig, sid, otp and pin count as words of their own, as the short words for password in other languages do; Via only as the whole name."""
     assert (is_sensitive(name), is_personal(name)) == (secret, personal)
+
+
+@pytest.mark.parametrize(
+    ("method", "secret"),
+    [
+        ("logIn", True),
+        ("LOGIN", True),
+        ("sign_up", True),
+        ("account.unlock", True),
+        ("personal_newAccount", True),
+        ("auth.refresh", True),
+        ("logInfo", False),
+        ("designing", False),
+        ("catalog.list", False),
+        ("eth_sendRawTransaction", False),
+    ],
+)
+def test_json_rpc_methods_taking_a_secret_are_told_by_their_words(method, secret):
+    """A method signs in (as words: logIn, not logInfo), unlocks, is geth's personal_ or names a secret."""
+    assert takes_secret_params(method) is secret
 
 
 async def test_attach_stacktrace_transaction_stacks_of_older_sdks_are_scrubbed(sentry_init):

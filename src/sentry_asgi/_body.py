@@ -22,6 +22,7 @@ from sentry_asgi._privacy import (
     is_sensitive,
     mentions_secret,
     names_oauth_code,
+    takes_secret_params,
 )
 from sentry_asgi._scrub import FILTERED, Secrets, filter_url, holds_jwt, looks_secret
 
@@ -171,6 +172,8 @@ def _is_scope(node: Any) -> bool:
 
 def _learn_keyed(node: Any, secrets: Secrets) -> None:
     if isinstance(node, dict):
+        if _secret_positional_params(node, _unrepr(node.get("method"))):
+            _learn_leaves(_unrepr(node["params"]), secrets, nested=True)
         for key, value in node.items():
             if isinstance(key, str) and is_sensitive(key) and not _is_scope(value):
                 _learn_leaves(_unrepr(value), secrets, nested=True)
@@ -246,6 +249,8 @@ def _values_named_secret(pair: dict[Any, Any]) -> set[str]:
     """
     keys = {key.lower(): key for key in pair if isinstance(key, str)}
     secret = {OAUTH_CODE} if names_oauth_code(pair) else set()
+    if _secret_positional_params(pair, pair.get("method")):
+        secret.add("params")
     for lowered, key in keys.items():
         if lowered.endswith("value"):
             for name in _PAIR_NAMES:
@@ -253,6 +258,18 @@ def _values_named_secret(pair: dict[Any, Any]) -> set[str]:
                 if isinstance(named, str) and any(map(is_sensitive, named.split("/"))):
                     secret.add(key)
     return secret
+
+
+def _secret_positional_params(call: dict[Any, Any], method: object) -> bool:
+    """Tell whether a JSON-RPC call's parameters are a list its method takes a secret in.
+
+    Named ones (an object) are filtered by their names, as any field is.
+    """
+    return (
+        isinstance(method, str)
+        and isinstance(call.get("params"), list)
+        and takes_secret_params(method)
+    )
 
 
 # A field whose text is itself structured: JSON (Slack's form field ``payload``, a multipart

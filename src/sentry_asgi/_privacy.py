@@ -9,6 +9,7 @@ query parameter or body field.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
@@ -93,6 +94,15 @@ def names_oauth_code(names: Container[str]) -> bool:
     return OAUTH_CODE in names and any(name in names for name in OAUTH_CODE_COMPANIONS)
 
 
+# JSON-RPC names no positional parameter (``"params": ["alice", "hunter2"]``): the method tells
+# whether they hold a secret. Besides one whose name does (``auth.login``, bitcoind's
+# ``walletpassphrase``), one that signs a user in or up, or unlocks something, takes one; so do
+# geth's ``personal_*`` methods (the account's passphrase) and bitcoind's ``encryptwallet``.
+SECRET_METHOD_WORDS = frozenset(
+    {"login", "logon", "signin", "signup", "register", "unlock", "personal", "encryptwallet"}
+)
+
+
 # Headers that carry end-user addresses or identities: personal data, not secrets.
 # "clientip", "socketip" and "_addr" catch Azure Front Door's X-Azure-ClientIP / X-Azure-SocketIP
 # and Envoy's X-Envoy-External-Address.
@@ -148,6 +158,20 @@ def _names_whole(lowered: str) -> bool:
     if any(term in lowered for term in WHOLE_TERMS):
         return True
     return any(word in lowered for word in WHOLE_WORDS) and _WHOLE_WORD.search(lowered) is not None
+
+
+@functools.lru_cache(maxsize=1024)
+def takes_secret_params(method: str) -> bool:
+    """Tell whether a JSON-RPC method's positional parameters hold a secret (cached: names repeat).
+
+    Its name is read as words, camelCase and separators alike: ``logIn``, ``sign_in``,
+    ``personal_unlockAccount``.
+    """
+    if is_sensitive(method):
+        return True
+    words = [part.lower() for part in _NAME_PARTS.findall(method)]
+    pairs = (first + second for first, second in itertools.pairwise(words))
+    return any(word in SECRET_METHOD_WORDS for word in (*words, *pairs))
 
 
 # "session" names a secret when it is part of a longer name (session_id) or a field (session=).
