@@ -7,7 +7,7 @@ import gzip
 import json
 import time
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import pydantic
@@ -18,12 +18,18 @@ from apps.failing import fail
 from conftest import RESET_TOKEN, SDK_VERSION, call, http_scope, needs_data_collection
 from frameworks.helpers import MessageBeforeRouting
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from test_body import PASSWORD, REFRESH, body_scope, capture, event_for_body, json_reader, reader
 
 from sentry_asgi import SentryMiddleware
 from sentry_asgi._scrub import FILTERED
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.anyio
 
@@ -1206,6 +1212,63 @@ async def test_token_sent_in_a_websocket_message_is_removed_from_the_frames(sent
     frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
     assert frame["vars"]["init"]["type"] == "'connection_init'"
     assert WS_TOKEN not in json.dumps(event)
+
+
+def send_welcome(address: str, link: str) -> None:
+    """A background task that mails the link the app just issued, and fails."""
+    raise RuntimeError(f"mail to {address} refused")
+
+
+def issuing_app(response: Callable[[str], Response], *middleware: Middleware) -> Starlette:
+    """An app that issues a token in its response, then fails in a background task using it."""
+
+    async def issue(request):
+        answer = response(NEW_TOKEN)
+        link = f"https://app.example/welcome?t={NEW_TOKEN}&kind=bearer"
+        answer.background = BackgroundTask(send_welcome, "ann@example.com", link)
+        return answer
+
+    return Starlette(routes=[Route("/token", issue, methods=["POST"])], middleware=middleware)
+
+
+def token_json(token: str) -> Response:
+    return JSONResponse({"access_token": token, "token_type": "bearer", "expires_in": 3600})
+
+
+def token_form(token: str) -> Response:  # GitHub answers so by default
+    body = f"access_token={token}&scope=repo&token_type=bearer"
+    return Response(body, media_type="application/x-www-form-urlencoded")
+
+
+def token_json_padded(token: str) -> Response:  # large enough for GZipMiddleware to compress
+    return JSONResponse({"access_token": token, "token_type": "bearer", "scopes": ["read"] * 200})
+
+
+@pytest.mark.parametrize(
+    ("response", "middleware"),
+    [
+        pytest.param(token_json, (), id="json"),
+        pytest.param(token_form, (), id="form"),
+        pytest.param(token_json_padded, (Middleware(GZipMiddleware),), id="gzip-json"),
+    ],
+)
+async def test_token_the_app_issues_in_its_response_body_stays_out(
+    sentry_init, response, middleware
+):
+    """A token the app sent in its response (OAuth's token response) is out of an event raised after it."""
+    transport = sentry_init()
+    app = issuing_app(response, *middleware)
+    headers = [(b"host", b"h"), (b"accept-encoding", b"gzip")]
+    scope = http_scope("/token", method="POST", headers=headers)
+    event = await event_of_failing(transport, scope, app)
+    (frame,) = [
+        f
+        for f in event["exception"]["values"][-1]["stacktrace"]["frames"]
+        if f["function"] == "send_welcome"
+    ]
+    # The token's type ("bearer"), sent beside it, is no secret: not searched for.
+    assert frame["vars"]["link"] == f"'https://app.example/welcome?t={FILTERED}&kind=bearer'"
+    assert NEW_TOKEN not in json.dumps(event)
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,10 @@ import json
 import re
 import zlib
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 from sentry_asgi._privacy import (
+    LEARN_BODY_CAP,
     OAUTH_CODE,
     KeyRule,
     is_sensitive,
@@ -149,6 +150,33 @@ def learn_from_variables(event: dict[str, Any], secrets: Secrets) -> None:
         variables = frame.get("vars")
         if isinstance(variables, dict):
             _learn_keyed(variables, secrets)
+
+
+def learn_response_body(body: object, secrets: Secrets) -> None:
+    """Remember the secrets the app sent in a JSON or form response: a token it issued.
+
+    An OAuth token response, an API key the app created: never request data, but what runs
+    after the response (a background task sending the welcome mail) holds them in its frames.
+    Only values under secret names that look like secrets (long, or with a digit) are learned:
+    ``"token_type": "Bearer"`` must not take every "Bearer" out of the event. Read for an event
+    only, as a request body is.
+    """
+    if not isinstance(body, bytes) or not body or len(body) > LEARN_BODY_CAP:
+        return
+    if body[:2] == _GZIP_MAGIC:  # compressed by a middleware inside (GZipMiddleware)
+        inflated_body = inflated(body, "gzip", LEARN_BODY_CAP)
+        if inflated_body is None:
+            return
+        body = inflated_body
+    parsed = _json_text(body)
+    if parsed is None and _FORM_LIKE.fullmatch(body):  # GitHub's token response, by default
+        parsed = dict(parse_qsl(body.decode("latin-1")))
+    _learn_keyed(parsed, secrets)
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+# A urlencoded form: name=value pairs and nothing else.
+_FORM_LIKE = re.compile(rb"[\w.%+-]+=[^\s&=]*(?:&[\w.%+-]+=[^\s&=]*)*")
 
 
 def _frames(event: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -21,6 +21,7 @@ from sentry_asgi._body import (
     BodyRecorder,
     inflated,
     learn_from_variables,
+    learn_response_body,
     parse_body,
     scrub_fields,
 )
@@ -92,6 +93,7 @@ class Exchange:
         "_receive",
         "_reported",
         "_request_data",
+        "_response_body",
         "_response_start",
         "_routed",
         "_secrets",
@@ -116,6 +118,8 @@ class Exchange:
     )
     # The app's response start, set when it is sent and never initialised: no cost per request.
     _response_start: Message | None
+    # The body of the app's last response body message, set likewise: a token it issued is in it.
+    _response_body: object
     # Response starts sent before another one (which the server refuses): only a faulty app has any.
     _earlier_starts: tuple[Message, ...]
     # Set, likewise, once a websocket denial's whole response went out.
@@ -210,7 +214,9 @@ class Exchange:
         again = False
         try:
             kind = message.get("type")
-            if kind == "http.response.start" or kind == "websocket.http.response.start":  # noqa: PLR1714 - the hot path
+            if kind == "http.response.body":
+                self._response_body = message.get("body")  # a reference: read only for an event
+            elif kind == "http.response.start" or kind == "websocket.http.response.start":  # noqa: PLR1714 - the hot path
                 if self.status is not None:  # a second start: the app's frames hold both
                     again = True
                     self._keep_earlier_start()
@@ -854,6 +860,7 @@ class Exchange:
             self._run_last()
             if not is_transaction:
                 self._name_event(event)
+                self._learn_response_body(secrets)
                 # A websocket's messages, like a body never read, are only in the app's variables
                 # (graphql-ws sends its token in the first message, connection_init's payload).
                 unlearned = (type(self._body) is BodyRecorder and self._body.unlearned) or (
@@ -873,6 +880,17 @@ class Exchange:
                 _drop_filtered_address(event)
             if secrets and hint.get("attachments"):
                 hint["attachments"] = scrub_attachments(hint["attachments"], secrets)
+
+    def _learn_response_body(self, secrets: Secrets) -> None:
+        """Learn the tokens the app's response issued, for an event with frames that may hold them.
+
+        Not for a transaction: parsing a large JSON response for each traced request would cost
+        more than the request data itself, and a transaction holds no frame variables.
+        """
+        response_body = getattr(self, "_response_body", None)
+        if response_body is not None:
+            self._response_body = None  # learned once
+            learn_response_body(response_body, secrets)
 
     def _describe_app_exception(self, event: dict[str, Any], hint: dict[str, Any]) -> None:
         """Title the event after the app's exception: not a framework's wrapper, not a group.
