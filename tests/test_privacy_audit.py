@@ -1188,16 +1188,17 @@ async def test_fields_holding_json_or_text_naming_no_secret_are_sent_as_written(
     assert event["request"]["data"] == fields
 
 
+async def parses_first_message(scope, receive, send):
+    """A websocket app that accepts, parses the first message as JSON, then fails."""
+    await receive()
+    await send({"type": "websocket.accept"})
+    parsed = json.loads((await receive())["text"])
+    raise RuntimeError(sorted(parsed))
+
+
 async def test_token_sent_in_a_websocket_message_is_removed_from_the_frames(sentry_init):
     """graphql-ws's token, in the connection_init message's payload, stays out of the app's frames."""
     transport = sentry_init()
-
-    async def app(scope, receive, send):
-        await receive()
-        await send({"type": "websocket.accept"})
-        init = json.loads((await receive())["text"])
-        raise RuntimeError(init["type"])
-
     payload = {"authorization": f"Bearer {WS_TOKEN}"}
     messages = [
         {"type": "websocket.connect"},
@@ -1207,10 +1208,10 @@ async def test_token_sent_in_a_websocket_message_is_removed_from_the_frames(sent
         },
     ]
     event = await event_of_failing(
-        transport, http_scope("/graphql", type="websocket"), app, messages
+        transport, http_scope("/graphql", type="websocket"), parses_first_message, messages
     )
     frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
-    assert frame["vars"]["init"]["type"] == "'connection_init'"
+    assert frame["vars"]["parsed"]["type"] == "'connection_init'"
     assert WS_TOKEN not in json.dumps(event)
 
 
@@ -1478,18 +1479,14 @@ async def test_json_rpc_passphrase_sent_over_a_websocket_is_removed_from_the_fra
     """A JSON-RPC call over a websocket, only in the app's frames, has the passphrase it unlocks with removed."""
     transport = sentry_init()
 
-    async def app(scope, receive, send):
-        await receive()
-        await send({"type": "websocket.accept"})
-        rpc = json.loads((await receive())["text"])
-        raise RuntimeError(rpc["method"])
-
     rpc = {"id": 7, "method": "personal_unlockAccount", "params": [ACCOUNT, RPC_PASSPHRASE, 60]}
     messages = [
         {"type": "websocket.connect"},
         {"type": "websocket.receive", "text": json.dumps(rpc)},
     ]
-    event = await event_of_failing(transport, http_scope("/rpc", type="websocket"), app, messages)
+    event = await event_of_failing(
+        transport, http_scope("/rpc", type="websocket"), parses_first_message, messages
+    )
     frame = event["exception"]["values"][-1]["stacktrace"]["frames"][-1]
-    assert frame["vars"]["rpc"]["method"] == "'personal_unlockAccount'"
+    assert frame["vars"]["parsed"]["method"] == "'personal_unlockAccount'"
     assert RPC_PASSPHRASE not in json.dumps(event)
