@@ -772,13 +772,14 @@ def test_secret_and_ip_bearing_names_are_told_as_security_md_says(name, secret, 
         ("personal_newAccount", True),
         ("auth.refresh", True),
         ("logInfo", False),
+        ("getPersonalInfo", False),
         ("designing", False),
         ("catalog.list", False),
         ("eth_sendRawTransaction", False),
     ],
 )
 def test_json_rpc_methods_taking_a_secret_are_told_by_their_words(method, secret):
-    """A method signs in (as words: logIn, not logInfo), unlocks, is geth's personal_ or names a secret."""
+    """A method signs in (as words: logIn, not logInfo), unlocks, is in geth's personal namespace or names a secret."""
     assert takes_secret_params(method) is secret
 
 

@@ -96,11 +96,13 @@ def names_oauth_code(names: Container[str]) -> bool:
 
 # JSON-RPC names no positional parameter (``"params": ["alice", "hunter2"]``): the method tells
 # whether they hold a secret. Besides one whose name does (``auth.login``, bitcoind's
-# ``walletpassphrase``), one that signs a user in or up, or unlocks something, takes one; so do
-# geth's ``personal_*`` methods (the account's passphrase) and bitcoind's ``encryptwallet``.
+# ``walletpassphrase``), one that signs a user in or up, or unlocks something, takes one; so does
+# bitcoind's ``encryptwallet``, and every method of geth's ``personal`` namespace (the account's
+# passphrase: ``personal_unlockAccount``, ``personal_sign``).
 SECRET_METHOD_WORDS = frozenset(
-    {"login", "logon", "signin", "signup", "register", "unlock", "personal", "encryptwallet"}
+    {"login", "logon", "signin", "signup", "register", "unlock", "encryptwallet"}
 )
+SECRET_METHOD_NAMESPACES = ("personal",)
 
 
 # Headers that carry end-user addresses or identities: personal data, not secrets.
@@ -170,6 +172,8 @@ def takes_secret_params(method: str) -> bool:
     if is_sensitive(method):
         return True
     words = [part.lower() for part in _NAME_PARTS.findall(method)]
+    if words and words[0] in SECRET_METHOD_NAMESPACES:
+        return True
     pairs = (first + second for first, second in itertools.pairwise(words))
     return any(word in SECRET_METHOD_WORDS for word in (*words, *pairs))
 
