@@ -1272,6 +1272,21 @@ async def test_token_the_app_issues_in_its_response_body_stays_out(
     assert NEW_TOKEN not in json.dumps(event)
 
 
+async def test_token_in_a_response_ended_by_an_empty_message_stays_out(sentry_init):
+    """A response sent as its body then an empty last message (as Quart sends each) still has its token learned."""
+    transport = sentry_init()
+
+    async def app(scope, receive, send):
+        issued = json.dumps({"api_key": NEW_TOKEN}).encode()
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": issued, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        raise RuntimeError(f"audit log refused {issued!r}")
+
+    event = await event_of_failing(transport, http_scope("/keys", method="POST"), app)
+    assert NEW_TOKEN not in json.dumps(event)
+
+
 @pytest.mark.parametrize(
     "location",
     [f"/welcome?token={NEW_TOKEN}", f"https://app.example/cb#access_token={NEW_TOKEN}&state=x"],

@@ -118,7 +118,7 @@ class Exchange:
     )
     # The app's response start, set when it is sent and never initialised: no cost per request.
     _response_start: Message | None
-    # The body of the app's last response body message, set likewise: a token it issued is in it.
+    # The body of the app's last non-empty response body message, set likewise: a token it issued.
     _response_body: object
     # Response starts sent before another one (which the server refuses): only a faulty app has any.
     _earlier_starts: tuple[Message, ...]
@@ -206,7 +206,7 @@ class Exchange:
                 self.trace.closed(message.get("code", 1005))
         return message
 
-    async def send(self, message: Message) -> None:
+    async def send(self, message: Message) -> None:  # noqa: C901 - every message: kept inline
         """Pass the app's message to the server, noting the response status.
 
         A websocket handshake denied with a response (``websocket.http.response.start``) has one.
@@ -215,7 +215,9 @@ class Exchange:
         try:
             kind = message.get("type")
             if kind == "http.response.body":
-                self._response_body = message.get("body")  # a reference: read only for an event
+                body = message.get("body")
+                if body:  # Quart ends each response with an empty one
+                    self._response_body = body  # a reference: read only for an event
             elif kind == "http.response.start" or kind == "websocket.http.response.start":  # noqa: PLR1714 - the hot path
                 if self.status is not None:  # a second start: the app's frames hold both
                     again = True
