@@ -158,8 +158,8 @@ def learn_response_body(body: object, secrets: Secrets) -> None:
     An OAuth token response, an API key the app created: never request data, but what runs
     after the response (a background task sending the welcome mail) holds them in its frames.
     Only values under secret names that look like secrets (long, or with a digit) are learned:
-    ``"token_type": "Bearer"`` must not take every "Bearer" out of the event. Read for an event
-    only, as a request body is.
+    ``"token_type": "Bearer"`` must not take every "Bearer" out of the event. Read for an error
+    or message event only.
     """
     if not isinstance(body, bytes) or not body or len(body) > LEARN_BODY_CAP:
         return

@@ -861,8 +861,8 @@ class Exchange:
         try:
             self._run_last()
             if not is_transaction:
-                self._name_event(event)
                 self._learn_response_body(secrets)
+                self._name_event(event)
                 # A websocket's messages, like a body never read, are only in the app's variables
                 # (graphql-ws sends its token in the first message, connection_init's payload).
                 unlearned = (type(self._body) is BodyRecorder and self._body.unlearned) or (
