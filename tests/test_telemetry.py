@@ -185,3 +185,22 @@ async def test_a_log_a_requests_task_writes_after_the_request_has_its_secrets_re
     sentry_sdk.flush()
     logs = transport.batched("log")
     assert [log["body"] for log in logs] == ["late Bearer [Filtered]"]
+
+
+@pytest.mark.parametrize("hooked", [True, False], ids=["scrub_log", "no-hook"])
+async def test_a_log_written_after_the_response_has_the_token_it_issued_removed(
+    sentry_init, hooked
+):
+    """A log written once the response issued a token (a background task's) has that token removed, its type kept."""
+    options = {"before_send_log": scrub_log} if hooked else {}
+    transport = sentry_init(enable_logs=True, **options)
+    issued = "issued" + "-Token-77881234"
+
+    async def app(scope, receive, send):
+        body = json.dumps({"access_token": issued, "token_type": "bearer"}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+        logging.getLogger("app").warning("welcome mail sent with %s (bearer)", issued)
+
+    logs = await items_sent(transport, app, "log")
+    assert [log["body"] for log in logs] == ["welcome mail sent with [Filtered] (bearer)"]

@@ -861,7 +861,7 @@ class Exchange:
         try:
             self._run_last()
             if not is_transaction:
-                self._learn_response_body(secrets)
+                self.learn_issued_tokens(secrets)
                 self._name_event(event)
                 # A websocket's messages, like a body never read, are only in the app's variables
                 # (graphql-ws sends its token in the first message, connection_init's payload).
@@ -883,11 +883,12 @@ class Exchange:
             if secrets and hint.get("attachments"):
                 hint["attachments"] = scrub_attachments(hint["attachments"], secrets)
 
-    def _learn_response_body(self, secrets: Secrets) -> None:
-        """Learn the tokens the app's response issued, for an event with frames that may hold them.
+    def learn_issued_tokens(self, secrets: Secrets) -> None:
+        """Learn the tokens the app's response body issued, for what may hold them afterwards.
 
-        Not for a transaction: parsing a large JSON response for each traced request would cost
-        more than the request data itself, and a transaction holds no frame variables.
+        An error or message event (frames), a log or a metric. Not a transaction or a streamed
+        span: parsing a large JSON response for each traced request would cost more than the
+        request data itself.
         """
         response_body = getattr(self, "_response_body", None)
         if response_body is not None:

@@ -16,7 +16,7 @@ from sentry_asgi.middleware import Item, without_request_secrets
 
 def scrub_log(log: Item, hint: dict[str, Any]) -> Item:  # noqa: ARG001 - the hook's signature
     """A ``before_send_log``: the current request's secrets are removed from the log."""
-    return without_request_secrets(log)
+    return without_request_secrets(log, issued=True)
 
 
 def scrub_span(span: Item, hint: dict[str, Any]) -> Item:  # noqa: ARG001 - the hook's signature

@@ -108,16 +108,19 @@ def _filter_last(
 Item = TypeVar("Item")
 
 
-def without_request_secrets(item: Item) -> Item:
+def without_request_secrets(item: Item, *, issued: bool = False) -> Item:
     """``item`` (a log, a streamed span) without the current request's secrets.
 
-    Outside a request there are none: the very same item comes back.
+    ``issued``: also without the tokens the response issued (a log a background task writes
+    after it). Outside a request there are none: the very same item comes back.
     """
     exchange = _current.get()
     if exchange is None or exchange.scope.get("type") == "lifespan" or not exchange.client_options:
         return item
     with contained():
         _, secrets = exchange.request_data()
+        if issued:
+            exchange.learn_issued_tokens(secrets)
         if type(item) is dict and not secrets.held_by(item):  # as most items: nothing to do
             return item
         return secrets.scrub_tree(item)  # type: ignore[no-any-return]
@@ -170,7 +173,7 @@ class _ScrubbingTelemetry:
         self.then = then
 
     def __call__(self, item: dict[str, Any], hint: dict[str, Any]) -> Any:
-        item = without_request_secrets(item)
+        item = without_request_secrets(item, issued=True)
         then = self.then
         return item if then is None else then(item, hint)
 
