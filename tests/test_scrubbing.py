@@ -78,6 +78,14 @@ def test_a_tree_without_secrets_is_returned_as_the_very_same_objects():
     assert secrets.scrub_tree(inner) is inner
 
 
+def test_the_filtered_marker_itself_is_never_a_secret():
+    """A value sentry_sdk already filtered (data_collection's frame variables) adds nothing to search for."""
+    secrets = Secrets()
+    for marker in (FILTERED, repr(FILTERED)[1:-1], f" {FILTERED} "):
+        secrets.add(marker)
+    assert not secrets
+
+
 def test_a_number_or_address_inside_a_longer_secret_does_not_stand_in_for_it():
     """10.0.0.1 is matched whole, so it cannot replace the search for 10.0.0.12 too."""
     secrets = Secrets()

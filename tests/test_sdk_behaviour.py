@@ -8,12 +8,13 @@ import warnings
 
 import pytest
 import sentry_sdk
-from conftest import call, http_scope
+from conftest import call, http_scope, needs_data_collection
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
 from servers import receiver
 
 from sentry_asgi import SentryMiddleware
+from sentry_asgi._scrub import FILTERED
 from sentry_asgi._sdk import add_event_processor_once, fast_isolation_available
 
 pytestmark = pytest.mark.anyio
@@ -111,3 +112,46 @@ def test_an_upload_to_a_dsn_with_a_port_is_traced_as_the_apps_own_request(sentry
     sentry_sdk.flush()
     names = [span["name"] for span in transport.batched("span")]
     assert f"POST http://{host}:{port}/api/1/envelope/" in names
+
+
+LONGER_NAMED = "longer" + "-name-Token-5678"  # built: the source lines sent hold no copy
+IN_A_DICT = "in" + "-a-dict-Token-9012"
+
+
+def fails_holding_issued_tokens() -> None:
+    """A view that created tokens, under an exact and a longer name, and failed before answering."""
+    token = "exact" + "-name-Token-1234"
+    access_token = LONGER_NAMED
+    issued = {"token": IN_A_DICT}
+    raise RuntimeError((token, access_token, issued)[0][:5])
+
+
+def variables_sent(transport) -> dict:
+    """The variables of the one event's ``fails_holding_issued_tokens`` frame."""
+    try:
+        fails_holding_issued_tokens()
+    except RuntimeError:
+        sentry_sdk.capture_exception()
+    (event,) = transport.events
+    (frame,) = [
+        f
+        for f in event["exception"]["values"][-1]["stacktrace"]["frames"]
+        if f["function"] == "fails_holding_issued_tokens"
+    ]
+    return frame["vars"]
+
+
+def test_sdks_default_event_scrubber_matches_whole_names_of_variables_only(sentry_init):
+    """sentry_sdk's default event_scrubber filters a local named token, not access_token nor a dict's token key (SECURITY.md leaves these to it)."""
+    sent = variables_sent(sentry_init())
+    assert (sent["token"], sent["access_token"]) == (FILTERED, repr(LONGER_NAMED))
+    assert sent["issued"] == {"token": repr(IN_A_DICT)}
+
+
+@needs_data_collection
+def test_data_collections_frame_variable_denylist_matches_parts_of_names(sentry_init):
+    """data_collection's stack_frame_variables denylist filters access_token too (its marker then repr'd), not a dict's token key."""
+    collection = {"stack_frame_variables": {"mode": "denylist"}}
+    sent = variables_sent(sentry_init(data_collection=collection))
+    assert (sent["token"], sent["access_token"]) == (repr(FILTERED), repr(FILTERED))
+    assert sent["issued"] == {"token": repr(IN_A_DICT)}

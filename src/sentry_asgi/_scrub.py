@@ -110,7 +110,7 @@ class Secrets:
     def add(self, value: str) -> None:
         """Remember a value that was filtered out, and the parts an attacker could reuse."""
         value = value.strip()
-        if len(value) < MIN_SECRET_LENGTH:
+        if len(value) < MIN_SECRET_LENGTH or value == FILTERED:  # sentry_sdk filtered it already
             return
         utf8 = _as_utf8(value)
         if utf8 is not None:  # shorter each time: ends
