@@ -15,6 +15,7 @@ import pytest
 from conftest import (
     RESET_TOKEN,
     STARLETTE_VERSION,
+    Conversation,
     call,
     collect_leftovers,
     http_scope,
@@ -347,6 +348,46 @@ async def test_json_body_the_view_read_is_on_the_event(framework: Framework, sen
     (event,) = transport.events
     assert event["exception"]["values"][-1]["value"] == "widget"
     assert event["request"]["data"] == {"name": "widget", "password": "[Filtered]"}
+
+
+SIGN_IN_PASSWORD = "correct-horse-battery-staple-42"  # noqa: S105 - a test secret
+SIGN_IN_FORMS = {
+    "urlencoded": (
+        "application/x-www-form-urlencoded",
+        f"name=widget&password={SIGN_IN_PASSWORD}",
+    ),
+    "multipart": (
+        "multipart/form-data; boundary=XyZ",
+        "".join(
+            f'--XyZ\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            for name, value in (("name", "widget"), ("password", SIGN_IN_PASSWORD))
+        )
+        + "--XyZ--\r\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("encoding", SIGN_IN_FORMS)
+@pytest.mark.parametrize("framework", each("body"))
+async def test_form_the_view_parsed_is_on_the_event_and_its_password_nowhere(
+    framework: Framework, encoding: str, sentry_init
+):
+    """A sign-in form the framework parsed is attached, password filtered, and the password is in no frame either."""
+    transport = sentry_init(auto_enabling_integrations=False)
+    content_type, text = SIGN_IN_FORMS[encoding]
+    raw = text.encode()
+    headers = [(b"host", b"testserver"), (b"content-type", content_type.encode())]
+    headers.append((b"content-length", str(len(raw)).encode()))
+    scope = http_scope("/signin", method="POST", headers=headers)
+    message = {"type": "http.request", "body": raw, "more_body": False}
+    conversation = Conversation(SentryMiddleware(framework.app()), scope, [message])
+    with contextlib.suppress(ValueError):  # Starlette's error middleware re-raises after its 500
+        await conversation.run()
+    assert conversation.sent[0]["status"] == 500
+    (event,) = transport.events
+    assert event["exception"]["values"][-1]["value"] == "widget"
+    assert event["request"]["data"] == {"name": "widget", "password": "[Filtered]"}
+    assert SIGN_IN_PASSWORD not in json.dumps(event)
 
 
 @pytest.mark.parametrize("framework", with_websockets())

@@ -36,6 +36,11 @@ def blacksheep_app() -> Application:
     async def broken():
         return Response(503, content=TextContent("down"))
 
+    @app.router.post("/signin")
+    async def sign_in(request: Request):
+        form = await request.form()
+        raise ValueError(form["name"])
+
     @app.router.post("/orders")
     async def create_order(request: Request):
         raise ValueError((await request.json())["name"])

@@ -75,6 +75,11 @@ async def create_order(request):
     raise ValueError(json.loads(request.body)["name"])
 
 
+def sign_in(request):
+    form = request.POST
+    raise ValueError(form["name"])
+
+
 async def article(request, *args, **kwargs):
     return HttpResponse("ok")
 
@@ -86,6 +91,7 @@ urlpatterns = [
     re_path(r"^v(?P<version>[12])/", include([path("items/<int:item_id>", article)])),
     path("blog/", include([re_path(r"^(?P<slug>[\w-]+)/(?:(?P<part>\d+)/)?$", article)])),
     path("orders", create_order),
+    path("signin", sign_in),
     path("items/<int:item_id>", item),
     path("sync/<int:item_id>", sync_item),
     # django.contrib.auth's own PasswordResetConfirmView pattern (django/contrib/auth/urls.py).

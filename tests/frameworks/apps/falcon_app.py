@@ -53,6 +53,16 @@ class Orders:
         raise ValueError((await req.get_media())["name"])
 
 
+class SignIn:
+    """A responder that reads a form, urlencoded or multipart, then fails."""
+
+    async def on_post(self, req, resp):
+        form = await req.get_media()
+        if req.content_type.startswith("multipart/"):
+            form = {part.name: await part.get_text() async for part in form}
+        raise ValueError(form["name"])
+
+
 class Socket:
     """A websocket responder that fails after accepting."""
 
@@ -79,4 +89,5 @@ def falcon_app() -> falcon.asgi.App:
     app.add_route("/ws", Socket())
     app.add_route("/listen", Listen())
     app.add_route("/orders", Orders())
+    app.add_route("/signin", SignIn())
     return app

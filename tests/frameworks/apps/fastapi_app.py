@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sentry_sdk
-from fastapi import Depends, FastAPI, WebSocket
+from fastapi import Depends, FastAPI, Request, WebSocket
 from pydantic import BaseModel
 
 
@@ -38,6 +38,11 @@ def fastapi_app() -> FastAPI:
     @api.post("/orders")
     async def create_order(order: Order):
         raise ValueError(order.name)
+
+    @api.post("/signin")
+    async def sign_in(request: Request):  # FastAPI 0.100 fails on Form() under pydantic 2.14
+        form = await request.form()
+        raise ValueError(form["name"])
 
     @api.websocket("/ws")
     async def socket(websocket: WebSocket):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sentry_sdk
-from litestar import Litestar, Response, get, post, websocket
+from litestar import Litestar, Request, Response, get, post, websocket
 from litestar.connection import WebSocket  # noqa: TC002 - Litestar reads annotations at runtime
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
@@ -64,7 +64,13 @@ async def create_order(data: JSONBody[dict[str, str]]) -> None:
     raise ValueError(data["name"])
 
 
+@post("/signin")
+async def sign_in(request: Request) -> None:
+    form = await request.form()
+    raise ValueError(form["name"])
+
+
 def litestar_app() -> Litestar:
     return Litestar(
-        route_handlers=[item, reset, order, broken, missing, socket, listen, create_order]
+        route_handlers=[item, reset, order, broken, missing, socket, listen, create_order, sign_in]
     )

@@ -35,6 +35,11 @@ def quart_app() -> Quart:
     async def create_order():
         raise ValueError((await request.get_json())["name"])
 
+    @app.post("/signin")
+    async def sign_in():
+        form = await request.form
+        raise ValueError(form["name"])
+
     @app.websocket("/ws")
     async def socket():
         await websocket.accept()

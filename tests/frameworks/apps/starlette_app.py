@@ -39,6 +39,11 @@ async def create_order(request):
     raise ValueError((await request.json())["name"])
 
 
+async def sign_in(request):
+    form = await request.form()
+    raise ValueError(form["name"])
+
+
 async def socket(websocket):
     await websocket.accept()
     raise RuntimeError("websocket failed")
@@ -57,6 +62,7 @@ def starlette_app() -> Starlette:
             Route("/sync/{item_id:int}", sync_item),
             Route("/reset/{uidb64}/{token}/", reset),
             Route("/orders", create_order, methods=["POST"]),
+            Route("/signin", sign_in, methods=["POST"]),
             WebSocketRoute("/ws", socket),
             WebSocketRoute("/listen", listen),
         ],
