@@ -1,0 +1,136 @@
+"""A real browser page and its server in one trace, as the inbox receives and shows it.
+
+Sentry's browser SDK continues the trace the page's meta tags carry, and the middleware
+continues the one the page's requests carry.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import sentry_sdk
+import uvicorn
+from browser_sdk import BrowserSdkUnavailableError, browser_sdk
+from playwright.sync_api import expect
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from sentry_asgi import SentryMiddleware
+
+from .helpers import sdk, wait_for
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sentry_asgi.inbox._server import InboxServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+# What a template renders into its <head>, as Sentry's docs for server-rendered pages ask.
+PAGE = """<!doctype html>
+<html><head>
+<meta name="sentry-trace" content="{traceparent}">
+<meta name="baggage" content="{baggage}">
+<script src="/sentry.js"></script>
+<script>
+Sentry.init({{
+  dsn: "{dsn}",
+  integrations: [Sentry.browserTracingIntegration({{idleTimeout: 300}})],
+  tracesSampleRate: 1.0,
+}});
+</script>
+</head><body><h1>Orders</h1><p id="order">loading</p>
+<script>
+fetch("/api/orders/42").then((r) => r.json()).then((order) => {{
+  document.getElementById("order").textContent = order.status;
+}});
+</script>
+</body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def bundle() -> bytes:
+    try:
+        return browser_sdk()
+    except BrowserSdkUnavailableError as error:
+        pytest.skip(f"Sentry's browser SDK could not be built here: {error}")
+
+
+def shop(dsn: str, bundle: bytes) -> Starlette:
+    async def home(request: Any) -> HTMLResponse:
+        traceparent, baggage = sentry_sdk.get_traceparent(), sentry_sdk.get_baggage()
+        return HTMLResponse(PAGE.format(traceparent=traceparent, baggage=baggage, dsn=dsn))
+
+    async def script(request: Any) -> Response:
+        return Response(bundle, media_type="text/javascript")
+
+    async def order(request: Any) -> JSONResponse:
+        return JSONResponse({"id": request.path_params["order_id"], "status": "shipped"})
+
+    routes = [Route("/", home), Route("/sentry.js", script), Route("/api/orders/{order_id}", order)]
+    return Starlette(routes=routes)
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free port of 127.0.0.1, on a thread; yield its URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, log_config=None, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def by_path(inbox: InboxServer, trace_id: str) -> dict[str, dict[str, Any]]:
+    """The server's transactions of a trace in the inbox, by the path they answered."""
+    found = {}
+    for event in inbox.store.trace(trace_id):
+        if event.get("type") == "transaction":
+            found[event["request"]["url"].partition("//")[2].partition("/")[2]] = event
+    return found
+
+
+def spans_by_op(inbox: InboxServer, trace_id: str) -> dict[str, dict[str, Any]]:
+    """The browser's streamed spans of a trace in the inbox, by operation."""
+    spans = inbox.store.trace_spans(trace_id)
+    return {span["attributes"]["sentry.op"]["value"]: span for span in spans}
+
+
+def test_page_load_and_its_requests_join_the_trace_of_the_page(page, inbox, bundle, shot):
+    """The browser's page load continues the page's server trace, and its fetch continues the page load's."""
+    with (
+        sdk(dsn=inbox.dsn, traces_sample_rate=1.0),
+        served(SentryMiddleware(shop(inbox.dsn, bundle))) as url,
+    ):
+        page.goto(url + "/")
+        expect(page.locator("#order")).to_have_text("shipped")
+        traceparent = page.locator('meta[name="sentry-trace"]').get_attribute("content")
+        trace_id = traceparent.split("-")[0]
+        answered = wait_for(lambda: len(found := by_path(inbox, trace_id)) == 2 and found)
+    # Sentry's browser SDK 11 streams its spans: the page load is a segment.
+    browser = wait_for(lambda: "pageload" in (found := spans_by_op(inbox, trace_id)) and found)
+    page_load, fetch = browser["pageload"], browser["http.client"]
+    served_page = answered[""]["contexts"]["trace"]
+    assert traceparent == f"{trace_id}-{served_page['span_id']}-1"
+    assert page_load["parent_span_id"] == served_page["span_id"]
+    assert fetch["attributes"]["url.full"]["value"] == f"{url}/api/orders/42"
+    served_api = answered["api/orders/42"]["contexts"]["trace"]
+    assert served_api["trace_id"] == trace_id
+    assert served_api["parent_span_id"] == fetch["span_id"]
+    page.goto(f"{inbox.url}/traces/{trace_id}")
+    expect(page.locator("h2.txn")).to_have_count(3)  # two requests served, and the page load
+    shot("inbox-browser-trace")
