@@ -114,7 +114,7 @@ def test_page_load_and_its_requests_join_the_trace_of_the_page(page, inbox, bund
     """The browser's page load continues the page's server trace, and its fetch continues the page load's."""
     with (
         sdk(dsn=inbox.dsn, traces_sample_rate=1.0),
-        served(SentryMiddleware(shop(inbox.dsn, bundle))) as url,
+        served(SentryMiddleware(shop(inbox.dsn, bundle), transaction_style="url")) as url,
     ):
         page.goto(url + "/")
         expect(page.locator("#order")).to_have_text("shipped")
@@ -132,5 +132,12 @@ def test_page_load_and_its_requests_join_the_trace_of_the_page(page, inbox, bund
     assert served_api["trace_id"] == trace_id
     assert served_api["parent_span_id"] == fetch["span_id"]
     page.goto(f"{inbox.url}/traces/{trace_id}")
-    expect(page.locator("h2.txn")).to_have_count(3)  # two requests served, and the page load
+    # One waterfall: the page served, the page load under it, the fetch's request under the fetch.
+    rows = page.locator(".waterfall tr.span-row td:first-child").all_inner_texts()
+    served_at, load_at, fetch_at = (
+        next(i for i, row in enumerate(rows) if row.startswith(op))
+        for op in ("http.server", "pageload", "http.client")
+    )
+    api_at = next(i for i, row in enumerate(rows) if "/api/orders/42" in row)
+    assert served_at < load_at < fetch_at < api_at == fetch_at + 1
     shot("inbox-browser-trace")

@@ -2,6 +2,7 @@ import gzip
 import html
 import json
 import os
+import re
 import threading
 import zlib
 
@@ -78,6 +79,65 @@ def test_text_from_an_undecodable_file_name_is_stored_and_shown(inbox):
     assert "report-\ufffd.csv" in page
 
 
+def service_call(name, span_id, parent, start, end, spans=()):
+    """A transaction of trace "d" * 32, its spans given as (span id, description, start, end)."""
+    return {
+        "event_id": span_id * 2,
+        "type": "transaction",
+        "transaction": name,
+        "start_timestamp": start,
+        "timestamp": end,
+        "contexts": {"trace": {"trace_id": "d" * 32, "span_id": span_id, "parent_span_id": parent}},
+        "spans": [
+            {
+                "span_id": sid,
+                "parent_span_id": span_id,
+                "op": "http.client",
+                "description": desc,
+                "start_timestamp": s,
+                "timestamp": e,
+            }
+            for sid, desc, s, e in spans
+        ],
+    }
+
+
+def trace_rows(inbox):
+    """The trace page's rows: each one's label and its bar's left edge (percent of the trace)."""
+    status, page = get(inbox, f"/traces/{'d' * 32}")
+    assert status == 200
+    rows = re.findall(
+        r'<tr class="span-row"><td[^>]*><code>[^<]*</code> ([^<]*).*?left:([0-9.]+)%', page
+    )
+    return [(label, float(left)) for label, left in rows]
+
+
+def test_trace_page_puts_a_called_service_under_the_span_that_called_it(inbox):
+    """A transaction whose parent is another's span is drawn right under that span, on the trace's time axis."""
+    calls = [("a" * 16, "GET /stock", 1.0, 2.0), ("b" * 16, "GET /price", 2.0, 3.0)]
+    web = service_call("/checkout", "1" * 16, None, 0.0, 4.0, calls)
+    stock = service_call("/stock", "2" * 16, "a" * 16, 1.2, 1.8)
+    for txn in (stock, web):  # the callee first: the order of arrival does not matter
+        assert post(inbox, envelope(event_item(txn, "transaction")))[0] == 200
+    assert trace_rows(inbox) == [
+        ("/checkout", 0.0),
+        ("GET /stock", 25.0),
+        ("/stock", 30.0),
+        ("GET /price", 50.0),
+    ]
+
+
+def test_trace_page_shows_services_whose_callers_are_missing_or_circular(inbox):
+    """A transaction whose caller is not in the trace starts at the top; bad data's cycles still show."""
+    late = service_call("/late", "3" * 16, "f" * 16, 2.0, 3.0)
+    early = service_call("/early", "4" * 16, "e" * 16, 0.0, 1.0)
+    ping = service_call("/ping", "5" * 16, "6" * 16, 0.5, 1.0)
+    pong = service_call("/pong", "6" * 16, "5" * 16, 0.6, 1.0)
+    for txn in (late, early, ping, pong):
+        assert post(inbox, envelope(event_item(txn, "transaction")))[0] == 200
+    assert [label for label, _ in trace_rows(inbox)] == ["/early", "/late", "/ping", "/pong"]
+
+
 def test_trace_page_of_a_thousand_nested_spans_listed_children_first(inbox):
     """Spans nested a thousand deep, each listed before its parent (as they end), all show."""
     trace_id = "e" * 32
@@ -97,7 +157,7 @@ def test_trace_page_of_a_thousand_nested_spans_listed_children_first(inbox):
     status, page = get(inbox, f"/traces/{trace_id}")
     assert status == 200
     assert page.count('class="span-row"') == 1001
-    assert '<td style="padding-left:1200.6em"><code>step</code> depth 999</td>' in page
+    assert '<td class="op" style="padding-left:1200.6em"><code>step</code> depth 999</td>' in page
 
 
 def test_spotlight_stream(inbox):

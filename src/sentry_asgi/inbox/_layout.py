@@ -57,7 +57,8 @@ pre.source i { color: #888; font-style: normal; display: inline-block; width: 4e
 .waterfall .span { position: absolute; top: 0; height: 14px; min-width: 2px;
                    background: var(--accent); border-radius: 2px; }
 .waterfall .span.root { background: var(--ok); }
-h2.txn { text-transform: none; letter-spacing: 0; color: var(--fg); }
+.waterfall td.txn { font-weight: 600; }
+.waterfall td.txn .meta { font-weight: normal; font-size: 12px; }
 code { font-family: ui-monospace, monospace; font-size: 13px; }
 """
 

@@ -196,7 +196,7 @@ def _siblings(store: Store, fingerprint: str, event_id: str) -> str:
 
 
 def trace(store: Store, trace_id: str) -> str | None:
-    """Every transaction of a trace as a waterfall of its spans, and the errors in it."""
+    """Every transaction of a trace in one waterfall, and the errors in it."""
     items = store.trace(trace_id)
     streamed = as_transactions(store.trace_spans(trace_id))
     if not items and not streamed:
@@ -204,8 +204,8 @@ def trace(store: Store, trace_id: str) -> str | None:
     txns = [i for i in items if i.get("type") == "transaction"] + streamed
     errors = [i for i in items if i.get("type") != "transaction"]
     body = f"<h1>Trace <code>{esc(trace_id)}</code></h1>"
-    for txn in txns:
-        body += _waterfall(txn)
+    if txns:
+        body += _waterfall([_Part(txn) for txn in txns])
     if errors:
         rows = "".join(
             f'<tr><td>{level(s.level)}</td><td><a href="{href("events", s.event_id)}">'
@@ -216,44 +216,101 @@ def trace(store: Store, trace_id: str) -> str | None:
     return page(f"Trace {trace_id}", body)
 
 
-def _waterfall(txn: dict[str, Any]) -> str:
-    summary = summarize("transaction", txn)
-    start = timestamp(txn.get("start_timestamp")) or 0.0
-    end = timestamp(txn.get("timestamp")) or start
-    total = max(end - start, 1e-6)
-    trace_ctx = (txn.get("contexts") or {}).get("trace") or {}
-    root = {
-        "span_id": trace_ctx.get("span_id"),
-        "op": trace_ctx.get("op") or "transaction",
-        "description": summary.title,
-        "start_timestamp": start,
-        "timestamp": end,
-    }
-    raw_spans = txn.get("spans")
-    spans = [s for s in raw_spans if isinstance(s, dict)] if isinstance(raw_spans, list) else []
-    depth = _depths(root, spans)
-    rows = ""
-    for span in [root, *sorted(spans, key=lambda s: timestamp(s.get("start_timestamp")) or 0.0)]:
-        s_start = timestamp(span.get("start_timestamp")) or start
-        s_end = timestamp(span.get("timestamp")) or s_start
-        left = max(0.0, min(100.0, (s_start - start) / total * 100))
-        width = max(0.0, min(100.0 - left, (s_end - s_start) / total * 100))
-        indent = 0.6 + depth.get(str(span.get("span_id")), 1) * 1.2
-        css = "span root" if span is root else "span"
-        rows += (
-            f'<tr class="span-row"><td style="padding-left:{indent:.1f}em">'
-            f"<code>{esc(span.get('op'))}</code> "
-            f"{esc(span.get('description') or '')}</td>"
-            f'<td class="num">{_ms((s_end - s_start) * 1000)}</td>'
-            f'<td class="bar"><div class="track"><div class="{css}" '
-            f'style="left:{left:.2f}%;width:{width:.2f}%"></div></div></td></tr>'
-        )
+class _Part:
+    """One transaction (or streamed segment) of a trace: its root span and its spans, in order."""
+
+    def __init__(self, txn: dict[str, Any]) -> None:
+        self.summary = summarize("transaction", txn)
+        self.start = timestamp(txn.get("start_timestamp")) or 0.0
+        self.end = max(timestamp(txn.get("timestamp")) or self.start, self.start)
+        trace_ctx = (txn.get("contexts") or {}).get("trace") or {}
+        self.parent = str(trace_ctx.get("parent_span_id") or "")
+        self.root = {
+            "span_id": trace_ctx.get("span_id"),
+            "op": trace_ctx.get("op") or "transaction",
+            "description": self.summary.title,
+            "start_timestamp": self.start,
+            "timestamp": self.end,
+        }
+        raw = txn.get("spans")
+        spans = [s for s in raw if isinstance(s, dict)] if isinstance(raw, list) else []
+        self.depth = _depths(self.root, spans)
+        by_start = sorted(spans, key=lambda s: timestamp(s.get("start_timestamp")) or 0.0)
+        self.spans = [self.root, *by_start]
+
+
+def _waterfall(parts: list[_Part]) -> str:
+    """All parts on one time axis, each one placed right under the span that called it.
+
+    A browser's page load continues the trace of the server's page, and a request it makes
+    continues the page load's: in one waterfall, as Sentry draws a trace. A part whose caller is
+    not in the trace (or that bad data makes its own caller) starts at the top, by start time.
+    """
+    start = min(p.start for p in parts)
+    total = max(max(p.end for p in parts) - start, 1e-6)
+    by_start = sorted(parts, key=lambda p: p.start)
+    called = _called(by_start)
+    callees = {id(part) for children in called.values() for part in children}
+    rows: list[str] = []
+    placed: set[int] = set()
+    # The parts nothing in the trace called first; then any that a cycle in bad data left out.
+    for top in [p for p in by_start if id(p) not in callees] + by_start:
+        if id(top) in placed:
+            continue
+        placed.add(id(top))
+        # Walked with a stack, not recursion: a chain of services is as deep as it is.
+        stack = [(top, iter(top.spans), 0)]
+        while stack:
+            part, spans, base = stack[-1]
+            span = next(spans, None)
+            if span is None:
+                stack.pop()
+                continue
+            depth = base + part.depth.get(str(span.get("span_id")), 1)
+            rows.append(_row(part, span, depth, start, total))
+            for child in reversed(called.get(str(span.get("span_id")), [])):
+                if id(child) not in placed:
+                    placed.add(id(child))
+                    stack.append((child, iter(child.spans), depth + 1))
     return (
-        f'<h2 class="txn">{esc(summary.title)} · {_ms(summary.duration_ms)}</h2>'
-        f'<p class="meta"><span><code>{esc(summary.request)}</code></span>'
-        f'<span class="status">{esc(summary.status)}</span></p>'
-        f'<table class="waterfall"><tr><th>Span</th><th class="num">Duration</th><th></th></tr>'
-        f"{rows}</table>"
+        '<table class="waterfall"><tr><th>Span</th><th class="num">Duration</th><th></th></tr>'
+        f"{''.join(rows)}</table>"
+    )
+
+
+def _called(parts: list[_Part]) -> dict[str, list[_Part]]:
+    """The parts each span of another part called (a request it made), by that span's id."""
+    owners: dict[str, _Part] = {}
+    for part in parts:
+        for span in part.spans:
+            owners.setdefault(str(span.get("span_id")), part)
+    called: dict[str, list[_Part]] = {}
+    for part in parts:
+        caller = owners.get(part.parent)
+        if caller is not None and caller is not part:
+            called.setdefault(part.parent, []).append(part)
+    return called
+
+
+def _row(part: _Part, span: dict[str, Any], depth: int, start: float, total: float) -> str:
+    s_start = timestamp(span.get("start_timestamp")) or part.start
+    s_end = max(timestamp(span.get("timestamp")) or s_start, s_start)
+    left = max(0.0, min(100.0, (s_start - start) / total * 100))
+    width = max(0.0, min(100.0 - left, (s_end - s_start) / total * 100))
+    indent = 0.6 + depth * 1.2
+    label = f"<code>{esc(span.get('op'))}</code> {esc(span.get('description') or '')}"
+    if span is part.root:  # a transaction starts here: what it answered, and how
+        label += (
+            f'<div class="meta"><code>{esc(part.summary.request)}</code> '
+            f'<span class="status">{esc(part.summary.status)}</span></div>'
+        )
+    css = "span root" if span is part.root else "span"
+    cell = "txn" if span is part.root else "op"
+    return (
+        f'<tr class="span-row"><td class="{cell}" style="padding-left:{indent:.1f}em">{label}</td>'
+        f'<td class="num">{_ms((s_end - s_start) * 1000)}</td>'
+        f'<td class="bar"><div class="track"><div class="{css}" '
+        f'style="left:{left:.2f}%;width:{width:.2f}%"></div></div></td></tr>'
     )
 
 

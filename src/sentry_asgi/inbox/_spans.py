@@ -107,6 +107,7 @@ def _transaction(segment: dict[str, Any], children: list[dict[str, Any]]) -> dic
             "trace": {
                 "trace_id": text(segment.get("trace_id")),
                 "span_id": segment.get("span_id"),
+                "parent_span_id": segment.get("parent_span_id"),
                 "op": text(attribute(segment, "sentry.op")) or "segment",
                 "status": text(segment.get("status")),
             }
