@@ -46,9 +46,12 @@ Sentry.init({{
 </script>
 </head><body><h1>Orders</h1><p id="order">loading</p>
 <script>
-fetch("/api/orders/42").then((r) => r.json()).then((order) => {{
-  document.getElementById("order").textContent = order.status;
-}});
+const shown = document.getElementById("order");
+const asked = new URLSearchParams(location.search).get("order") || "42";
+fetch("/api/orders/" + asked).then((r) => r.json()).then(
+  (order) => {{ shown.textContent = order.status; }},
+  () => {{ shown.textContent = "failed"; }},
+);
 </script>
 </body></html>
 """
@@ -71,7 +74,10 @@ def shop(dsn: str, bundle: bytes) -> Starlette:
         return Response(bundle, media_type="text/javascript")
 
     async def order(request: Any) -> JSONResponse:
-        return JSONResponse({"id": request.path_params["order_id"], "status": "shipped"})
+        order_id = request.path_params["order_id"]
+        if order_id == "0":
+            raise LookupError("no order 0")
+        return JSONResponse({"id": order_id, "status": "shipped"})
 
     routes = [Route("/", home), Route("/sentry.js", script), Route("/api/orders/{order_id}", order)]
     return Starlette(routes=routes)
@@ -141,3 +147,25 @@ def test_page_load_and_its_requests_join_the_trace_of_the_page(page, inbox, bund
     api_at = next(i for i, row in enumerate(rows) if "/api/orders/42" in row)
     assert served_at < load_at < fetch_at < api_at == fetch_at + 1
     shot("inbox-browser-trace")
+
+
+def test_with_tracing_off_a_failed_request_of_the_page_is_an_error_in_the_page_loads_trace(
+    page, inbox, bundle
+):
+    """Tracing off on the server: the browser traces the page load, and the error its fetch met links to it."""
+    with (
+        sdk(dsn=inbox.dsn),
+        served(SentryMiddleware(shop(inbox.dsn, bundle))) as url,
+    ):
+        page.goto(url + "/?order=0")
+        expect(page.locator("#order")).to_have_text("failed")
+        traceparent = page.locator('meta[name="sentry-trace"]').get_attribute("content")
+        trace_id = traceparent.split("-")[0]
+        [error] = wait_for(lambda: inbox.store.trace(trace_id))
+    assert traceparent.count("-") == 1  # no sampling decision: the browser makes its own
+    browser = wait_for(lambda: "pageload" in (found := spans_by_op(inbox, trace_id)) and found)
+    fetch = browser["http.client"]
+    assert fetch["attributes"]["url.full"]["value"] == f"{url}/api/orders/0"
+    assert error["exception"]["values"][-1]["value"] == "no order 0"
+    assert error["contexts"]["trace"]["trace_id"] == trace_id
+    assert error["contexts"]["trace"]["parent_span_id"] == fetch["span_id"]
