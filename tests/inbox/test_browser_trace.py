@@ -6,6 +6,7 @@ continues the one the page's requests carry.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import uvicorn
 from browser_sdk import BrowserSdkUnavailableError, browser_sdk
 from playwright.sync_api import expect
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
+# What the browser SDK adds to a request it traces: an API on another origin must allow them.
+HEADERS = ["sentry-trace", "baggage"]
+
 # What a template renders into its <head>, as Sentry's docs for server-rendered pages ask.
 PAGE = """<!doctype html>
 <html><head>
@@ -41,14 +46,14 @@ PAGE = """<!doctype html>
 Sentry.init({{
   dsn: "{dsn}",
   integrations: [Sentry.browserTracingIntegration({{idleTimeout: 300}})],
-  tracesSampleRate: 1.0,
+  tracesSampleRate: 1.0,{targets}
 }});
 </script>
 </head><body><h1>Orders</h1><p id="order">loading</p>
 <script>
 const shown = document.getElementById("order");
 const asked = new URLSearchParams(location.search).get("order") || "42";
-fetch("/api/orders/" + asked).then((r) => r.json()).then(
+fetch("{api}/api/orders/" + asked).then((r) => r.json()).then(
   (order) => {{ shown.textContent = order.status; }},
   () => {{ shown.textContent = "failed"; }},
 );
@@ -65,10 +70,16 @@ def bundle() -> bytes:
         pytest.skip(f"Sentry's browser SDK could not be built here: {error}")
 
 
-def shop(dsn: str, bundle: bytes) -> Starlette:
+def shop(dsn: str, bundle: bytes, api: str = "") -> Starlette:
+    """The shop's pages and its API; its page asks ``api`` (another origin), else its own."""
+    # The browser SDK's default targets are the page's own origin; another one must be named.
+    targets = f"\n  tracePropagationTargets: {json.dumps([api])}," if api else ""
+
     async def home(request: Any) -> HTMLResponse:
         traceparent, baggage = sentry_sdk.get_traceparent(), sentry_sdk.get_baggage()
-        return HTMLResponse(PAGE.format(traceparent=traceparent, baggage=baggage, dsn=dsn))
+        return HTMLResponse(
+            PAGE.format(traceparent=traceparent, baggage=baggage, dsn=dsn, api=api, targets=targets)
+        )
 
     async def script(request: Any) -> Response:
         return Response(bundle, media_type="text/javascript")
@@ -169,3 +180,25 @@ def test_with_tracing_off_a_failed_request_of_the_page_is_an_error_in_the_page_l
     assert error["exception"]["values"][-1]["value"] == "no order 0"
     assert error["contexts"]["trace"]["trace_id"] == trace_id
     assert error["contexts"]["trace"]["parent_span_id"] == fetch["span_id"]
+
+
+def test_a_request_to_an_api_on_another_origin_continues_the_page_loads_trace(page, inbox, bundle):
+    """An API on another origin, named in tracePropagationTargets and allowing the headers in CORS, joins the trace."""
+    with sdk(dsn=inbox.dsn, traces_sample_rate=1.0):
+        cors = {"allow_origin_regex": r"http://127\.0\.0\.1:\d+"}
+        api_app = CORSMiddleware(shop(inbox.dsn, bundle), allow_headers=HEADERS, **cors)
+        with (
+            served(SentryMiddleware(api_app, transaction_style="url")) as api,
+            served(SentryMiddleware(shop(inbox.dsn, bundle, api=api))) as url,
+        ):
+            page.goto(url + "/")
+            expect(page.locator("#order")).to_have_text("shipped")
+            traceparent = page.locator('meta[name="sentry-trace"]').get_attribute("content")
+            trace_id = traceparent.split("-")[0]
+            answered = wait_for(lambda: len(found := by_path(inbox, trace_id)) == 2 and found)
+    browser = wait_for(lambda: "pageload" in (found := spans_by_op(inbox, trace_id)) and found)
+    fetch = browser["http.client"]
+    assert fetch["attributes"]["url.full"]["value"] == f"{api}/api/orders/42"
+    served_api = answered["api/orders/42"]
+    assert served_api["request"]["url"] == f"{api}/api/orders/42"
+    assert served_api["contexts"]["trace"]["parent_span_id"] == fetch["span_id"]
