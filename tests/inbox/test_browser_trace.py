@@ -42,6 +42,7 @@ PAGE = """<!doctype html>
 <meta name="sentry-trace" content="{traceparent}">
 <meta name="baggage" content="{baggage}">
 <script src="/sentry.js"></script>
+<script src="/checkout.js"></script>
 <script>
 Sentry.init({{
   dsn: "{dsn}",
@@ -50,6 +51,7 @@ Sentry.init({{
 }});
 </script>
 </head><body><h1>Orders</h1><p id="order">loading</p>
+<button id="pay" onclick="pay({{}})">Pay</button>
 <script>
 const shown = document.getElementById("order");
 const asked = new URLSearchParams(location.search).get("order") || "42";
@@ -59,6 +61,12 @@ fetch("{api}/api/orders/" + asked).then((r) => r.json()).then(
 );
 </script>
 </body></html>
+"""
+
+# The page's own script, with a bug the browser SDK reports.
+CHECKOUT = """function pay(cart) {
+  return cart.items.length;
+}
 """
 
 
@@ -84,13 +92,21 @@ def shop(dsn: str, bundle: bytes, api: str = "") -> Starlette:
     async def script(request: Any) -> Response:
         return Response(bundle, media_type="text/javascript")
 
+    async def checkout(request: Any) -> Response:
+        return Response(CHECKOUT, media_type="text/javascript")
+
     async def order(request: Any) -> JSONResponse:
         order_id = request.path_params["order_id"]
         if order_id == "0":
             raise LookupError("no order 0")
         return JSONResponse({"id": order_id, "status": "shipped"})
 
-    routes = [Route("/", home), Route("/sentry.js", script), Route("/api/orders/{order_id}", order)]
+    routes = [
+        Route("/", home),
+        Route("/sentry.js", script),
+        Route("/checkout.js", checkout),
+        Route("/api/orders/{order_id}", order),
+    ]
     return Starlette(routes=routes)
 
 
@@ -202,3 +218,25 @@ def test_a_request_to_an_api_on_another_origin_continues_the_page_loads_trace(pa
     served_api = answered["api/orders/42"]
     assert served_api["request"]["url"] == f"{api}/api/orders/42"
     assert served_api["contexts"]["trace"]["parent_span_id"] == fetch["span_id"]
+
+
+def test_an_error_in_the_page_shows_in_the_inbox_with_its_script_frame_and_trace(
+    page, inbox, bundle
+):
+    """The browser SDK's error reaches the inbox: listed, its frame at the script's line and column, in the page's trace."""
+    with (
+        sdk(dsn=inbox.dsn, traces_sample_rate=1.0),
+        served(SentryMiddleware(shop(inbox.dsn, bundle))) as url,
+    ):
+        page.goto(url + "/")
+        expect(page.locator("#order")).to_have_text("shipped")
+        traceparent = page.locator('meta[name="sentry-trace"]').get_attribute("content")
+        page.click("#pay")
+        [issue] = wait_for(inbox.store.issues)
+    assert issue.title == "TypeError: Cannot read properties of undefined (reading 'length')"
+    page.goto(f"{inbox.url}/events/{issue.last_event_id}")
+    # The newest frame is the last: line 2, column 21 (where ``length`` is read) of the script.
+    expect(page.locator("details.frame summary").last).to_have_text(
+        f"{url}/checkout.js:2:21 in pay"
+    )
+    expect(page.locator(f'a[href="/traces/{traceparent.split("-")[0]}"]')).to_be_visible()

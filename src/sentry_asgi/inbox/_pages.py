@@ -137,6 +137,8 @@ def _exception_chain(data: dict[str, Any]) -> str:
 def _frame(frame: dict[str, Any]) -> str:
     in_app = bool(frame.get("in_app"))
     where = f"{frame.get('filename') or frame.get('module') or '?'}:{frame.get('lineno') or '?'}"
+    if isinstance(frame.get("colno"), int):  # a browser's frame: its script's line and column
+        where += f":{frame['colno']}"
     summary = f"{esc(where)} in <b>{esc(frame.get('function') or '?')}</b>"
     lineno = frame["lineno"] if isinstance(frame.get("lineno"), int) else 0
     pre, post = frame.get("pre_context") or [], frame.get("post_context") or []
