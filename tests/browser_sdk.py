@@ -7,15 +7,18 @@ page needs as ``window.Sentry``, as Sentry's own CDN bundle does.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import shutil
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cache import CACHE, cache_lock
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SDK_VERSION = "11.12.0"
 ESBUILD_VERSION = "0.28.2"
-CACHE = Path(__file__).resolve().parent.parent / ".cache"
 BUILD = CACHE / f"sentry-browser-{SDK_VERSION}"
 BUNDLE = BUILD / "sentry.js"
 
@@ -57,12 +60,7 @@ def _build() -> None:
 
 def browser_sdk() -> bytes:
     """The bundle's text, built on first use; safe to call from several test processes at once."""
-    CACHE.mkdir(exist_ok=True)
-    with (CACHE / "sentry-browser.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not BUNDLE.exists():
-                _build()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with cache_lock("sentry-browser"):
+        if not BUNDLE.exists():
+            _build()
     return BUNDLE.read_bytes()

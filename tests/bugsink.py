@@ -9,7 +9,6 @@ only from ``BASE_URL``; ingest checks just the project id and key).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -19,16 +18,16 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cache import CACHE, cache_lock
 from servers import free_port, stop, wait_for_port
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 VERSION = "2.6.1"  # 2.6.2 needs a certifi newer than some mirrors carry; pip would fall back
-CACHE = Path(__file__).resolve().parent.parent / ".cache"
 VENV = CACHE / "bugsink-venv"
 GOLDEN = CACHE / f"bugsink-{VERSION}-golden"
 
@@ -112,14 +111,9 @@ def _build_golden() -> None:
 
 def prepare() -> None:
     """Install Bugsink and migrate its golden databases, once; safe to call concurrently."""
-    CACHE.mkdir(exist_ok=True)
-    with (CACHE / "bugsink.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            _install()
-            _build_golden()
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with cache_lock("bugsink"):
+        _install()
+        _build_golden()
 
 
 @dataclass

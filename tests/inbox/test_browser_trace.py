@@ -143,23 +143,38 @@ def spans_by_op(inbox: InboxServer, trace_id: str) -> dict[str, dict[str, Any]]:
     return {span["attributes"]["sentry.op"]["value"]: span for span in spans}
 
 
+def page_load(inbox: InboxServer, trace_id: str) -> dict[str, dict[str, Any]]:
+    """The browser's spans of a trace, by operation, once its page load (the segment) arrived."""
+    return wait_for(lambda: "pageload" in (found := spans_by_op(inbox, trace_id)) and found)
+
+
+def served_requests(inbox: InboxServer, trace_id: str) -> dict[str, dict[str, Any]]:
+    """The two requests of a trace the servers answered (the page and its fetch), once both arrived."""
+    return wait_for(lambda: len(found := by_path(inbox, trace_id)) == 2 and found)
+
+
+def open_shop(page: Any, url: str, shown: str = "shipped") -> tuple[str, str]:
+    """Open the shop's page and wait for its order; return its trace id and its traceparent."""
+    page.goto(url)
+    expect(page.locator("#order")).to_have_text(shown)
+    traceparent = page.locator('meta[name="sentry-trace"]').get_attribute("content")
+    return traceparent.split("-")[0], traceparent
+
+
 def test_page_load_and_its_requests_join_the_trace_of_the_page(page, inbox, bundle, shot):
     """The browser's page load continues the page's server trace, and its fetch continues the page load's."""
     with (
         sdk(dsn=inbox.dsn, traces_sample_rate=1.0),
         served(SentryMiddleware(shop(inbox.dsn, bundle), transaction_style="url")) as url,
     ):
-        page.goto(url + "/")
-        expect(page.locator("#order")).to_have_text("shipped")
-        traceparent = page.locator('meta[name="sentry-trace"]').get_attribute("content")
-        trace_id = traceparent.split("-")[0]
-        answered = wait_for(lambda: len(found := by_path(inbox, trace_id)) == 2 and found)
+        trace_id, traceparent = open_shop(page, url + "/")
+        answered = served_requests(inbox, trace_id)
     # Sentry's browser SDK 11 streams its spans: the page load is a segment.
-    browser = wait_for(lambda: "pageload" in (found := spans_by_op(inbox, trace_id)) and found)
-    page_load, fetch = browser["pageload"], browser["http.client"]
+    browser = page_load(inbox, trace_id)
+    fetch = browser["http.client"]
     served_page = answered[""]["contexts"]["trace"]
     assert traceparent == f"{trace_id}-{served_page['span_id']}-1"
-    assert page_load["parent_span_id"] == served_page["span_id"]
+    assert browser["pageload"]["parent_span_id"] == served_page["span_id"]
     assert fetch["attributes"]["url.full"]["value"] == f"{url}/api/orders/42"
     served_api = answered["api/orders/42"]["contexts"]["trace"]
     assert served_api["trace_id"] == trace_id
@@ -184,14 +199,10 @@ def test_with_tracing_off_a_failed_request_of_the_page_is_an_error_in_the_page_l
         sdk(dsn=inbox.dsn),
         served(SentryMiddleware(shop(inbox.dsn, bundle))) as url,
     ):
-        page.goto(url + "/?order=0")
-        expect(page.locator("#order")).to_have_text("failed")
-        traceparent = page.locator('meta[name="sentry-trace"]').get_attribute("content")
-        trace_id = traceparent.split("-")[0]
+        trace_id, traceparent = open_shop(page, url + "/?order=0", shown="failed")
         [error] = wait_for(lambda: inbox.store.trace(trace_id))
     assert traceparent.count("-") == 1  # no sampling decision: the browser makes its own
-    browser = wait_for(lambda: "pageload" in (found := spans_by_op(inbox, trace_id)) and found)
-    fetch = browser["http.client"]
+    fetch = page_load(inbox, trace_id)["http.client"]
     assert fetch["attributes"]["url.full"]["value"] == f"{url}/api/orders/0"
     assert error["exception"]["values"][-1]["value"] == "no order 0"
     assert error["contexts"]["trace"]["trace_id"] == trace_id
@@ -207,13 +218,9 @@ def test_a_request_to_an_api_on_another_origin_continues_the_page_loads_trace(pa
             served(SentryMiddleware(api_app, transaction_style="url")) as api,
             served(SentryMiddleware(shop(inbox.dsn, bundle, api=api))) as url,
         ):
-            page.goto(url + "/")
-            expect(page.locator("#order")).to_have_text("shipped")
-            traceparent = page.locator('meta[name="sentry-trace"]').get_attribute("content")
-            trace_id = traceparent.split("-")[0]
-            answered = wait_for(lambda: len(found := by_path(inbox, trace_id)) == 2 and found)
-    browser = wait_for(lambda: "pageload" in (found := spans_by_op(inbox, trace_id)) and found)
-    fetch = browser["http.client"]
+            trace_id, _ = open_shop(page, url + "/")
+            answered = served_requests(inbox, trace_id)
+    fetch = page_load(inbox, trace_id)["http.client"]
     assert fetch["attributes"]["url.full"]["value"] == f"{api}/api/orders/42"
     served_api = answered["api/orders/42"]
     assert served_api["request"]["url"] == f"{api}/api/orders/42"
@@ -228,9 +235,7 @@ def test_an_error_in_the_page_shows_in_the_inbox_with_its_script_frame_and_trace
         sdk(dsn=inbox.dsn, traces_sample_rate=1.0),
         served(SentryMiddleware(shop(inbox.dsn, bundle))) as url,
     ):
-        page.goto(url + "/")
-        expect(page.locator("#order")).to_have_text("shipped")
-        traceparent = page.locator('meta[name="sentry-trace"]').get_attribute("content")
+        trace_id, _ = open_shop(page, url + "/")
         page.click("#pay")
         [issue] = wait_for(inbox.store.issues)
     assert issue.title == "TypeError: Cannot read properties of undefined (reading 'length')"
@@ -239,4 +244,4 @@ def test_an_error_in_the_page_shows_in_the_inbox_with_its_script_frame_and_trace
     expect(page.locator("details.frame summary").last).to_have_text(
         f"{url}/checkout.js:2:21 in pay"
     )
-    expect(page.locator(f'a[href="/traces/{traceparent.split("-")[0]}"]')).to_be_visible()
+    expect(page.locator(f'a[href="/traces/{trace_id}"]')).to_be_visible()
