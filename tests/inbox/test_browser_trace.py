@@ -128,12 +128,19 @@ def served(app: Any) -> Iterator[str]:
         sock.close()
 
 
-def by_path(inbox: InboxServer, trace_id: str) -> dict[str, dict[str, Any]]:
-    """The server's transactions of a trace in the inbox, by the path they answered."""
+def by_url(inbox: InboxServer, trace_id: str) -> dict[str, dict[str, Any]]:
+    """The requests of a trace the servers answered, by URL: their span's ids, however sent.
+
+    A transaction's are in its trace context; a streamed segment's are its own.
+    """
     found = {}
     for event in inbox.store.trace(trace_id):
         if event.get("type") == "transaction":
-            found[event["request"]["url"].partition("//")[2].partition("/")[2]] = event
+            found[event["request"]["url"]] = event["contexts"]["trace"]
+    for span in inbox.store.trace_spans(trace_id):
+        attributes = span["attributes"]
+        if span["is_segment"] and attributes["sentry.op"]["value"] == "http.server":
+            found[attributes["url.full"]["value"]] = span
     return found
 
 
@@ -150,7 +157,7 @@ def page_load(inbox: InboxServer, trace_id: str) -> dict[str, dict[str, Any]]:
 
 def served_requests(inbox: InboxServer, trace_id: str) -> dict[str, dict[str, Any]]:
     """The two requests of a trace the servers answered (the page and its fetch), once both arrived."""
-    return wait_for(lambda: len(found := by_path(inbox, trace_id)) == 2 and found)
+    return wait_for(lambda: len(found := by_url(inbox, trace_id)) == 2 and found)
 
 
 def open_shop(page: Any, url: str, shown: str = "shipped") -> tuple[str, str]:
@@ -161,10 +168,13 @@ def open_shop(page: Any, url: str, shown: str = "shipped") -> tuple[str, str]:
     return traceparent.split("-")[0], traceparent
 
 
-def test_page_load_and_its_requests_join_the_trace_of_the_page(page, inbox, bundle, shot):
+@pytest.mark.parametrize("lifecycle", ["transaction", "stream"])
+def test_page_load_and_its_requests_join_the_trace_of_the_page(
+    page, inbox, bundle, shot, lifecycle
+):
     """The browser's page load continues the page's server trace, and its fetch continues the page load's."""
     with (
-        sdk(dsn=inbox.dsn, traces_sample_rate=1.0),
+        sdk(dsn=inbox.dsn, traces_sample_rate=1.0, trace_lifecycle=lifecycle),
         served(SentryMiddleware(shop(inbox.dsn, bundle), transaction_style="url")) as url,
     ):
         trace_id, traceparent = open_shop(page, url + "/")
@@ -172,11 +182,11 @@ def test_page_load_and_its_requests_join_the_trace_of_the_page(page, inbox, bund
     # Sentry's browser SDK 11 streams its spans: the page load is a segment.
     browser = page_load(inbox, trace_id)
     fetch = browser["http.client"]
-    served_page = answered[""]["contexts"]["trace"]
+    served_page = answered[f"{url}/"]
     assert traceparent == f"{trace_id}-{served_page['span_id']}-1"
     assert browser["pageload"]["parent_span_id"] == served_page["span_id"]
     assert fetch["attributes"]["url.full"]["value"] == f"{url}/api/orders/42"
-    served_api = answered["api/orders/42"]["contexts"]["trace"]
+    served_api = answered[f"{url}/api/orders/42"]
     assert served_api["trace_id"] == trace_id
     assert served_api["parent_span_id"] == fetch["span_id"]
     page.goto(f"{inbox.url}/traces/{trace_id}")
@@ -188,7 +198,7 @@ def test_page_load_and_its_requests_join_the_trace_of_the_page(page, inbox, bund
     )
     api_at = next(i for i, row in enumerate(rows) if "/api/orders/42" in row)
     assert served_at < load_at < fetch_at < api_at == fetch_at + 1
-    shot("inbox-browser-trace")
+    shot(f"inbox-browser-trace-{lifecycle}")
 
 
 def test_with_tracing_off_a_failed_request_of_the_page_is_an_error_in_the_page_loads_trace(
@@ -222,9 +232,7 @@ def test_a_request_to_an_api_on_another_origin_continues_the_page_loads_trace(pa
             answered = served_requests(inbox, trace_id)
     fetch = page_load(inbox, trace_id)["http.client"]
     assert fetch["attributes"]["url.full"]["value"] == f"{api}/api/orders/42"
-    served_api = answered["api/orders/42"]
-    assert served_api["request"]["url"] == f"{api}/api/orders/42"
-    assert served_api["contexts"]["trace"]["parent_span_id"] == fetch["span_id"]
+    assert answered[f"{api}/api/orders/42"]["parent_span_id"] == fetch["span_id"]
 
 
 def test_an_error_in_the_page_shows_in_the_inbox_with_its_script_frame_and_trace(
