@@ -6,12 +6,12 @@ continues the one the page's requests carry.
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 import pytest
 import sentry_sdk
 import uvicorn
@@ -19,8 +19,9 @@ from browser_sdk import BrowserSdkUnavailableError, browser_sdk
 from playwright.sync_api import expect
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.templating import Jinja2Templates
 
 from sentry_asgi import SentryMiddleware
 
@@ -36,28 +37,31 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 # What the browser SDK adds to a request it traces: an API on another origin must allow them.
 HEADERS = ["sentry-trace", "baggage"]
 
-# What a template renders into its <head>, as Sentry's docs for server-rendered pages ask.
+# A Jinja2 template (Starlette's and FastAPI's Jinja2Templates) with the two meta tags in its
+# <head>, from the globals the README sets.
 PAGE = """<!doctype html>
 <html><head>
-<meta name="sentry-trace" content="{traceparent}">
-<meta name="baggage" content="{baggage}">
+<meta name="sentry-trace" content="{{ sentry_trace() }}">
+<meta name="baggage" content="{{ sentry_baggage() }}">
 <script src="/sentry.js"></script>
 <script src="/checkout.js"></script>
 <script>
-Sentry.init({{
-  dsn: "{dsn}",
-  integrations: [Sentry.browserTracingIntegration({{idleTimeout: 300}})],
-  tracesSampleRate: 1.0,{targets}
-}});
+Sentry.init({
+  dsn: {{ dsn | tojson }},
+  integrations: [Sentry.browserTracingIntegration({idleTimeout: 300})],
+  tracesSampleRate: 1.0,
+  {# The browser SDK's default targets are the page's own origin; another must be named. #}
+  {% if api %}tracePropagationTargets: [{{ api | tojson }}],{% endif %}
+});
 </script>
 </head><body><h1>Orders</h1><p id="order">loading</p>
-<button id="pay" onclick="pay({{}})">Pay</button>
+<button id="pay" onclick="pay({})">Pay</button>
 <script>
 const shown = document.getElementById("order");
 const asked = new URLSearchParams(location.search).get("order") || "42";
-fetch("{api}/api/orders/" + asked).then((r) => r.json()).then(
-  (order) => {{ shown.textContent = order.status; }},
-  () => {{ shown.textContent = "failed"; }},
+fetch({{ api | tojson }} + "/api/orders/" + asked).then((r) => r.json()).then(
+  (order) => { shown.textContent = order.status; },
+  () => { shown.textContent = "failed"; },
 );
 </script>
 </body></html>
@@ -80,14 +84,14 @@ def bundle() -> bytes:
 
 def shop(dsn: str, bundle: bytes, api: str = "") -> Starlette:
     """The shop's pages and its API; its page asks ``api`` (another origin), else its own."""
-    # The browser SDK's default targets are the page's own origin; another one must be named.
-    targets = f"\n  tracePropagationTargets: {json.dumps([api])}," if api else ""
+    loader = jinja2.DictLoader({"shop.html": PAGE})
+    templates = Jinja2Templates(env=jinja2.Environment(loader=loader, autoescape=True))
+    templates.env.globals.update(
+        sentry_trace=sentry_sdk.get_traceparent, sentry_baggage=sentry_sdk.get_baggage
+    )
 
-    async def home(request: Any) -> HTMLResponse:
-        traceparent, baggage = sentry_sdk.get_traceparent(), sentry_sdk.get_baggage()
-        return HTMLResponse(
-            PAGE.format(traceparent=traceparent, baggage=baggage, dsn=dsn, api=api, targets=targets)
-        )
+    async def home(request: Any) -> Response:
+        return templates.TemplateResponse(request, "shop.html", {"dsn": dsn, "api": api})
 
     async def script(request: Any) -> Response:
         return Response(bundle, media_type="text/javascript")
