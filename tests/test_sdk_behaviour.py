@@ -11,9 +11,10 @@ import sentry_sdk
 from conftest import call, http_scope, needs_data_collection
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+from sentry_sdk.tracing import Transaction
 from servers import receiver
 
-from sentry_asgi import SentryMiddleware
+from sentry_asgi import SentryMiddleware, _sdk
 from sentry_asgi._scrub import FILTERED
 from sentry_asgi._sdk import add_event_processor_once, fast_isolation_available
 
@@ -78,6 +79,16 @@ async def test_isolation_scope_is_entered_and_left_as_the_context_manager_would(
     assert isolation is not before[0]
     assert current is not before[1]
     assert (sentry_sdk.get_isolation_scope(), sentry_sdk.get_current_scope()) == before
+
+
+def test_a_transaction_still_fixes_its_baggage_in_get_baggage_held_in_a_slot():
+    """sentry_sdk fixes a transaction's baggage in get_baggage, kept in its _baggage slot: the class the middleware subclasses."""
+    assert _sdk._NAMED_TRANSACTION is not None
+    assert issubclass(_sdk._NAMED_TRANSACTION, Transaction)
+    transaction = Transaction(name="/items/{item_id}", source="route")
+    transaction.__class__ = _sdk._NAMED_TRANSACTION  # same slots: allowed
+    assert transaction.get_baggage() is transaction._baggage
+    assert not transaction._baggage.mutable
 
 
 def test_a_forked_scope_inherits_the_processor_list_and_gets_ours_once():

@@ -924,25 +924,38 @@ async def test_streamed_segment_has_a_secret_route_parameter_filtered(sentry_ini
 
 
 @pytest.mark.parametrize("propagates", [False, True], ids=["quiet", "propagating"])
-async def test_a_view_that_propagates_freezes_the_sampling_context_before_its_name(
-    sentry_init, lifecycle, propagates
+@pytest.mark.parametrize(
+    ("style", "named"),
+    [
+        ("url", "/items/{item_id}"),
+        (
+            "endpoint",
+            "test_tracing.test_a_view_that_propagates_names_the_sampling_context_after_its_route.<locals>.view",
+        ),
+    ],
+)
+async def test_a_view_that_propagates_names_the_sampling_context_after_its_route(
+    sentry_init, lifecycle, propagates, style, named
 ):
-    """Starlette routes inside the app: baggage a view propagates names no transaction, as documented."""
+    """Starlette routes inside the app: the baggage a view propagates names its route (streamed: none, as documented)."""
     transport = init(sentry_init, lifecycle, release="r1")
     baggage = []
 
     async def view(request):
-        if propagates:  # as an outgoing request does
-            baggage.append(sentry_sdk.get_baggage())
+        if propagates:  # as an outgoing request, or a template's meta tags, does
+            baggage.append(str(sentry_sdk.get_baggage()))
         return PlainTextResponse("ok")
 
     served = Starlette(routes=[Route("/items/{item_id}", view)])
-    await call(SentryMiddleware(served, transaction_style="url"), scope_with("/items/1"))
+    await call(SentryMiddleware(served, transaction_style=style), scope_with("/items/1"))
     sentry_sdk.flush()
     (envelope,) = transport.envelopes
-    named = envelope.headers["trace"].get("transaction")
-    assert named == (None if propagates else "/items/{item_id}")
-    assert all("sentry-transaction" not in sent for sent in baggage)
+    if propagates and lifecycle == "stream":  # a segment keeps the name it had then: a raw path
+        assert "transaction" not in envelope.headers["trace"]
+        assert all("sentry-transaction" not in sent for sent in baggage)
+    else:
+        assert envelope.headers["trace"]["transaction"] == named
+        assert all(f"sentry-transaction={quote(named)}" in sent for sent in baggage)
 
 
 @pytest.fixture

@@ -37,6 +37,16 @@ request, and a failed status marks it errored as the middleware's own counts wou
 around its ``yield`` is a ``try``/``finally``. Driving that generator directly does the very same
 forks and resets without contextlib's wrapper, about 0.8 µs a request; any other shape falls
 back to the context manager.
+
+sentry_sdk fixes a trace's dynamic sampling context (the ``sentry-transaction`` that every
+service of the trace samples by) the first time the trace is propagated: an outgoing request, or
+``get_baggage()`` in a template. Starlette routes inside the app, so a request is named by the
+middleware only once routing has run; the request's transaction therefore takes a subclass of
+sentry_sdk's own class that only adds this: just before the context is fixed
+(``Transaction.get_baggage``, which reads the ``_baggage`` slot), the request is named as it
+stands. A release whose class is shaped otherwise keeps its own: the context then names what the
+request was named at its start. A streamed segment keeps its class, which sentry_sdk checks
+exactly (``type(span) is StreamedSpan``) to tell a segment from other spans.
 """
 
 from __future__ import annotations
@@ -62,6 +72,8 @@ except ImportError:  # pragma: no cover - only if sentry_sdk renames it
     _sdk_current = None
 from sentry_sdk.utils import current_stacktrace
 
+from sentry_asgi._guard import contained
+
 try:
     from sentry_sdk.integrations.asgi import (
         _asgi_middleware_applied as _sdk_flag,
@@ -70,7 +82,7 @@ except ImportError:  # pragma: no cover - only if sentry_sdk drops or renames it
     _sdk_flag = None
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from sentry_sdk import Scope
 
@@ -282,3 +294,51 @@ def forget_inherited_name(isolation: Scope) -> None:
         for scope in (isolation, current):
             scope._transaction = None  # noqa: SLF001 - see above
             scope._transaction_info = {}  # noqa: SLF001
+
+
+# What names the request's root span just before its sampling context is fixed, in the request.
+_before_propagation: ContextVar[Callable[[Any], None] | None] = ContextVar(
+    "sentry_asgi_before_propagation", default=None
+)
+
+
+def _naming_before(get_baggage: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Wrap a baggage getter so that the request is named before it fixes a new baggage."""
+
+    def named_first(span: Any) -> Any:
+        baggage = span._baggage  # noqa: SLF001 - None, or mutable until fixed
+        if baggage is None or baggage.mutable:
+            hook = _before_propagation.get()
+            if hook is not None:
+                with contained():
+                    hook(span)
+        return get_baggage(span)
+
+    return named_first
+
+
+def _named_class(base: type | None, method: str) -> type | None:
+    """A subclass of ``base`` that names the request before ``method`` fixes its baggage."""
+    getter = getattr(base, method, None)
+    if base is None or getter is None or "_baggage" not in getattr(base, "__slots__", ()):
+        return None  # pragma: no cover - a sentry_sdk release shaped otherwise
+    return type(base.__name__, (base,), {"__slots__": (), method: _naming_before(getter)})
+
+
+try:
+    from sentry_sdk.tracing import Transaction as _Transaction
+except ImportError:  # pragma: no cover - every release 2.x has it
+    _Transaction = None  # type: ignore[assignment,misc,unused-ignore]
+_NAMED_TRANSACTION = _named_class(_Transaction, "get_baggage")
+
+
+def name_before_propagation(span: Any, hook: Callable[[Any], None] | None) -> None:
+    """Have ``hook(span)`` run just before the trace's sampling context is fixed, in this request.
+
+    ``hook=None`` once the request is over. Only sentry_sdk's own ``Transaction`` is subclassed
+    (same slots, one method more). A streamed segment is not: sentry_sdk tells a segment from
+    other spans by its exact class.
+    """
+    if hook is not None and type(span) is _Transaction and _NAMED_TRANSACTION is not None:
+        span.__class__ = _NAMED_TRANSACTION
+    _before_propagation.set(hook)

@@ -8,6 +8,7 @@ the isolation scope already links errors to the trace.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +23,12 @@ from sentry_asgi._body import scrub_fields
 from sentry_asgi._guard import contained
 from sentry_asgi._naming import CUSTOM, URL
 from sentry_asgi._request import full_path
-from sentry_asgi._sdk import isolation_transaction_name, start_profiling, stop_profiling
+from sentry_asgi._sdk import (
+    isolation_transaction_name,
+    name_before_propagation,
+    start_profiling,
+    stop_profiling,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -87,6 +93,7 @@ class Trace:
         "given",
         "isolation_given",
         "kind",
+        "propagated",
         "span",
         "streamed",
     )
@@ -100,6 +107,8 @@ class Trace:
         self.given = given
         # The isolation scope's name at the start: a different one at the end is the app's.
         self.isolation_given = isolation_transaction_name()
+        # The name the middleware gave the span as the trace was first propagated, if any.
+        self.propagated: tuple[str, str] | None = None
         self._outcome: str | None = None
         self._ended_at: datetime | None = None
         self._opened_at = _now()
@@ -143,11 +152,26 @@ class Trace:
         renamed = name != given_name and source == given_source == URL
         return CUSTOM if renamed else source
 
+    def before_propagation(self, exchange: Exchange, span: Any) -> None:
+        """Name the transaction as the request stands, before sentry_sdk fixes its sampling context.
+
+        That context (``sentry-transaction``) is fixed as the trace is first propagated, often
+        in the view (a template's meta tags, an outgoing request), after the framework routed
+        the request: named then, every service of the trace samples by its route. Only a name
+        better than a raw path replaces one the middleware gave; it stays the middleware's, and
+        the end of the request may name it again.
+        """
+        if span is not self.span or not self._named_by_us():
+            return
+        name, source = self.final_name(exchange)
+        if source != URL:
+            span.name, span.source = self.propagated = (name, source)
+
     def _named_by_us(self) -> bool:
-        """Tell whether the segment still has the name the middleware gave it: no one renamed it."""
+        """Tell whether the span still has a name the middleware gave it: no one renamed it."""
         span = self.span
-        source = span.get_attributes().get(SOURCE)
-        return (span.name, source) == self.given
+        source = span.get_attributes().get(SOURCE) if self.streamed else span.source
+        return (span.name, source) in (self.given, self.propagated)
 
     def name_child(self, child: dict[str, Any], exchange: Exchange) -> None:
         """Give a streamed child span of this segment the name the segment is getting.
@@ -254,9 +278,9 @@ class Trace:
 
     def finish(self, exchange: Exchange) -> None:
         """Name the span after routing has run, set the outcome, and end it."""
+        name_before_propagation(self.span, None)
         self._end_handshake()
         span = self.span
-        given_name, given_source = self.given
         if self.streamed:
             current = span.get_attributes().get(SOURCE)
             if self._named_by_us():
@@ -270,7 +294,7 @@ class Trace:
                 with contained():  # the segment is sent regardless
                     _describe_request(span, exchange)
         else:
-            if span.name == given_name and span.source == given_source:
+            if self._named_by_us():
                 span.name, span.source = self.final_name(exchange)
             else:
                 span.source = self.source_of(span.name, span.source)
@@ -410,10 +434,14 @@ def start_trace(
             parent_span=None,
         )
         _unnamed_if_unsent(span, source)
-        return Trace(span, streamed=True, kind=kind, given=(name, source))
-    continued = sentry_sdk.continue_trace(dict(incoming or {}), op=op, name=name, source=source)
-    continued.origin = ORIGIN  # not a continue_trace() argument in older sentry_sdk releases
-    transaction = sentry_sdk.start_transaction(continued, custom_sampling_context=sampling_context)
-    sentry_sdk.get_current_scope().span = transaction
-    start_profiling(transaction)
-    return Trace(transaction, streamed=False, kind=kind, given=(name, source))
+        trace = Trace(span, streamed=True, kind=kind, given=(name, source))
+    else:
+        continued = sentry_sdk.continue_trace(dict(incoming or {}), op=op, name=name, source=source)
+        continued.origin = ORIGIN  # not a continue_trace() argument in older sentry_sdk releases
+        span = sentry_sdk.start_transaction(continued, custom_sampling_context=sampling_context)
+        sentry_sdk.get_current_scope().span = span
+        start_profiling(span)
+        trace = Trace(span, streamed=False, kind=kind, given=(name, source))
+        if source == URL:  # its raw path until routing has run: named again before propagating
+            name_before_propagation(span, functools.partial(trace.before_propagation, exchange))
+    return trace
