@@ -188,13 +188,17 @@ def sentry_init() -> Iterator[Callable[..., CapturingTransport]]:
 
 
 def close_client() -> None:
-    """Stop the current client's threads, whose jitter draws from the global ``random`` mid-test."""
+    """Stop the current client's threads, whose jitter draws from the global ``random`` mid-test.
+
+    The request counts still pending go to that client first: a later test's transport must not
+    receive sessions of an earlier test's release.
+    """
+    sessions.flush()
     sentry_sdk.get_client().close()
 
 
 def deactivate() -> None:
     """Leave an inactive client with no integrations, so patched clients add no trace headers."""
-    sessions.flush()
     close_client()
     with warnings.catch_warnings():
         # sentry_sdk's subprocess integration, still streaming, warns as the new client runs git.

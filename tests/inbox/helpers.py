@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import sentry_sdk
 
+from sentry_asgi import _sessions as sessions
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -36,6 +38,7 @@ def sdk(**options: Any) -> Iterator[None]:
             yield
         sentry_sdk.flush(timeout=10)
     finally:
+        sessions.flush()  # the block's request counts go to its client, not to a later test's
         sentry_sdk.get_client().close()
         sentry_sdk.get_global_scope().set_client(None)  # back to a client that sends nowhere
 
