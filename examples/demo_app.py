@@ -1,12 +1,15 @@
 """A small Starlette app that shows what sentry-asgi reports: run it with ``scripts/demo``.
 
 Every route does one thing worth seeing in Sentry (or in the local inbox): an unhandled error,
-a logged error, an error with a user and tags, and a traced route with a span of its own.
+a logged error, an error with a user and tags, a traced route with spans of its own, and a page
+whose load in the browser (with Sentry's browser SDK, from Sentry's CDN) joins the trace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
+import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -25,7 +28,30 @@ ROUTES = {
     "/log": "logs an error with the logging module",
     "/user": "sets a user and tags, then fails",
     "/items/42": "a traced route with a cache and a database span",
+    "/shop": "a page whose load in the browser and its request join one trace",
 }
+# Sentry's browser SDK, as its CDN serves it (the release the test suite checks against).
+BROWSER_SDK = "https://browser.sentry-cdn.com/11.12.0/bundle.tracing.min.js"
+SHOP = """<!doctype html><title>sentry-asgi demo: shop</title>
+<meta name="sentry-trace" content="{traceparent}">
+<meta name="baggage" content="{baggage}">
+<script src="{sdk}" crossorigin="anonymous"></script>
+<script>
+if (window.Sentry) {{  // offline, the page works on, untraced
+  Sentry.init({{
+    dsn: {dsn},
+    integrations: [Sentry.browserTracingIntegration()],
+    tracesSampleRate: 1.0,
+  }});
+}}
+</script>
+<p id="item">loading item 42</p>
+<script>
+fetch("/items/42").then((r) => r.json()).then((item) => {{
+  document.getElementById("item").textContent = item.name;
+}});
+</script>
+"""
 
 
 async def index(_request: Request) -> Response:
@@ -55,6 +81,26 @@ async def user(_request: Request) -> Response:
     raise PermissionError(msg)
 
 
+def public_dsn() -> str:
+    """The DSN a browser may hold: the public key only, never a secret key (older DSNs had one)."""
+    dsn = sentry_sdk.get_client().parsed_dsn
+    if dsn is None:
+        return ""
+    port = "" if (dsn.scheme, dsn.port) in {("https", 443), ("http", 80)} else f":{dsn.port}"
+    return f"{dsn.scheme}://{dsn.public_key}@{dsn.host}{port}{dsn.path}{dsn.project_id}"
+
+
+async def shop(_request: Request) -> Response:
+    """A page whose meta tags carry this request's trace: the browser's page load continues it."""
+    page = SHOP.format(
+        traceparent=html.escape(sentry_sdk.get_traceparent() or ""),
+        baggage=html.escape(str(sentry_sdk.get_baggage() or "")),
+        sdk=BROWSER_SDK,
+        dsn=json.dumps(public_dsn()).replace("</", "<\\/"),
+    )
+    return HTMLResponse(page)
+
+
 async def item(request: Request) -> Response:
     """Answer after a (pretend) cache miss and database query: two spans of the transaction."""
     item_id = request.path_params["item_id"]
@@ -72,5 +118,6 @@ app = Starlette(
         Route("/log", log),
         Route("/user", user),
         Route("/items/{item_id}", item),
+        Route("/shop", shop),
     ]
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import json
 import os
 import queue
@@ -183,3 +184,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def demo_module() -> Any:
+    """``examples/demo_app.py``, the app ``scripts/demo`` serves, imported as ``demo_app``."""
+    path = Path(__file__).parents[2] / "examples" / "demo_app.py"
+    spec = importlib.util.spec_from_file_location("demo_app", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["demo_app"] = module
+    spec.loader.exec_module(module)
+    return module

@@ -15,7 +15,7 @@ import jinja2
 import pytest
 import sentry_sdk
 import uvicorn
-from browser_sdk import BrowserSdkUnavailableError, browser_sdk
+from browser_sdk import SDK_VERSION, BrowserSdkUnavailableError, browser_sdk
 from playwright.sync_api import expect
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -25,7 +25,7 @@ from starlette.templating import Jinja2Templates
 
 from sentry_asgi import SentryMiddleware
 
-from .helpers import sdk, wait_for
+from .helpers import demo_module, sdk, wait_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -261,3 +261,23 @@ def test_an_error_in_the_page_shows_in_the_inbox_with_its_script_frame_and_trace
         f"{url}/checkout.js:2:21 in pay"
     )
     expect(page.locator(f'a[href="/traces/{trace_id}"]')).to_be_visible()
+
+
+def test_the_demos_shop_page_joins_the_browsers_page_load_to_its_trace(page, inbox, bundle):
+    """scripts/demo's /shop: with Sentry's CDN bundle (the pinned build, served in its place), the page load joins the trace."""
+    demo = demo_module()
+    assert f"https://browser.sentry-cdn.com/{SDK_VERSION}/bundle.tracing.min.js" == demo.BROWSER_SDK
+    cdn = {"content_type": "text/javascript", "headers": {"access-control-allow-origin": "*"}}
+    page.route(demo.BROWSER_SDK, lambda route: route.fulfill(body=bundle, **cdn))
+    with (
+        sdk(dsn=inbox.dsn, traces_sample_rate=1.0),
+        served(SentryMiddleware(demo.app, transaction_style="url")) as url,
+    ):
+        page.goto(url + "/shop")
+        expect(page.locator("#item")).to_have_text("item 42")
+        traceparent = page.locator('meta[name="sentry-trace"]').get_attribute("content")
+        trace_id = traceparent.split("-")[0]
+        answered = served_requests(inbox, trace_id)
+    browser = page_load(inbox, trace_id)
+    assert browser["pageload"]["parent_span_id"] == answered[f"{url}/shop"]["span_id"]
+    assert answered[f"{url}/items/42"]["parent_span_id"] == browser["http.client"]["span_id"]

@@ -1,8 +1,5 @@
 import asyncio
-import importlib.util
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -12,22 +9,11 @@ from playwright.sync_api import expect
 from sentry_asgi import SentryMiddleware
 from sentry_asgi.inbox._server import InboxServer
 
-from .helpers import envelope, event_item, post, sdk
+from .helpers import demo_module, envelope, event_item, post, sdk
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 XSS = "<script>alert('xss')</script><img src=x onerror=alert('img')>"
-
-
-def load_demo_app():
-    path = Path(__file__).parents[2] / "examples" / "demo_app.py"
-    spec = importlib.util.spec_from_file_location("demo_app", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["demo_app"] = module
-    spec.loader.exec_module(module)
-    return module.app
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +21,7 @@ def demo_inbox(tmp_path_factory):
     """Serve an inbox filled by the example app, run in-process under SentryMiddleware."""
     server = InboxServer("127.0.0.1", 0, str(tmp_path_factory.mktemp("pages") / "inbox.sqlite3"))
     server.start()
-    transport = httpx.ASGITransport(SentryMiddleware(load_demo_app()), raise_app_exceptions=False)
+    transport = httpx.ASGITransport(SentryMiddleware(demo_module().app), raise_app_exceptions=False)
 
     async def browse() -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as c:
