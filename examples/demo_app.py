@@ -12,6 +12,7 @@ import html
 import json
 import logging
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import sentry_sdk
 from starlette.applications import Starlette
@@ -83,11 +84,11 @@ async def user(_request: Request) -> Response:
 
 def public_dsn() -> str:
     """The DSN a browser may hold: the public key only, never a secret key (older DSNs had one)."""
-    dsn = sentry_sdk.get_client().parsed_dsn
-    if dsn is None:
+    dsn = urlsplit(str(sentry_sdk.get_client().options.get("dsn") or ""))
+    if not dsn.username:
         return ""
-    port = "" if (dsn.scheme, dsn.port) in {("https", 443), ("http", 80)} else f":{dsn.port}"
-    return f"{dsn.scheme}://{dsn.public_key}@{dsn.host}{port}{dsn.path}{dsn.project_id}"
+    host = dsn.netloc.rpartition("@")[2]  # host and port as the DSN gives them
+    return f"{dsn.scheme}://{dsn.username}@{host}{dsn.path}"
 
 
 async def shop(_request: Request) -> Response:
