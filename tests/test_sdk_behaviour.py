@@ -81,14 +81,46 @@ async def test_isolation_scope_is_entered_and_left_as_the_context_manager_would(
     assert (sentry_sdk.get_isolation_scope(), sentry_sdk.get_current_scope()) == before
 
 
-def test_a_transaction_still_fixes_its_baggage_in_get_baggage_held_in_a_slot():
+def test_a_transaction_still_fixes_its_baggage_in_get_baggage_held_in_a_slot(sentry_init):
     """sentry_sdk fixes a transaction's baggage in get_baggage, kept in its _baggage slot: the class the middleware subclasses."""
+    sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0)  # an active client
     assert _sdk._NAMED_TRANSACTION is not None
     assert issubclass(_sdk._NAMED_TRANSACTION, Transaction)
     transaction = Transaction(name="/items/{item_id}", source="route")
     transaction.__class__ = _sdk._NAMED_TRANSACTION  # same slots: allowed
     assert transaction.get_baggage() is transaction._baggage
     assert not transaction._baggage.mutable
+
+
+@pytest.mark.skipif(SDK < (2, 75), reason="span streaming as README describes it is 2.75's")
+def test_a_segment_reads_its_name_source_from_its_attributes_as_its_baggage_is_fixed(sentry_init):
+    """sentry_sdk fixes a segment's baggage in populate_from_segment, reading the source from get_attributes() first: the read the middleware names the request at."""
+    from sentry_sdk import traces
+
+    from sentry_asgi._tracing import SOURCE
+
+    sentry_init(auto_enabling_integrations=False, traces_sample_rate=1.0, trace_lifecycle="stream")
+    renamed = []
+
+    def name_by_route(span):
+        renamed.append(span)
+        span.name = "/items/{item_id}"
+        span.set_attribute(SOURCE, "route")
+
+    with sentry_sdk.isolation_scope():
+        traces.new_trace()  # a trace of its own, as each request has, not the process's
+        span = traces.start_span(name="/items/1", attributes={SOURCE: "url"}, parent_span=None)
+        assert type(span._attributes) is dict
+        _sdk.name_before_propagation(span, name_by_route, source_key=SOURCE)
+        sentry_sdk.get_current_scope().streamed_span = span  # the scope reads the source too
+        assert renamed == []
+        baggage = sentry_sdk.get_baggage()
+        _sdk.name_before_propagation(span, None)
+        assert type(span._attributes) is dict
+        span.end()
+    assert renamed == [span]
+    assert "sentry-transaction=/items/%7Bitem_id%7D" in baggage
+    assert not span._baggage.mutable
 
 
 def test_a_forked_scope_inherits_the_processor_list_and_gets_ours_once():

@@ -46,13 +46,17 @@ sentry_sdk's own class that only adds this: just before the context is fixed
 (``Transaction.get_baggage``, which reads the ``_baggage`` slot), the request is named as it
 stands. A release whose class is shaped otherwise keeps its own: the context then names what the
 request was named at its start. A streamed segment keeps its class, which sentry_sdk checks
-exactly (``type(span) is StreamedSpan``) to tell a segment from other spans.
+exactly (``type(span) is StreamedSpan``) to tell a segment from other spans; its attributes (the
+``_attributes`` slot, which ``get_attributes()`` returns) take a ``dict`` subclass instead, whose
+``get`` names the request when ``Baggage.populate_from_segment`` reads the name's source there,
+just before it reads the name and fixes the context.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
+import sys
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -332,13 +336,60 @@ except ImportError:  # pragma: no cover - every release 2.x has it
 _NAMED_TRANSACTION = _named_class(_Transaction, "get_baggage")
 
 
-def name_before_propagation(span: Any, hook: Callable[[Any], None] | None) -> None:
+# The function that fixes a streamed segment's sampling context, reading the source of its name
+# from its attributes and then the name itself.
+_FIXES_SEGMENT_CONTEXT = "populate_from_segment"
+
+
+class _NamingAttributes(dict[str, Any]):
+    """A streamed segment's attributes that name the request as its sampling context is fixed.
+
+    Only that one read runs the hook: the scope reads the source too, whenever the segment
+    becomes the current span again, and naming the segment there would leave the scope with
+    the old name and the new source.
+    """
+
+    __slots__ = ("_source_key", "span")
+
+    def __init__(self, span: Any, source_key: str) -> None:
+        super().__init__(span._attributes)  # noqa: SLF001 - see the module's docstring
+        self.span = span
+        self._source_key = source_key
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key == self._source_key and _caller_of_caller() == _FIXES_SEGMENT_CONTEXT:
+            hook = _before_propagation.get()
+            if hook is not None:
+                with contained():
+                    hook(self.span)
+        return super().get(key, default)
+
+
+def _caller_of_caller() -> str:
+    """The name of the function that called the function calling this one."""
+    return sys._getframe(2).f_code.co_name  # noqa: SLF001 - CPython's and PyPy's, cheap
+
+
+def _plain_segment_attributes(span: Any) -> bool:
+    """Tell whether a span keeps its attributes as sentry_sdk 2.75 does: a dict in one slot."""
+    attributes = getattr(span, "_attributes", None)
+    return type(attributes) is dict and span.get_attributes() is attributes
+
+
+def name_before_propagation(
+    span: Any, hook: Callable[[Any], None] | None, *, source_key: str = ""
+) -> None:
     """Have ``hook(span)`` run just before the trace's sampling context is fixed, in this request.
 
     ``hook=None`` once the request is over. Only sentry_sdk's own ``Transaction`` is subclassed
-    (same slots, one method more). A streamed segment is not: sentry_sdk tells a segment from
-    other spans by its exact class.
+    (same slots, one method more). A streamed segment is not, as sentry_sdk tells a segment from
+    other spans by its exact class: its attributes are, under ``source_key``.
     """
-    if hook is not None and type(span) is _Transaction and _NAMED_TRANSACTION is not None:
+    if hook is None:
+        if type(getattr(span, "_attributes", None)) is _NamingAttributes:
+            span._attributes = dict(span._attributes)  # noqa: SLF001 - plain again, for good
+    elif type(span) is _Transaction and _NAMED_TRANSACTION is not None:
         span.__class__ = _NAMED_TRANSACTION
+    elif source_key and _plain_segment_attributes(span):
+        span._attributes = _NamingAttributes(span, source_key)  # noqa: SLF001
     _before_propagation.set(hook)

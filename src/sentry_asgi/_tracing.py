@@ -164,8 +164,14 @@ class Trace:
         if span is not self.span or not self._named_by_us():
             return
         name, source = self.final_name(exchange)
-        if source != URL:
-            span.name, span.source = self.propagated = (name, source)
+        if source == URL:
+            return
+        self.propagated = (name, source)
+        if self.streamed:
+            span.name = name
+            span.set_attribute(SOURCE, source)
+        else:
+            span.name, span.source = name, source
 
     def _named_by_us(self) -> bool:
         """Tell whether the span still has a name the middleware gave it: no one renamed it."""
@@ -435,6 +441,9 @@ def start_trace(
         )
         _unnamed_if_unsent(span, source)
         trace = Trace(span, streamed=True, kind=kind, given=(name, source))
+        if source == URL and span.sampled:  # as a transaction's, below
+            hook = functools.partial(trace.before_propagation, exchange)
+            name_before_propagation(span, hook, source_key=SOURCE)
     else:
         continued = sentry_sdk.continue_trace(dict(incoming or {}), op=op, name=name, source=source)
         continued.origin = ORIGIN  # not a continue_trace() argument in older sentry_sdk releases

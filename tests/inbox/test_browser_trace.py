@@ -184,9 +184,10 @@ def test_page_load_and_its_requests_join_the_trace_of_the_page(
         trace_id, traceparent = open_shop(page, url + "/")
         baggage = page.locator('meta[name="baggage"]').get_attribute("content")
         answered = served_requests(inbox, trace_id)
-    # The trace is sampled by the page's route, which the template's baggage names (README).
+    # The trace is sampled by the page's route, which the template's baggage names (README), in
+    # both lifecycles.
     sampled_by = dict(item.split("=", 1) for item in baggage.split(",")).get("sentry-transaction")
-    assert sampled_by == ("/" if lifecycle == "transaction" else None)
+    assert sampled_by == "/"
     # Sentry's browser SDK 11 streams its spans: the page load is a segment.
     browser = page_load(inbox, trace_id)
     fetch = browser["http.client"]
