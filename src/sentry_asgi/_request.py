@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from sentry_asgi._asgi import scope_headers
-from sentry_asgi._body import scrub_fields
+from sentry_asgi._body import may_hold_secret, scrub_fields
 from sentry_asgi._client_ip import (
     forwarded_for,
     hop_addresses,
@@ -294,6 +294,8 @@ def _without_secret_members(baggage: str, secrets: Secrets) -> str:
 
 def _holds_secret(rule: KeyRule, value: str, secrets: Secrets) -> bool:
     """Tell whether a parameter is a URL, JSON or a GraphQL document holding a secret (learned)."""
+    if not may_hold_secret(value):
+        return False
     is_url = "?" in value or "#" in value or "@" in value
     if is_url and _url_filtered(value, rule, secrets) != value:
         return True
