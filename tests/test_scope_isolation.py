@@ -7,7 +7,7 @@ import logging
 
 import pytest
 import sentry_sdk
-from conftest import call, http_scope
+from conftest import CapturingTransport, call, http_scope
 from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
@@ -126,6 +126,28 @@ async def test_request_session_is_recorded_and_marked_by_an_error(sentry_init):
             scope.end_session()
     sentry_sdk.flush()
     assert session_totals(reference) == ours
+
+
+async def ok(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def test_request_counts_go_to_the_client_they_were_counted_under(sentry_init):
+    """After another sentry_sdk.init, requests counted under the first client are sent through its transport, not the new one's."""
+    first = sentry_init(release="shop@1.0")
+    counted_under = sentry_sdk.get_client()
+    await call(SentryMiddleware(ok), http_scope("/"))
+    second = CapturingTransport({"dsn": "http://other@127.0.0.1:9/2"})
+    sentry_sdk.init(dsn="http://other@127.0.0.1:9/2", transport=second, release="shop@2.0")
+    try:
+        await call(SentryMiddleware(ok), http_scope("/"))
+        sessions.flush()
+        assert session_totals(first) == {"exited": 1}
+        (payload,) = second.items("sessions")
+        assert payload["attrs"]["release"] == "shop@2.0"
+    finally:
+        counted_under.close()
 
 
 async def test_only_exceptions_and_failed_statuses_make_a_session_errored(sentry_init):

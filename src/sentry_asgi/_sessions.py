@@ -4,6 +4,10 @@ sentry_sdk records a request-mode session by building a ``Session`` object (a uu
 an update) per request and then folding it into per-minute counts. Only the counts are ever sent,
 so the middleware keeps just those: one increment per request, sent as the same ``sessions``
 aggregate envelope item sentry_sdk sends, every minute, on shutdown, and at exit.
+
+Counts go out through the client they were counted under, as sentry_sdk's own do: after a second
+``sentry_sdk.init`` (another DSN, another release), the new client's transport does not receive
+the old one's.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ EXITED, ERRORED, CRASHED = 0, 1, 2
 _NAMES = ("exited", "errored", "crashed")
 FLUSH_INTERVAL = 60.0
 
-# (release, environment, minute) -> [exited, errored, crashed]
-_counts: dict[tuple[str, str | None, int], list[int]] = {}
+# (client, release, environment, minute) -> [exited, errored, crashed]; the client is None where
+# the one counted under was no longer the active one (counted as the request ended, after another
+# ``init``): the active client then sends them.
+_counts: dict[tuple[Any, str, str | None, int], list[int]] = {}
 # The counts of the last client options and minute seen: nearly every request lands there.
 _last: tuple[dict[str, Any], int, list[int] | None] | None = None
 _lock = threading.Lock()
@@ -66,10 +72,15 @@ def record(options: dict[str, Any], outcome: int) -> None:
 
 
 def _bucket(options: dict[str, Any], minute: int) -> list[int] | None:
-    """The counts of one release, environment and minute; None when sessions are off."""
+    """The counts of one client, release, environment and minute; None when sessions are off.
+
+    Looked up once a minute per client (the counts in use are cached): the client is found then.
+    """
     if not enabled(options):
         return None
-    key = (str(options["release"]), options.get("environment"), minute)
+    client = sentry_sdk.get_client()
+    owner = client if client.options is options else None
+    key = (owner, str(options["release"]), options.get("environment"), minute)
     counts = _counts.get(key)
     if counts is None:
         counts = _counts[key] = [0, 0, 0]
@@ -77,19 +88,29 @@ def _bucket(options: dict[str, Any], minute: int) -> list[int] | None:
 
 
 def flush() -> None:
-    """Send every pending count through the active client's transport."""
+    """Send every pending count through the transport of the client it was counted under.
+
+    A client closed since (its transport gone) sends nothing: its close sent sentry_sdk's own
+    counts, not these.
+    """
     global _counts, _last
     with _lock:
         pending, _counts, _last = _counts, {}, None
-    if not pending:
-        return
-    by_attrs: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
-    for (release, environment, minute), counts in pending.items():
+    by_client: dict[Any, dict[tuple[str, str | None], list[dict[str, Any]]]] = {}
+    for (owner, release, environment, minute), counts in pending.items():
         started = datetime.fromtimestamp(minute * 60, timezone.utc)
         bucket: dict[str, Any] = {"started": started.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
         bucket.update((name, n) for name, n in zip(_NAMES, counts, strict=True) if n)
+        client = sentry_sdk.get_client() if owner is None else owner
+        by_attrs = by_client.setdefault(client, {})
         by_attrs.setdefault((release, environment), []).append(bucket)
-    transport = getattr(sentry_sdk.get_client(), "transport", None)
+    for client, by_attrs in by_client.items():
+        _send(client, by_attrs)
+
+
+def _send(client: Any, by_attrs: dict[tuple[str, str | None], list[dict[str, Any]]]) -> None:
+    """Send one client's counts as one envelope of ``sessions`` items, one per release."""
+    transport = getattr(client, "transport", None)
     if transport is None:
         return
     envelope = Envelope()
