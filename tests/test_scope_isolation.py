@@ -150,6 +150,19 @@ async def test_request_counts_go_to_the_client_they_were_counted_under(sentry_in
         counted_under.close()
 
 
+@pytest.mark.parametrize("flushing", ["sentry_sdk.flush", "client.close"])
+async def test_the_clients_own_flush_sends_the_pending_request_counts(sentry_init, flushing):
+    """sentry_sdk.flush() and closing the client (a serverless integration's flush too) send the counts not yet sent."""
+    transport = sentry_init(release="shop@1.0")
+    client = sentry_sdk.get_client()
+    await call(SentryMiddleware(ok), http_scope("/"))
+    if flushing == "sentry_sdk.flush":
+        sentry_sdk.flush()
+    else:
+        client.close()
+    assert session_totals(transport) == {"exited": 1}
+
+
 async def test_only_exceptions_and_failed_statuses_make_a_session_errored(sentry_init):
     """Error-level log records and messages do not make a session errored; a 5xx answer does."""
     transport = sentry_init(release="shop@1.0")  # sentry_sdk's logging integration on

@@ -263,6 +263,8 @@ _MAY_HOLD_SECRET = re.compile(r"eyJ|[{\[(?#@]")
 def may_hold_secret(text: str) -> bool:
     """Tell cheaply whether :func:`scrub_fields` could find a secret in a text (most hold none)."""
     return _MAY_HOLD_SECRET.search(text) is not None
+
+
 _BY_NAME = KeyRule("denylist")  # a body's secrets go by name whatever the consent
 
 

@@ -7,12 +7,16 @@ aggregate envelope item sentry_sdk sends, every minute, on shutdown, and at exit
 
 Counts go out through the client they were counted under, as sentry_sdk's own do: after a second
 ``sentry_sdk.init`` (another DSN, another release), the new client's transport does not receive
-the old one's.
+the old one's. And they go out whenever that client flushes its own sessions: the client's
+``session_flusher`` has its ``flush`` wrapped (on that object only), so that ``sentry_sdk.flush()``,
+``client.close()`` and an integration's flush at the end of a serverless invocation, whose
+process may be frozen before the next minute, send them too.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 import time
@@ -21,6 +25,8 @@ from typing import Any
 
 import sentry_sdk
 from sentry_sdk.envelope import Envelope
+
+from sentry_asgi._guard import contained
 
 EXITED, ERRORED, CRASHED = 0, 1, 2
 _NAMES = ("exited", "errored", "crashed")
@@ -80,6 +86,8 @@ def _bucket(options: dict[str, Any], minute: int) -> list[int] | None:
         return None
     client = sentry_sdk.get_client()
     owner = client if client.options is options else None
+    if owner is not None:
+        _flushed_by(owner)
     key = (owner, str(options["release"]), options.get("environment"), minute)
     counts = _counts.get(key)
     if counts is None:
@@ -120,6 +128,32 @@ def _send(client: Any, by_attrs: dict[tuple[str, str | None], list[dict[str, Any
             attrs["environment"] = environment
         envelope.add_sessions({"attrs": attrs, "aggregates": buckets})
     transport.capture_envelope(envelope)
+
+
+class _FlushingCountsFirst:
+    """A session flusher's ``flush`` that sends the middleware's pending counts first."""
+
+    __slots__ = ("flush_sessions",)
+
+    def __init__(self, flush_sessions: Any) -> None:
+        self.flush_sessions = flush_sessions
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with contained():  # a fault of ours must not stop sentry_sdk's flush
+            flush()
+        return self.flush_sessions(*args, **kwargs)
+
+
+def _flushed_by(client: Any) -> None:
+    """Have the client's own session flushes send the pending counts too, once per client."""
+    flusher = getattr(client, "session_flusher", None)
+    flush_sessions = getattr(flusher, "flush", None)
+    if flush_sessions is None or type(flush_sessions) is _FlushingCountsFirst:
+        return
+    with contextlib.suppress(
+        AttributeError, TypeError
+    ):  # a flusher built otherwise: minute by minute
+        flusher.flush = _FlushingCountsFirst(flush_sessions)  # type: ignore[union-attr]
 
 
 def _start_flushing() -> None:
