@@ -150,9 +150,8 @@ def _flushed_by(client: Any) -> None:
     flush_sessions = getattr(flusher, "flush", None)
     if flush_sessions is None or type(flush_sessions) is _FlushingCountsFirst:
         return
-    with contextlib.suppress(
-        AttributeError, TypeError
-    ):  # a flusher built otherwise: minute by minute
+    # A flusher built otherwise (its attribute read-only) is left alone: counts go out each minute.
+    with contextlib.suppress(AttributeError, TypeError):
         flusher.flush = _FlushingCountsFirst(flush_sessions)  # type: ignore[union-attr]
 
 
